@@ -1,0 +1,104 @@
+"""Benchmark: render the reference workload N times; print median stage times and page weights.
+
+Reference workload (sitegen.synthetic.Workload): 24 panels x 3 series x 720 points,
+200 traces x 25 spans, 10,000 log lines. Sequential means every page rendered in this
+process one after another; pool means the persistent process pool (created once, warm).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from sitegen.cycle import snapshot_json
+from sitegen.optimize import build_assets
+from sitegen.output import write_site
+from sitegen.pool import RenderPool, worker_count
+from sitegen.render import Common, iso, page_tasks, report_tasks
+from sitegen.synthetic import Workload, snapshot
+
+
+def timed(fn, *args):
+    """Run fn(*args); return (seconds, result)."""
+    start = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - start, result
+
+
+def main() -> None:
+    """Run the benchmark and print its figures."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--workers", type=int, default=0, help="pool size (0 = one per CPU)")
+    ap.add_argument("--small", action="store_true", help="a tenth of the workload (quick check)")
+    args = ap.parse_args()
+    w = Workload(traces=20, log_lines=1000, panels=6) if args.small else Workload()
+    workers = max(2, worker_count(args.workers))
+    snap = snapshot(w)
+    times: dict[str, list[float]] = {}
+    with RenderPool(workers) as pool, RenderPool(1) as inline, tempfile.TemporaryDirectory() as d:
+        pool.render(page_tasks(snap, _common(snap, "x.css"))[:workers])  # start the workers
+        for _ in range(args.runs):
+            t_opt, assets = timed(build_assets)
+            common = _common(snap, assets.css_href)
+            tasks = page_tasks(snap, common)
+            t_seq, _ = timed(inline.render, tasks)
+            t_pool, pages = timed(pool.render, tasks)
+            records = tuple(p.record for p in pages)
+            reports = pool.render(report_tasks(snap, common, records, (), workers, "bench"))
+            files = {**assets.files, **{p.path: p.body for p in (*pages, *reports)}}
+            t_json, files["data/snapshot.json"] = timed(snapshot_json, snap)
+            t_write, _ = timed(write_site, Path(d) / "public", files, iso(snap.generated_at))
+            for k, v in (
+                ("optimize (css)", t_opt),
+                ("render sequential", t_seq),
+                ("render pool", t_pool),
+                ("snapshot.json", t_json),
+                ("write", t_write),
+            ):
+                times.setdefault(k, []).append(v)
+    css = next(v for k, v in files.items() if k.endswith(".css"))
+    html = {k: v for k, v in files.items() if k.endswith(".html")}
+    gz = {k: len(gzip.compress(v, 9)) for k, v in html.items()}
+    largest = max(gz, key=gz.get)
+    print(
+        f"workload: {w.panels} panels x {w.series_per_panel} series x {w.points} points, "
+        f"{w.traces} traces x {w.spans_per_trace} spans, {w.log_lines} log lines; "
+        f"{len(html)} pages; {args.runs} runs; pool of {workers} workers"
+    )
+    for k, v in times.items():
+        print(
+            f"  {k:<18} median {statistics.median(v) * 1000:8.1f} ms  "
+            f"(min {min(v) * 1000:.1f}, max {max(v) * 1000:.1f})"
+        )
+    seq, par = (
+        statistics.median(times["render sequential"]),
+        statistics.median(times["render pool"]),
+    )
+    print(f"  pool speedup over sequential: {seq / par:.2f}x")
+    css_gz = len(gzip.compress(css, 9))
+    print(
+        f"  largest page gzipped: {largest} {gz[largest]} B (+ CSS {css_gz} B = "
+        f"{gz[largest] + css_gz} B; budget 14000 B)"
+    )
+    for name in (
+        "index.html",
+        "metrics/index.html",
+        "traces/index.html",
+        "logs/index.html",
+        "concurrency/index.html",
+        "about/index.html",
+    ):
+        print(f"    {name:<24} {len(html[name]):>8} B raw {gz[name]:>7} B gzipped")
+
+
+def _common(snap, css_href: str) -> Common:
+    return Common(snap.title, snap.generated_at, 30, css_href, "bench", "bench-host", (), ())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,11 @@
+"""Charts as pure functions from data to SVG (markupsafe.Markup), with deterministic bytes."""
+
+from sitegen.charts.axes import nice_ticks
+from sitegen.charts.bars import hbars
+from sitegen.charts.downsample import downsample
+from sitegen.charts.gantt import gantt
+from sitegen.charts.line import line_chart
+from sitegen.charts.spark import sparkline
+from sitegen.charts.waterfall import waterfall
+
+__all__ = ["downsample", "gantt", "hbars", "line_chart", "nice_ticks", "sparkline", "waterfall"]

@@ -1,0 +1,36 @@
+"""Sparklines: a small line with no axes, for key figures."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from markupsafe import Markup
+
+from sitegen.charts.downsample import Point, downsample
+from sitegen.charts.line import path, segments
+from sitegen.charts.svg import document
+
+
+def sparkline(
+    points: Sequence[Point], *, width: int = 120, height: int = 28, title: str = ""
+) -> Markup:
+    """Draw points as a sparkline scaled to their own range."""
+    body: list[str] = []
+    if points:
+        t0, t1 = points[0][0], points[-1][0]
+        pts = downsample(points, width, t0, t1)
+        finite = [v for _, v in pts if math.isfinite(v)]
+        if finite:
+            lo, hi = min(finite), max(finite)
+            span_v, span_t = (hi - lo) or 1.0, (t1 - t0) or 1.0
+            pad = 2
+
+            def xy(p: Point) -> tuple[float, float]:
+                x = pad + (p[0] - t0) / span_t * (width - 2 * pad)
+                y = height - pad - (p[1] - lo) / span_v * (height - 2 * pad)
+                return x, y
+
+            runs = [[xy(p) for p in run] for run in segments(pts)]
+            body.append(f'<path d="{path(runs)}"/>')
+    return document(width, height, title or "sparkline", body, cls="spark")

@@ -1,0 +1,116 @@
+"""The command line: parse arguments, call one function, turn the outcome into an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from sitegen import __version__
+from sitegen.config import Config, ConfigError, load
+from sitegen.units import format_value
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _load(args: argparse.Namespace) -> Config:
+    cfg = load(args.config)
+    out = getattr(args, "out", None)
+    if out:
+        cfg = dataclasses.replace(cfg, site=dataclasses.replace(cfg.site, out_dir=Path(out)))
+    return cfg
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    """Validate the configuration and print every error."""
+    cfg = _load(args)
+    print(
+        f"{cfg.source}: ok ({len(cfg.panels)} panels, publishing "
+        f"{'to s3://' + cfg.publish.bucket if cfg.publish.bucket else 'off'})"
+    )
+    return EXIT_OK
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    """Run one cycle without publishing and say where the site is."""
+    from sitegen.cycle import Runtime, run_cycle  # heavy imports only for the verbs that need them
+
+    cfg = _load(args)
+    progress = (lambda _msg: None) if args.quiet else (lambda msg: _err(f"  {msg}"))
+    if not args.quiet:
+        _err(f"sitegen {__version__}: rendering from {cfg.source}")
+    rt = Runtime.start(cfg, progress)
+    try:
+        result = run_cycle(rt)
+    finally:
+        rt.close()
+    for s in result.snapshot.sources:
+        if not s.ok:
+            stale = " (showing stale data)" if s.stale_since else ""
+            _err(f"  warning: source {s.name} failed: {s.error}{stale}")
+    w = result.written
+    seconds = sum(s.seconds for s in result.stages)
+    print(
+        f"wrote {w.files} files ({format_value(w.bytes, 'bytes')}) to {w.path} "
+        f"in {seconds:.2f}s; open {w.path / 'index.html'}"
+    )
+    return EXIT_OK
+
+
+def parser() -> argparse.ArgumentParser:
+    """Return the argument parser of the sitegen command."""
+    p = argparse.ArgumentParser(
+        prog="sitegen",
+        description="Publish observability snapshots as a static, JavaScript-free website.",
+    )
+    p.add_argument("--version", action="version", version=f"sitegen {__version__}")
+    sub = p.add_subparsers(dest="verb", required=True, metavar="VERB")
+    config_help = (
+        "TOML config file (default: $SITEGEN_CONFIG, else ./sitegen.toml, "
+        "else the embedded default: this host and sitegen itself)"
+    )
+
+    render = sub.add_parser(
+        "render",
+        help="run one cycle and write the site, no publishing",
+        description="Collect, render, optimize and write the site once. "
+        "Exit 0 when the site was written (even if a source failed: the "
+        "site says so), 2 on a config error.",
+    )
+    render.add_argument("--config", metavar="FILE", help=config_help)
+    render.add_argument("--out", metavar="DIR", help="output directory (overrides site.out_dir)")
+    render.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    render.set_defaults(func=cmd_render)
+
+    check = sub.add_parser(
+        "check",
+        help="validate the configuration, print every error",
+        description="Validate the configuration and print every error as "
+        "'key.path: message'. Exit 2 if it is invalid.",
+    )
+    check.add_argument("--config", metavar="FILE", help=config_help)
+    check.set_defaults(func=cmd_check)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the sitegen command line; return the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        for error in exc.errors:
+            _err(error)
+        _err(f"{len(exc.errors)} error(s) in the configuration")
+        return EXIT_CONFIG
+    except OSError as exc:
+        _err(f"sitegen: {exc}")
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        _err("sitegen: interrupted")
+        return 130

@@ -1,0 +1,433 @@
+"""Load and validate the TOML configuration once, reporting every error as "key.path: message".
+
+The schema is one declarative table (SCHEMA): each key has a kind, a default, a check and
+a one-line doc. One code path validates every section, and the README's reference is
+tested against the same table.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+EMBEDDED = "<embedded default>"
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+
+class ConfigError(Exception):
+    """Raised with every problem found; .errors is the list of "key.path: message" strings."""
+
+    def __init__(self, errors: list[str]) -> None:
+        super().__init__("\n".join(errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class SiteConfig:
+    """[site]: what the site is called, where it goes, how often it is made."""
+
+    title: str = "sitegen"
+    base_url: str = ""
+    out_dir: Path = Path("public")
+    state_dir: Path = Path(".sitegen")
+    interval_seconds: int = 30
+    workers: int = 0
+    history_retention_seconds: int = 7 * 86400
+    refresh_seconds: int = 0
+
+
+@dataclass(frozen=True)
+class PrometheusConfig:
+    """[prometheus]: the server the panels query."""
+
+    url: str = "http://127.0.0.1:9090"
+    timeout_seconds: float = 5.0
+    bearer_token: str = ""
+    username: str = ""
+    password: str = ""
+
+
+@dataclass(frozen=True)
+class PanelConfig:
+    """One [[panels]] entry: a chart on the metrics page."""
+
+    title: str
+    query: str
+    range_seconds: int = 3600
+    unit: str = ""
+    kind: str = "line"
+
+
+@dataclass(frozen=True)
+class TracesConfig:
+    """[traces]: OTLP JSON files to read besides sitegen's own spans."""
+
+    otlp_json: tuple[str, ...] = ()
+    max_traces: int = 50
+
+
+@dataclass(frozen=True)
+class LogsConfig:
+    """[logs]: log files to tail besides sitegen's own log."""
+
+    paths: tuple[str, ...] = ()
+    format: str = "auto"
+    tail_lines: int = 200
+
+
+@dataclass(frozen=True)
+class PublishConfig:
+    """[publish]: the S3 bucket and CloudFront distribution of the public site."""
+
+    bucket: str = ""
+    prefix: str = ""
+    region: str = "us-east-1"
+    endpoint_url: str = ""
+    distribution_id: str = ""
+
+
+@dataclass(frozen=True)
+class Config:
+    """The whole validated configuration."""
+
+    site: SiteConfig = field(default_factory=SiteConfig)
+    prometheus: PrometheusConfig = field(default_factory=PrometheusConfig)
+    panels: tuple[PanelConfig, ...] = ()
+    traces: TracesConfig = field(default_factory=TracesConfig)
+    logs: LogsConfig = field(default_factory=LogsConfig)
+    publish: PublishConfig = field(default_factory=PublishConfig)
+    source: str = EMBEDDED
+
+
+# --- value checkers: each returns the converted value or raises ValueError(message) ---
+
+
+def _str(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "an array", dict: "a table"}.get(type(value), type(value).__name__)  # fmt: skip
+
+
+def _int(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise ValueError(f"must be an integer, got {_kind(value)}")
+        if not lo <= value <= hi:
+            raise ValueError(f"must be between {lo} and {hi}, got {value}")
+        return value
+
+    return check
+
+
+def _number(lo: float, hi: float) -> Callable[[Any], float]:
+    def check(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"must be a number, got {_kind(value)}")
+        if not lo < value <= hi:
+            raise ValueError(f"must be more than {lo:g} and at most {hi:g}, got {value}")
+        return float(value)
+
+    return check
+
+
+def parse_duration(value: Any) -> float:
+    """Return seconds from "30s", "5m", "1h", "7d", "2w" or a bare number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError(f"must be a duration, got {_kind(value)}")
+    if isinstance(value, (int, float)):
+        return float(value)
+    if isinstance(value, str):
+        if m := _DURATION.match(value):
+            return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 7d)")
+    raise ValueError(f"must be a duration, got {_kind(value)}")
+
+
+def _duration(lo: int, hi: int) -> Callable[[Any], int]:
+    def check(value: Any) -> int:
+        seconds = parse_duration(value)
+        if not lo <= seconds <= hi:
+            raise ValueError(f"must be between {_human(lo)} and {_human(hi)}, got {value!r}")
+        return int(seconds)
+
+    return check
+
+
+def _human(seconds: int) -> str:
+    for unit in ("w", "d", "h", "m"):
+        if seconds % _UNIT_SECONDS[unit] == 0:
+            return f"{seconds // _UNIT_SECONDS[unit]}{unit}"
+    return f"{seconds}s"
+
+
+def _url(optional: bool) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        text = _str(value).strip()
+        if optional and not text:
+            return ""
+        parts = urlsplit(text)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
+        return text.rstrip("/")
+
+    return check
+
+
+def _choice(*options: str) -> Callable[[Any], str]:
+    def check(value: Any) -> str:
+        if _str(value) not in options:
+            raise ValueError(f"must be one of {', '.join(options)}, got {value!r}")
+        return value
+
+    return check
+
+
+def _nonempty(value: Any) -> str:
+    if not _str(value).strip():
+        raise ValueError("must not be empty")
+    return value
+
+
+def _globs(value: Any) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError("must be an array of non-empty glob strings")
+    return tuple(value)
+
+
+def _bucket(value: Any) -> str:
+    if _str(value) and not _BUCKET.match(value):
+        raise ValueError(f"not a valid S3 bucket name: {value!r} (3-63 of a-z 0-9 . -)")
+    return value
+
+
+def _prefix(value: Any) -> str:
+    text = _str(value).strip("/")
+    return f"{text}/" if text else ""
+
+
+def _path(value: Any) -> Path:
+    if not _nonempty(value):
+        raise ValueError("must not be empty")
+    return Path(value).expanduser()
+
+
+@dataclass(frozen=True)
+class Key:
+    """One documented config key: its TOML name, field, check, kind, default and doc."""
+
+    name: str
+    attr: str
+    check: Callable[[Any], Any]
+    kind: str
+    doc: str
+    required: bool = False
+
+
+_SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
+    "site": (SiteConfig, (
+        Key("title", "title", _str, "string", "Site title, shown in every page's header."),
+        Key("base_url", "base_url", _url(True), "URL",
+            "Public URL of the site, for absolute links; empty when unknown."),
+        Key("out_dir", "out_dir", _path, "path",
+            "Where the site is written (a symlink to the newest build)."),
+        Key("state_dir", "state_dir", _path, "path",
+            "History, last good data per source, sitegen's own spans and logs."),
+        Key("interval_seconds", "interval_seconds", _duration(1, 86400), "duration",
+            "Time between cycles; the pages' refresh period and the sources' deadline (half of it) "
+            "follow from it."),
+        Key("workers", "workers", _int(0, 64), "integer",
+            "Render processes; 0 = one per CPU, 1 = render in the main process."),
+        Key("history_retention", "history_retention_seconds", _duration(3600, 400 * 86400),
+            "duration", "How long host and self samples are kept in the local history."),
+        Key("refresh_seconds", "refresh_seconds", _duration(0, 86400), "duration",
+            "Period of the pages' <meta refresh>; 0 = the interval."),
+    )),
+    "prometheus": (PrometheusConfig, (
+        Key("url", "url", _url(False), "URL", "Prometheus (or Thanos, Mimir) HTTP API base URL."),
+        Key("timeout_seconds", "timeout_seconds", _number(0, 300), "number",
+            "Timeout of each query, in seconds."),
+        Key("bearer_token", "bearer_token", _str, "secret",
+            "Bearer token sent with queries; write \"${ENV_VAR}\" to keep it out of the file."),
+        Key("username", "username", _str, "string", "Basic-auth user name."),
+        Key("password", "password", _str, "secret", "Basic-auth password; use \"${ENV_VAR}\"."),
+    )),
+    "panels": (PanelConfig, (
+        Key("title", "title", _nonempty, "string", "Chart title (required).", required=True),
+        Key("query", "query", _nonempty, "PromQL", "PromQL expression (required).",
+            required=True),
+        Key("range", "range_seconds", _duration(60, 90 * 86400), "duration",
+            "How far back the chart reaches."),
+        Key("unit", "unit", _str, "string",
+            "Drives number formatting: bytes, bytes/s, seconds, percent, ratio, req/s, ..."),
+        Key("kind", "kind", _choice("line", "area", "stat"), "line, area or stat",
+            "Chart kind: lines, stacked areas, or a single figure with a sparkline."),
+    )),
+    "traces": (TracesConfig, (
+        Key("otlp_json", "otlp_json", _globs, "globs",
+            "OTLP JSON files (the Collector's file exporter output) to read traces from."),
+        Key("max_traces", "max_traces", _int(1, 10000), "integer", "Newest traces shown."),
+    )),
+    "logs": (LogsConfig, (
+        Key("paths", "paths", _globs, "globs", "Log files to tail."),
+        Key("format", "format", _choice("auto", "json", "logfmt", "plain"),
+            "auto, json, logfmt or plain", "Line format; auto detects it per line."),
+        Key("tail_lines", "tail_lines", _int(1, 100000), "integer",
+            "Newest lines shown on the logs page."),
+    )),
+    "publish": (PublishConfig, (
+        Key("bucket", "bucket", _bucket, "string", "S3 bucket; empty = no publishing."),
+        Key("prefix", "prefix", _prefix, "string", "Key prefix inside the bucket."),
+        Key("region", "region", _str, "string", "AWS region of the bucket."),
+        Key("endpoint_url", "endpoint_url", _url(True), "URL",
+            "S3-compatible endpoint (moto, MinIO); empty = AWS."),
+        Key("distribution_id", "distribution_id", _str, "string",
+            "CloudFront distribution to invalidate; empty = no invalidation."),
+    )),
+}  # fmt: skip
+
+SCHEMA = tuple(
+    (section, key.name, key.kind, _default, key.doc)
+    for section, (cls, keys) in _SECTIONS.items()
+    for key in keys
+    for _default in [next((f.default for f in fields(cls) if f.name == key.attr), None)]
+)
+
+
+def _interpolate(value: Any, where: str, env: Mapping[str, str], errors: list[str]) -> Any:
+    """Replace ${NAME} in strings (recursively in arrays) by environment variables."""
+    if isinstance(value, list):
+        return [_interpolate(v, where, env, errors) for v in value]
+    if not isinstance(value, str):
+        return value
+
+    def sub(m: re.Match[str]) -> str:
+        if m.group(1) not in env:
+            errors.append(f"{where}: environment variable {m.group(1)} is not set")
+            return ""
+        return env[m.group(1)]
+
+    return _ENV.sub(sub, value)
+
+
+def _unknown(where: str, key: str, known: list[str]) -> str:
+    close = difflib.get_close_matches(key, known, n=1)
+    hint = f" (did you mean '{close[0]}'?)" if close else ""
+    return f"{where}: unknown key{hint}"
+
+
+def _table(
+    where: str, raw: Any, section: str, env: Mapping[str, str], errors: list[str]
+) -> dict[str, Any] | None:
+    """Validate one table against its section's keys; return dataclass kwargs, or None."""
+    if not isinstance(raw, dict):
+        errors.append(f"{where}: must be a table, got {_kind(raw)}")
+        return None
+    keys = {k.name: k for k in _SECTIONS[section][1]}
+    out: dict[str, Any] = {}
+    for name, value in raw.items():
+        path = f"{where}.{name}"
+        key = keys.get(name)
+        if key is None:
+            errors.append(_unknown(path, name, list(keys)))
+            continue
+        value = _interpolate(value, path, env, errors)
+        try:
+            out[key.attr] = key.check(value)
+        except ValueError as exc:
+            errors.append(f"{path}: {exc}")
+    for key in keys.values():
+        if key.required and key.name not in raw:
+            errors.append(f"{where}.{key.name}: required")
+    return out
+
+
+def parse(
+    text: str,
+    source: str = "<string>",
+    env: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Config:
+    """Parse and validate TOML text; raise ConfigError listing every problem."""
+    env = os.environ if env is None else env
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"{source}: TOML syntax error: {exc}"]) from None
+    errors: list[str] = []
+    built: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            errors.append(_unknown(name, name, list(_SECTIONS)))
+        elif name == "panels":
+            if not isinstance(value, list):
+                errors.append("panels: must be an array of tables ([[panels]])")
+                continue
+            panels = [_table(f"panels[{i}]", v, name, env, errors) for i, v in enumerate(value)]
+            built[name] = panels
+        else:
+            built[name] = _table(name, value, name, env, errors)
+    if errors:
+        raise ConfigError(errors)
+    base = base_dir or Path.cwd()
+    site = SiteConfig(**(built.get("site") or {}))
+    site = SiteConfig(
+        **{
+            **site.__dict__,
+            "out_dir": (base / site.out_dir).absolute(),
+            "state_dir": (base / site.state_dir).absolute(),
+        }
+    )
+    return Config(
+        site=site,
+        prometheus=PrometheusConfig(**(built.get("prometheus") or {})),
+        panels=tuple(PanelConfig(**p) for p in built.get("panels", ()) if p is not None),
+        traces=TracesConfig(**(built.get("traces") or {})),
+        logs=LogsConfig(**(built.get("logs") or {})),
+        publish=PublishConfig(**(built.get("publish") or {})),
+        source=source,
+    )
+
+
+def find_config(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """Return the config file to read: --config, $SITEGEN_CONFIG, ./sitegen.toml, or None."""
+    for given, how in ((explicit, "--config"), (env.get("SITEGEN_CONFIG"), "$SITEGEN_CONFIG")):
+        if given:
+            path = cwd / Path(given).expanduser()
+            if not path.is_file():
+                raise ConfigError([f"{given}: no such config file (from {how})"])
+            return path
+    local = cwd / "sitegen.toml"
+    return local if local.is_file() else None
+
+
+def load(
+    explicit: str | None = None, env: Mapping[str, str] | None = None, cwd: Path | None = None
+) -> Config:
+    """Find, read and validate the configuration; None found means the embedded default."""
+    env = os.environ if env is None else env
+    cwd = cwd or Path.cwd()
+    path = find_config(explicit, env, cwd)
+    if path is None:
+        return parse("", source=EMBEDDED, env=env, base_dir=cwd)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{path}: cannot read: {exc}"]) from None
+    return parse(text, source=str(path), env=env, base_dir=path.parent)

@@ -1,0 +1,217 @@
+"""One cycle, top to bottom: collect -> render -> optimize -> write (publish comes later).
+
+Read run_cycle() and you know the whole program; everything it calls takes plain data and
+returns plain data.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from opentelemetry import trace
+
+from sitegen import __version__, charts
+from sitegen.config import Config
+from sitegen.history import History, cycle_samples
+from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
+from sitegen.optimize import build_assets
+from sitegen.output import Written, write_site
+from sitegen.pool import RenderPool, worker_count
+from sitegen.render import Common, iso, page_tasks, report_tasks
+from sitegen.sources import collect_all, default_sources
+from sitegen.sources.base import SourceContext
+from sitegen.sources.host import host_info
+from sitegen.state import LastGood
+from sitegen.telemetry import Telemetry, log
+
+CHART_COLUMNS = 640  # the width line charts are drawn at: points in snapshot.json match it
+
+
+@dataclass
+class Runtime:
+    """The long-lived parts of a sitegen process, made once and reused by every cycle."""
+
+    cfg: Config
+    telemetry: Telemetry
+    pool: RenderPool
+    history: History
+    last_good: LastGood
+    progress: Callable[[str], None] = field(default=lambda _msg: None)
+
+    @classmethod
+    def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
+        """Create the state directory, telemetry, history and the render pool."""
+        state_dir = cfg.site.state_dir
+        state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return cls(
+            cfg=cfg,
+            telemetry=Telemetry(state_dir, hostname=host_info().hostname),
+            pool=RenderPool(worker_count(cfg.site.workers)),
+            history=History(state_dir, cfg.site.history_retention_seconds),
+            last_good=LastGood(state_dir),
+            progress=progress or (lambda _msg: None),
+        )
+
+    def close(self) -> None:
+        """Stop the pool and flush telemetry."""
+        self.pool.close()
+        self.telemetry.close()
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    """What one cycle produced."""
+
+    snapshot: Snapshot
+    written: Written
+    stages: tuple[StageTiming, ...]
+    records: tuple[TaskRecord, ...]
+
+
+def _panel_json(panel: Panel, now: float) -> dict:
+    t0 = now - panel.range_seconds
+    return {
+        "title": panel.title,
+        "query": panel.query,
+        "unit": panel.unit,
+        "source": panel.source,
+        "error": panel.error,
+        "stale_since": iso(panel.stale_since) if panel.stale_since else None,
+        "series": [
+            {
+                "labels": dict(s.labels),
+                "last": s.last,
+                # What the chart drew; JSON has no NaN or Inf, so those points become null.
+                "points": [
+                    [round(ts, 3), v if math.isfinite(v) else None]
+                    for ts, v in charts.downsample(s.points, CHART_COLUMNS, t0, now)
+                ],
+            }
+            for s in panel.series
+        ],
+    }
+
+
+def snapshot_json(snap: Snapshot) -> bytes:
+    """Return data/snapshot.json: sources, panels and counts, as the contract says."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "version": snap.version,
+        "sources": {
+            s.name: {
+                "ok": s.ok,
+                "stale_since": iso(s.stale_since) if s.stale_since else None,
+                "error": s.error,
+            }
+            for s in snap.sources
+        },
+        "panels": [_panel_json(p, snap.generated_at) for p in snap.panels],
+        "traces": len(snap.traces),
+        "logs": len(snap.logs),
+    }
+    return json.dumps(doc, indent=1, allow_nan=False).encode()
+
+
+def _deadline(cfg: Config) -> float:
+    # Sources get at most half the interval, so render and write still fit in the cycle.
+    return max(2.0, cfg.site.interval_seconds / 2)
+
+
+def run_cycle(rt: Runtime) -> CycleResult:
+    """Run one full cycle and return what it made; a failed source never fails the cycle."""
+    cfg, tracer = rt.cfg, rt.telemetry.tracer
+    stages: list[StageTiming] = []
+
+    @contextmanager
+    def stage(name: str) -> Iterator[trace.Span]:
+        start = time.perf_counter()
+        with tracer.start_as_current_span(name) as span:
+            yield span
+        stages.append(StageTiming(name, time.perf_counter() - start))
+        rt.progress(f"{name:<9} {stages[-1].seconds:7.3f}s")
+
+    cycle_start = time.perf_counter()
+    with tracer.start_as_current_span("cycle") as cycle_span:
+        now = time.time()
+        with stage("collect"):
+            ctx = SourceContext(cfg=cfg, history=rt.history, state_dir=cfg.site.state_dir, now=now)
+            got = collect_all(
+                ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger, _deadline(cfg)
+            )
+            snap = Snapshot(
+                generated_at=now,
+                title=cfg.site.title,
+                base_url=cfg.site.base_url,
+                interval_seconds=cfg.site.interval_seconds,
+                host=host_info(),
+                sources=got.statuses,
+                figures=got.part.figures,
+                panels=got.part.panels,
+                traces=got.part.traces,
+                logs=got.part.logs,
+                cycles=got.part.cycles,
+                version=__version__,
+            )
+
+        with stage("optimize"):
+            # Before rendering: every page links the stylesheet by its content hash.
+            assets = build_assets()
+
+        with stage("render") as render_span:
+            render_start = time.perf_counter()
+            common = Common(
+                title=cfg.site.title,
+                generated_at=now,
+                refresh_seconds=cfg.site.refresh_seconds or cfg.site.interval_seconds,
+                css_href=assets.css_href,
+                version=__version__,
+                hostname=snap.host.hostname,
+                stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
+                failed_sources=tuple(s.name for s in snap.sources if not s.ok),
+            )
+            pages = rt.pool.render(page_tasks(snap, common))
+            records = tuple(p.record for p in pages)
+            stages_so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
+            reports = rt.pool.render(
+                report_tasks(snap, common, records, stages_so_far, rt.pool.workers, cfg.source)
+            )
+            pages += reports
+            records += tuple(p.record for p in reports)
+            # The pool's tasks become spans of this trace, with the times the workers measured.
+            parent = trace.set_span_in_context(render_span)
+            for r in records:
+                span = tracer.start_span(
+                    f"page {r.name}",
+                    context=parent,
+                    start_time=r.start_ns,
+                    attributes={"worker.pid": r.pid, "page.bytes": r.size},
+                )
+                span.end(end_time=r.end_ns)
+
+        with stage("write"):
+            files = {**assets.files, **{p.path: p.body for p in pages}}
+            files["data/snapshot.json"] = snapshot_json(snap)
+            written = write_site(cfg.site.out_dir, files, iso(now))
+
+        seconds = time.perf_counter() - cycle_start
+        cycle_span.set_attribute("site.files", written.files)
+        record = CycleRecord(now, seconds, tuple(stages), len(pages), written.bytes, ok=True)
+        rt.history.add_cycle(record)
+        rt.history.add(cycle_samples(record))
+        log(
+            rt.telemetry.logger,
+            logging.INFO,
+            "cycle finished",
+            seconds=round(seconds, 3),
+            pages=len(pages),
+            bytes=written.bytes,
+            failed_sources=list(common.failed_sources),
+        )
+    rt.telemetry.flush()
+    return CycleResult(snap, written, tuple(stages), records)

@@ -1,0 +1,204 @@
+"""Plain frozen data passed between the stages of a cycle.
+
+Everything here is picklable (it crosses into the render pool) and immutable (no stage
+can change what another stage sees).  Times are UNIX seconds as floats unless a name
+says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+Labels = tuple[tuple[str, str], ...]
+Point = tuple[float, float]
+
+
+def labels_of(mapping: dict[str, str]) -> Labels:
+    """Return a mapping of label names to values as sorted, hashable Labels."""
+    return tuple(sorted((str(k), str(v)) for k, v in mapping.items()))
+
+
+@dataclass(frozen=True)
+class Series:
+    """One labelled time series: (timestamp, value) points in time order."""
+
+    labels: Labels
+    points: tuple[Point, ...]
+
+    @property
+    def last(self) -> float | None:
+        """Return the newest finite value, or None when there is none."""
+        for _, value in reversed(self.points):
+            if math.isfinite(value):
+                return value
+        return None
+
+    def name(self) -> str:
+        """Return a legend text built from the label values."""
+        return ", ".join(f"{k}={v}" for k, v in self.labels) or "value"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One chart of the metrics page, whatever its source."""
+
+    title: str
+    query: str
+    unit: str
+    source: str
+    series: tuple[Series, ...]
+    range_seconds: float = 3600.0
+    kind: str = "line"
+    error: str | None = None
+    stale_since: float | None = None
+
+
+@dataclass(frozen=True)
+class Span:
+    """One finished span of a trace."""
+
+    trace_id: str
+    span_id: str
+    parent_id: str | None
+    name: str
+    service: str
+    start_ns: int
+    end_ns: int
+    status: str = "unset"  # "ok", "error" or "unset", as in OTLP
+    attributes: Labels = ()
+
+    @property
+    def duration_ns(self) -> int:
+        """Return the span's duration, never negative."""
+        return max(0, self.end_ns - self.start_ns)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """The spans of one trace, sorted by start time."""
+
+    trace_id: str
+    spans: tuple[Span, ...]
+
+    @property
+    def root(self) -> Span:
+        """Return the span without a parent in this trace (else the earliest)."""
+        ids = {s.span_id for s in self.spans}
+        for span in self.spans:
+            if span.parent_id is None or span.parent_id not in ids:
+                return span
+        return self.spans[0]
+
+    @property
+    def start_ns(self) -> int:
+        """Return when the earliest span started."""
+        return min(s.start_ns for s in self.spans)
+
+    @property
+    def duration_ns(self) -> int:
+        """Return the time from the first span's start to the last span's end."""
+        return max(s.end_ns for s in self.spans) - self.start_ns
+
+    @property
+    def has_error(self) -> bool:
+        """Return whether any span ended with an error status."""
+        return any(s.status == "error" for s in self.spans)
+
+
+@dataclass(frozen=True)
+class LogRecord:
+    """One parsed log line."""
+
+    ts: float
+    level: str  # lower case: debug, info, warning, error, critical
+    message: str
+    source: str
+    trace_id: str | None = None
+    fields: Labels = ()
+
+
+@dataclass(frozen=True)
+class HostInfo:
+    """Static facts about the machine sitegen runs on."""
+
+    hostname: str
+    system: str
+    release: str
+    machine: str
+    python: str
+    cpu_count: int
+    memory_total: int
+    boot_time: float
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A key figure for the front page: the newest value and a short history."""
+
+    title: str
+    value: float | None
+    unit: str
+    points: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceStatus:
+    """How a source fared in this cycle; stale_since is set while it serves old data."""
+
+    name: str
+    ok: bool
+    stale_since: float | None = None
+    error: str | None = None
+    duration_s: float = 0.0
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class TaskRecord:
+    """One task of the render pool: which worker ran it and when (UNIX ns)."""
+
+    name: str
+    pid: int
+    start_ns: int
+    end_ns: int
+    size: int = 0
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """How long one stage of a cycle took."""
+
+    name: str
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CycleRecord:
+    """A finished cycle as kept in the history database."""
+
+    ts: float
+    seconds: float
+    stages: tuple[StageTiming, ...]
+    pages: int
+    bytes: int
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything one cycle collected: the only input of the render stage."""
+
+    generated_at: float
+    title: str
+    base_url: str
+    interval_seconds: int
+    host: HostInfo
+    sources: tuple[SourceStatus, ...]
+    figures: tuple[Figure, ...] = ()
+    panels: tuple[Panel, ...] = ()
+    traces: tuple[Trace, ...] = ()
+    logs: tuple[LogRecord, ...] = ()
+    cycles: tuple[CycleRecord, ...] = ()
+    version: str = ""
+    notes: tuple[str, ...] = field(default=())

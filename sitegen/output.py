@@ -1,0 +1,107 @@
+"""Write the site atomically: build a new directory, then swap a symlink to it in one rename.
+
+``out_dir`` is a symlink into ``.<out_dir>.builds/``; readers (a web server, a browser, the
+publisher) see the old site or the new one, never a mix. The previous build is kept so a
+reader that is half-way through the old one can finish.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import mimetypes
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+MANIFEST = "manifest.json"
+KEEP_BUILDS = 2
+_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".css": "text/css; charset=utf-8",
+    ".json": "application/json",
+    ".svg": "image/svg+xml",
+    ".txt": "text/plain; charset=utf-8",
+    ".xml": "application/xml",
+    ".webp": "image/webp",
+}
+
+
+@dataclass(frozen=True)
+class Written:
+    """Where the site went and what it holds."""
+
+    path: Path
+    files: int
+    bytes: int
+    manifest: dict
+
+
+def content_type(path: str) -> str:
+    """Return the Content-Type to serve a site path with."""
+    suffix = Path(path).suffix.lower()
+    return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+def manifest_of(files: dict[str, bytes], generated_at: str) -> dict:
+    """Return the manifest: every path with its SHA-256, size and type."""
+    return {
+        "generated_at": generated_at,
+        "files": {
+            path: {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "type": content_type(path),
+            }
+            for path, data in sorted(files.items())
+        },
+    }
+
+
+def builds_dir(out_dir: Path) -> Path:
+    """Return the directory holding the builds that out_dir points into."""
+    return out_dir.parent / f".{out_dir.name}.builds"
+
+
+def _swap(out_dir: Path, target: Path) -> None:
+    link = out_dir.parent / f".{out_dir.name}.link-{os.getpid()}"
+    link.unlink(missing_ok=True)
+    os.symlink(os.path.relpath(target, out_dir.parent), link)
+    if out_dir.is_dir() and not out_dir.is_symlink():
+        # An existing plain directory (first run after another tool) moves into the builds
+        # once; from then on every swap is a single atomic rename.
+        os.replace(out_dir, builds_dir(out_dir) / f"previous-{int(time.time())}")
+    os.replace(link, out_dir)
+
+
+def _prune(out_dir: Path, current: Path) -> None:
+    builds = sorted(
+        (p for p in builds_dir(out_dir).iterdir() if p != current),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    finished = [p for p in builds if not p.name.endswith(".tmp")]
+    for old in finished[KEEP_BUILDS - 1 :] + [p for p in builds if p.name.endswith(".tmp")]:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Written:
+    """Write files plus manifest.json into a new build and switch out_dir to it atomically."""
+    out_dir = out_dir.absolute()
+    builds = builds_dir(out_dir)
+    builds.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
+    tmp = builds / f"{stamp}.tmp"
+    manifest = manifest_of(files, generated_at)
+    everything = {**files, MANIFEST: json.dumps(manifest, indent=1).encode()}
+    for rel, data in everything.items():
+        target = tmp / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+    final = builds / stamp
+    os.replace(tmp, final)
+    _swap(out_dir, final)
+    _prune(out_dir, final)
+    return Written(out_dir, len(everything), sum(len(d) for d in everything.values()), manifest)

@@ -1,0 +1,109 @@
+"""Run every source in its own thread; one that fails or hangs falls back to its last good data."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, wait
+from dataclasses import dataclass, replace
+
+from opentelemetry import context as otel_context
+from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
+
+from sitegen.model import SourceStatus
+from sitegen.sources import host, logs, prometheus, selfmetrics, traces
+from sitegen.sources.base import Part, SourceContext
+from sitegen.state import LastGood
+from sitegen.telemetry import log
+
+Collect = Callable[[SourceContext], Part]
+
+
+@dataclass(frozen=True)
+class Collected:
+    """The merged parts of every source and how each one fared."""
+
+    part: Part
+    statuses: tuple[SourceStatus, ...]
+
+
+def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
+    """Return the sources a config asks for; host, self, traces and logs are always on."""
+    sources: list[tuple[str, Collect]] = [
+        (host.NAME, host.collect),
+        (selfmetrics.NAME, selfmetrics.collect),
+        (traces.NAME, traces.collect),
+        (logs.NAME, logs.collect),
+    ]
+    if ctx.cfg.panels:
+        sources.insert(0, (prometheus.NAME, prometheus.collect))
+    return sources
+
+
+def _merge(parts: list[Part]) -> Part:
+    return Part(
+        figures=tuple(f for p in parts for f in p.figures),
+        panels=tuple(x for p in parts for x in p.panels),
+        traces=tuple(t for p in parts for t in p.traces),
+        logs=tuple(r for p in parts for r in p.logs),
+        cycles=tuple(c for p in parts for c in p.cycles),
+    )
+
+
+def _stale(part: Part, since: float) -> Part:
+    """Mark every panel of a fallback part as stale since the time it was collected."""
+    return replace(part, panels=tuple(replace(p, stale_since=since) for p in part.panels))
+
+
+def collect_all(
+    ctx: SourceContext,
+    sources: list[tuple[str, Collect]],
+    last_good: LastGood,
+    tracer: trace.Tracer,
+    logger: logging.Logger,
+    deadline_seconds: float,
+) -> Collected:
+    """Collect every source in parallel within the deadline; failures fall back alone."""
+    parent = otel_context.get_current()
+
+    def run(name: str, fn: Collect) -> tuple[Part, float]:
+        token = otel_context.attach(parent)
+        try:
+            with tracer.start_as_current_span(f"source {name}") as span:
+                start = time.perf_counter()
+                try:
+                    part = fn(ctx)
+                except Exception as exc:
+                    span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+                    raise
+                return part, time.perf_counter() - start
+        finally:
+            otel_context.detach(token)
+
+    # Not a context manager: a hung source must not hold the cycle past its deadline.
+    pool = ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="source")
+    futures = {name: pool.submit(run, name, fn) for name, fn in sources}
+    wait(futures.values(), timeout=deadline_seconds)
+    pool.shutdown(wait=False, cancel_futures=True)
+
+    parts, statuses = [], []
+    for name, future in futures.items():
+        if future.done() and future.exception() is None:
+            part, seconds = future.result()
+            last_good.save(name, (ctx.now, part))
+            parts.append(part)
+            statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+            continue
+        exc = future.exception() if future.done() else None
+        error = f"{type(exc).__name__}: {exc}" if exc else f"timed out after {deadline_seconds:g}s"
+        log(logger, logging.WARNING, "source failed", source=name, error=error)
+        fallback = last_good.load(name)
+        if fallback is not None:
+            since, part = fallback
+            parts.append(_stale(part, since))
+        statuses.append(
+            SourceStatus(name, False, stale_since=fallback[0] if fallback else None, error=error)
+        )
+    return Collected(_merge(parts), tuple(statuses))

@@ -1,0 +1,91 @@
+"""What every source shares: its result type, its inputs, and panels drawn from the history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sitegen.config import Config
+from sitegen.history import History
+from sitegen.model import CycleRecord, Figure, Labels, LogRecord, Panel, Series, Trace
+
+# Charts of local history span what there is, between these bounds: a newcomer's second
+# run shows two points across the chart instead of two dots at the edge of a 6 h window.
+MIN_WINDOW_SECONDS = 600.0
+MAX_WINDOW_SECONDS = 6 * 3600.0
+
+
+@dataclass(frozen=True)
+class Part:
+    """What one source contributes to the snapshot."""
+
+    figures: tuple[Figure, ...] = ()
+    panels: tuple[Panel, ...] = ()
+    traces: tuple[Trace, ...] = ()
+    logs: tuple[LogRecord, ...] = ()
+    cycles: tuple[CycleRecord, ...] = ()
+    detail: str = ""  # a short line for the about page: what was read, what was skipped
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """The inputs every source's collect() gets."""
+
+    cfg: Config
+    history: History
+    state_dir: Path
+    now: float
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    """A chart of one history metric, and optionally a key figure for the front page."""
+
+    title: str
+    metric: str
+    unit: str
+    kind: str = "line"
+    figure: str = ""  # front-page title; empty = no figure
+    pick: Labels | None = None  # the series the figure shows; None = the sum of all
+
+
+def history_window(history: History, now: float) -> float:
+    """Return how many seconds back the local-history charts reach."""
+    first = history.first_ts()
+    span = now - first if first is not None else 0.0
+    return min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, span * 1.05))
+
+
+def _figure_points(series: tuple[Series, ...], pick: Labels | None) -> tuple:
+    if pick is not None:
+        chosen = [s for s in series if set(pick) <= set(s.labels)] or list(series[:1])
+        return chosen[0].points if chosen else ()
+    totals: dict[float, float] = {}
+    for s in series:
+        for ts, value in s.points:
+            totals[ts] = totals.get(ts, 0.0) + value
+    return tuple(sorted(totals.items()))
+
+
+def history_part(ctx: SourceContext, metrics: tuple[MetricDef, ...], source: str) -> Part:
+    """Build the panels and figures of `metrics` from the local history."""
+    window = history_window(ctx.history, ctx.now)
+    panels, figures = [], []
+    for m in metrics:
+        series = ctx.history.series(m.metric, ctx.now - window)
+        panels.append(
+            Panel(
+                title=m.title,
+                query=m.metric,
+                unit=m.unit,
+                source=source,
+                series=series,
+                range_seconds=window,
+                kind=m.kind,
+            )
+        )
+        if m.figure:
+            points = _figure_points(series, m.pick)
+            value = points[-1][1] if points else None
+            figures.append(Figure(title=m.figure, value=value, unit=m.unit, points=points))
+    return Part(figures=tuple(figures), panels=tuple(panels))

@@ -1,0 +1,197 @@
+"""The program's own telemetry: OpenTelemetry spans and structured JSON logs in state_dir.
+
+Spans are kept by an in-memory exporter and appended once per cycle to ``spans.jsonl`` in
+the OTLP JSON shape the OpenTelemetry Collector's file exporter writes, so the traces
+source reads sitegen's own spans with the same reader as anybody else's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import logging.handlers
+import os
+import threading
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode
+
+from sitegen import __version__
+
+SERVICE = "sitegen"
+SPANS_FILE = "spans.jsonl"
+LOG_FILE = "logs/sitegen.jsonl"
+# Own spans and logs are history, not an archive: bounded so state_dir never grows forever.
+SPANS_MAX_BYTES = 4 * 1024 * 1024
+LOG_MAX_BYTES = 2 * 1024 * 1024
+LOG_BACKUPS = 3
+
+_STATUS = {StatusCode.OK: "STATUS_CODE_OK", StatusCode.ERROR: "STATUS_CODE_ERROR"}
+
+
+def _value(value: object) -> dict:
+    """Encode an attribute value as an OTLP JSON AnyValue."""
+    if isinstance(value, bool):
+        return {"boolValue": value}
+    if isinstance(value, int):
+        return {"intValue": str(value)}
+    if isinstance(value, float):
+        return {"doubleValue": value}
+    if isinstance(value, (list, tuple)):
+        return {"arrayValue": {"values": [_value(v) for v in value]}}
+    return {"stringValue": str(value)}
+
+
+def _attributes(attrs: object) -> list[dict]:
+    return [{"key": k, "value": _value(v)} for k, v in dict(attrs or {}).items()]
+
+
+def otlp_json(spans: Sequence[ReadableSpan]) -> dict:
+    """Encode finished SDK spans as one OTLP JSON ``{"resourceSpans": [...]}`` document."""
+    by_resource: dict[int, tuple[Resource, list[ReadableSpan]]] = {}
+    for span in spans:
+        by_resource.setdefault(id(span.resource), (span.resource, []))[1].append(span)
+    resource_spans = []
+    for resource, group in by_resource.values():
+        encoded = []
+        for s in group:
+            ctx = s.context
+            item = {
+                "traceId": f"{ctx.trace_id:032x}",
+                "spanId": f"{ctx.span_id:016x}",
+                "name": s.name,
+                "kind": int(s.kind.value) + 1,  # the SDK's enum is the OTLP value minus one
+                "startTimeUnixNano": str(s.start_time),
+                "endTimeUnixNano": str(s.end_time),
+                "attributes": _attributes(s.attributes),
+                "status": {"code": _STATUS.get(s.status.status_code, "STATUS_CODE_UNSET")},
+            }
+            if s.status.description:
+                item["status"]["message"] = s.status.description
+            if s.parent is not None:
+                item["parentSpanId"] = f"{s.parent.span_id:016x}"
+            if s.events:
+                item["events"] = [
+                    {
+                        "timeUnixNano": str(e.timestamp),
+                        "name": e.name,
+                        "attributes": _attributes(e.attributes),
+                    }
+                    for e in s.events
+                ]
+            encoded.append(item)
+        resource_spans.append(
+            {
+                "resource": {"attributes": _attributes(resource.attributes)},
+                "scopeSpans": [{"scope": {"name": SERVICE}, "spans": encoded}],
+            }
+        )
+    return {"resourceSpans": resource_spans}
+
+
+class _BufferExporter(SpanExporter):
+    """Keeps finished spans until the cycle flushes them to the spans file."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spans: list[ReadableSpan] = []
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        with self._lock:
+            self._spans.extend(spans)
+        return SpanExportResult.SUCCESS
+
+    def take(self) -> list[ReadableSpan]:
+        with self._lock:
+            spans, self._spans = self._spans, []
+        return spans
+
+
+def _trim_file(path: Path, max_bytes: int) -> None:
+    """Keep only the newest whole lines of a file once it passes max_bytes (about half)."""
+    if not path.exists() or path.stat().st_size <= max_bytes:
+        return
+    data = path.read_bytes()[-max_bytes // 2 :]
+    data = data[data.find(b"\n") + 1 :]
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, with the current trace and span ids when there is a span."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """Return the record as a JSON line."""
+        out = {
+            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+            + f".{int(record.msecs):03d}Z",
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        ctx = trace.get_current_span().get_span_context()
+        if ctx.is_valid:
+            out["trace_id"] = f"{ctx.trace_id:032x}"
+            out["span_id"] = f"{ctx.span_id:016x}"
+        out.update(getattr(record, "fields", {}) or {})
+        if record.exc_info:
+            out["exc"] = self.formatException(record.exc_info)
+        return json.dumps(out, default=str)
+
+
+class Telemetry:
+    """The tracer and logger of one sitegen process, writing into state_dir."""
+
+    def __init__(self, state_dir: Path, hostname: str = "") -> None:
+        self.state_dir = state_dir
+        self.spans_path = state_dir / SPANS_FILE
+        self.log_path = state_dir / LOG_FILE
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        resource = Resource.create(
+            {
+                "service.name": SERVICE,
+                "service.version": __version__,
+                "host.name": hostname,
+                "process.pid": os.getpid(),
+            }
+        )
+        self._buffer = _BufferExporter()
+        self.provider = TracerProvider(resource=resource)
+        self.provider.add_span_processor(SimpleSpanProcessor(self._buffer))
+        self.tracer = self.provider.get_tracer(SERVICE, __version__)
+        self.logger = logging.getLogger(SERVICE)
+        self.logger.setLevel(logging.INFO)
+        self._handler = logging.handlers.RotatingFileHandler(
+            self.log_path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
+        )
+        self._handler.setFormatter(JsonFormatter())
+        self.logger.addHandler(self._handler)
+
+    def flush(self) -> int:
+        """Append the spans finished since the last flush to the spans file; return how many."""
+        spans = self._buffer.take()
+        if spans:
+            line = json.dumps(otlp_json(spans), separators=(",", ":"))
+            with self.spans_path.open("a", encoding="utf-8") as f:
+                f.write(line + "\n")
+            _trim_file(self.spans_path, SPANS_MAX_BYTES)
+        return len(spans)
+
+    def close(self) -> None:
+        """Flush spans and detach the log handler."""
+        self.flush()
+        self.provider.shutdown()
+        self.logger.removeHandler(self._handler)
+        self._handler.close()
+
+
+def log(logger: logging.Logger, level: int, msg: str, **fields: object) -> None:
+    """Log msg with structured fields that the JSON formatter puts beside it."""
+    logger.log(level, msg, extra={"fields": fields})

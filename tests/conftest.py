@@ -1,0 +1,30 @@
+"""Shared fixtures: a config in a temporary directory and a site rendered from it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sitegen.config import Config, parse
+
+SITE_TOML = """
+[site]
+title = "test site"
+out_dir = "public"
+state_dir = "state"
+workers = 2
+"""
+
+
+@pytest.fixture
+def config_file(tmp_path: Path) -> Path:
+    """A minimal config that writes into tmp_path and uses a pool of two workers."""
+    path = tmp_path / "sitegen.toml"
+    path.write_text(SITE_TOML)
+    return path
+
+
+@pytest.fixture
+def cfg(tmp_path: Path) -> Config:
+    """The parsed minimal config."""
+    return parse(SITE_TOML, source="test", env={}, base_dir=tmp_path)

@@ -1,0 +1,57 @@
+"""The site is swapped in atomically and old builds are pruned."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+from sitegen.output import builds_dir, write_site
+
+
+def test_write_swaps_a_symlink_and_keeps_one_previous_build(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    for i in range(4):
+        w = write_site(out, {"index.html": f"v{i}".encode(), f"only{i}.txt": b"x"}, f"t{i}")
+    assert out.is_symlink()
+    assert (out / "index.html").read_text() == "v3"
+    assert not (out / "only2.txt").exists()  # each build is complete on its own
+    assert json.loads((out / "manifest.json").read_text())["generated_at"] == "t3"
+    assert len(list(builds_dir(out).iterdir())) == 2
+    assert w.files == 3
+
+
+def test_an_existing_plain_directory_is_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    out.mkdir()
+    (out / "old.html").write_text("old")
+    write_site(out, {"index.html": b"new"}, "t")
+    assert out.is_symlink() and (out / "index.html").read_text() == "new"
+    assert not (out / "old.html").exists()
+
+
+def test_a_reader_never_sees_a_partial_site(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    files = {f"p{i}.html": b"x" * 1000 for i in range(50)}
+    write_site(out, files, "t0")
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def read() -> None:
+        while not stop.is_set():
+            try:
+                # What a web server does: open by path through the symlink, every time.
+                manifest = json.loads((out / "manifest.json").read_text())
+                seen.append(sum(1 for name in manifest["files"] if (out / name).is_file()))
+            except BaseException as exc:
+                errors.append(exc)
+
+    reader = threading.Thread(target=read)
+    reader.start()
+    for i in range(20):
+        write_site(out, files, f"t{i}")
+    stop.set()
+    reader.join()
+    assert not errors
+    assert seen and set(seen) == {50}

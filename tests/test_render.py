@@ -1,0 +1,140 @@
+"""Rendering: no JavaScript anywhere, hostile input escaped, the pool really parallel."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+
+from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
+from sitegen.optimize import build_assets
+from sitegen.output import write_site
+from sitegen.pool import RenderPool
+from sitegen.render import Common, page_tasks, render_page, report_tasks, trace_path
+from sitegen.synthetic import Workload, snapshot
+
+HOSTILE = (
+    "<script>alert(1)</script>",
+    '"><svg onload=alert(2)>',
+    "javascript:alert(3)",
+    "' onmouseover='alert(4)",
+    "</pre><img src=x onerror=alert(5)>",
+)
+# Anything that would run script in a browser: a script element, an event-handler attribute
+# (quoted or not, as a minifier may leave it), or a javascript: URL in an attribute.
+SCRIPT = re.compile(
+    r"<script|<[^>]*\son[a-z]+\s*=|(?:href|src|action)\s*=\s*[\"']?\s*javascript:", re.I
+)
+
+
+def common(css: str = "assets/site.css") -> Common:
+    return Common("t", 1_795_340_562.0, 30, css, "test", "host", (), ())
+
+
+def hostile_snapshot():
+    snap = snapshot(Workload(panels=2, points=50, traces=2, spans_per_trace=4, log_lines=20))
+    evil = " ".join(HOSTILE)
+    panel = Panel(
+        title=evil,
+        query=evil,
+        unit=evil,
+        source=evil,
+        series=(
+            Series(
+                labels_of({"service": evil, evil: "x"}),
+                ((snap.generated_at - 60, 1.0), (snap.generated_at, 2.0)),
+            ),
+        ),
+        error=evil,
+    )
+    span = Span(
+        "ab" * 16,
+        "cd" * 8,
+        None,
+        evil,
+        evil,
+        10**18,
+        10**18 + 10**6,
+        "error",
+        labels_of({evil: evil}),
+    )
+    trace = Trace("<script>x", (dataclasses.replace(span, trace_id="<script>x"),))
+    log = LogRecord(snap.generated_at, "error", evil, evil, "ab" * 16, labels_of({evil: evil}))
+    return dataclasses.replace(
+        snap,
+        title=evil,
+        panels=(panel, *snap.panels),
+        traces=(trace, *snap.traces),
+        logs=(*snap.logs, log),
+    )
+
+
+def render_all(snap) -> dict[str, bytes]:
+    tasks = page_tasks(snap, common())
+    pages = [render_page(t) for t in tasks]
+    records = tuple(p.record for p in pages)
+    pages += [render_page(t) for t in report_tasks(snap, common(), records, (), 1, "test")]
+    return {p.path: p.body for p in pages}
+
+
+def test_hostile_strings_come_out_escaped() -> None:
+    files = render_all(hostile_snapshot())
+    for path, body in files.items():
+        text = body.decode()
+        assert not SCRIPT.search(text), (path, SCRIPT.search(text).group(0))
+    metrics = files["metrics/index.html"].decode()
+    assert "&lt;script>alert(1)&lt;/script>" in metrics or "&lt;script&gt;" in metrics
+    assert "alert(2)" in metrics  # shown as text, not dropped
+
+
+def test_hostile_trace_id_gets_a_safe_file_name() -> None:
+    path = trace_path("../../etc/<script>")
+    assert re.fullmatch(r"traces/[0-9a-f]{32}\.html", path)
+    assert (
+        trace_path("0af7651916cd43dd8448eb211c80319c")
+        == "traces/0af7651916cd43dd8448eb211c80319c.html"
+    )
+
+
+def test_no_javascript_in_any_built_file(tmp_path: Path) -> None:
+    snap = hostile_snapshot()
+    assets = build_assets()
+    files = {**assets.files, **render_all(snap)}
+    written = write_site(tmp_path / "public", files, "now")
+    checked = 0
+    for path in written.path.rglob("*"):
+        if path.is_file():
+            text = path.read_text(errors="replace")
+            assert not SCRIPT.search(text), path
+            assert "<script" not in text.lower()
+            checked += 1
+    assert checked == len(files) + 1  # + manifest.json
+
+
+def test_every_page_has_csp_refresh_and_accessible_charts() -> None:
+    files = render_all(snapshot(Workload(panels=3, points=100, traces=3, log_lines=50)))
+    for path, body in files.items():
+        html = body.decode()
+        assert "script-src 'none'" in html, path
+        assert re.search(r"http-equiv=\"?refresh", html), path
+        for svg in re.findall(r"<svg[^>]*>", html):
+            assert re.search(r"role=\"?img", svg), (path, svg)
+
+
+@pytest.mark.parametrize("workers", [2])
+def test_the_pool_uses_more_than_one_process(workers: int) -> None:
+    snap = snapshot(Workload(panels=4, points=200, traces=40, spans_per_trace=25, log_lines=200))
+    tasks = page_tasks(snap, common())
+    with RenderPool(workers) as pool:
+        pages = pool.render(tasks)
+    assert [p.path for p in pages] == [t.path for t in tasks]  # order kept
+    assert len({p.record.pid for p in pages}) == workers
+
+
+def test_sequential_and_pool_render_the_same_bytes() -> None:
+    snap = snapshot(Workload(panels=2, points=100, traces=5, log_lines=30))
+    tasks = page_tasks(snap, common())
+    with RenderPool(1) as inline, RenderPool(2) as pool:
+        assert [p.body for p in inline.render(tasks)] == [p.body for p in pool.render(tasks)]

@@ -1,0 +1,122 @@
+"""End to end: `sitegen render` from the embedded default writes a complete, linked site."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from sitegen.cli import main
+
+PAGES = (
+    "index.html",
+    "metrics/index.html",
+    "traces/index.html",
+    "logs/index.html",
+    "concurrency/index.html",
+    "about/index.html",
+)
+
+
+class Links(HTMLParser):
+    """Collects href/src attributes and the text of <title> elements of a page."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refs: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        for name, value in attrs:
+            if name in ("href", "src") and value:
+                self.refs.append(value)
+
+
+def render_twice(config_file: Path) -> Path:
+    assert main(["render", "--config", str(config_file), "--quiet"]) == 0
+    assert main(["render", "--config", str(config_file), "--quiet"]) == 0
+    return config_file.parent / "public"
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A site rendered twice from a config that only sets paths and two workers."""
+    from tests.conftest import SITE_TOML
+
+    d = tmp_path_factory.mktemp("site")
+    (d / "sitegen.toml").write_text(SITE_TOML)
+    return render_twice(d / "sitegen.toml")
+
+
+def test_every_page_exists_and_every_link_resolves(site: Path) -> None:
+    for page in PAGES:
+        assert (site / page).is_file(), page
+    html_files = sorted(site.rglob("*.html"))
+    assert any(p.parent.name == "traces" and p.name != "index.html" for p in html_files)
+    for path in html_files:
+        parser = Links()
+        parser.feed(path.read_text())
+        for ref in parser.refs:
+            target = ref.split("#")[0]
+            if not target:
+                continue
+            assert not re.match(r"^[a-z]+:", target), f"{path}: external link {ref}"
+            assert (path.parent / target).resolve().is_file(), f"{path}: broken link {ref}"
+
+
+def test_manifest_lists_every_file_with_its_hash(site: Path) -> None:
+    manifest = json.loads((site / "manifest.json").read_text())
+    on_disk = {str(p.relative_to(site)) for p in site.rglob("*") if p.is_file()}
+    assert set(manifest["files"]) == on_disk - {"manifest.json"}
+    for path, entry in manifest["files"].items():
+        data = (site / path).read_bytes()
+        assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+        assert entry["size"] == len(data)
+    assert manifest["files"]["index.html"]["type"] == "text/html; charset=utf-8"
+    css = [p for p in manifest["files"] if p.startswith("assets/") and p.endswith(".css")]
+    assert len(css) == 1 and re.fullmatch(r"assets/site\.[0-9a-f]{12}\.css", css[0])
+
+
+def test_snapshot_json_follows_the_contract(site: Path) -> None:
+    doc = json.loads((site / "data/snapshot.json").read_text())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", doc["generated_at"])
+    assert {"host", "self", "traces", "logs"} <= set(doc["sources"])
+    assert all(s["ok"] and s["stale_since"] is None for s in doc["sources"].values())
+    titles = {p["title"] for p in doc["panels"]}
+    assert {"CPU busy by mode", "Memory", "Load average", "Network"} <= titles
+    memory = next(p for p in doc["panels"] if p["title"] == "Memory used")
+    (series,) = memory["series"]
+    # Two renders, two samples: history carries across runs.
+    assert len(series["points"]) == 2
+    assert 0 < series["last"] <= 100
+    assert series["points"][-1][1] == series["last"]
+
+
+def test_pages_show_real_host_and_self_data(site: Path) -> None:
+    import socket
+
+    index = (site / "index.html").read_text()
+    assert socket.gethostname() in index
+    metrics = (site / "metrics/index.html").read_text()
+    assert metrics.count('role="img"') >= 8 or metrics.count("role=img") >= 8
+    traces = (site / "traces/index.html").read_text()
+    assert "cycle" in traces  # the first render's own trace
+    trace_pages = [p for p in (site / "traces").glob("*.html") if p.name != "index.html"]
+    page = trace_pages[0].read_text()
+    for stage in ("collect", "render", "write", "page index"):
+        assert stage in page
+    logs = (site / "logs/index.html").read_text()
+    assert "cycle finished" in logs
+    about = (site / "about/index.html").read_text()
+    assert "recent cycles" in about and "largest pages" in about
+
+
+def test_pages_carry_csp_refresh_and_age(site: Path) -> None:
+    for page in PAGES:
+        html = (site / page).read_text()
+        assert re.search(r"Content-Security-Policy\"? content=\"[^\"]*script-src 'none'", html)
+        assert re.search(r"http-equiv=\"?refresh\"? content=\"?30", html)
+        assert "generated <time datetime=" in html or "generated<time datetime=" in html

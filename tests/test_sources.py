@@ -1,0 +1,180 @@
+"""Sources: each fails alone and falls back to its last good data; formats parse; secrets go."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+from opentelemetry.sdk.trace import TracerProvider
+from sitegen.config import Config
+
+from sitegen.history import History
+from sitegen.model import Panel
+from sitegen.sources import collect_all, logs, traces
+from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.otlp import assemble, parse_lines
+from sitegen.state import LastGood
+from sitegen.telemetry import Telemetry
+
+TRACER = TracerProvider().get_tracer("test")
+LOGGER = logging.getLogger("sitegen.test")
+
+
+def context(cfg: Config) -> SourceContext:
+    state = cfg.site.state_dir
+    return SourceContext(cfg=cfg, history=History(state, 86400), state_dir=state, now=time.time())
+
+
+def good(ctx: SourceContext) -> Part:
+    return Part(panels=(Panel("p", "q", "", "good", ()),), detail="fine")
+
+
+def test_a_failing_source_falls_back_to_its_last_good_data(cfg: Config) -> None:
+    ctx = context(cfg)
+    last_good = LastGood(cfg.site.state_dir)
+    first = collect_all(ctx, [("a", good)], last_good, TRACER, LOGGER, 5)
+    assert first.statuses[0].ok and first.part.panels[0].stale_since is None
+
+    def broken(ctx: SourceContext) -> Part:
+        raise ConnectionRefusedError("connection refused")
+
+    later = collect_all(ctx, [("a", broken), ("b", good)], last_good, TRACER, LOGGER, 5)
+    a, b = later.statuses
+    assert not a.ok and a.error == "ConnectionRefusedError: connection refused"
+    assert a.stale_since == ctx.now
+    assert b.ok
+    stale = [p for p in later.part.panels if p.stale_since]
+    assert len(stale) == 1 and len(later.part.panels) == 2
+
+
+def test_a_hanging_source_cannot_hold_the_cycle(cfg: Config) -> None:
+    def hangs(ctx: SourceContext) -> Part:
+        time.sleep(3)
+        return Part()
+
+    start = time.monotonic()
+    got = collect_all(
+        context(cfg),
+        [("slow", hangs), ("ok", good)],
+        LastGood(cfg.site.state_dir),
+        TRACER,
+        LOGGER,
+        0.5,
+    )
+    assert time.monotonic() - start < 2
+    assert [s.ok for s in got.statuses] == [False, True]
+    assert "timed out" in got.statuses[0].error
+
+
+def test_a_corrupt_cache_is_moved_aside(cfg: Config) -> None:
+    last_good = LastGood(cfg.site.state_dir)
+    last_good.save("x", (1.0, Part()))
+    path = cfg.site.state_dir / "cache" / "x.pickle"
+    path.write_bytes(b"garbage")
+    assert last_good.load("x") is None
+    assert not path.exists()
+    assert list(path.parent.glob("x.pickle.corrupt-*"))
+
+
+def test_logs_parse_json_logfmt_and_plain_with_secrets_redacted(tmp_path: Path) -> None:
+    f = tmp_path / "app.log"
+    f.write_bytes(
+        b'{"time": "2026-11-22T10:00:00Z", "level": "WARN", "msg": "slow", "trace_id": "'
+        + b"ab" * 16
+        + b'"}\n'
+        b'ts=2026-11-22T10:00:01Z level=error msg="db down" password=hunter2\n'
+        b"2026-11-22 10:00:02,123 ERROR token AKIAIOSFODNN7EXAMPLE leaked\n"
+        b"\xff\xfe binary \x00 junk\n"
+    )
+    records, skipped = logs.read_file(f, "auto", "app")
+    assert skipped == 0
+    assert [r.level for r in records[:3]] == ["warning", "error", "error"]
+    assert records[0].trace_id == "ab" * 16
+    assert records[0].ts == 1795341600.0
+    assert records[1].message == "db down" and ("password", "[REDACTED]") in records[1].fields
+    assert "AKIA" not in records[2].message and records[2].ts == 1795341602.123
+    assert "\x00" not in records[3].message and "\ufffd" in records[3].message
+
+
+def test_only_the_tail_of_a_large_log_is_read(tmp_path: Path) -> None:
+    f = tmp_path / "big.log"
+    f.write_text("".join(f"line {i} INFO hello\n" for i in range(200_000)))
+    records, skipped = logs.read_file(f, "plain", "big")
+    assert skipped > 0
+    assert records[-1].message.startswith("line 199999")
+    assert len(records) < 200_000
+
+
+def test_own_spans_round_trip_through_the_otlp_reader(cfg: Config) -> None:
+    tel = Telemetry(cfg.site.state_dir, hostname="h")
+    with (
+        tel.tracer.start_as_current_span("cycle"),
+        tel.tracer.start_as_current_span("collect") as span,
+    ):
+        span.set_attribute("n", 3)
+        tel.logger.info("inside")
+    assert tel.flush() == 2
+    tel.close()
+    lines = (cfg.site.state_dir / "spans.jsonl").read_bytes().splitlines()
+    spans, bad = parse_lines(lines)
+    assert bad == 0 and {s.name for s in spans} == {"cycle", "collect"}
+    (trace,) = assemble(spans, 10)
+    assert trace.root.name == "cycle" and trace.root.service == "sitegen"
+    collect = next(s for s in trace.spans if s.name == "collect")
+    assert collect.parent_id == trace.root.span_id and ("n", "3") in collect.attributes
+    # The log line written inside the span carries its trace id.
+    log_line = json.loads((cfg.site.state_dir / "logs/sitegen.jsonl").read_text().splitlines()[-1])
+    assert log_line["trace_id"] == trace.trace_id and log_line["msg"] == "inside"
+
+
+def test_traces_source_skips_bad_lines_and_keeps_the_newest(cfg: Config, tmp_path: Path) -> None:
+    doc = {
+        "resourceSpans": [
+            {
+                "resource": {
+                    "attributes": [{"key": "service.name", "value": {"stringValue": "api"}}]
+                },
+                "scopeSpans": [
+                    {
+                        "spans": [
+                            {
+                                "traceId": f"{i:032x}",
+                                "spanId": f"{i:016x}",
+                                "name": f"op{i}",
+                                "startTimeUnixNano": str(i * 10**9),
+                                "endTimeUnixNano": str(i * 10**9 + 5),
+                                "status": {"code": 2 if i == 3 else 0},
+                            }
+                            for i in range(1, 5)
+                        ]
+                    }
+                ],
+            }
+        ]
+    }
+    f = tmp_path / "otel.json"
+    f.write_text(json.dumps(doc) + "\nnot json\n")
+    cfg = cfg.__class__(**{**cfg.__dict__, "traces": cfg.traces.__class__((str(f),), 2)})
+    part = traces.collect(context(cfg))
+    assert [t.root.name for t in part.traces] == ["op4", "op3"]
+    assert part.traces[1].has_error
+    assert "1 unreadable lines skipped" in part.detail
+
+
+def test_history_keeps_points_across_handles_and_drops_old_ones(tmp_path: Path) -> None:
+    now = time.time()
+    History(tmp_path, 3600).add([("m", (("a", "1"),), now - 7200, 1.0)])
+    h = History(tmp_path, 3600)
+    h.add([("m", (("a", "1"),), now, 2.0)])
+    (series,) = h.series("m", 0)
+    assert series.points == ((now, 2.0),)
+
+
+def test_a_corrupt_history_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "history.sqlite").write_bytes(b"not a database" * 100)
+    h = History(tmp_path, 3600)
+    h.add([("m", (), time.time(), 1.0)])
+    assert len(h.series("m", 0)) == 1
+    assert list(tmp_path.glob("history.sqlite.corrupt-*"))
