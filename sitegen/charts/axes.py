@@ -34,6 +34,14 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 12) for i in range(n + 1)]
 
 
+def unit_ticks(lo: float, hi: float, unit: str, count: int = 5) -> list[float]:
+    """Return nice ticks for a unit: byte values step by round KiB/MiB/GiB, not by 10s."""
+    if unit in ("bytes", "bytes/s") and hi >= 1024:
+        scale = 1024 ** min(4, int(math.log(hi, 1024)))
+        return [t * scale for t in nice_ticks(lo / scale, hi / scale, count)]
+    return nice_ticks(lo, hi, count)
+
+
 def time_ticks(t0: float, t1: float, count: int = 5) -> list[tuple[float, str]]:
     """Return (timestamp, UTC label) ticks at round times between t0 and t1."""
     span = max(1.0, t1 - t0)

@@ -9,7 +9,7 @@ from itertools import pairwise
 
 from markupsafe import Markup
 
-from sitegen.charts.axes import nice_ticks, time_ticks
+from sitegen.charts.axes import time_ticks, unit_ticks
 from sitegen.charts.downsample import Point, downsample
 from sitegen.charts.svg import document, num, text, title
 from sitegen.model import Series
@@ -89,7 +89,7 @@ def line_chart(
     if not finite:
         body.append(text(LEFT + pw / 2, TOP + ph / 2, "no data", "nodata", "middle"))
         return document(width, height, label, body)
-    ticks = nice_ticks(min(0.0, min(finite)), max(finite), 4)
+    ticks = unit_ticks(min(0.0, min(finite)), max(finite), unit, 4)
     lo, hi = ticks[0], ticks[-1]
     span_t = max(t1 - t0, 1e-9)
 

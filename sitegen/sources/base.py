@@ -11,7 +11,7 @@ from sitegen.model import CycleRecord, Figure, Labels, LogRecord, Panel, Series,
 
 # Charts of local history span what there is, between these bounds: a newcomer's second
 # run shows two points across the chart instead of two dots at the edge of a 6 h window.
-MIN_WINDOW_SECONDS = 600.0
+MIN_WINDOW_SECONDS = 120.0
 MAX_WINDOW_SECONDS = 6 * 3600.0
 
 
@@ -53,7 +53,7 @@ def history_window(history: History, now: float) -> float:
     """Return how many seconds back the local-history charts reach."""
     first = history.first_ts()
     span = now - first if first is not None else 0.0
-    return min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, span * 1.05))
+    return min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, span * 1.1))
 
 
 def _figure_points(series: tuple[Series, ...], pick: Labels | None) -> tuple:

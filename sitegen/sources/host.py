@@ -11,6 +11,7 @@ import platform
 import socket
 import sys
 import time
+from dataclasses import replace
 
 import psutil
 
@@ -127,5 +128,7 @@ def sample(seconds: float = SAMPLE_SECONDS) -> list[Sample]:
 
 def collect(ctx: SourceContext) -> Part:
     """Sample the host, store the sample, and return its panels and key figures."""
-    ctx.history.add(sample())
-    return history_part(ctx, METRICS, source=NAME)
+    samples = sample()
+    ctx.history.add(samples)
+    part = history_part(ctx, METRICS, source=NAME)
+    return replace(part, detail=f"{len(samples)} samples taken, {len(part.panels)} charts")

@@ -1,0 +1,146 @@
+"""Charts: golden SVGs for each kind, plus the behaviours the goldens can't show alone."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+from sitegen.charts import downsample, gantt, hbars, line_chart, nice_ticks, sparkline, waterfall
+from sitegen.charts.line import segments
+from sitegen.charts.waterfall import tree_order
+from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
+
+GOLDEN = Path(__file__).parent / "golden" / "charts"
+T0 = 1_795_340_400.0
+
+
+def wave(n: int, step: float = 30.0, phase: float = 0.0) -> tuple[tuple[float, float], ...]:
+    return tuple((T0 + i * step, 50 + 40 * math.sin(i / 7 + phase)) for i in range(n))
+
+
+def trace() -> Trace:
+    def span(sid: str, parent: str | None, name: str, svc: str, a: int, b: int, st: str = "ok"):
+        return Span("t" * 32, sid, parent, name, svc, 10**18 + a * 10**6, 10**18 + b * 10**6, st)
+
+    return Trace(
+        "t" * 32,
+        (
+            span("a", None, "GET /checkout", "frontend", 0, 120),
+            span("b", "a", "POST /cart", "cart", 5, 40),
+            span("c", "b", "SELECT cart", "db", 10, 30),
+            span("d", "a", "charge", "payments", 45, 110, "error"),
+        ),
+    )
+
+
+TASKS = tuple(
+    TaskRecord(f"page {i}", 100 + i % 2, 10**9 + i * 3_000_000, 10**9 + i * 3_000_000 + 2_500_000)
+    for i in range(8)
+)
+
+CHARTS = {
+    "line": lambda: line_chart(
+        "Requests",
+        [Series(labels_of({"service": "api"}), wave(120)),
+         Series(labels_of({"service": "web"}), wave(120, phase=1))],
+        "req/s", t0=T0, t1=T0 + 3600, thresholds=[85.0],
+    ),
+    "area": lambda: line_chart(
+        "Memory",
+        [Series(labels_of({"state": "used"}), wave(60, 60)),
+         Series(labels_of({"state": "free"}), wave(60, 60, 2))],
+        "bytes", t0=T0, t1=T0 + 3600, stacked=True,
+    ),
+    "empty": lambda: line_chart("Nothing", [], "", t0=T0, t1=T0 + 600),
+    "sparkline": lambda: sparkline(wave(40), title="cpu"),
+    "waterfall": lambda: waterfall(trace()),
+    "gantt": lambda: gantt(TASKS),
+    "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(CHARTS))
+def test_chart_matches_its_reviewed_golden_file(name: str) -> None:
+    svg = str(CHARTS[name]())
+    golden = GOLDEN / f"{name}.svg"
+    if os.environ.get("SITEGEN_UPDATE_GOLDEN"):
+        golden.write_text(svg)
+    assert svg == golden.read_text(), f"{name} changed: regenerate and review the golden file"
+    assert svg == str(CHARTS[name]())  # deterministic
+    assert re.match(r'<svg class="(chart|spark)" role="img" viewBox="[^"]+"[^>]*><title>', svg)
+
+
+def test_downsampling_keeps_spikes_and_bounds_points_per_column() -> None:
+    points = [(T0 + i, 1.0) for i in range(11_000)]
+    points[5000] = (T0 + 5000, 999.0)
+    points[7000] = (T0 + 7000, -999.0)
+    out = downsample(points, 640, T0, T0 + 11_000)
+    assert len(out) <= 4 * 640
+    values = [v for _, v in out]
+    assert 999.0 in values and -999.0 in values
+    assert [t for t, _ in out] == sorted(t for t, _ in out)
+
+
+def test_nan_and_time_gaps_break_the_line() -> None:
+    pts = [(T0 + i * 30, float(i)) for i in range(10)]
+    pts[4] = (pts[4][0], math.nan)
+    assert len(segments(pts)) == 2
+    gap = [(T0 + i * 30, 1.0) for i in range(5)] + [(T0 + 3000 + i * 30, 1.0) for i in range(5)]
+    assert len(segments(gap)) == 2
+    svg = str(line_chart("g", [Series((), tuple(gap))], "", t0=T0, t1=T0 + 3200))
+    (d,) = re.findall(r'<g class="s0"><title>[^<]*</title><path d="([^"]+)"', svg)
+    assert d.count("M") == 2
+
+
+def test_a_single_sample_is_still_visible() -> None:
+    svg = str(line_chart("one", [Series((), ((T0, 5.0),))], "", t0=T0 - 60, t1=T0))
+    assert re.search(r'<path d="M[\d.]+ [\d.]+h1"', svg)
+
+
+def test_infinite_values_do_not_break_the_axes() -> None:
+    pts = ((T0, 1.0), (T0 + 30, math.inf), (T0 + 60, -math.inf), (T0 + 90, 2.0))
+    svg = str(line_chart("edge", [Series((), pts)], "", t0=T0, t1=T0 + 90))
+    assert "nan" not in svg.lower() and "inf" not in svg.lower()
+    assert svg.count("M") >= 2  # the line is broken around the infinite points
+
+
+def test_hostile_text_is_escaped_in_every_chart() -> None:
+    evil = '"><svg onload=alert(1)><script>alert(2)</script>'
+    series = [Series(labels_of({evil: evil}), wave(10))]
+    span = Span("x" * 32, "s", None, evil, evil, 0, 10, "error")
+    out = "".join(
+        str(svg)
+        for svg in (
+            line_chart(evil, series, evil, t0=T0, t1=T0 + 300),
+            sparkline(wave(5), title=evil),
+            waterfall(Trace("x" * 32, (span,))),
+            gantt([TaskRecord(evil, 1, 0, 10)]),
+            hbars([(evil, 1.0)], evil),
+        )
+    )
+    assert "<script" not in out and "onload=" not in out.replace("svg onload=alert", "")
+    assert "&lt;script&gt;" in out and "&#34;&gt;&lt;svg onload=alert(1)&gt;" in out
+
+
+def test_waterfall_orders_spans_depth_first_and_marks_errors() -> None:
+    order = [(s.name, depth) for s, depth in tree_order(trace())]
+    assert order == [("GET /checkout", 0), ("POST /cart", 1), ("SELECT cart", 2), ("charge", 1)]
+    svg = str(waterfall(trace()))
+    assert svg.count('class="svc') == 4 and svg.count(' err"') == 1 and "! " in svg
+
+
+def test_gantt_has_one_lane_per_worker() -> None:
+    svg = str(gantt(TASKS))
+    assert svg.count('class="lane"') == 2 and "pid 100" in svg and "pid 101" in svg
+
+
+@pytest.mark.parametrize(
+    ("lo", "hi", "expected"),
+    [(0, 1, [0, 0.2, 0.4, 0.6, 0.8, 1]), (0, 97, [0, 20, 40, 60, 80, 100]), (3, 3, [3, 4, 5, 6])],
+)
+def test_nice_ticks(lo: float, hi: float, expected: list[float]) -> None:
+    assert nice_ticks(lo, hi, 5) == expected
