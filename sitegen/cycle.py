@@ -46,14 +46,36 @@ class Runtime:
 
     @classmethod
     def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
-        """Create the state directory, telemetry, history and the render pool."""
+        """Create the state directory, telemetry, history and a warm render pool.
+
+        Start-up is traced and logged like a cycle, so even the very first site shows
+        sitegen's own spans and log lines from real work.
+        """
         state_dir = cfg.site.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        telemetry = Telemetry(state_dir, hostname=host_info().hostname)
+        tracer, workers = telemetry.tracer, worker_count(cfg.site.workers)
+        with tracer.start_as_current_span("startup", attributes={"config": cfg.source}):
+            with tracer.start_as_current_span("open state"):
+                history = History(state_dir, cfg.site.history_retention_seconds)
+            with tracer.start_as_current_span("start render pool", attributes={"workers": workers}):
+                pool = RenderPool(workers)
+                pids = pool.warm_up()
+            where = {"out_dir": str(cfg.site.out_dir), "state_dir": str(state_dir)}
+            log(
+                telemetry.logger,
+                logging.INFO,
+                "sitegen started",
+                config=cfg.source,
+                worker_pids=pids,
+                **where,
+            )
+        telemetry.flush()
         return cls(
             cfg=cfg,
-            telemetry=Telemetry(state_dir, hostname=host_info().hostname),
-            pool=RenderPool(worker_count(cfg.site.workers)),
-            history=History(state_dir, cfg.site.history_retention_seconds),
+            telemetry=telemetry,
+            pool=pool,
+            history=history,
             last_good=LastGood(state_dir),
             progress=progress or (lambda _msg: None),
         )
@@ -115,7 +137,7 @@ def snapshot_json(snap: Snapshot) -> bytes:
         "traces": len(snap.traces),
         "logs": len(snap.logs),
     }
-    return json.dumps(doc, indent=1, allow_nan=False).encode()
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _deadline(cfg: Config) -> float:

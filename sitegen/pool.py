@@ -40,14 +40,21 @@ class RenderPool:
                 max_workers=workers, mp_context=_context(), initializer=_warm_up
             )
 
+    def warm_up(self) -> list[int]:
+        """Start every worker now (not inside the first cycle); return their pids."""
+        if self._executor is None:
+            return [os.getpid()]
+        # Enough tasks that each worker starts; the pool starts processes on demand.
+        futures = [self._executor.submit(os.getpid) for _ in range(self.workers * 2)]
+        return sorted({f.result() for f in futures})
+
     def render(self, tasks: Sequence[PageTask]) -> list[RenderedPage]:
         """Render every task, in the pool when there is one, else in this process."""
         if self._executor is None:
             return [render_page(t) for t in tasks]
-        # Small chunks: each task is a few ms, and a chunk per round trip halves the overhead
-        # without letting one slow chunk leave the other workers idle.
-        chunk = max(1, len(tasks) // (self.workers * 8))
-        return list(self._executor.map(render_page, tasks, chunksize=chunk))
+        # One task per round trip: the few heavy pages (metrics, logs) come first in the list
+        # and each goes to its own worker, instead of sharing one chunk with their neighbours.
+        return list(self._executor.map(render_page, tasks))
 
     def close(self) -> None:
         """Stop the workers."""

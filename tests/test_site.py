@@ -103,13 +103,14 @@ def test_pages_show_real_host_and_self_data(site: Path) -> None:
     metrics = (site / "metrics/index.html").read_text()
     assert metrics.count('role="img"') >= 8 or metrics.count("role=img") >= 8
     traces = (site / "traces/index.html").read_text()
-    assert "cycle" in traces  # the first render's own trace
-    trace_pages = [p for p in (site / "traces").glob("*.html") if p.name != "index.html"]
-    page = trace_pages[0].read_text()
-    for stage in ("collect", "render", "write", "page index"):
-        assert stage in page
+    # The first render's own cycle trace, and both start-ups, are listed and linked.
+    (cycle_href,) = re.findall(r'<a href="([^"]+)">cycle</a>', traces)
+    assert len(re.findall(r'<a href="[^"]+">startup</a>', traces)) == 2
+    page = (site / "traces" / cycle_href).read_text()
+    for span in ("collect", "source host", "render", "page metrics", "write"):
+        assert f"{span}</" in page, span
     logs = (site / "logs/index.html").read_text()
-    assert "cycle finished" in logs
+    assert "sitegen started" in logs and "cycle finished" in logs
     about = (site / "about/index.html").read_text()
     assert "recent cycles" in about and "largest pages" in about
 

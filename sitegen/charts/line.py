@@ -40,16 +40,29 @@ def segments(points: Sequence[Point]) -> list[list[Point]]:
     return runs
 
 
+def _joined(numbers: list[int]) -> str:
+    """Join integers as SVG path numbers: a minus sign separates as well as a space."""
+    out = []
+    for i, n in enumerate(numbers):
+        out.append(f"{n}" if i == 0 or n < 0 else f" {n}")
+    return "".join(out)
+
+
 def path(runs: list[list[tuple[float, float]]]) -> str:
-    """Return path data for pixel runs; a lone point becomes a short visible dash."""
+    """Return compact path data: integer pixels, relative moves, repeats dropped.
+
+    A lone point becomes a one-pixel dash so it stays visible.
+    """
     parts = []
     for run in runs:
-        head, *rest = run
-        parts.append(f"M{num(head[0])} {num(head[1])}")
-        if rest:
-            parts.append("L" + " ".join(f"{num(x)} {num(y)}" for x, y in rest))
-        else:
-            parts.append("h1")
+        px = [(round(x), round(y)) for x, y in run]
+        (x0, y0), deltas = px[0], []
+        for x, y in px[1:]:
+            if (x, y) != (x0, y0):  # points that land on the same pixel draw nothing new
+                deltas += [x - x0, y - y0]
+                x0, y0 = x, y
+        parts.append(f"M{_joined(list(px[0]))}")
+        parts.append(f"l{_joined(deltas)}" if deltas else "h1")
     return "".join(parts)
 
 
