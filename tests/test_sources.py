@@ -8,8 +8,8 @@ import time
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
-from sitegen.config import Config
 
+from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import Panel
 from sitegen.sources import collect_all, logs, traces
