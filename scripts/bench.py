@@ -49,7 +49,9 @@ def main() -> None:
             t_seq, _ = timed(inline.render, tasks)
             t_pool, pages = timed(pool.render, tasks)
             records = tuple(p.record for p in pages)
-            reports = pool.render(report_tasks(snap, common, records, (), workers, "bench"))
+            reports = pool.render(
+                report_tasks(snap, common, records, (), workers, "bench", assets.files)
+            )
             files = {**assets.files, **{p.path: p.body for p in (*pages, *reports)}}
             t_json, files["data/snapshot.json"] = timed(snapshot_json, snap)
             t_write, _ = timed(write_site, Path(d) / "public", files, iso(snap.generated_at))

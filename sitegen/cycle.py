@@ -201,7 +201,9 @@ def run_cycle(rt: Runtime) -> CycleResult:
             records = tuple(p.record for p in pages)
             stages_so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
             reports = rt.pool.render(
-                report_tasks(snap, common, records, stages_so_far, rt.pool.workers, cfg.source)
+                report_tasks(
+                    snap, common, records, stages_so_far, rt.pool.workers, cfg.source, assets.files
+                )
             )
             pages += reports
             records += tuple(p.record for p in reports)

@@ -163,6 +163,7 @@ class TaskRecord:
     start_ns: int
     end_ns: int
     size: int = 0
+    gzip_size: int = 0
 
 
 @dataclass(frozen=True)

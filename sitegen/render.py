@@ -6,6 +6,7 @@ pool stays cheap; the charts are drawn inside the worker, where the CPU time is.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import os
 import re
@@ -23,6 +24,8 @@ from sitegen.units import format_duration_ns, format_value
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
+# One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
+PAGE_BUDGET = 14_000
 LEVELS = ("debug", "info", "warning", "error", "critical")
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
@@ -135,7 +138,11 @@ def render_page(task: PageTask) -> RenderedPage:
     )
     data = minify(html).encode("utf-8")
     end = time.time_ns()
-    return RenderedPage(task.path, data, TaskRecord(task.name, os.getpid(), start, end, len(data)))
+    # The gzipped size is what a reader downloads: the page budget is counted in it.
+    gz = len(gzip.compress(data, 6))
+    return RenderedPage(
+        task.path, data, TaskRecord(task.name, os.getpid(), start, end, len(data), gz)
+    )
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -258,10 +265,13 @@ def report_tasks(
     stages: tuple[StageTiming, ...],
     pool_workers: int,
     config_source: str,
+    assets: dict[str, bytes],
 ) -> list[PageTask]:
     """Return the tasks for the pages about sitegen's own work in this cycle."""
     durations = [r.end_ns - r.start_ns for r in records]
-    sizes = sorted(((r.name, float(r.size)) for r in records), key=lambda x: -x[1])
+    by_size = sorted(records, key=lambda r: -r.gzip_size)
+    asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
+    css_gzip = sum(gz for path, _, gz in asset_sizes if path.endswith(".css"))
     return [
         PageTask(
             "concurrency",
@@ -283,7 +293,10 @@ def report_tasks(
             {
                 "stage_items": [(s.name, s.seconds) for s in stages],
                 "cycles": snap.cycles[-20:],
-                "sizes": sizes[:20],
+                "largest": by_size[:20],
+                "assets": asset_sizes,
+                "css_gzip": css_gzip,
+                "budget": PAGE_BUDGET,
                 "page_count": len(records),
                 "total_bytes": sum(r.size for r in records),
                 "sources": snap.sources,

@@ -75,7 +75,12 @@ def render_all(snap) -> dict[str, bytes]:
     tasks = page_tasks(snap, common())
     pages = [render_page(t) for t in tasks]
     records = tuple(p.record for p in pages)
-    pages += [render_page(t) for t in report_tasks(snap, common(), records, (), 1, "test")]
+    pages += [
+        render_page(t)
+        for t in report_tasks(
+            snap, common(), records, (), 1, "test", {"assets/site.css": b"body{}"}
+        )
+    ]
     return {p.path: p.body for p in pages}
 
 

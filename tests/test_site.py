@@ -112,7 +112,8 @@ def test_pages_show_real_host_and_self_data(site: Path) -> None:
     logs = (site / "logs/index.html").read_text()
     assert "sitegen started" in logs and "cycle finished" in logs
     about = (site / "about/index.html").read_text()
-    assert "recent cycles" in about and "largest pages" in about
+    assert "recent cycles" in about and "page and asset sizes" in about
+    assert re.search(r"assets/site\.[0-9a-f]{12}\.css</td>", about)
 
 
 def test_pages_carry_csp_refresh_and_age(site: Path) -> None:
