@@ -162,10 +162,14 @@ def run_cycle(rt: Runtime) -> CycleResult:
     with tracer.start_as_current_span("cycle") as cycle_span:
         now = time.time()
         with stage("collect"):
-            ctx = SourceContext(cfg=cfg, history=rt.history, state_dir=cfg.site.state_dir, now=now)
-            got = collect_all(
-                ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger, _deadline(cfg)
+            ctx = SourceContext(
+                cfg=cfg,
+                history=rt.history,
+                state_dir=cfg.site.state_dir,
+                now=now,
+                deadline=time.monotonic() + _deadline(cfg),
             )
+            got = collect_all(ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger)
             snap = Snapshot(
                 generated_at=now,
                 title=cfg.site.title,

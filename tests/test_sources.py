@@ -22,9 +22,13 @@ TRACER = TracerProvider().get_tracer("test")
 LOGGER = logging.getLogger("sitegen.test")
 
 
-def context(cfg: Config) -> SourceContext:
+def context(cfg: Config, seconds: float = 5.0) -> SourceContext:
     state = cfg.site.state_dir
-    return SourceContext(cfg=cfg, history=History(state, 86400), state_dir=state, now=time.time())
+    history = History(state, 86400)
+    deadline = time.monotonic() + seconds
+    return SourceContext(
+        cfg=cfg, history=history, state_dir=state, now=time.time(), deadline=deadline
+    )
 
 
 def good(ctx: SourceContext) -> Part:
@@ -34,13 +38,13 @@ def good(ctx: SourceContext) -> Part:
 def test_a_failing_source_falls_back_to_its_last_good_data(cfg: Config) -> None:
     ctx = context(cfg)
     last_good = LastGood(cfg.site.state_dir)
-    first = collect_all(ctx, [("a", good)], last_good, TRACER, LOGGER, 5)
+    first = collect_all(ctx, [("a", good)], last_good, TRACER, LOGGER)
     assert first.statuses[0].ok and first.part.panels[0].stale_since is None
 
     def broken(ctx: SourceContext) -> Part:
         raise ConnectionRefusedError("connection refused")
 
-    later = collect_all(ctx, [("a", broken), ("b", good)], last_good, TRACER, LOGGER, 5)
+    later = collect_all(ctx, [("a", broken), ("b", good)], last_good, TRACER, LOGGER)
     a, b = later.statuses
     assert not a.ok and a.error == "ConnectionRefusedError: connection refused"
     assert a.stale_since == ctx.now
@@ -56,12 +60,11 @@ def test_a_hanging_source_cannot_hold_the_cycle(cfg: Config) -> None:
 
     start = time.monotonic()
     got = collect_all(
-        context(cfg),
+        context(cfg, seconds=0.5),
         [("slow", hangs), ("ok", good)],
         LastGood(cfg.site.state_dir),
         TRACER,
         LOGGER,
-        0.5,
     )
     assert time.monotonic() - start < 2
     assert [s.ok for s in got.statuses] == [False, True]

@@ -53,8 +53,13 @@ def _merge(parts: list[Part]) -> Part:
 
 
 def _stale(part: Part, since: float) -> Part:
-    """Mark every panel of a fallback part as stale since the time it was collected."""
-    return replace(part, panels=tuple(replace(p, stale_since=since) for p in part.panels))
+    """Mark every panel of a fallback part stale since it was collected (or since earlier)."""
+    return replace(
+        part,
+        panels=tuple(
+            replace(p, stale_since=min(since, p.stale_since or since)) for p in part.panels
+        ),
+    )
 
 
 def collect_all(
@@ -63,7 +68,6 @@ def collect_all(
     last_good: LastGood,
     tracer: trace.Tracer,
     logger: logging.Logger,
-    deadline_seconds: float,
 ) -> Collected:
     """Collect every source in parallel within the deadline; failures fall back alone."""
     parent = otel_context.get_current()
@@ -85,7 +89,8 @@ def collect_all(
     # Not a context manager: a hung source must not hold the cycle past its deadline.
     pool = ThreadPoolExecutor(max_workers=len(sources), thread_name_prefix="source")
     futures = {name: pool.submit(run, name, fn) for name, fn in sources}
-    wait(futures.values(), timeout=deadline_seconds)
+    timeout = max(0.0, ctx.deadline - time.monotonic())
+    wait(futures.values(), timeout=timeout)
     pool.shutdown(wait=False, cancel_futures=True)
 
     parts, statuses = [], []
@@ -97,7 +102,7 @@ def collect_all(
             statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
             continue
         exc = future.exception() if future.done() else None
-        error = f"{type(exc).__name__}: {exc}" if exc else f"timed out after {deadline_seconds:g}s"
+        error = f"{type(exc).__name__}: {exc}" if exc else f"timed out after {timeout:.3g}s"
         log(logger, logging.WARNING, "source failed", source=name, error=error)
         fallback = last_good.load(name)
         if fallback is not None:

@@ -35,6 +35,7 @@ class SourceContext:
     history: History
     state_dir: Path
     now: float
+    deadline: float  # time.monotonic() by which every source must have answered
 
 
 @dataclass(frozen=True)
