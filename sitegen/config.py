@@ -12,7 +12,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -21,6 +21,8 @@ EMBEDDED = "<embedded default>"
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+_SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.S)
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -62,10 +64,16 @@ class PanelConfig:
     """One [[panels]] entry: a chart on the metrics page."""
 
     title: str
-    query: str
+    query: str = ""
     range_seconds: int = 3600
     unit: str = ""
     kind: str = "line"
+    histogram: str = ""
+    percentiles: tuple[float, ...] = (0.5, 0.95, 0.99)
+    by: tuple[str, ...] = ()
+    rate_seconds: int = 300
+    legend: str = ""
+    thresholds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -211,6 +219,32 @@ def _globs(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _floats(lo: float, hi: float) -> Callable[[Any], tuple[float, ...]]:
+    def check(value: Any) -> tuple[float, ...]:
+        ok = isinstance(value, list) and all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and lo <= v <= hi for v in value
+        )
+        if not ok:
+            raise ValueError(f"must be an array of numbers between {lo:g} and {hi:g}")
+        return tuple(float(v) for v in value)
+
+    return check
+
+
+def _label_names(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(
+        isinstance(v, str) and _LABEL.match(v) for v in value
+    ):
+        raise ValueError("must be an array of label names ([a-zA-Z_][a-zA-Z0-9_]*)")
+    return tuple(value)
+
+
+def _metric_selector(value: Any) -> str:
+    if not _SELECTOR.match(_str(value)):
+        raise ValueError(f"must be a metric name with an optional {{...}} selector, got {value!r}")
+    return value
+
+
 def _bucket(value: Any) -> str:
     if _str(value) and not _BUCKET.match(value):
         raise ValueError(f"not a valid S3 bucket name: {value!r} (3-63 of a-z 0-9 . -)")
@@ -270,8 +304,21 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
     )),
     "panels": (PanelConfig, (
         Key("title", "title", _nonempty, "string", "Chart title (required).", required=True),
-        Key("query", "query", _nonempty, "PromQL", "PromQL expression (required).",
-            required=True),
+        Key("query", "query", _nonempty, "PromQL",
+            "PromQL expression; give either this or `histogram`."),
+        Key("histogram", "histogram", _metric_selector, "metric",
+            "A histogram's name (optionally with a {...} selector): the panel charts its "
+            "`percentiles` through histogram_quantile over the _bucket series."),
+        Key("percentiles", "percentiles", _floats(0, 1), "numbers",
+            "Quantiles drawn for a `histogram` panel."),
+        Key("by", "by", _label_names, "label names",
+            "Labels a `histogram` panel keeps apart (one line per value and percentile)."),
+        Key("rate", "rate_seconds", _duration(15, 86400), "duration",
+            "rate() window of a `histogram` panel."),
+        Key("legend", "legend", _str, "template",
+            "Series names from labels, e.g. \"{{service}} {{method}}\"; empty = all labels."),
+        Key("thresholds", "thresholds", _floats(-1e300, 1e300), "numbers",
+            "Values drawn as dashed lines across the chart (SLOs, limits)."),
         Key("range", "range_seconds", _duration(60, 90 * 86400), "duration",
             "How far back the chart reaches."),
         Key("unit", "unit", _str, "string",
@@ -302,11 +349,18 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
     )),
 }  # fmt: skip
 
+
+def _default(cls: type, attr: str) -> Any:
+    """Return a dataclass field's default, None for a required field."""
+    value = next(f.default for f in fields(cls) if f.name == attr)
+    return None if value is MISSING else value
+
+
+# (section, key, kind, default, doc) for every key: the reference the README is tested against.
 SCHEMA = tuple(
-    (section, key.name, key.kind, _default, key.doc)
+    (section, key.name, key.kind, _default(cls, key.attr), key.doc)
     for section, (cls, keys) in _SECTIONS.items()
     for key in keys
-    for _default in [next((f.default for f in fields(cls) if f.name == key.attr), None)]
 )
 
 
@@ -380,6 +434,10 @@ def parse(
                 errors.append("panels: must be an array of tables ([[panels]])")
                 continue
             panels = [_table(f"panels[{i}]", v, name, env, errors) for i, v in enumerate(value)]
+            # Judged on what was written, so a bad histogram is one error, not two.
+            for i, (given, panel) in enumerate(zip(value, panels, strict=True)):
+                if panel is not None and bool(given.get("query")) == bool(given.get("histogram")):
+                    errors.append(f"panels[{i}]: give either query or histogram (one of them)")
             built[name] = panels
         else:
             built[name] = _table(name, value, name, env, errors)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from opentelemetry import trace
 
 from sitegen import __version__, charts
+from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples
 from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
@@ -29,8 +30,6 @@ from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
 from sitegen.state import LastGood
 from sitegen.telemetry import Telemetry, log
-
-CHART_COLUMNS = 640  # the width line charts are drawn at: points in snapshot.json match it
 
 
 @dataclass
@@ -96,6 +95,11 @@ class CycleResult:
     records: tuple[TaskRecord, ...]
 
 
+def _finite(value: float | None) -> float | None:
+    # JSON has no NaN or Inf: such values become null (the page still shows them as text).
+    return value if value is not None and math.isfinite(value) else None
+
+
 def _panel_json(panel: Panel, now: float) -> dict:
     t0 = now - panel.range_seconds
     return {
@@ -108,10 +112,10 @@ def _panel_json(panel: Panel, now: float) -> dict:
         "series": [
             {
                 "labels": dict(s.labels),
-                "last": s.last,
-                # What the chart drew; JSON has no NaN or Inf, so those points become null.
+                "last": _finite(s.last),
+                # What the chart drew.
                 "points": [
-                    [round(ts, 3), v if math.isfinite(v) else None]
+                    [round(ts, 3), _finite(v)]
                     for ts, v in charts.downsample(s.points, CHART_COLUMNS, t0, now)
                 ],
             }

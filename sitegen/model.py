@@ -7,7 +7,6 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 Labels = tuple[tuple[str, str], ...]
@@ -25,18 +24,16 @@ class Series:
 
     labels: Labels
     points: tuple[Point, ...]
+    legend: str = ""  # the name to show; empty = built from the labels
 
     @property
     def last(self) -> float | None:
-        """Return the newest finite value, or None when there is none."""
-        for _, value in reversed(self.points):
-            if math.isfinite(value):
-                return value
-        return None
+        """Return the newest value (NaN and +/-Inf included: the page shows them), or None."""
+        return self.points[-1][1] if self.points else None
 
     def name(self) -> str:
-        """Return a legend text built from the label values."""
-        return ", ".join(f"{k}={v}" for k, v in self.labels) or "value"
+        """Return the series' legend, or one built from its labels."""
+        return self.legend or ", ".join(f"{k}={v}" for k, v in self.labels) or "value"
 
 
 @dataclass(frozen=True)
@@ -52,6 +49,8 @@ class Panel:
     kind: str = "line"
     error: str | None = None
     stale_since: float | None = None
+    note: str | None = None  # something the reader should know that is not an error
+    thresholds: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ from sitegen.model import Series
 from sitegen.units import format_value
 
 LEFT, RIGHT, TOP, BOTTOM = 64, 10, 8, 22
+CHART_COLUMNS = 640 - LEFT - RIGHT  # plot width of a default chart: one point per column
 GAP_FACTOR = 2.5  # a step this many times the usual one is missing data, not a slow sample
 
 

@@ -52,14 +52,13 @@ def _merge(parts: list[Part]) -> Part:
     )
 
 
-def _stale(part: Part, since: float) -> Part:
+def _stale(part: Part, since: float, error: str) -> Part:
     """Mark every panel of a fallback part stale since it was collected (or since earlier)."""
-    return replace(
-        part,
-        panels=tuple(
-            replace(p, stale_since=min(since, p.stale_since or since)) for p in part.panels
-        ),
+    panels = tuple(
+        replace(p, stale_since=min(since, p.stale_since or since), error=p.error or error)
+        for p in part.panels
     )
+    return replace(part, panels=panels)
 
 
 def collect_all(
@@ -97,18 +96,22 @@ def collect_all(
     for name, future in futures.items():
         if future.done() and future.exception() is None:
             part, seconds = future.result()
-            last_good.save(name, (ctx.now, part))
             parts.append(part)
-            statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
-            continue
-        exc = future.exception() if future.done() else None
-        error = f"{type(exc).__name__}: {exc}" if exc else f"timed out after {timeout:.3g}s"
+            if part.error is None:
+                last_good.save(name, (ctx.now, part))
+                statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+                continue
+            # The source failed but brought its own fallback (per panel, for Prometheus).
+            error = part.error
+            stale = [p.stale_since for p in part.panels if p.stale_since is not None]
+            since = min(stale, default=None)
+        else:
+            exc = future.exception() if future.done() else None
+            error = f"{type(exc).__name__}: {exc}" if exc else f"timed out after {timeout:.3g}s"
+            fallback = last_good.load(name)
+            since = fallback[0] if fallback else None
+            if fallback is not None:
+                parts.append(_stale(fallback[1], since, error))
         log(logger, logging.WARNING, "source failed", source=name, error=error)
-        fallback = last_good.load(name)
-        if fallback is not None:
-            since, part = fallback
-            parts.append(_stale(part, since))
-        statuses.append(
-            SourceStatus(name, False, stale_since=fallback[0] if fallback else None, error=error)
-        )
+        statuses.append(SourceStatus(name, False, stale_since=since, error=error))
     return Collected(_merge(parts), tuple(statuses))

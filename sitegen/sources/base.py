@@ -25,6 +25,7 @@ class Part:
     logs: tuple[LogRecord, ...] = ()
     cycles: tuple[CycleRecord, ...] = ()
     detail: str = ""  # a short line for the about page: what was read, what was skipped
+    error: str | None = None  # set when the source failed but still has (stale) data to show
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,135 @@
+"""Prometheus panels against a real server: exact numbers, failures per panel, staleness."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import pytest
+
+from sitegen.cli import main
+from sitegen.config import parse
+from sitegen.sources.prometheus import queries, step_for
+from tests.promserver import EXPECTED_QUANTILES, PromServer
+
+PANELS = """
+[[panels]]
+title = "Requests"
+query = 'sum by (service) (rate(http_requests_total[5m]))'
+unit = "req/s"
+legend = "{{service}}"
+
+[[panels]]
+title = "Latency"
+histogram = 'http_request_duration_seconds{service="checkout"}'
+unit = "seconds"
+
+[[panels]]
+title = "Odd values"
+query = 'odd_value'
+
+[[panels]]
+title = "Broken query"
+query = 'sum(rate(http_requests_total[5m]'
+
+[[panels]]
+title = "Nothing here"
+query = 'no_such_metric'
+"""
+
+
+@pytest.fixture(scope="module")
+def prom(tmp_path_factory: pytest.TempPathFactory):
+    server = PromServer(tmp_path_factory.mktemp("prom"))
+    server.start()
+    yield server
+    server.stop()
+
+
+def render(config: Path) -> dict:
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    return json.loads((config.parent / "public/data/snapshot.json").read_text())
+
+
+def panel(doc: dict, title: str) -> dict:
+    return next(p for p in doc["panels"] if p["title"] == title)
+
+
+def test_numbers_match_promql_then_go_stale_and_come_back(prom: PromServer, tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\nworkers = 2\n[prometheus]\nurl = "{prom.url}"\ntimeout_seconds = 2\n{PANELS}'
+    )
+    doc = render(config)
+    assert doc["sources"]["prometheus"] == {"ok": True, "stale_since": None, "error": None}
+
+    requests = panel(doc, "Requests")
+    last = {s["labels"]["service"]: s["last"] for s in requests["series"]}
+    direct = prom.query("sum by (service) (rate(http_requests_total[5m]))", time.time())
+    assert {r["metric"]["service"]: float(r["value"][1]) for r in direct} == pytest.approx(last)
+    assert last == pytest.approx({"checkout": 0.1, "cart": 0.2})
+    (checkout,) = [s for s in requests["series"] if s["labels"]["service"] == "checkout"]
+    # About one point per column over the hour, none near the 11,000-point limit.
+    assert 500 <= len(checkout["points"]) <= 700
+    assert all(v == pytest.approx(0.1) for _, v in checkout["points"])
+
+    latency = panel(doc, "Latency")
+    got = {s["labels"]["quantile"]: s["last"] for s in latency["series"]}
+    assert got == pytest.approx(EXPECTED_QUANTILES)
+
+    odd = panel(doc, "Odd values")
+    values = {s["labels"]["kind"]: s["points"][-1][1] for s in odd["series"]}
+    assert values == {"nan": None, "inf": None}  # JSON has no NaN/Inf: null, and the page says so
+
+    broken = panel(doc, "Broken query")
+    assert (
+        broken["error"].startswith("PromQL error (bad_data:") and "parse error" in broken["error"]
+    )
+    assert panel(doc, "Nothing here")["series"] == []
+
+    page = (tmp_path / "public/metrics/index.html").read_text()
+    assert "checkout <b>100m req/s</b>" in page or "checkout <b>0.1 req/s</b>" in page
+    assert "<b>475 ms</b>" in page and "<b>100 ms</b>" in page
+    assert "the query returned no series" in page and "+Inf" in page and "NaN" in page
+    assert "parse error" in page
+
+    prom.stop()
+    try:
+        started = time.monotonic()
+        doc = render(config)
+        assert time.monotonic() - started < 15  # a dead server never stalls a cycle
+        status = doc["sources"]["prometheus"]
+        assert status["ok"] is False and "connection refused" in status["error"]
+        assert status["stale_since"] is not None
+        stale = panel(doc, "Requests")
+        assert stale["stale_since"] == status["stale_since"]
+        assert {s["labels"]["service"]: s["last"] for s in stale["series"]} == last
+        page = (tmp_path / "public/metrics/index.html").read_text()
+        assert "stale since" in page and "connection refused" in page
+        assert doc["sources"]["host"]["ok"]  # the rest of the site renders
+    finally:
+        prom.start()
+    doc = render(config)
+    assert doc["sources"]["prometheus"] == {"ok": True, "stale_since": None, "error": None}
+    assert panel(doc, "Requests")["stale_since"] is None
+
+
+def test_histogram_panels_become_one_quantile_query_each() -> None:
+    cfg = parse(
+        '[[panels]]\ntitle = "l"\nhistogram = \'h{job="a"}\'\nby = ["service"]\n'
+        'percentiles = [0.9]\nrate = "1m"\n',
+        env={},
+    )
+    (q,) = queries(cfg.panels[0])
+    assert (
+        q.promql == 'histogram_quantile(0.9, sum by (le, service) (rate(h_bucket{job="a"}[60s])))'
+    )
+    assert q.extra == (("quantile", "0.9"),) and q.legend == "p90 {{service}}"
+
+
+@pytest.mark.parametrize(("seconds", "step"), [(3600, 7), (60, 1), (90 * 86400, 13739)])
+def test_step_gives_about_one_point_per_column(seconds: int, step: int) -> None:
+    assert step_for(seconds) == step
+    assert math.ceil(seconds / step) <= 11_000
