@@ -62,6 +62,16 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Render every interval until SIGTERM or SIGINT."""
+    from sitegen.schedule import run_forever
+
+    cfg = _load(args)
+    _err(f"sitegen {__version__}: running from {cfg.source}, writing {cfg.site.out_dir}")
+    progress = (lambda _msg: None) if args.quiet else (lambda msg: _err(f"  {msg}"))
+    return run_forever(cfg, progress)
+
+
 def parser() -> argparse.ArgumentParser:
     """Return the argument parser of the sitegen command."""
     p = argparse.ArgumentParser(
@@ -86,6 +96,17 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", metavar="DIR", help="output directory (overrides site.out_dir)")
     render.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     render.set_defaults(func=cmd_render)
+
+    run = sub.add_parser(
+        "run",
+        help="render every site.interval_seconds until stopped",
+        description="Run a cycle every site.interval_seconds, one at a time, serving sitegen's "
+        "own metrics on site.metrics_listen. SIGTERM or SIGINT stops it cleanly (exit 0) after "
+        "the running cycle, waiting at most 10 s; a second signal exits at once.",
+    )
+    run.add_argument("--config", metavar="FILE", help=config_help)
+    run.add_argument("-q", "--quiet", action="store_true", help="do not print each stage")
+    run.set_defaults(func=cmd_run)
 
     check = sub.add_parser(
         "check",

@@ -46,6 +46,7 @@ class SiteConfig:
     workers: int = 0
     history_retention_seconds: int = 7 * 86400
     refresh_seconds: int = 0
+    metrics_listen: str = "127.0.0.1:9464"
 
 
 @dataclass(frozen=True)
@@ -245,6 +246,13 @@ def _metric_selector(value: Any) -> str:
     return value
 
 
+def _listen(value: Any) -> str:
+    host, sep, port = _str(value).rpartition(":")
+    if value and not (sep and host and port.isdigit() and 0 < int(port) < 65536):
+        raise ValueError(f"must be host:port (e.g. 127.0.0.1:9464) or empty, got {value!r}")
+    return value
+
+
 def _bucket(value: Any) -> str:
     if _str(value) and not _BUCKET.match(value):
         raise ValueError(f"not a valid S3 bucket name: {value!r} (3-63 of a-z 0-9 . -)")
@@ -292,6 +300,8 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "duration", "How long host and self samples are kept in the local history."),
         Key("refresh_seconds", "refresh_seconds", _duration(0, 86400), "duration",
             "Period of the pages' <meta refresh>; 0 = the interval."),
+        Key("metrics_listen", "metrics_listen", _listen, "host:port",
+            "Where `sitegen run` serves its own /metrics for Prometheus; empty = off."),
     )),
     "prometheus": (PrometheusConfig, (
         Key("url", "url", _url(False), "URL", "Prometheus (or Thanos, Mimir) HTTP API base URL."),

@@ -20,6 +20,7 @@ from sitegen import __version__, charts
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples
+from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
@@ -41,6 +42,7 @@ class Runtime:
     pool: RenderPool
     history: History
     last_good: LastGood
+    metrics: SelfMetrics
     progress: Callable[[str], None] = field(default=lambda _msg: None)
 
     @classmethod
@@ -76,6 +78,7 @@ class Runtime:
             pool=pool,
             history=history,
             last_good=LastGood(state_dir),
+            metrics=SelfMetrics(),
             progress=progress or (lambda _msg: None),
         )
 
@@ -147,6 +150,20 @@ def snapshot_json(snap: Snapshot) -> bytes:
 def _deadline(cfg: Config) -> float:
     # Sources get at most half the interval, so render and write still fit in the cycle.
     return max(2.0, cfg.site.interval_seconds / 2)
+
+
+def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
+    for s in record.stages:
+        m.stage_seconds.labels(s.name).observe(s.seconds)
+    m.cycle_seconds.observe(record.seconds)
+    m.cycles.labels("ok").inc()
+    m.pages.set(record.pages)
+    m.site_bytes.set(record.bytes)
+    m.written_bytes.inc(record.bytes)
+    m.last_success.set(record.ts)
+    for source in snap.sources:
+        if not source.ok:
+            m.source_errors.labels(source.name).inc()
 
 
 def run_cycle(rt: Runtime) -> CycleResult:
@@ -236,6 +253,7 @@ def run_cycle(rt: Runtime) -> CycleResult:
         record = CycleRecord(now, seconds, tuple(stages), len(pages), written.bytes, ok=True)
         rt.history.add_cycle(record)
         rt.history.add(cycle_samples(record))
+        _observe(rt.metrics, record, snap)
         log(
             rt.telemetry.logger,
             logging.INFO,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -16,6 +17,8 @@ def worker_count(configured: int) -> int:
 
 
 def _warm_up() -> None:
+    # Ctrl-C reaches the whole process group: the parent decides when workers stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     # Parse the templates once per worker, not once per page.
     env = environment()
     for name in env.list_templates():

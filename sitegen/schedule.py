@@ -1,0 +1,83 @@
+"""`sitegen run`: a cycle every interval (APScheduler), one at a time, and a clean shutdown.
+
+SIGTERM or SIGINT stops scheduling and waits (at most SHUTDOWN_SECONDS) for the running
+cycle; the site on disk is whole either way, since a build only becomes visible by an atomic
+swap. A second signal exits at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from sitegen.config import Config
+from sitegen.cycle import Runtime, run_cycle
+from sitegen.metrics import serve
+from sitegen.telemetry import log
+
+SHUTDOWN_SECONDS = 10.0
+EXIT_FORCED = 1
+
+
+def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
+    """Run cycles until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
+    rt = Runtime.start(cfg, progress)
+    logger = rt.telemetry.logger
+    server = serve(rt.metrics, cfg.site.metrics_listen) if cfg.site.metrics_listen else None
+    interval = cfg.site.interval_seconds
+    busy = threading.Lock()  # held while a cycle runs, so shutdown can wait for it
+
+    def cycle() -> None:
+        with busy:
+            try:
+                run_cycle(rt)
+            except Exception as exc:  # a failed cycle is logged and counted; the next one runs
+                rt.metrics.cycles.labels("failed").inc()
+                logger.exception("cycle failed", extra={"fields": {"error": str(exc)}})
+
+    def skipped(event: JobEvent) -> None:
+        # Coalesced: a cycle still running when the next is due makes that one skip, not queue.
+        log(logger, logging.WARNING, "cycle overran its interval; a run was skipped",
+            interval_seconds=interval, event=event.code)  # fmt: skip
+
+    scheduler = BlockingScheduler(timezone=UTC)
+    scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
+    scheduler.add_job(
+        cycle, "interval", seconds=interval, id="cycle", next_run_time=datetime.now(UTC),
+        max_instances=1, coalesce=True, misfire_grace_time=interval,
+    )  # fmt: skip
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: object) -> None:
+        if stopping.is_set():
+            os._exit(EXIT_FORCED)  # second signal: the user wants out now
+        stopping.set()
+        log(logger, logging.INFO, "stopping", signal=signal.Signals(signum).name)
+        scheduler.shutdown(wait=False)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    log(logger, logging.INFO, "running", interval_seconds=interval,
+        metrics=cfg.site.metrics_listen or "off")  # fmt: skip
+    progress(f"running a cycle every {interval}s; stop with Ctrl-C or SIGTERM")
+    try:
+        scheduler.start()  # returns once a signal shut the scheduler down
+        if busy.acquire(timeout=SHUTDOWN_SECONDS):
+            busy.release()
+        else:
+            log(logger, logging.WARNING, "abandoned the running cycle at shutdown",
+                waited_seconds=SHUTDOWN_SECONDS)  # fmt: skip
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if server is not None:
+            server.shutdown()
+        log(logger, logging.INFO, "stopped")
+        rt.close()
+    return 0

@@ -1,0 +1,73 @@
+"""`sitegen run`: cycles every interval, /metrics served, a clean exit on SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.promserver import free_port
+
+
+def wait_for(check, seconds: float = 30.0):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if result := check():
+            return result
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting")
+
+
+def scrape(url: str) -> dict[str, float]:
+    try:
+        text = httpx.get(url, timeout=2).text
+    except httpx.TransportError:
+        return {}
+    samples = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, _, value = line.rpartition(" ")
+            samples[name] = float(value)
+    return samples
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_run_cycles_serves_metrics_and_stops_cleanly(tmp_path: Path, sig: signal.Signals) -> None:
+    port = free_port()
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\ninterval_seconds = 1\nworkers = 2\nmetrics_listen = "127.0.0.1:{port}"\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "run", "--config", str(config), "-q"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        metrics = wait_for(
+            lambda: (
+                (m := scrape(f"http://127.0.0.1:{port}/metrics"))
+                and m.get('sitegen_cycles_total{outcome="ok"}', 0) >= 3
+                and m
+            )
+        )
+        assert metrics['sitegen_stage_duration_seconds_count{stage="render"}'] >= 3
+        assert metrics["sitegen_pages"] >= 6
+        proc.send_signal(sig)
+        _out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    site = tmp_path / "public"
+    manifest = json.loads((site / "manifest.json").read_text())
+    assert all((site / name).is_file() for name in manifest["files"])
+    logs = (tmp_path / ".sitegen/logs/sitegen.jsonl").read_text().splitlines()
+    messages = [json.loads(line)["msg"] for line in logs]
+    assert messages.count("cycle finished") >= 3
+    assert messages[-2:] == ["stopping", "stopped"]
+    assert json.loads(logs[-2])["signal"] == sig.name
