@@ -133,3 +133,17 @@ def test_histogram_panels_become_one_quantile_query_each() -> None:
 def test_step_gives_about_one_point_per_column(seconds: int, step: int) -> None:
     assert step_for(seconds) == step
     assert math.ceil(seconds / step) <= 11_000
+
+
+def test_the_stack_sample_config_is_valid_and_its_promql_parses(prom: PromServer) -> None:
+    env = {
+        "STACK_DIR": "/tmp/stack",
+        "STACK_SITEGEN_PORT": "19464",
+        "STACK_PROMETHEUS_URL": prom.url,
+    }
+    text = (Path(__file__).parent.parent / "scripts/stack-sitegen.toml").read_text()
+    cfg = parse(text, env=env)
+    assert len(cfg.panels) >= 12
+    for p in cfg.panels:
+        for q in queries(p):
+            prom.query(q.promql, time.time())  # raises on a PromQL parse error (HTTP 400)
