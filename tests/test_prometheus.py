@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import math
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from sitegen.cli import main
-from sitegen.config import parse
-from sitegen.sources.prometheus import queries, step_for
+from sitegen.config import PrometheusConfig, parse
+from sitegen.sources.prometheus import client, queries, query_panel, step_for
 from tests.promserver import EXPECTED_QUANTILES, PromServer
 
 PANELS = """
@@ -147,3 +149,64 @@ def test_the_stack_sample_config_is_valid_and_its_promql_parses(prom: PromServer
     for p in cfg.panels:
         for q in queries(p):
             prom.query(q.promql, time.time())  # raises on a PromQL parse error (HTTP 400)
+
+
+class Faulty(http.server.BaseHTTPRequestHandler):
+    """A stand-in server for faults a healthy Prometheus won't produce on demand."""
+
+    mode = "503"
+    hits = 0
+
+    def do_GET(self) -> None:
+        type(self).hits += 1
+        if self.mode == "slow":
+            time.sleep(3)
+        body = b'{"status":"error","errorType":"unavailable","error":"overloaded, try later"}'
+        self.send_response(503)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "hits"),
+    [("503", "HTTP 503 from http://127.0.0.1:", 3), ("slow", "timed out after 0.5s", 3)],
+)
+def test_5xx_and_timeouts_are_retried_within_the_deadline(
+    cfg, mode: str, error: str, hits: int
+) -> None:
+    Faulty.mode, Faulty.hits = mode, 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
+        prom_cfg = PrometheusConfig(url=url, timeout_seconds=0.5)
+        started = time.monotonic()
+        result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 5)
+        assert time.monotonic() - started < 5
+    finally:
+        server.shutdown()
+    assert result.error.startswith(error), result.error
+    if mode == "503":
+        assert "unavailable: overloaded, try later" in result.error
+    assert Faulty.hits == hits  # three tries, then the panel shows the error
+
+
+def test_retries_stop_at_the_deadline(cfg) -> None:
+    Faulty.mode, Faulty.hits = "slow", 0
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        prom_cfg = PrometheusConfig(url=f"http://127.0.0.1:{server.server_address[1]}")
+        panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
+        started = time.monotonic()
+        result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 1.2)
+        assert time.monotonic() - started < 2.5
+    finally:
+        server.shutdown()
+    assert result.error is not None and Faulty.hits <= 2

@@ -61,7 +61,11 @@ def client(cfg: PrometheusConfig) -> PrometheusConnect:
     auth = (cfg.username, cfg.password) if cfg.username else None
     # The client's default Retry backs off for seconds per attempt, blind to our deadline.
     return PrometheusConnect(
-        url=cfg.url, headers=headers, auth=auth, timeout=cfg.timeout_seconds, retry=Retry(0)
+        url=cfg.url,
+        headers=headers,
+        auth=auth,
+        timeout=cfg.timeout_seconds,
+        retry=Retry(0, read=False),
     )
 
 
