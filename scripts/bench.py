@@ -19,7 +19,7 @@ from sitegen.cycle import snapshot_json
 from sitegen.optimize import build_assets
 from sitegen.output import write_site
 from sitegen.pool import RenderPool, worker_count
-from sitegen.render import Common, iso, page_tasks, report_tasks
+from sitegen.render import MAIN_PAGES, Common, iso, page_tasks, report_tasks
 from sitegen.synthetic import Workload, snapshot
 
 
@@ -139,14 +139,7 @@ def main() -> None:
         f"  largest page gzipped: {largest} {gz[largest]} B (+ CSS {css_gz} B = "
         f"{gz[largest] + css_gz} B; budget 14000 B)"
     )
-    for name in (
-        "index.html",
-        "metrics/index.html",
-        "traces/index.html",
-        "logs/index.html",
-        "concurrency/index.html",
-        "about/index.html",
-    ):
+    for name in MAIN_PAGES:
         print(f"    {name:<24} {len(html[name]):>8} B raw {gz[name]:>7} B gzipped")
 
 

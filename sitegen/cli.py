@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from sitegen import __version__
@@ -26,6 +27,10 @@ def _load(args: argparse.Namespace) -> Config:
     return cfg
 
 
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    return (lambda _msg: None) if args.quiet else (lambda msg: _err(f"  {msg}"))
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     """Validate the configuration and print every error."""
     cfg = _load(args)
@@ -41,10 +46,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     from sitegen.cycle import Runtime, run_cycle  # heavy imports only for the verbs that need them
 
     cfg = _load(args)
-    progress = (lambda _msg: None) if args.quiet else (lambda msg: _err(f"  {msg}"))
     if not args.quiet:
         _err(f"sitegen {__version__}: rendering from {cfg.source}")
-    rt = Runtime.start(cfg, progress)
+    rt = Runtime.start(cfg, _progress(args))
     try:
         result = run_cycle(rt)
     finally:
@@ -68,8 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load(args)
     _err(f"sitegen {__version__}: running from {cfg.source}, writing {cfg.site.out_dir}")
-    progress = (lambda _msg: None) if args.quiet else (lambda msg: _err(f"  {msg}"))
-    return run_forever(cfg, progress)
+    return run_forever(cfg, _progress(args))
 
 
 def parser() -> argparse.ArgumentParser:

@@ -24,6 +24,15 @@ from sitegen.units import format_duration_ns, format_value
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATES_DIR = ROOT / "templates"
+# The pages every site has, besides one page per trace.
+MAIN_PAGES = (
+    "index.html",
+    "metrics/index.html",
+    "traces/index.html",
+    "logs/index.html",
+    "concurrency/index.html",
+    "about/index.html",
+)
 # One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
 PAGE_BUDGET = 14_000
 LEVELS = ("debug", "info", "warning", "error", "critical")

@@ -11,15 +11,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.cli import main
-
-PAGES = (
-    "index.html",
-    "metrics/index.html",
-    "traces/index.html",
-    "logs/index.html",
-    "concurrency/index.html",
-    "about/index.html",
-)
+from sitegen.render import MAIN_PAGES as PAGES
 
 
 class Links(HTMLParser):

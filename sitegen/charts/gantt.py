@@ -6,8 +6,7 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from sitegen.charts.axes import nice_ticks
-from sitegen.charts.svg import document, num, text, title
+from sitegen.charts.svg import document, duration_axis, num, text, title
 from sitegen.model import TaskRecord
 from sitegen.units import format_duration_ns
 
@@ -30,13 +29,7 @@ def gantt(tasks: Sequence[TaskRecord], *, width: int = 960) -> Markup:
     def x(ns: int) -> float:
         return LABEL + (ns - start) / total * bar_w
 
-    body = []
-    for tick in nice_ticks(0, total, 6):
-        if tick <= total:
-            body.append(f'<path class="grid" d="M{num(x(start + int(tick)))} {TOP - 4}V{height}"/>')
-            body.append(
-                text(x(start + int(tick)), 12, format_duration_ns(int(tick)), "tick", "middle")
-            )
+    body = duration_axis(LABEL, bar_w, total, TOP, height, 6)
     for pid, lane in first_seen.items():
         top = TOP + lane * LANE
         body.append(

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from sitegen.charts.axes import nice_ticks
+from sitegen.units import format_duration_ns
+
 
 def num(value: float) -> str:
     """Return a coordinate with at most one decimal and no trailing zero (deterministic)."""
@@ -31,3 +34,16 @@ def document(width: int, height: int, label: str, body: list[str], cls: str = "c
         f'<svg class="{cls}" role="img" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}">{title(label)}{"".join(body)}</svg>'
     )
+
+
+def duration_axis(
+    left: float, width: float, total_ns: int, top: int, bottom: int, count: int
+) -> list[str]:
+    """Return grid lines and labels of a time axis from 0 to total_ns, labels above `top`."""
+
+    out = []
+    for tick in (int(t) for t in nice_ticks(0, total_ns, count) if t <= total_ns):
+        x = left + tick / total_ns * width
+        out.append(f'<path class="grid" d="M{num(x)} {top - 4}V{bottom}"/>')
+        out.append(text(x, 12, format_duration_ns(tick), "tick", "middle"))
+    return out

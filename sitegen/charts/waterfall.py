@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from markupsafe import Markup
 
-from sitegen.charts.axes import nice_ticks
-from sitegen.charts.svg import document, num, text, title
+from sitegen.charts.svg import document, duration_axis, num, text, title
 from sitegen.model import Span, Trace
 from sitegen.units import format_duration_ns
 
@@ -44,11 +43,7 @@ def waterfall(trace: Trace, *, width: int = 960) -> Markup:
     def x(ns: int) -> float:
         return LABEL + (ns - start) / total * bar_w
 
-    body = []
-    for tick in nice_ticks(0, total, 5):
-        if tick <= total:
-            body.append(f'<path class="grid" d="M{num(x(start + tick))} {TOP - 4}V{height}"/>')
-            body.append(text(x(start + tick), 12, format_duration_ns(int(tick)), "tick", "middle"))
+    body = duration_axis(LABEL, bar_w, total, TOP, height, 5)
     for i, (span, depth) in enumerate(rows):
         top = TOP + i * ROW
         svc = services.index(span.service)
