@@ -133,6 +133,9 @@ def test_the_pool_uses_more_than_one_process(workers: int) -> None:
     snap = snapshot(Workload(panels=4, points=200, traces=40, spans_per_trace=25, log_lines=200))
     tasks = page_tasks(snap, common())
     with RenderPool(workers) as pool:
+        # As Runtime.start does: otherwise a fast first worker may take every task while
+        # the second is still starting, and the test would measure start-up, not the pool.
+        assert len(pool.warm_up()) == workers
         pages = pool.render(tasks)
     assert [p.path for p in pages] == [t.path for t in tasks]  # order kept
     assert len({p.record.pid for p in pages}) == workers
