@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
@@ -16,13 +19,23 @@ def worker_count(configured: int) -> int:
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
 
 
-def _warm_up() -> None:
+def _warm_up(started: threading.Barrier) -> None:
     # Ctrl-C reaches the whole process group: the parent decides when workers stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The first workers wait for each other, so none races through the warm-up tasks
+    # alone; a worker started later (after a crash) finds the barrier spent and goes on.
+    with contextlib.suppress(threading.BrokenBarrierError):
+        started.wait(timeout=10)
     # Parse the templates once per worker, not once per page.
     env = environment()
     for name in env.list_templates():
         env.get_template(name)
+
+
+def _ready() -> int:
+    # Long enough that one worker can't take every warm-up task while the others idle.
+    time.sleep(0.05)
+    return os.getpid()
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -39,16 +52,20 @@ class RenderPool:
         self.workers = workers
         self._executor: ProcessPoolExecutor | None = None
         if workers > 1:
+            ctx = _context()
             self._executor = ProcessPoolExecutor(
-                max_workers=workers, mp_context=_context(), initializer=_warm_up
+                max_workers=workers,
+                mp_context=ctx,
+                initializer=_warm_up,
+                initargs=(ctx.Barrier(workers),),
             )
 
     def warm_up(self) -> list[int]:
         """Start every worker now (not inside the first cycle); return their pids."""
         if self._executor is None:
             return [os.getpid()]
-        # Enough tasks that each worker starts; the pool starts processes on demand.
-        futures = [self._executor.submit(os.getpid) for _ in range(self.workers * 2)]
+        # One task per worker makes the pool start them all (it starts them on demand).
+        futures = [self._executor.submit(_ready) for _ in range(self.workers)]
         return sorted({f.result() for f in futures})
 
     def render(self, tasks: Sequence[PageTask]) -> list[RenderedPage]:
