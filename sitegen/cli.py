@@ -66,6 +66,32 @@ def cmd_render(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_publish(args: argparse.Namespace) -> int:
+    """Sync the written site to the bucket and print what changed."""
+    from sitegen.publish import publish
+
+    cfg = _load(args)
+    if not cfg.publish.bucket:
+        raise ConfigError(["publish.bucket: not set, so there is nowhere to publish to"])
+    site = cfg.site.out_dir
+    if not (site / "manifest.json").is_file():
+        _err(f"sitegen: {site} holds no site (no manifest.json): run sitegen render first")
+        return EXIT_FAILED
+    done = publish(
+        site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, dry_run=args.dry_run
+    )
+    p = done.plan
+    if args.dry_run:
+        for key in p.puts:
+            print(f"upload {key}")
+        for key in p.deletes:
+            print(f"delete {key}")
+        for key in p.invalidate:
+            print(f"invalidate /{cfg.publish.prefix}{key}")
+    print(done.summary())
+    return EXIT_OK
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Render every interval until SIGTERM or SIGINT."""
     from sitegen.schedule import run_forever
@@ -99,6 +125,18 @@ def parser() -> argparse.ArgumentParser:
     render.add_argument("--out", metavar="DIR", help="output directory (overrides site.out_dir)")
     render.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     render.set_defaults(func=cmd_render)
+
+    pub = sub.add_parser(
+        "publish",
+        help="sync the written site to S3 and invalidate changed pages in CloudFront",
+        description="Upload what changed since the last publish (by SHA-256: assets, then "
+        "pages and data, then manifest.json), delete keys no longer used, and invalidate the "
+        "changed pages. Prints uploaded / unchanged / deleted / invalidated counts.",
+    )
+    pub.add_argument("--config", metavar="FILE", help=config_help)
+    pub.add_argument("--out", metavar="DIR", help="site directory (overrides site.out_dir)")
+    pub.add_argument("--dry-run", action="store_true", help="print what would change, send nothing")
+    pub.set_defaults(func=cmd_publish)
 
     run = sub.add_parser(
         "run",

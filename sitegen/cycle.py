@@ -25,6 +25,7 @@ from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
 from sitegen.pool import RenderPool, worker_count
+from sitegen.publish import Published, publish
 from sitegen.render import Common, iso, page_tasks, report_tasks
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
@@ -96,6 +97,7 @@ class CycleResult:
     written: Written
     stages: tuple[StageTiming, ...]
     records: tuple[TaskRecord, ...]
+    published: Published | None = None
 
 
 def _finite(value: float | None) -> float | None:
@@ -166,8 +168,12 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
             m.source_errors.labels(source.name).inc()
 
 
-def run_cycle(rt: Runtime) -> CycleResult:
-    """Run one full cycle and return what it made; a failed source never fails the cycle."""
+def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
+    """Run one full cycle and return what it made; a failed source never fails the cycle.
+
+    With publish_site (and a bucket configured) the written site is then published; a failed
+    publish raises after the site is written, so it is retried by the next cycle.
+    """
     cfg, tracer = rt.cfg, rt.telemetry.tracer
     stages: list[StageTiming] = []
 
@@ -248,6 +254,14 @@ def run_cycle(rt: Runtime) -> CycleResult:
             files["data/snapshot.json"] = snapshot_json(snap)
             written = write_site(cfg.site.out_dir, files, iso(now))
 
+        published = None
+        if publish_site and cfg.publish.bucket:
+            with stage("publish"):
+                published = publish(
+                    written.path, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds
+                )
+            log(rt.telemetry.logger, logging.INFO, "published", summary=published.summary())
+
         seconds = time.perf_counter() - cycle_start
         cycle_span.set_attribute("site.files", written.files)
         record = CycleRecord(now, seconds, tuple(stages), len(pages), written.bytes, ok=True)
@@ -264,4 +278,4 @@ def run_cycle(rt: Runtime) -> CycleResult:
             failed_sources=list(common.failed_sources),
         )
     rt.telemetry.flush()
-    return CycleResult(snap, written, tuple(stages), records)
+    return CycleResult(snap, written, tuple(stages), records, published)

@@ -37,7 +37,7 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
     def cycle() -> None:
         with busy:
             try:
-                run_cycle(rt)
+                run_cycle(rt, publish_site=True)
             except Exception as exc:  # a failed cycle is logged and counted; the next one runs
                 rt.metrics.cycles.labels("failed").inc()
                 logger.exception("cycle failed", extra={"fields": {"error": str(exc)}})

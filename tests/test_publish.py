@@ -1,0 +1,300 @@
+"""Publishing against moto: incremental by hash, ordered, checksummed, and safe on failure."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse
+from botocore.exceptions import ClientError
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
+
+from sitegen.config import PublishConfig
+from sitegen.output import write_site
+from sitegen.publish import IMMUTABLE, publish
+from tests.promserver import free_port
+
+BUCKET = "site-bucket"
+
+
+def site_files(**changes: bytes | None) -> dict[str, bytes]:
+    files = {
+        "index.html": b"<p>home</p>",
+        "metrics/index.html": b"<p>metrics</p>",
+        "traces/abc.html": b"<p>trace</p>",
+        "assets/site.0123456789ab.css": b"body{}",
+        "data/snapshot.json": b"{}",
+    }
+    files.update(changes)
+    return {k: v for k, v in files.items() if v is not None}
+
+
+class Recorder:
+    """Records the S3 and CloudFront operations sent, in order, through botocore's events."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str]] = []
+        self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
+
+    def clients(self, cfg: PublishConfig) -> tuple:
+        from sitegen.publish import clients
+
+        s3, cloudfront = clients(cfg)
+        for client in (s3, cloudfront):
+            client.meta.events.register("before-parameter-build.*.*", self.record)
+        s3.meta.events.register("before-send.s3.PutObject", self.sent)
+        return s3, cloudfront
+
+    def sent(self, request, **_kwargs) -> None:
+        path = urlsplit(request.url).path.lstrip("/")
+        key = path.removeprefix(f"{BUCKET}/")  # path-style URLs name the bucket first
+        self.checksums[key] = request.headers.get("x-amz-checksum-sha256", b"").decode()
+
+    def record(self, model, params, **_kwargs) -> None:
+        self.calls.append((model.name, params.get("Key", "")))
+
+    def ops(self, name: str) -> list[str]:
+        return [key for op, key in self.calls if op == name]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    with mock_aws():
+        boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
+        yield
+
+
+def distribution() -> str:
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    origin = {
+        "Id": "s3",
+        "DomainName": f"{BUCKET}.s3.amazonaws.com",
+        "S3OriginConfig": {"OriginAccessIdentity": ""},
+    }
+    behavior = {
+        "TargetOriginId": "s3",
+        "ViewerProtocolPolicy": "redirect-to-https",
+        "MinTTL": 0,
+        "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
+        "TrustedSigners": {"Enabled": False, "Quantity": 0},
+    }
+    config = {
+        "CallerReference": "test",
+        "Comment": "",
+        "Enabled": True,
+        "Origins": {"Quantity": 1, "Items": [origin]},
+        "DefaultCacheBehavior": behavior,
+    }
+    return cf.create_distribution(DistributionConfig=config)["Distribution"]["Id"]
+
+
+def run(tmp_path: Path, files: dict[str, bytes], cfg: PublishConfig, rec: Recorder | None = None):
+    site = write_site(tmp_path / "public", files, "t").path
+    rec = rec or Recorder()
+    return publish(site, cfg, tmp_path / "state", 30, make_clients=rec.clients), rec
+
+
+def test_incremental_publish_by_content_hash(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET, distribution_id=distribution())
+    first, rec = run(tmp_path, site_files(), cfg)
+    assert set(first.plan.puts) == {*site_files(), "manifest.json"}
+    puts = rec.ops("PutObject")
+    # Assets first, the manifest last, and no invalidation for keys never served before.
+    assert puts[0] == "assets/site.0123456789ab.css" and puts[-1] == "manifest.json"
+    assert first.invalidation is None and rec.ops("CreateInvalidation") == []
+
+    s3 = boto3.client("s3", region_name="us-east-1")
+    for key, data in site_files().items():
+        head = s3.head_object(Bucket=BUCKET, Key=key)
+        digest = hashlib.sha256(data).digest()
+        # S3 checks the body against it; moto does not, so check what was sent.
+        assert rec.checksums[key] == base64.b64encode(digest).decode()
+        assert head["Metadata"]["sha256"] == digest.hex()
+        immutable = key.startswith("assets/")
+        assert (head["CacheControl"] == IMMUTABLE) == immutable
+        if not immutable:
+            assert "max-age=30" in head["CacheControl"] and "stale-if-error" in head["CacheControl"]
+    assert (
+        s3.head_object(Bucket=BUCKET, Key="index.html")["ContentType"] == "text/html; charset=utf-8"
+    )
+    assert s3.head_object(Bucket=BUCKET, Key="assets/site.0123456789ab.css")[
+        "ContentType"
+    ].startswith("text/css")
+
+    again, rec = run(tmp_path, site_files(), cfg)
+    assert again.plan.puts == () and rec.ops("PutObject") == [] and again.invalidation is None
+
+    # Same size, other bytes: caught by the hash; only that page goes up and is invalidated.
+    one, rec = run(tmp_path, site_files(**{"metrics/index.html": b"<p>metricz</p>"}), cfg)
+    assert rec.ops("PutObject") == ["metrics/index.html", "manifest.json"]
+    assert one.plan.invalidate == ("metrics/index.html",)
+    cf = boto3.client("cloudfront", region_name="us-east-1")
+    (inv,) = cf.list_invalidations(DistributionId=cfg.distribution_id)["InvalidationList"]["Items"]
+    paths = cf.get_invalidation(DistributionId=cfg.distribution_id, Id=inv["Id"])
+    assert sorted(paths["Invalidation"]["InvalidationBatch"]["Paths"]["Items"]) == [
+        "/metrics/",
+        "/metrics/index.html",
+    ]
+
+
+def test_removed_pages_stay_one_cycle_then_go_last(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+    second, rec = run(tmp_path, site_files(**{"traces/abc.html": None, "index.html": b"v2"}), cfg)
+    assert second.plan.deletes == ()  # a reader may still have the previous site open
+    third, rec = run(tmp_path, site_files(**{"traces/abc.html": None, "index.html": b"v3"}), cfg)
+    assert third.plan.deletes == ("traces/abc.html",)
+    ops = [op for op, _ in rec.calls if op in ("PutObject", "DeleteObjects")]
+    assert ops[-1] == "DeleteObjects" and ops.count("DeleteObjects") == 1
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert "traces/abc.html" not in keys and "index.html" in keys
+
+
+def test_a_lost_state_is_rebuilt_from_the_bucket_not_reuploaded(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET, prefix="site/")
+    run(tmp_path, site_files(), cfg)
+    (tmp_path / "state" / "publish" / "state.json").unlink()
+    _again, rec = run(tmp_path, site_files(), cfg)
+    assert rec.ops("PutObject") == [] and rec.ops("GetObject") == ["site/manifest.json"]
+    boto3.client("s3").delete_object(Bucket=BUCKET, Key="site/manifest.json")
+    (tmp_path / "state" / "publish" / "state.json").unlink()
+    _rebuilt, rec = run(tmp_path, site_files(), cfg)
+    assert rec.ops("PutObject") == ["site/manifest.json"]  # the objects' sha256 metadata sufficed
+
+
+def test_a_failed_publish_leaves_the_previous_site_and_is_retried(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+
+    def denied(request, **_kwargs):
+        if request.url.endswith("/data/snapshot.json"):
+            return AWSResponse(
+                request.url,
+                403,
+                {},
+                _Raw(b"<Error><Code>AccessDenied</Code><Message>no</Message></Error>"),
+            )
+        return None
+
+    class Denying(Recorder):
+        def clients(self, cfg):
+            s3, cf = super().clients(cfg)
+            s3.meta.events.register("before-send.s3.PutObject", denied)
+            return s3, cf
+
+    new = site_files(**{"index.html": b"v2", "data/snapshot.json": b'{"v": 2}'})
+    with pytest.raises(ClientError, match="AccessDenied"):
+        run(tmp_path, new, cfg, Denying())
+    s3 = boto3.client("s3")
+    manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read())
+    assert manifest["files"]["index.html"]["sha256"] == hashlib.sha256(b"<p>home</p>").hexdigest()
+    _retried, rec = run(tmp_path, new, cfg)
+    assert set(rec.ops("PutObject")) == {"index.html", "data/snapshot.json", "manifest.json"}
+
+
+def test_slowdown_is_retried_by_botocore(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    failures = {"left": 2}
+
+    def slow_down(request, **_kwargs):
+        if failures["left"] and request.url.endswith("/index.html"):
+            failures["left"] -= 1
+            return AWSResponse(
+                request.url,
+                503,
+                {},
+                _Raw(b"<Error><Code>SlowDown</Code><Message>slow</Message></Error>"),
+            )
+        return None
+
+    class Slowed(Recorder):
+        def clients(self, cfg):
+            s3, cf = super().clients(cfg)
+            s3.meta.events.register("before-send.s3.PutObject", slow_down)
+            return s3, cf
+
+    done, _ = run(tmp_path, site_files(), cfg, Slowed())
+    assert failures["left"] == 0 and "index.html" in done.plan.puts
+    body = boto3.client("s3").get_object(Bucket=BUCKET, Key="index.html")["Body"].read()
+    assert body == b"<p>home</p>"
+
+
+class _Raw:
+    """The raw body botocore reads from an AWSResponse."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def stream(self, **_kwargs):
+        yield self.data
+
+
+def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        endpoint = f"http://127.0.0.1:{port}"
+        env = {
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "PATH": "/usr/bin:/bin",
+        }
+        boto3.client(
+            "s3",
+            endpoint_url=endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(Bucket=BUCKET)
+        config = tmp_path / "sitegen.toml"
+        config.write_text(
+            f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n'
+        )
+        sitegen = [sys.executable, "-m", "sitegen"]
+        subprocess.run(
+            [*sitegen, "render", "--config", str(config), "-q"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        dry = subprocess.run(
+            [*sitegen, "publish", "--config", str(config), "--dry-run"],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert "upload index.html" in dry.stdout and "would upload" in dry.stdout
+        done = subprocess.run(
+            [*sitegen, "publish", "--config", str(config)],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert done.stdout.startswith("uploaded ") and "unchanged 0" in done.stdout
+        again = subprocess.run(
+            [*sitegen, "publish", "--config", str(config)],
+            check=True,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert (
+            again.stdout.startswith("uploaded 0 ")
+            and "deleted 0, invalidated 0 paths" in again.stdout
+        )
+    finally:
+        server.stop()
