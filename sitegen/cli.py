@@ -68,7 +68,9 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     """Sync the written site to the bucket and print what changed."""
-    from sitegen.publish import publish
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from sitegen.publish import publish, publish_error
 
     cfg = _load(args)
     if not cfg.publish.bucket:
@@ -77,9 +79,14 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if not (site / "manifest.json").is_file():
         _err(f"sitegen: {site} holds no site (no manifest.json): run sitegen render first")
         return EXIT_FAILED
-    done = publish(
-        site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, dry_run=args.dry_run
-    )
+    try:
+        done = publish(
+            site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, dry_run=args.dry_run
+        )
+    except (BotoCoreError, ClientError) as exc:
+        _err(f"sitegen: publish to s3://{cfg.publish.bucket}/{cfg.publish.prefix} failed: "
+             f"{publish_error(exc)}; the bucket keeps its previous site")  # fmt: skip
+        return EXIT_FAILED
     p = done.plan
     if args.dry_run:
         for key in p.puts:

@@ -73,6 +73,25 @@ class Published:
         return line + (f"; {self.note}" if self.note else "")
 
 
+_HINTS = {
+    "NoSuchBucket": "the bucket does not exist (check publish.bucket and publish.region)",
+    "AccessDenied": "access denied (the credentials lack a permission the IAM policy in "
+    "infra/terraform grants)",
+    "ExpiredToken": "the AWS credentials have expired",
+    "InvalidAccessKeyId": "the AWS access key is not known",
+    "SignatureDoesNotMatch": "the AWS secret key is wrong",
+}
+
+
+def publish_error(exc: Exception) -> str:
+    """Say in one line why a publish failed, with a hint for the usual causes."""
+    if isinstance(exc, ClientError):
+        code = exc.response.get("Error", {}).get("Code", "")
+        operation = getattr(exc, "operation_name", "")
+        return f"{code} in {operation}: {_HINTS.get(code, exc.response['Error'].get('Message'))}"
+    return f"{type(exc).__name__}: {exc}"
+
+
 def cache_control(path: str, page_seconds: int) -> str:
     """Return the Cache-Control of a site path: immutable for hashed assets, short for pages."""
     if path.startswith("assets/"):

@@ -298,3 +298,17 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
         )
     finally:
         server.stop()
+
+
+def test_cli_says_why_a_publish_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], aws
+) -> None:
+    from sitegen.cli import main
+
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\nworkers = 1\n[publish]\nbucket = "no-such-bucket"\n')
+    assert main(["render", "--config", str(config), "-q"]) == 0
+    assert main(["publish", "--config", str(config)]) == 1
+    err = capsys.readouterr().err
+    assert "NoSuchBucket" in err and "the bucket does not exist" in err
+    assert "keeps its previous site" in err
