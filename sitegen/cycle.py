@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from opentelemetry import trace
 
-from sitegen import __version__, charts
+from sitegen import __version__, charts, lease
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples
@@ -44,6 +44,7 @@ class Runtime:
     history: History
     last_good: LastGood
     metrics: SelfMetrics
+    holder: str  # this process's name on the publish lease
     progress: Callable[[str], None] = field(default=lambda _msg: None)
 
     @classmethod
@@ -80,6 +81,7 @@ class Runtime:
             history=history,
             last_good=LastGood(state_dir),
             metrics=SelfMetrics(),
+            holder=lease.me(),
             progress=progress or (lambda _msg: None),
         )
 
@@ -258,8 +260,9 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         if publish_site and cfg.publish.bucket:
             with stage("publish"):
                 published = publish(
-                    written.path, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds
-                )
+                    written.path, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds,
+                    holder=rt.holder,
+                )  # fmt: skip
             log(rt.telemetry.logger, logging.INFO, "published", summary=published.summary())
 
         seconds = time.perf_counter() - cycle_start

@@ -23,7 +23,9 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
+from sitegen import lease
 from sitegen.config import PublishConfig
+from sitegen.lease import LEASE_KEY
 from sitegen.output import MANIFEST
 from sitegen.state import atomic_write_bytes
 from sitegen.telemetry import log
@@ -153,6 +155,7 @@ def _bucket_state(s3, bucket: str, prefix: str) -> tuple[dict[str, str], set[str
             published[key] = head.get("Metadata", {}).get("sha256", "")
     has_manifest = MANIFEST in keys
     keys.discard(MANIFEST)
+    keys.discard(LEASE_KEY)  # the lease is the publishers' business, not part of the site
     return published, keys - set(published), has_manifest
 
 
@@ -223,6 +226,37 @@ def _invalidate(cloudfront, cfg: PublishConfig, keys: tuple[str, ...], state: di
     raise AssertionError("unreachable")
 
 
+def _upload(s3, cfg: PublishConfig, site: Path, manifest: bytes, keys, page_seconds: int) -> int:
+    """PUT keys in order (assets, pages and data, manifest), a group after the one before."""
+    types = {p: e["type"] for p, e in json.loads(manifest)["files"].items()}
+
+    def put(path: str) -> int:
+        data = manifest if path == MANIFEST else (site / path).read_bytes()
+        digest = hashlib.sha256(data).digest()
+        s3.put_object(
+            Bucket=cfg.bucket,
+            Key=cfg.prefix + path,
+            Body=data,
+            ContentType=types.get(path, "application/json"),
+            CacheControl=cache_control(path, page_seconds),
+            ChecksumSHA256=base64.b64encode(digest).decode(),
+            Metadata={"sha256": digest.hex()},
+        )
+        return len(data)
+
+    sent = 0
+    with ThreadPoolExecutor(max_workers=THREADS) as pool:
+        for group in (0, 1, 2):  # a group starts only when the one before has fully landed
+            sent += sum(pool.map(put, [p for p in keys if _order(p) == group]))
+    return sent
+
+
+def _delete(s3, cfg: PublishConfig, keys: tuple[str, ...]) -> None:
+    for i in range(0, len(keys), 1000):  # DeleteObjects takes 1,000 keys at a time
+        batch = [{"Key": cfg.prefix + k} for k in keys[i : i + 1000]]
+        s3.delete_objects(Bucket=cfg.bucket, Delete={"Objects": batch, "Quiet": True})
+
+
 def publish(
     site: Path,
     cfg: PublishConfig,
@@ -230,9 +264,14 @@ def publish(
     page_seconds: int,
     *,
     dry_run: bool = False,
+    holder: str | None = None,
     make_clients: Callable[[PublishConfig], tuple] = clients,
 ) -> Published:
-    """Sync a written site to the bucket and invalidate its changed pages."""
+    """Sync a written site to the bucket and invalidate its changed pages.
+
+    `holder` names a long-running generator that keeps the publish lease between cycles;
+    without one (a one-shot publish) the lease is taken for this publish and given back.
+    """
     manifest_bytes = (site / MANIFEST).read_bytes()
     manifest = json.loads(manifest_bytes)
     local = {p: e["sha256"] for p, e in manifest["files"].items()}
@@ -249,34 +288,27 @@ def publish(
         size = sum(manifest["files"].get(p, {}).get("size", 0) for p in todo.puts)
         return Published(todo, size, None, "dry run: nothing sent", dry_run=True)
 
-    def put(path: str) -> int:
-        data = manifest_bytes if path == MANIFEST else (site / path).read_bytes()
-        entry = manifest["files"].get(path, {"type": "application/json"})
-        digest = hashlib.sha256(data).digest()
-        s3.put_object(
-            Bucket=cfg.bucket,
-            Key=cfg.prefix + path,
-            Body=data,
-            ContentType=entry["type"],
-            CacheControl=cache_control(path, page_seconds),
-            ChecksumSHA256=base64.b64encode(digest).decode(),
-            Metadata={"sha256": digest.hex()},
-        )
-        return len(data)
-
-    sent = 0
-    with ThreadPoolExecutor(max_workers=THREADS) as pool:
-        for group in (0, 1, 2):  # a group starts only when the one before has fully landed
-            keys = [p for p in todo.puts if _order(p) == group]
-            sent += sum(pool.map(put, keys))
-    for i in range(0, len(todo.deletes), 1000):
-        batch = [{"Key": cfg.prefix + k} for k in todo.deletes[i : i + 1000]]
-        s3.delete_objects(Bucket=cfg.bucket, Delete={"Objects": batch, "Quiet": True})
-    invalidation, note = None, ""
-    counted = 0
-    if cfg.distribution_id and todo.invalidate:
-        ref = hashlib.sha256(manifest_bytes).hexdigest()[:32]  # same site, same reference
-        invalidation, counted, note = _invalidate(cloudfront, cfg, todo.invalidate, state, ref)
+    sent, invalidation, counted, note = 0, None, 0, ""
+    if todo.puts or todo.deletes:  # nothing to write needs no lease either
+        who, key = holder or lease.me(), cfg.prefix + LEASE_KEY
+        # Three intervals: a standby takes over after the holder missed about two cycles.
+        held = lease.acquire(s3, cfg.bucket, key, who, 3 * page_seconds)
+        if not held.held:
+            until = time.strftime("%H:%M:%S", time.gmtime(held.expires))
+            note = f"not published: {held.holder} holds the publish lease until {until} UTC"
+            log(logger, logging.WARNING, note)
+            return Published(Plan((), todo.unchanged, (), ()), 0, None, note)
+        try:
+            sent = _upload(s3, cfg, site, manifest_bytes, todo.puts, page_seconds)
+            _delete(s3, cfg, todo.deletes)
+            if cfg.distribution_id and todo.invalidate:
+                ref = hashlib.sha256(manifest_bytes).hexdigest()[:32]  # same site, same ref
+                invalidation, counted, note = _invalidate(
+                    cloudfront, cfg, todo.invalidate, state, ref
+                )
+        finally:
+            if holder is None:
+                lease.release(s3, cfg.bucket, key, who)
     month = time.strftime("%Y-%m", time.gmtime())
     budget = state.get("invalidation_paths", {})
     budget[month] = budget.get(month, 0) + counted

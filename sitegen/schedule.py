@@ -7,6 +7,7 @@ swap. A second signal exits at once.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -19,7 +20,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from sitegen.config import Config
 from sitegen.cycle import Runtime, run_cycle
+from sitegen.lease import LEASE_KEY, release
 from sitegen.metrics import serve
+from sitegen.publish import clients
 from sitegen.telemetry import log
 
 SHUTDOWN_SECONDS = 10.0
@@ -78,6 +81,10 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
             signal.signal(sig, handler)
         if server is not None:
             server.shutdown()
+        if cfg.publish.bucket:  # a standby generator may take over at once
+            with contextlib.suppress(Exception):
+                s3, _ = clients(cfg.publish)
+                release(s3, cfg.publish.bucket, cfg.publish.prefix + LEASE_KEY, rt.holder)
         log(logger, logging.INFO, "stopped")
         rt.close()
     return 0

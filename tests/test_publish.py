@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,6 +19,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from sitegen.config import PublishConfig
+from sitegen.lease import LEASE_KEY, acquire
 from sitegen.output import write_site
 from sitegen.publish import IMMUTABLE, publish
 from tests.promserver import free_port
@@ -62,7 +64,8 @@ class Recorder:
         self.calls.append((model.name, params.get("Key", "")))
 
     def ops(self, name: str) -> list[str]:
-        return [key for op, key in self.calls if op == name]
+        """Return the keys of one operation, in order, leaving out the publish lease."""
+        return [key for op, key in self.calls if op == name and not key.endswith(LEASE_KEY)]
 
 
 @pytest.fixture
@@ -155,7 +158,7 @@ def test_removed_pages_stay_one_cycle_then_go_last(aws, tmp_path: Path) -> None:
     assert second.plan.deletes == ()  # a reader may still have the previous site open
     third, rec = run(tmp_path, site_files(**{"traces/abc.html": None, "index.html": b"v3"}), cfg)
     assert third.plan.deletes == ("traces/abc.html",)
-    ops = [op for op, _ in rec.calls if op in ("PutObject", "DeleteObjects")]
+    ops = [op for op, key in rec.calls if op in ("PutObject", "DeleteObjects") and key != LEASE_KEY]
     assert ops[-1] == "DeleteObjects" and ops.count("DeleteObjects") == 1
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert "traces/abc.html" not in keys and "index.html" in keys
@@ -312,3 +315,26 @@ def test_cli_says_why_a_publish_failed(
     err = capsys.readouterr().err
     assert "NoSuchBucket" in err and "the bucket does not exist" in err
     assert "keeps its previous site" in err
+
+
+def test_two_generators_never_publish_at_once(aws, tmp_path: Path) -> None:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    now = time.time()
+    assert acquire(s3, BUCKET, LEASE_KEY, "a", ttl=90, now=now - 60).held
+    assert acquire(s3, BUCKET, LEASE_KEY, "a", ttl=90, now=now - 30).held  # renewed
+    other = acquire(s3, BUCKET, LEASE_KEY, "b", ttl=90, now=now)
+    assert not other.held and other.holder == "a" and other.expires == now + 60
+
+    cfg = PublishConfig(bucket=BUCKET)
+    site = write_site(tmp_path / "public", site_files(), "t").path
+    blocked = publish(site, cfg, tmp_path / "state", 30, holder="b")
+    assert blocked.plan.puts == () and "a holds the publish lease" in blocked.note
+    keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
+    assert keys == [LEASE_KEY]  # nothing of the site went up
+
+    # "a" died: once its lease has expired, "b" takes over with a conditional replace.
+    s3.put_object(Bucket=BUCKET, Key=LEASE_KEY, Body=b'{"holder": "a", "expires": 1}')
+    done = publish(site, cfg, tmp_path / "state", 30, holder="b")
+    assert "index.html" in done.plan.puts
+    lease = json.loads(s3.get_object(Bucket=BUCKET, Key=LEASE_KEY)["Body"].read())
+    assert lease["holder"] == "b"
