@@ -64,6 +64,7 @@ class PageTask:
     template: str
     data: dict
     common: Common
+    absolute: bool = False  # links from the site root, for a page served at any path
 
 
 @dataclass(frozen=True)
@@ -139,11 +140,11 @@ def minify(html: str) -> str:
 def render_page(task: PageTask) -> RenderedPage:
     """Render and minify one page; run in a pool worker (or inline when sequential)."""
     start = time.time_ns()
-    depth = task.path.count("/")
+    root = "/" if task.absolute else "../" * task.path.count("/")
     html = (
         environment()
         .get_template(task.template)
-        .render(c=task.common, root="../" * depth, page=task.name, **task.data)
+        .render(c=task.common, root=root, page=task.name, **task.data)
     )
     data = minify(html).encode("utf-8")
     end = time.time_ns()
@@ -199,6 +200,8 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             },
             common,
         ),
+        # Served by the CDN in place of any missing path, so its links start at the root.
+        PageTask("404", "404.html", "404.html", {}, common, absolute=True),
         PageTask(
             "metrics",
             "metrics/index.html",

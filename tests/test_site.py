@@ -44,7 +44,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_page_exists_and_every_link_resolves(site: Path) -> None:
-    for page in PAGES:
+    for page in (*PAGES, "404.html"):
         assert (site / page).is_file(), page
     html_files = sorted(site.rglob("*.html"))
     assert any(p.parent.name == "traces" and p.name != "index.html" for p in html_files)
@@ -56,7 +56,9 @@ def test_every_page_exists_and_every_link_resolves(site: Path) -> None:
             if not target:
                 continue
             assert not re.match(r"^[a-z]+:", target), f"{path}: external link {ref}"
-            assert (path.parent / target).resolve().is_file(), f"{path}: broken link {ref}"
+            # Absolute links (the 404 page's) start at the site root.
+            base = site if target.startswith("/") else path.parent
+            assert (base / target.lstrip("/")).resolve().is_file(), f"{path}: broken link {ref}"
 
 
 def test_manifest_lists_every_file_with_its_hash(site: Path) -> None:
