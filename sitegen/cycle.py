@@ -225,6 +225,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 generated_at=now,
                 refresh_seconds=cfg.site.refresh_seconds or cfg.site.interval_seconds,
                 css_href=assets.css_href,
+                icon_href=assets.icon_href,
                 version=__version__,
                 hostname=snap.host.hostname,
                 stale_sources=tuple(s.name for s in snap.sources if s.stale_since),

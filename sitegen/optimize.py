@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import cssmin
+from PIL import Image
 
 from sitegen.render import ROOT
 
 STYLES_DIR = ROOT / "styles"
 # base.css defines the variables and the theme; the others only use them.
 FIRST = "base.css"
+ICON = "favicon.png"
 
 
 @dataclass(frozen=True)
@@ -21,6 +25,7 @@ class Assets:
 
     files: dict[str, bytes]
     css_href: str
+    icon_href: str
 
 
 def content_name(stem: str, suffix: str, data: bytes) -> str:
@@ -29,8 +34,45 @@ def content_name(stem: str, suffix: str, data: bytes) -> str:
 
 
 def build_assets(styles_dir: Path = STYLES_DIR) -> Assets:
-    """Concatenate and minify the stylesheets into one content-hashed CSS file."""
+    """Minify the stylesheets into one content-hashed CSS file; optimize the images."""
     sheets = sorted(styles_dir.glob("*.css"), key=lambda p: (p.name != FIRST, p.name))
     css = cssmin.cssmin("\n".join(p.read_text(encoding="utf-8") for p in sheets)).encode()
-    href = f"assets/{content_name('site', '.css', css)}"
-    return Assets(files={href: css}, css_href=href)
+    files = {f"assets/{content_name('site', '.css', css)}": css}
+    images = {}
+    for path in sorted(p for p in styles_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
+        data, suffix = _optimized(path)
+        images[path.name] = f"assets/{content_name(path.stem, suffix, data)}"
+        files[images[path.name]] = data
+    return Assets(files=files, css_href=next(iter(files)), icon_href=images.get(ICON, ""))
+
+
+@cache
+def _optimized(path: Path) -> tuple[bytes, str]:
+    # Source images don't change while sitegen runs: optimize each once per process.
+    return optimize_image(path.read_bytes(), path.suffix.lower())
+
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".webp")
+
+
+def optimize_image(data: bytes, suffix: str) -> tuple[bytes, str]:
+    """Re-encode an image without metadata; return the smaller of PNG/JPEG and WebP."""
+    with Image.open(io.BytesIO(data)) as im:
+        im.load()
+        # A new image from the pixels alone: EXIF, XMP, comments and text chunks are gone.
+        clean = Image.frombytes(im.mode, im.size, im.tobytes(), "raw")
+        if im.mode == "P":
+            clean.putpalette(im.getpalette())
+    candidates = []
+    first = io.BytesIO()
+    if suffix in (".jpg", ".jpeg"):
+        clean.convert("RGB").save(first, "JPEG", quality=85, optimize=True, progressive=True)
+        lossless = False
+    else:
+        clean.save(first, "PNG", optimize=True)
+        suffix, lossless = ".png", True
+    candidates.append((first.getvalue(), suffix))
+    webp = io.BytesIO()
+    clean.save(webp, "WEBP", lossless=lossless, quality=85, method=6)
+    candidates.append((webp.getvalue(), ".webp"))
+    return min(candidates, key=lambda c: len(c[0]))

@@ -49,6 +49,7 @@ class Common:
     generated_at: float
     refresh_seconds: int
     css_href: str
+    icon_href: str
     version: str
     hostname: str
     stale_sources: tuple[str, ...]

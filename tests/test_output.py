@@ -55,3 +55,26 @@ def test_a_reader_never_sees_a_partial_site(tmp_path: Path) -> None:
     reader.join()
     assert not errors
     assert seen and set(seen) == {50}
+
+
+def test_images_lose_their_metadata_and_take_the_smaller_format() -> None:
+    import io
+
+    from PIL import Image
+
+    from sitegen.optimize import build_assets, optimize_image
+
+    buf = io.BytesIO()
+    image = Image.new("RGB", (64, 64), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010E] = "secret description"  # ImageDescription
+    image.save(buf, "JPEG", exif=exif.tobytes(), quality=100)
+    original = buf.getvalue()
+    data, suffix = optimize_image(original, ".jpg")
+    assert b"secret description" in original and b"secret description" not in data
+    assert len(data) < len(original) and suffix in (".jpg", ".webp")
+    with Image.open(io.BytesIO(data)) as out:
+        assert out.size == (64, 64) and not out.getexif()
+
+    assets = build_assets()
+    assert assets.icon_href.startswith("assets/favicon.") and assets.icon_href in assets.files

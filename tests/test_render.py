@@ -30,7 +30,7 @@ SCRIPT = re.compile(
 
 
 def common(css: str = "assets/site.css") -> Common:
-    return Common("t", 1_795_340_562.0, 30, css, "test", "host", (), ())
+    return Common("t", 1_795_340_562.0, 30, css, "", "test", "host", (), ())
 
 
 def hostile_snapshot():
