@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from opentelemetry import trace
 
@@ -25,6 +26,7 @@ from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
 from sitegen.pool import RenderPool, worker_count
+from sitegen.probe import probe
 from sitegen.publish import Published, publish
 from sitegen.render import Common, iso, page_tasks, report_tasks
 from sitegen.sources import collect_all, default_sources
@@ -170,6 +172,28 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
             m.source_errors.labels(source.name).inc()
 
 
+def _publish(rt: Runtime, site: Path) -> Published:
+    """Publish the written site, then probe the public URL the way a reader would."""
+    cfg, logger = rt.cfg, rt.telemetry.logger
+    done = publish(
+        site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, holder=rt.holder
+    )
+    now = time.time()
+    rt.history.add(
+        [
+            ("sitegen_published_objects", (), now, float(len(done.plan.puts))),
+            ("sitegen_published_bytes", (), now, float(done.bytes)),
+        ]
+    )
+    log(logger, logging.INFO, "published", summary=done.summary())
+    if cfg.site.base_url:
+        checked = probe(cfg.site.base_url)
+        rt.history.add_probe(now, checked.ok, checked.seconds)
+        level = logging.INFO if checked.ok else logging.WARNING
+        log(logger, level, "probed the public site", url=cfg.site.base_url, result=checked.detail)
+    return done
+
+
 def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
     """Run one full cycle and return what it made; a failed source never fails the cycle.
 
@@ -212,6 +236,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 logs=got.part.logs,
                 cycles=got.part.cycles,
                 version=__version__,
+                site=got.part.site,
             )
 
         with stage("optimize"):
@@ -260,11 +285,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         published = None
         if publish_site and cfg.publish.bucket:
             with stage("publish"):
-                published = publish(
-                    written.path, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds,
-                    holder=rt.holder,
-                )  # fmt: skip
-            log(rt.telemetry.logger, logging.INFO, "published", summary=published.summary())
+                published = _publish(rt, written.path)
 
         seconds = time.perf_counter() - cycle_start
         cycle_span.set_attribute("site.files", written.files)

@@ -25,7 +25,12 @@ CREATE TABLE IF NOT EXISTS cycles (ts REAL NOT NULL, seconds REAL NOT NULL, stag
                                    pages INTEGER NOT NULL, bytes INTEGER NOT NULL,
                                    ok INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS cycles_ts ON cycles (ts);
+CREATE TABLE IF NOT EXISTS probes (hour INTEGER PRIMARY KEY, ok INTEGER NOT NULL,
+                                   total INTEGER NOT NULL, seconds REAL NOT NULL);
 """
+# Probes of the public site are kept per hour, for PROBE_DAYS: uptime over 30 days costs
+# 720 rows, whatever the interval.
+PROBE_DAYS = 90
 
 Sample = tuple[str, Labels, float, float]  # metric, labels, ts, value
 
@@ -112,6 +117,28 @@ class History:
             )
             for ts, seconds, stages, pages, size, ok in reversed(rows)
         )
+
+    def add_probe(self, ts: float, ok: bool, seconds: float) -> None:
+        """Count one probe of the public site into its hour."""
+        hour = int(ts // 3600)
+        with closing(self._connect()) as db, db:
+            db.execute(
+                "INSERT INTO probes VALUES (?, ?, 1, ?) ON CONFLICT (hour) DO UPDATE SET "
+                "ok = ok + excluded.ok, total = total + 1, seconds = seconds + excluded.seconds",
+                (hour, int(ok), seconds),
+            )
+            db.execute("DELETE FROM probes WHERE hour < ?", (hour - PROBE_DAYS * 24,))
+
+    def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:
+        """Return (availability %, mean latency s, probes) over the last `hours` hours."""
+        with closing(self._connect()) as db:
+            ok, total, seconds = db.execute(
+                "SELECT sum(ok), sum(total), sum(seconds) FROM probes WHERE hour > ?",
+                (int(now // 3600) - hours,),
+            ).fetchone()
+        if not total:
+            return None, None, 0
+        return 100.0 * ok / total, seconds / total, total
 
 
 def _stages(mapping: dict[str, float]) -> tuple[StageTiming, ...]:

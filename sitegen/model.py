@@ -186,6 +186,28 @@ class CycleRecord:
 
 
 @dataclass(frozen=True)
+class Uptime:
+    """Availability of the public site over one window, from sitegen's own probes."""
+
+    window: str
+    percent: float | None
+    mean_seconds: float | None
+    probes: int
+
+
+@dataclass(frozen=True)
+class SiteStats:
+    """The published site: its availability, what each publish sent, the CDN budget."""
+
+    url: str
+    uptime: tuple[Uptime, ...]
+    published_objects: tuple[Point, ...]
+    published_bytes: tuple[Point, ...]
+    invalidation_paths: int
+    invalidation_budget: int
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one cycle collected: the only input of the render stage."""
 
@@ -201,4 +223,5 @@ class Snapshot:
     logs: tuple[LogRecord, ...] = ()
     cycles: tuple[CycleRecord, ...] = ()
     version: str = ""
+    site: SiteStats | None = None
     notes: tuple[str, ...] = field(default=())

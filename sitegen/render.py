@@ -315,6 +315,7 @@ def report_tasks(
                 "sources": snap.sources,
                 "host": snap.host,
                 "config_source": config_source,
+                "site": snap.site,
                 "now": snap.generated_at,
             },
             common,

@@ -338,3 +338,37 @@ def test_two_generators_never_publish_at_once(aws, tmp_path: Path) -> None:
     assert "index.html" in done.plan.puts
     lease = json.loads(s3.get_object(Bucket=BUCKET, Key=LEASE_KEY)["Body"].read())
     assert lease["holder"] == "b"
+
+
+def test_each_cycle_publishes_probes_the_site_and_reports_it(aws, tmp_path: Path) -> None:
+    import functools
+    import http.server
+    import threading
+
+    from sitegen.config import parse
+    from sitegen.cycle import Runtime, run_cycle
+
+    handler = functools.partial(
+        http.server.SimpleHTTPRequestHandler, directory=str(tmp_path / "public")
+    )
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    cfg = parse(
+        f'[site]\nworkers = 1\nbase_url = "{url}"\n[publish]\nbucket = "{BUCKET}"\n',
+        env={}, base_dir=tmp_path,
+    )  # fmt: skip
+    rt = Runtime.start(cfg)
+    try:
+        first = run_cycle(rt, publish_site=True)
+        second = run_cycle(rt, publish_site=True)
+    finally:
+        rt.close()
+        server.shutdown()
+    assert "index.html" in first.published.plan.puts
+    assert [s.name for s in second.stages][-1] == "publish"
+    assert second.snapshot.site.uptime[0].percent == 100.0
+    about = (tmp_path / "public/about/index.html").read_text()
+    assert "the public site" in about and "100%" in about
+    assert "invalidation paths this month" in about

@@ -49,6 +49,7 @@ def _merge(parts: list[Part]) -> Part:
         traces=tuple(t for p in parts for t in p.traces),
         logs=tuple(r for p in parts for r in p.logs),
         cycles=tuple(c for p in parts for c in p.cycles),
+        site=next((p.site for p in parts if p.site), None),
     )
 
 

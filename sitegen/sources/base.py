@@ -7,7 +7,16 @@ from pathlib import Path
 
 from sitegen.config import Config
 from sitegen.history import History
-from sitegen.model import CycleRecord, Figure, Labels, LogRecord, Panel, Series, Trace
+from sitegen.model import (
+    CycleRecord,
+    Figure,
+    Labels,
+    LogRecord,
+    Panel,
+    Series,
+    SiteStats,
+    Trace,
+)
 
 # Charts of local history span what there is, between these bounds: a newcomer's second
 # run shows two points across the chart instead of two dots at the edge of a 6 h window.
@@ -24,6 +33,7 @@ class Part:
     traces: tuple[Trace, ...] = ()
     logs: tuple[LogRecord, ...] = ()
     cycles: tuple[CycleRecord, ...] = ()
+    site: SiteStats | None = None
     detail: str = ""  # a short line for the about page: what was read, what was skipped
     error: str | None = None  # set when the source failed but still has (stale) data to show
 

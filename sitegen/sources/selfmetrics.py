@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import time
+
 import psutil
 
+from sitegen.model import SiteStats, Uptime
+from sitegen.publish import MONTHLY_PATH_BUDGET, PublishState
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 
 NAME = "self"
@@ -18,6 +22,30 @@ METRICS = (
 )
 
 
+def site_stats(ctx: SourceContext) -> SiteStats:
+    """Return the public site's uptime, what recent publishes sent, the budget used."""
+    uptime = tuple(
+        Uptime(label, *ctx.history.uptime(ctx.now, hours))
+        for label, hours in (("1 h", 1), ("24 h", 24), ("30 d", 720))
+    )
+    since = ctx.now - 86400
+
+    def points(metric: str) -> tuple:
+        series = ctx.history.series(metric, since)
+        return series[0].points if series else ()
+
+    month = time.strftime("%Y-%m", time.gmtime(ctx.now))
+    used = PublishState(ctx.state_dir).load().get("invalidation_paths", {}).get(month, 0)
+    return SiteStats(
+        url=ctx.cfg.site.base_url,
+        uptime=uptime,
+        published_objects=points("sitegen_published_objects"),
+        published_bytes=points("sitegen_published_bytes"),
+        invalidation_paths=used,
+        invalidation_budget=MONTHLY_PATH_BUDGET,
+    )
+
+
 def collect(ctx: SourceContext) -> Part:
     """Record this process's memory and return the self panels and recent cycles."""
     rss = psutil.Process().memory_info().rss
@@ -25,6 +53,7 @@ def collect(ctx: SourceContext) -> Part:
     part = history_part(ctx, METRICS, source=NAME)
     cycles = ctx.history.cycles(CYCLES_SHOWN)
     return Part(
+        site=site_stats(ctx) if ctx.cfg.publish.bucket else None,
         figures=part.figures,
         panels=part.panels,
         cycles=cycles,
