@@ -103,6 +103,7 @@ class PublishConfig:
     region: str = "us-east-1"
     endpoint_url: str = ""
     distribution_id: str = ""
+    cloudwatch: bool = False
 
 
 @dataclass(frozen=True)
@@ -204,6 +205,12 @@ def _choice(*options: str) -> Callable[[Any], str]:
         return value
 
     return check
+
+
+def _bool(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"must be true or false, got {_kind(value)}")
+    return value
 
 
 def _nonempty(value: Any) -> str:
@@ -356,6 +363,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "S3-compatible endpoint (moto, MinIO); empty = AWS."),
         Key("distribution_id", "distribution_id", _str, "string",
             "CloudFront distribution to invalidate; empty = no invalidation."),
+        Key("cloudwatch", "cloudwatch", _bool, "boolean",
+            "Chart the distribution's requests and error rates from CloudWatch (needs "
+            "`distribution_id` and cloudwatch:GetMetricStatistics)."),
     )),
 }  # fmt: skip
 

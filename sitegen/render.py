@@ -316,6 +316,7 @@ def report_tasks(
                 "host": snap.host,
                 "config_source": config_source,
                 "site": snap.site,
+                "cdn_panels": [p for p in snap.panels if p.source == "cloudfront"],
                 "now": snap.generated_at,
             },
             common,

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import subprocess
+import time
 from pathlib import Path
 
 import boto3
 import hcl2
 import pytest
 
-from sitegen.config import PublishConfig
+from sitegen.config import Config, PublishConfig
+from sitegen.history import History
 from sitegen.output import write_site
 from sitegen.publish import publish
+from sitegen.sources import cloudfront
+from sitegen.sources.base import SourceContext
 from tests.test_publish import BUCKET, Recorder, aws, distribution, site_files  # noqa: F401
 
 INFRA = Path(__file__).resolve().parent.parent / "infra" / "terraform"
@@ -29,6 +34,7 @@ ACTIONS = {
     "DeleteObject": {"s3:DeleteObject"},
     "DeleteObjects": {"s3:DeleteObject"},
     "CreateInvalidation": {"cloudfront:CreateInvalidation"},
+    "GetMetricStatistics": {"cloudwatch:GetMetricStatistics"},
 }
 
 
@@ -97,10 +103,19 @@ def test_the_publisher_policy_allows_every_call_it_makes_and_nothing_more(aws, t
     boto3.client("s3").delete_object(Bucket=BUCKET, Key="manifest.json")
     go(site_files(**{"index.html": b"4", "traces/abc.html": None}))
 
+    # And the CloudWatch source ([publish] cloudwatch = true), through the default session.
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.*.*", rec.record)
+    ctx = SourceContext(
+        cfg=Config(publish=dataclasses.replace(cfg, cloudwatch=True)),
+        history=History(tmp_path, 3600), state_dir=tmp_path, now=time.time(), deadline=0,
+    )  # fmt: skip
+    assert len(cloudfront.collect(ctx).panels) == 2
+
     used = {op for op, _ in rec.calls}
     assert used <= set(ACTIONS), f"add to ACTIONS and iam.tf: {used - set(ACTIONS)}"
     assert {"ListObjectsV2", "HeadObject", "GetObject", "PutObject", "DeleteObjects",
-            "DeleteObject", "CreateInvalidation"} <= used  # fmt: skip
+            "DeleteObject", "CreateInvalidation", "GetMetricStatistics"} <= used  # fmt: skip
     needed = set().union(*(ACTIONS[op] for op in used))
     granted = publisher_policy()
     assert set(granted) == needed
@@ -109,3 +124,4 @@ def test_the_publisher_policy_allows_every_call_it_makes_and_nothing_more(aws, t
         assert granted[action] == ["${module.primary.arn}/*"]
     assert granted["cloudfront:CreateInvalidation"] == ["${aws_cloudfront_distribution.site.arn}"]
     assert granted["kms:GenerateDataKey"] == ["${aws_kms_key.site.arn}"]
+    assert granted["cloudwatch:GetMetricStatistics"] == ["*"]  # no resource-level reads

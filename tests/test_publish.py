@@ -372,3 +372,32 @@ def test_each_cycle_publishes_probes_the_site_and_reports_it(aws, tmp_path: Path
     about = (tmp_path / "public/about/index.html").read_text()
     assert "the public site" in about and "100%" in about
     assert "invalidation paths this month" in about
+
+
+def test_cloudfront_metrics_from_cloudwatch_reach_the_about_page(aws, tmp_path: Path) -> None:
+    import datetime
+
+    from sitegen.cli import main
+
+    # CloudFront's metrics arrive about a minute late.
+    now = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=60)
+    dims = [{"Name": "DistributionId", "Value": "E123"}, {"Name": "Region", "Value": "Global"}]
+    boto3.client("cloudwatch", region_name="us-east-1").put_metric_data(
+        Namespace="AWS/CloudFront",
+        MetricData=[
+            {"MetricName": "Requests", "Dimensions": dims, "Value": 4200, "Timestamp": now},
+            {"MetricName": "5xxErrorRate", "Dimensions": dims, "Value": 0.5, "Timestamp": now},
+        ],
+    )
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\ndistribution_id = "E123"\n'
+        "cloudwatch = true\n"
+    )
+    assert main(["render", "--config", str(config), "-q"]) == 0
+    doc = json.loads((tmp_path / "public/data/snapshot.json").read_text())
+    assert doc["sources"]["cloudfront"]["ok"]
+    (requests,) = [p for p in doc["panels"] if p["title"] == "CloudFront requests"]
+    assert requests["series"][0]["last"] == 4200
+    about = (tmp_path / "public/about/index.html").read_text()
+    assert "CloudFront requests, 24 h" in about and "CloudFront error rates, 24 h" in about

@@ -23,6 +23,12 @@ data "aws_iam_policy_document" "publisher" {
     actions   = ["cloudfront:CreateInvalidation"]
     resources = [aws_cloudfront_distribution.site.arn]
   }
+  # For [publish] cloudwatch = true. CloudWatch has no resource-level permissions for reads.
+  statement {
+    sid       = "ReadCdnMetrics"
+    actions   = ["cloudwatch:GetMetricStatistics"]
+    resources = ["*"]
+  }
 }
 
 resource "aws_iam_policy" "publisher" {

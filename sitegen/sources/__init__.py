@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from sitegen.model import SourceStatus
-from sitegen.sources import host, logs, prometheus, selfmetrics, traces
+from sitegen.sources import cloudfront, host, logs, prometheus, selfmetrics, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
 from sitegen.telemetry import log
@@ -39,6 +39,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
     ]
     if ctx.cfg.panels:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
+    if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
+        sources.append((cloudfront.NAME, cloudfront.collect))
     return sources
 
 
