@@ -25,6 +25,7 @@ from sitegen.model import (
 
 SERVICES = ("frontend", "checkout", "cart", "payments", "inventory", "shipping")
 OPERATIONS = ("GET /", "POST /cart", "SELECT orders", "charge", "reserve", "quote", "render")
+TRACE_EPOCH = 1_795_300_000.0
 UNITS = ("req/s", "seconds", "bytes", "percent", "bytes/s", "")
 
 
@@ -66,9 +67,12 @@ def _panel(rng: random.Random, i: int, w: Workload, now: float) -> Panel:
     )
 
 
-def _trace(rng: random.Random, i: int, w: Workload, now: float) -> Trace:
+def _trace(seed: int, i: int, w: Workload) -> Trace:
+    # Each trace from its own seed and number: the same i is the same trace in every
+    # snapshot, so a sliding window of traces keeps the pages of those it still shows.
+    rng = random.Random(seed * 1_000_003 + i)
     trace_id = f"{rng.getrandbits(128):032x}"
-    start = int((now - i * 17) * 1e9)
+    start = int((TRACE_EPOCH + i * 17) * 1e9)
     spans: list[Span] = []
     for k in range(w.spans_per_trace):
         parent = spans[rng.randrange(len(spans))] if spans else None
@@ -92,11 +96,13 @@ def _trace(rng: random.Random, i: int, w: Workload, now: float) -> Trace:
     return Trace(trace_id=trace_id, spans=tuple(sorted(spans, key=lambda s: s.start_ns)))
 
 
-def snapshot(w: Workload = Workload(), now: float = 1_795_340_562.0, seed: int = 42) -> Snapshot:
-    """Return a deterministic snapshot of the given size."""
+def snapshot(
+    w: Workload = Workload(), now: float = 1_795_340_562.0, seed: int = 42, first_trace: int = 0
+) -> Snapshot:
+    """Return a deterministic snapshot of the given size, traces first_trace onwards."""
     rng = random.Random(seed)
     panels = tuple(_panel(rng, i, w, now) for i in range(w.panels))
-    traces = tuple(_trace(rng, i, w, now) for i in range(w.traces))
+    traces = tuple(_trace(seed, i, w) for i in range(first_trace, first_trace + w.traces))
     levels = ("debug", "info", "info", "info", "warning", "error")
     logs = tuple(
         LogRecord(
