@@ -401,3 +401,49 @@ def test_cloudfront_metrics_from_cloudwatch_reach_the_about_page(aws, tmp_path: 
     assert requests["series"][0]["last"] == 4200
     about = (tmp_path / "public/about/index.html").read_text()
     assert "CloudFront requests, 24 h" in about and "CloudFront error rates, 24 h" in about
+
+
+@pytest.mark.parametrize(
+    ("fault", "recovers", "message"),
+    [
+        ("500", True, ""),
+        ("timeout", True, ""),
+        ("expired", False, "ExpiredToken in PutObject: the AWS credentials have expired"),
+    ],
+)
+def test_faults_are_retried_or_reported_clearly(
+    aws, tmp_path: Path, fault: str, recovers: bool, message: str
+) -> None:
+    from botocore.exceptions import ReadTimeoutError
+
+    from sitegen.publish import publish_error
+
+    left = {"n": 1}
+
+    def inject(request, **_kwargs):
+        if not left["n"] or not request.url.endswith("/index.html"):
+            return None
+        left["n"] -= 1 if fault != "expired" else 0
+        if fault == "timeout":
+            raise ReadTimeoutError(endpoint_url=request.url)
+        status, code = (500, "InternalError") if fault == "500" else (400, "ExpiredToken")
+        body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+        return AWSResponse(request.url, status, {}, _Raw(body))
+
+    class Faulty(Recorder):
+        def clients(self, cfg):
+            s3, cf = super().clients(cfg)
+            s3.meta.events.register("before-send.s3.PutObject", inject)
+            return s3, cf
+
+    cfg = PublishConfig(bucket=BUCKET)
+    if recovers:
+        done, _ = run(tmp_path, site_files(), cfg, Faulty())
+        assert left["n"] == 0 and "index.html" in done.plan.puts
+        return
+    with pytest.raises(ClientError) as exc:
+        run(tmp_path, site_files(), cfg, Faulty())
+    assert publish_error(exc.value) == message
+    # Nothing half-published: no manifest went up, and the next publish sends the site.
+    keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
+    assert "manifest.json" not in keys
