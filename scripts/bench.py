@@ -280,7 +280,9 @@ def main() -> None:
 
 
 def _common(snap, css_href: str) -> Common:
-    return Common(snap.title, snap.generated_at, 30, css_href, "", "bench", "bench-host", (), ())
+    return Common(
+        snap.title, snap.generated_at, 30, None, css_href, "", "bench", "bench-host", (), ()
+    )
 
 
 if __name__ == "__main__":

@@ -47,6 +47,9 @@ class Runtime:
     last_good: LastGood
     metrics: SelfMetrics
     holder: str  # this process's name on the publish lease
+    # When the scheduler runs the next cycle (UNIX time), shown on the pages; None when
+    # there is no next one (sitegen render).
+    next_run: Callable[[], float | None] = field(default=lambda: None)
     progress: Callable[[str], None] = field(default=lambda _msg: None)
 
     @classmethod
@@ -167,6 +170,7 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
     m.site_bytes.set(record.bytes)
     m.written_bytes.inc(record.bytes)
     m.last_success.set(record.ts)
+    m.last_success_at = record.ts
     for source in snap.sources:
         if not source.ok:
             m.source_errors.labels(source.name).inc()
@@ -249,6 +253,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 title=cfg.site.title,
                 generated_at=now,
                 refresh_seconds=cfg.site.refresh_seconds or cfg.site.interval_seconds,
+                next_run=rt.next_run(),
                 css_href=assets.css_href,
                 icon_href=assets.icon_href,
                 version=__version__,

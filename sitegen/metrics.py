@@ -6,10 +6,13 @@ many as they like and nothing else in the process leaks into the scrape.
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from wsgiref.simple_server import WSGIServer
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer
 
 # Cycle stages take milliseconds to tens of seconds.
 _BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -20,6 +23,7 @@ class SelfMetrics:
     """The metrics a cycle updates."""
 
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+    last_success_at: float = 0.0  # UNIX time of the last successful cycle, for /healthz
 
     def __post_init__(self) -> None:
         r = self.registry
@@ -47,8 +51,24 @@ class SelfMetrics:
         )
 
 
-def serve(metrics: SelfMetrics, listen: str) -> WSGIServer:
-    """Serve /metrics on "host:port" in a background thread; return the server to stop."""
+def serve(metrics: SelfMetrics, listen: str, health: Callable[[], tuple[bool, str]]):
+    """Serve /metrics and /healthz on "host:port" in a background thread; return the server."""
+    exporter = make_wsgi_app(metrics.registry)
+
+    def app(environ: dict, start_response: Callable) -> list[bytes]:
+        if environ.get("PATH_INFO") == "/healthz":
+            ok, why = health()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "text/plain; charset=utf-8")])  # fmt: skip
+            return [why.encode() + b"\n"]
+        return exporter(environ, start_response)
+
     host, _, port = listen.rpartition(":")
-    server, _thread = start_http_server(int(port), addr=host.strip("[]"), registry=metrics.registry)
+    server = make_server(host.strip("[]"), int(port), app, ThreadingWSGIServer, _QuietHandler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
     return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass  # a scrape every 15 s is not news

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import multiprocessing
 import os
 import signal
@@ -10,8 +11,11 @@ import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from sitegen.render import PageTask, RenderedPage, environment, render_page
+
+logger = logging.getLogger("sitegen")
 
 
 def worker_count(configured: int) -> int:
@@ -50,15 +54,17 @@ class RenderPool:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        self._executor: ProcessPoolExecutor | None = None
-        if workers > 1:
-            ctx = _context()
-            self._executor = ProcessPoolExecutor(
-                max_workers=workers,
-                mp_context=ctx,
-                initializer=_warm_up,
-                initargs=(ctx.Barrier(workers),),
-            )
+        self.restarts = 0
+        self._executor = self._start() if workers > 1 else None
+
+    def _start(self) -> ProcessPoolExecutor:
+        ctx = _context()
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=ctx,
+            initializer=_warm_up,
+            initargs=(ctx.Barrier(self.workers),),
+        )
 
     def warm_up(self) -> list[int]:
         """Start every worker now (not inside the first cycle); return their pids."""
@@ -72,9 +78,19 @@ class RenderPool:
         """Render every task, in the pool when there is one, else in this process."""
         if self._executor is None:
             return [render_page(t) for t in tasks]
-        # One task per round trip: the few heavy pages (metrics, logs) come first in the list
-        # and each goes to its own worker, instead of sharing one chunk with their neighbours.
-        return list(self._executor.map(render_page, tasks))
+        try:
+            # One task per round trip: the few heavy pages (metrics, logs) come first and
+            # each goes to its own worker instead of sharing a chunk with its neighbours.
+            return list(self._executor.map(render_page, tasks))
+        except BrokenProcessPool:
+            # A worker died (killed, out of memory): the whole executor is unusable. Start
+            # a new one and render again, once; a second failure is the cycle's to report.
+            logger.warning("render pool broken; restarting it", extra={"fields": {}})
+            self._executor.shutdown(wait=False, cancel_futures=True)
+            self._executor = self._start()
+            self.restarts += 1
+            self.warm_up()
+            return list(self._executor.map(render_page, tasks))
 
     def close(self) -> None:
         """Stop the workers."""

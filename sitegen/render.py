@@ -48,6 +48,7 @@ class Common:
     title: str
     generated_at: float
     refresh_seconds: int
+    next_run: float | None
     css_href: str
     icon_href: str
     version: str

@@ -12,6 +12,7 @@ import logging
 import os
 import signal
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -33,8 +34,17 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
     """Run cycles until SIGTERM or SIGINT; return the exit code (0 after a clean stop)."""
     rt = Runtime.start(cfg, progress)
     logger = rt.telemetry.logger
-    server = serve(rt.metrics, cfg.site.metrics_listen) if cfg.site.metrics_listen else None
     interval = cfg.site.interval_seconds
+    started = time.time()
+
+    def health() -> tuple[bool, str]:
+        # Unhealthy once no cycle has succeeded for three intervals (or since start-up).
+        last = rt.metrics.last_success_at or started
+        age = time.time() - last
+        ok = age <= 3 * interval
+        return ok, f"{'ok' if ok else 'unhealthy'}: last successful cycle {age:.0f}s ago"
+
+    server = serve(rt.metrics, cfg.site.metrics_listen, health) if cfg.site.metrics_listen else None
     busy = threading.Lock()  # held while a cycle runs, so shutdown can wait for it
 
     def cycle() -> None:
@@ -52,10 +62,12 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
 
     scheduler = BlockingScheduler(timezone=UTC)
     scheduler.add_listener(skipped, EVENT_JOB_MAX_INSTANCES | EVENT_JOB_MISSED)
-    scheduler.add_job(
+    job = scheduler.add_job(
         cycle, "interval", seconds=interval, id="cycle", next_run_time=datetime.now(UTC),
         max_instances=1, coalesce=True, misfire_grace_time=interval,
     )  # fmt: skip
+    # APScheduler moves next_run_time on as a run starts: inside a cycle it is the next one.
+    rt.next_run = lambda: job.next_run_time.timestamp() if job.next_run_time else None
     stopping = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:

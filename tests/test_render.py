@@ -30,7 +30,7 @@ SCRIPT = re.compile(
 
 
 def common(css: str = "assets/site.css") -> Common:
-    return Common("t", 1_795_340_562.0, 30, css, "", "test", "host", (), ())
+    return Common("t", 1_795_340_562.0, 30, None, css, "", "test", "host", (), ())
 
 
 def hostile_snapshot():
@@ -146,3 +146,18 @@ def test_sequential_and_pool_render_the_same_bytes() -> None:
     tasks = page_tasks(snap, common())
     with RenderPool(1) as inline, RenderPool(2) as pool:
         assert [p.body for p in inline.render(tasks)] == [p.body for p in pool.render(tasks)]
+
+
+def test_a_killed_worker_is_replaced_and_the_render_retried() -> None:
+    import os
+    import signal
+
+    snap = snapshot(Workload(panels=2, points=50, traces=6, log_lines=20))
+    tasks = page_tasks(snap, common())
+    with RenderPool(2) as pool:
+        before = pool.warm_up()
+        os.kill(before[0], signal.SIGKILL)
+        pages = pool.render(tasks)
+        assert pool.restarts == 1
+        assert [p.path for p in pages] == [t.path for t in tasks]
+        assert before[0] not in {p.record.pid for p in pages}

@@ -58,6 +58,8 @@ def test_run_cycles_serves_metrics_and_stops_cleanly(tmp_path: Path, sig: signal
         )
         assert metrics['sitegen_stage_duration_seconds_count{stage="render"}'] >= 3
         assert metrics["sitegen_pages"] >= 6
+        health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+        assert health.status_code == 200 and health.text.startswith("ok: last successful cycle")
         proc.send_signal(sig)
         _out, err = proc.communicate(timeout=20)
     finally:
@@ -71,3 +73,4 @@ def test_run_cycles_serves_metrics_and_stops_cleanly(tmp_path: Path, sig: signal
     assert messages.count("cycle finished") >= 3
     assert messages[-2:] == ["stopping", "stopped"]
     assert json.loads(logs[-2])["signal"] == sig.name
+    assert "next update due <time" in (site / "index.html").read_text()
