@@ -11,9 +11,9 @@ from pathlib import Path
 import cssmin
 from PIL import Image
 
-from sitegen.render import ROOT
+from sitegen.paths import data_dir
 
-STYLES_DIR = ROOT / "styles"
+STYLES_DIR = data_dir("styles")
 # base.css defines the variables and the theme; the others only use them.
 FIRST = "base.css"
 ICON = "favicon.png"

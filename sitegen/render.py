@@ -14,16 +14,15 @@ import statistics
 import time
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
 
 import jinja2
 
 from sitegen import charts
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.paths import data_dir
 from sitegen.units import format_duration_ns, format_value
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATES_DIR = ROOT / "templates"
+TEMPLATES_DIR = data_dir("templates")
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
     "index.html",
