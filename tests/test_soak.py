@@ -1,0 +1,143 @@
+"""Soak: `sitegen run` at a 1 s interval for about a minute, with real faults injected.
+
+Faults: Prometheus stopped and started again; Prometheus frozen (SIGSTOP: it accepts
+connections and never answers, so the source hangs past the cycle's deadline); a render
+worker killed; file writes failing (the running process's RLIMIT_FSIZE lowered).
+Cycles must keep completing and never overlap, memory must stay flat, and a reader polling
+the output directory must never see a broken or partial site.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from tests.promserver import PromServer
+
+DURATION = 62.0
+
+
+class Reader(threading.Thread):
+    """Polls the site like a web server would; records anything broken or partial."""
+
+    def __init__(self, site: Path) -> None:
+        super().__init__(daemon=True)
+        self.site, self.stop, self.reads, self.errors = site, threading.Event(), 0, []
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            if (self.site / "manifest.json").exists():
+                try:
+                    manifest = json.loads((self.site / "manifest.json").read_text())
+                    for name, entry in manifest["files"].items():
+                        if (self.site / name).stat().st_size != entry["size"]:
+                            self.errors.append(f"{name}: size differs from the manifest")
+                    if not (self.site / "index.html").read_text().rstrip().endswith("</html>"):
+                        self.errors.append("index.html is cut short")
+                    self.reads += 1
+                except FileNotFoundError:
+                    # The previous build was pruned while being read: only the build older
+                    # than the one before can go, so this means a very slow reader; retry.
+                    continue
+                except (ValueError, OSError) as exc:
+                    self.errors.append(f"{type(exc).__name__}: {exc}")
+            time.sleep(0.05)
+
+
+def at(start: float, second: float) -> None:
+    time.sleep(max(0.0, start + second - time.monotonic()))
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="injects faults with Linux rlimits")
+def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
+    (tmp_path / "prom").mkdir()
+    prom = PromServer(tmp_path / "prom")
+    prom.start()
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    (logs / "app.log").write_text('{"level": "info", "msg": "hello"}\n')
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\ninterval_seconds = 1\nworkers = 2\nmetrics_listen = ""\n'
+        f'[prometheus]\nurl = "{prom.url}"\ntimeout_seconds = 30\n'
+        f'[[panels]]\ntitle = "r"\nquery = "sum(rate(http_requests_total[5m]))"\n'
+        f'[logs]\npaths = ["{logs}/*.log"]\n'
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sitegen", "run", "--config", str(config), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    reader = Reader(tmp_path / "public")
+    reader.start()
+    me = psutil.Process(proc.pid)
+    start = time.monotonic()
+    try:
+        at(start, 10)
+        rss_early = me.memory_info().rss
+        prom.stop()  # Prometheus down for 8 s
+        at(start, 18)
+        prom.start()
+        at(start, 24)
+        prom.proc.send_signal(signal.SIGSTOP)  # frozen: queries hang, past the deadline
+        at(start, 30)
+        prom.proc.send_signal(signal.SIGCONT)
+        at(start, 34)
+        workers = [c for c in me.children() if "python" in c.name().lower()]
+        max(workers, key=lambda c: c.pid).kill()  # a render worker dies
+        at(start, 42)
+        soft, hard = me.rlimit(psutil.RLIMIT_FSIZE)
+        me.rlimit(psutil.RLIMIT_FSIZE, (2048, hard))  # writes past 2 KiB fail (EFBIG)
+        at(start, 46)
+        me.rlimit(psutil.RLIMIT_FSIZE, (soft, hard))
+        at(start, DURATION - 2)
+        rss_late = me.memory_info().rss
+        at(start, DURATION)
+        proc.send_signal(signal.SIGTERM)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        proc.kill()
+        reader.stop.set()
+        prom.stop()
+    reader.join()
+    assert proc.returncode == 0, err[-2000:]
+    assert not reader.errors, reader.errors[:5]
+    assert reader.reads > 200
+
+    state = tmp_path / ".sitegen"
+    lines = [json.loads(line) for p in sorted(state.glob("logs/sitegen.jsonl*"), reverse=True)
+             for line in p.read_text().splitlines()]  # fmt: skip
+    finished = [r for r in lines if r["msg"] == "cycle finished"]
+    failed_sources = {r["source"] for r in lines if r["msg"] == "source failed"}
+    assert len(finished) >= 35, len(finished)
+    assert failed_sources == {"prometheus"}
+    prometheus_errors = {r["error"].split(":")[0] for r in lines if r["msg"] == "source failed"}
+    # The frozen server: the source is cut off at the cycle's deadline (2 s at a 1 s interval).
+    assert any(e.startswith("timed out after 1.9") for e in prometheus_errors), prometheus_errors
+    assert any(r["msg"] == "cycle failed" for r in lines)  # the disk-write fault
+    assert any(r["msg"] == "render pool broken; restarting it" for r in lines)
+    assert lines[-1]["msg"] == "stopped"
+    # Cycles kept completing after every fault, the last one included.
+    last_fault = max(r["ts"] for r in lines if r["msg"] == "cycle failed")
+    assert sum(1 for r in finished if r["ts"] > last_fault) >= 8
+
+    # Never two cycles at once: the cycle spans, in start order, never overlap.
+    spans = []
+    for line in (state / "spans.jsonl").read_text().splitlines():
+        for rs in json.loads(line)["resourceSpans"]:
+            for ss in rs["scopeSpans"]:
+                spans += [s for s in ss["spans"] if s["name"] == "cycle"]
+    windows = sorted((int(s["startTimeUnixNano"]), int(s["endTimeUnixNano"])) for s in spans)
+    assert len(windows) >= 35
+    assert all(b[0] >= a[1] for a, b in itertools.pairwise(windows))
+
+    # Memory flat: what the process holds after ~50 more cycles is about what it held early.
+    assert rss_late - rss_early < 40 * 2**20, (rss_early, rss_late)
