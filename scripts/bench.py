@@ -199,6 +199,48 @@ def bench_publish(cycles: int) -> None:
     )
 
 
+def bench_cycles(cycles: int) -> None:
+    """Run full cycles of the embedded default back to back: memory, CPU and latency."""
+    import psutil
+
+    from sitegen.config import parse
+    from sitegen.cycle import Runtime, run_cycle
+
+    me = psutil.Process()
+    with tempfile.TemporaryDirectory() as d:
+        cfg = parse("[site]\nworkers = 2\n", env={}, base_dir=Path(d))
+        rt = Runtime.start(cfg)
+        latencies, rss = [], {}
+        cpu0 = _cpu(me)
+        try:
+            for i in range(1, cycles + 1):
+                started = time.perf_counter()
+                run_cycle(rt)
+                latencies.append(time.perf_counter() - started)
+                if i in (10, cycles):
+                    rss[i] = me.memory_info().rss
+            cpu = _cpu(me) - cpu0  # before close(): the workers are still there to ask
+        finally:
+            rt.close()
+    q = statistics.quantiles(latencies, n=100)
+    print(f"{cycles} cycles of the embedded default, back to back, pool of 2:")
+    print(
+        f"  RSS after 10 cycles {rss[10] / 2**20:.1f} MiB, after {cycles}: "
+        f"{rss[cycles] / 2**20:.1f} MiB"
+    )
+    print(f"  CPU per cycle (main process and workers): {cpu / cycles * 1000:.0f} ms")
+    print(
+        f"  cycle latency p50 {q[49] * 1000:.0f} ms, p95 {q[94] * 1000:.0f} ms, "
+        f"p99 {q[98] * 1000:.0f} ms (the host source sleeps 250 ms of it on purpose)"
+    )
+
+
+def _cpu(me) -> float:
+    own = me.cpu_times()
+    kids = sum(c.cpu_times().user + c.cpu_times().system for c in me.children(recursive=True))
+    return own.user + own.system + kids
+
+
 def main() -> None:
     """Run the benchmark and print its figures."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -217,7 +259,16 @@ def main() -> None:
         default=0,
         help="instead: publish a changing site CYCLES times, sitegen against aws s3 sync",
     )
+    ap.add_argument(
+        "--cycles",
+        type=int,
+        default=0,
+        help="instead: run this many full cycles back to back (memory, CPU, latency)",
+    )
     args = ap.parse_args()
+    if args.cycles:
+        bench_cycles(args.cycles)
+        return
     if args.prometheus:
         bench_prometheus(args.runs)
         return
