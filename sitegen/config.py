@@ -47,6 +47,7 @@ class SiteConfig:
     history_retention_seconds: int = 7 * 86400
     refresh_seconds: int = 0
     metrics_listen: str = "127.0.0.1:9464"
+    otlp_endpoint: str = ""
 
 
 @dataclass(frozen=True)
@@ -309,6 +310,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "Period of the pages' <meta refresh>; 0 = the interval."),
         Key("metrics_listen", "metrics_listen", _listen, "host:port",
             "Where `sitegen run` serves its own /metrics for Prometheus; empty = off."),
+        Key("otlp_endpoint", "otlp_endpoint", _url(True), "URL",
+            "OpenTelemetry collector (OTLP/HTTP, e.g. http://127.0.0.1:4318) that also gets "
+            "sitegen's own spans; empty = spans stay local."),
     )),
     "prometheus": (PrometheusConfig, (
         Key("url", "url", _url(False), "URL", "Prometheus (or Thanos, Mimir) HTTP API base URL."),

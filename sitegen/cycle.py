@@ -61,7 +61,9 @@ class Runtime:
         """
         state_dir = cfg.site.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        telemetry = Telemetry(state_dir, hostname=host_info().hostname)
+        telemetry = Telemetry(
+            state_dir, hostname=host_info().hostname, otlp_endpoint=cfg.site.otlp_endpoint
+        )
         tracer, workers = telemetry.tracer, worker_count(cfg.site.workers)
         with tracer.start_as_current_span("startup", attributes={"config": cfg.source}):
             with tracer.start_as_current_span("open state"):

@@ -17,9 +17,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.export import (
+    BatchSpanProcessor,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.trace import StatusCode
 
 from sitegen import __version__
@@ -149,7 +155,7 @@ class JsonFormatter(logging.Formatter):
 class Telemetry:
     """The tracer and logger of one sitegen process, writing into state_dir."""
 
-    def __init__(self, state_dir: Path, hostname: str = "") -> None:
+    def __init__(self, state_dir: Path, hostname: str = "", otlp_endpoint: str = "") -> None:
         self.state_dir = state_dir
         self.spans_path = state_dir / SPANS_FILE
         self.log_path = state_dir / LOG_FILE
@@ -165,6 +171,11 @@ class Telemetry:
         self._buffer = _BufferExporter()
         self.provider = TracerProvider(resource=resource)
         self.provider.add_span_processor(SimpleSpanProcessor(self._buffer))
+        if otlp_endpoint:
+            # Batched, in a thread of the SDK's own: a slow or absent collector costs
+            # dropped spans, never a slower cycle.
+            exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces", timeout=5)
+            self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer(SERVICE, __version__)
         self.logger = logging.getLogger(SERVICE)
         self.logger.setLevel(logging.INFO)

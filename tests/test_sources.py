@@ -181,3 +181,40 @@ def test_a_corrupt_history_is_replaced(tmp_path: Path) -> None:
     h.add([("m", (), time.time(), 1.0)])
     assert len(h.series("m", 0)) == 1
     assert list(tmp_path.glob("history.sqlite.corrupt-*"))
+
+
+def test_own_spans_are_exported_to_a_collector_over_otlp(cfg: Config) -> None:
+    import http.server
+    import threading
+
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    received: list[bytes] = []
+
+    class Collector(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            assert self.path == "/v1/traces"
+            received.append(self.rfile.read(int(self.headers["Content-Length"])))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Collector)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        tel = Telemetry(cfg.site.state_dir, hostname="h", otlp_endpoint=url)
+        with tel.tracer.start_as_current_span("cycle"):
+            pass
+        tel.close()  # shutting the provider down flushes the batch
+    finally:
+        server.shutdown()
+    request = ExportTraceServiceRequest.FromString(b"".join(received))
+    spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
+    assert [s.name for s in spans] == ["cycle"]
