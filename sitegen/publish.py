@@ -27,7 +27,7 @@ from sitegen import lease
 from sitegen.config import PublishConfig
 from sitegen.lease import LEASE_KEY
 from sitegen.output import MANIFEST
-from sitegen.state import atomic_write_bytes
+from sitegen.state import atomic_write_bytes, quarantine
 from sitegen.telemetry import log
 from sitegen.units import format_value
 
@@ -128,10 +128,16 @@ class PublishState:
         self.path = state_dir / STATE_DIR / "state.json"
 
     def load(self) -> dict:
-        """Return the saved state, or an empty one."""
+        """Return the saved state, or an empty one (the bucket is then asked instead)."""
         try:
-            return json.loads(self.path.read_text())
-        except (OSError, ValueError):
+            state = json.loads(self.path.read_text())
+            if isinstance(state, dict):
+                return state
+            raise ValueError("not a JSON object")
+        except FileNotFoundError:
+            return {}
+        except (OSError, ValueError) as exc:
+            quarantine(self.path, f"{type(exc).__name__}: {exc}")
             return {}
 
     def save(self, state: dict) -> None:

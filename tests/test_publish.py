@@ -447,3 +447,13 @@ def test_faults_are_retried_or_reported_clearly(
     # Nothing half-published: no manifest went up, and the next publish sends the site.
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
     assert "manifest.json" not in keys
+
+
+def test_a_corrupt_publish_state_is_moved_aside_and_the_bucket_asked(aws, tmp_path: Path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+    state = tmp_path / "state" / "publish" / "state.json"
+    state.write_text("{not json")
+    _again, rec = run(tmp_path, site_files(), cfg)
+    assert rec.ops("PutObject") == [] and rec.ops("GetObject") == ["manifest.json"]
+    assert list(state.parent.glob("state.json.corrupt-*"))
