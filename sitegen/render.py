@@ -20,6 +20,7 @@ import jinja2
 from sitegen import charts
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
+from sitegen.tracestats import breakdown, critical_path, dependencies
 from sitegen.units import format_duration_ns, format_value
 
 TEMPLATES_DIR = data_dir("templates")
@@ -119,6 +120,8 @@ def environment() -> jinja2.Environment:
         waterfall=charts.waterfall,
         gantt=charts.gantt,
         hbars=charts.hbars,
+        depmap=charts.depmap,
+        critical_path=critical_path,
         ago=ago,
         trace_path=trace_path,
         levels=LEVELS,
@@ -214,7 +217,13 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             "traces",
             "traces/index.html",
             "traces.html",
-            {"traces": summaries, "now": snap.generated_at},
+            {
+                "traces": summaries,
+                "ops": breakdown(snap.traces),
+                "edges": dependencies(snap.traces),
+                "services": sorted({s.service for t in snap.traces for s in t.spans}),
+                "now": snap.generated_at,
+            },
             common,
         ),
         PageTask(

@@ -2,10 +2,20 @@
 
 from sitegen.charts.axes import nice_ticks
 from sitegen.charts.bars import hbars
+from sitegen.charts.depmap import depmap
 from sitegen.charts.downsample import downsample
 from sitegen.charts.gantt import gantt
 from sitegen.charts.line import line_chart
 from sitegen.charts.spark import sparkline
 from sitegen.charts.waterfall import waterfall
 
-__all__ = ["downsample", "gantt", "hbars", "line_chart", "nice_ticks", "sparkline", "waterfall"]
+__all__ = [
+    "depmap",
+    "downsample",
+    "gantt",
+    "hbars",
+    "line_chart",
+    "nice_ticks",
+    "sparkline",
+    "waterfall",
+]

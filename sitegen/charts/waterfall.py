@@ -30,8 +30,8 @@ def tree_order(trace: Trace) -> list[tuple[Span, int]]:
     return out
 
 
-def waterfall(trace: Trace, *, width: int = 960) -> Markup:
-    """Draw a trace as a Jaeger-style waterfall."""
+def waterfall(trace: Trace, *, width: int = 960, critical: frozenset[str] = frozenset()) -> Markup:
+    """Draw a trace as a Jaeger-style waterfall; spans in `critical` are marked with »."""
     rows = tree_order(trace)
     hidden = max(0, len(rows) - MAX_ROWS)
     rows = rows[:MAX_ROWS]
@@ -48,12 +48,14 @@ def waterfall(trace: Trace, *, width: int = 960) -> Markup:
         top = TOP + i * ROW
         svc = services.index(span.service)
         err = span.status == "error"
-        cls = f"svc{svc % 8}" + (" err" if err else "")
+        on_path = span.span_id in critical
+        cls = f"svc{svc % 8}" + (" err" if err else "") + (" crit" if on_path else "")
         glyph = GLYPHS[svc % len(GLYPHS)]
         name = span.name if len(span.name) <= 34 - depth else span.name[: 33 - depth] + "…"
-        label = f"{'! ' if err else ''}{glyph} {name}"
+        label = f"{'! ' if err else ''}{'» ' if on_path else ''}{glyph} {name}"
         dur = format_duration_ns(span.duration_ns)
         hover = f"{span.name} · {span.service} · {dur} · {span.status}"
+        hover += " · on the critical path" if on_path else ""
         bx, bw = x(span.start_ns), max(1.0, span.duration_ns / total * bar_w)
         body.append(
             f'<g class="{cls}">{title(hover)}'
