@@ -91,8 +91,10 @@ def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
         at(start, 30)
         prom.proc.send_signal(signal.SIGCONT)
         at(start, 34)
-        workers = [c for c in me.children() if "python" in c.name().lower()]
-        max(workers, key=lambda c: c.pid).kill()  # a render worker dies
+        # Render workers are the forkserver's children, the grandchildren of sitegen.
+        workers = [c for c in me.children(recursive=True) if c.ppid() != me.pid]
+        assert len(workers) == 2
+        workers[0].kill()  # a render worker dies
         at(start, 42)
         soft, hard = me.rlimit(psutil.RLIMIT_FSIZE)
         me.rlimit(psutil.RLIMIT_FSIZE, (2048, hard))  # writes past 2 KiB fail (EFBIG)
@@ -118,7 +120,9 @@ def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
     finished = [r for r in lines if r["msg"] == "cycle finished"]
     failed_sources = {r["source"] for r in lines if r["msg"] == "source failed"}
     assert len(finished) >= 35, len(finished)
-    assert failed_sources == {"prometheus"}
+    # Prometheus for its faults; sources that write state (history, caches) may also fail
+    # while writes fail, and fall back like any other.
+    assert "prometheus" in failed_sources
     prometheus_errors = {r["error"].split(":")[0] for r in lines if r["msg"] == "source failed"}
     # The frozen server: the source is cut off at the cycle's deadline (2 s at a 1 s interval).
     assert any(e.startswith("timed out after") for e in prometheus_errors), prometheus_errors
