@@ -37,11 +37,14 @@ class Reader(threading.Thread):
         while not self.stop.is_set():
             if (self.site / "manifest.json").exists():
                 try:
-                    manifest = json.loads((self.site / "manifest.json").read_text())
+                    # One build per pass, as a reader following one page's links would see
+                    # it; the symlink may move on to the next build in the meantime.
+                    build = self.site.resolve()
+                    manifest = json.loads((build / "manifest.json").read_text())
                     for name, entry in manifest["files"].items():
-                        if (self.site / name).stat().st_size != entry["size"]:
+                        if (build / name).stat().st_size != entry["size"]:
                             self.errors.append(f"{name}: size differs from the manifest")
-                    if not (self.site / "index.html").read_text().rstrip().endswith("</html>"):
+                    if not (build / "index.html").read_text().rstrip().endswith("</html>"):
                         self.errors.append("index.html is cut short")
                     self.reads += 1
                 except FileNotFoundError:
