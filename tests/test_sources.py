@@ -16,6 +16,7 @@ from sitegen.sources import collect_all, logs, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.otlp import assemble, parse_lines
 from sitegen.state import LastGood
+from sitegen.tail import Tailer
 from sitegen.telemetry import Telemetry
 
 TRACER = TracerProvider().get_tracer("test")
@@ -91,8 +92,9 @@ def test_logs_parse_json_logfmt_and_plain_with_secrets_redacted(tmp_path: Path) 
         b"2026-11-22 10:00:02,123 ERROR token AKIAIOSFODNN7EXAMPLE leaked\n"
         b"\xff\xfe binary \x00 junk\n"
     )
-    records, skipped = logs.read_file(f, "auto", "app")
-    assert skipped == 0
+    (chunk,) = Tailer(tmp_path / "offsets.json").read([f], 1 << 20)
+    records = logs.records(chunk, "auto", "app")
+    assert chunk.skipped == 0
     assert [r.level for r in records[:3]] == ["warning", "error", "error"]
     assert records[0].trace_id == "ab" * 16
     assert records[0].ts == 1795341600.0
@@ -104,10 +106,42 @@ def test_logs_parse_json_logfmt_and_plain_with_secrets_redacted(tmp_path: Path) 
 def test_only_the_tail_of_a_large_log_is_read(tmp_path: Path) -> None:
     f = tmp_path / "big.log"
     f.write_text("".join(f"line {i} INFO hello\n" for i in range(200_000)))
-    records, skipped = logs.read_file(f, "plain", "big")
-    assert skipped > 0
+    (chunk,) = Tailer(tmp_path / "offsets.json").read([f], 1 << 20)
+    records = logs.records(chunk, "plain", "big")
+    assert chunk.skipped > 0
     assert records[-1].message.startswith("line 199999")
     assert len(records) < 200_000
+
+
+def test_files_are_followed_through_appends_truncation_and_rotation(tmp_path: Path) -> None:
+    state = tmp_path / "offsets.json"
+    log = tmp_path / "app.log"
+    log.write_text("a\nb\npartial")
+
+    def read() -> list[str]:
+        paths = sorted(tmp_path.glob("app.log*"))
+        return [line.decode() for c in Tailer(state).read(paths, 1 << 20) for line in c.lines]
+
+    assert read() == ["a", "b"]  # the unfinished last line waits
+    with log.open("a") as f:
+        f.write(" line\nc\n")
+    assert read() == ["partial line", "c"]
+    assert read() == []  # nothing new, nothing again
+    log.rename(tmp_path / "app.log.1")  # logrotate: rename, then a new file
+    with (tmp_path / "app.log.1").open("a") as f:
+        f.write("d\n")  # the writer still had the old file open
+    log.write_text("e\n")
+    assert sorted(read()) == ["d", "e"]
+    log.write_text("f\n")  # truncated and rewritten (copytruncate)
+    assert read() == ["f"]
+
+
+def test_a_backlog_is_skipped_to_its_newest_part(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"{i:09d}\n" for i in range(100_000)))  # 1 MB
+    (chunk,) = Tailer(tmp_path / "offsets.json").read([log], 100_000)
+    assert chunk.skipped >= 900_000 and chunk.lines[-1] == b"000099999"
+    assert len(chunk.lines) <= 10_000
 
 
 def test_own_spans_round_trip_through_the_otlp_reader(cfg: Config) -> None:

@@ -7,15 +7,17 @@ import re
 import shlex
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sitegen.files import expand, tail_lines
+from sitegen.files import TAIL_BYTES, expand
 from sitegen.model import LogRecord, labels_of
 from sitegen.redact import redact, redact_field
 from sitegen.sources.base import Part, SourceContext
+from sitegen.state import LastGood
+from sitegen.tail import Chunk, Tailer
 from sitegen.telemetry import LOG_FILE
 
 NAME = "logs"
+TAIL_STATE = "tail/logs.json"
 MAX_MESSAGE = 2000  # characters kept of one message; the page is a tail, not an archive
 MAX_FIELDS = 12
 
@@ -158,33 +160,34 @@ def parse_line(line: str, fmt: str) -> dict:
     return parse_plain(line)
 
 
-def read_file(path: Path, fmt: str, source: str) -> tuple[list[LogRecord], int]:
-    """Return the records in the tail of one log file and how many bytes were not read."""
-    lines, skipped = tail_lines(path)
-    mtime = path.stat().st_mtime
-    records = []
-    for raw in lines:
+def records(chunk: Chunk, fmt: str, source: str) -> list[LogRecord]:
+    """Parse the new lines of one file; a line without a time gets the file's mtime."""
+    try:
+        fallback = chunk.path.stat().st_mtime
+    except OSError:
+        fallback = time.time()
+    out = []
+    for raw in chunk.lines:
         # Invalid UTF-8 and NULs are shown as replacement characters, never crash a cycle.
         line = raw.decode("utf-8", "replace").replace("\x00", "\ufffd").rstrip("\r")
         if line.strip():
-            records.append(_record(parse_line(line, fmt), source, mtime))
-    return records, skipped
+            out.append(_record(parse_line(line, fmt), source, fallback))
+    return out
 
 
 def collect(ctx: SourceContext) -> Part:
-    """Read the newest lines of sitegen's own log and every configured log file."""
+    """Read what sitegen's own log and every configured log file gained since last cycle."""
     own = ctx.state_dir / LOG_FILE
-    files = [(p, "json", "sitegen") for p in (own.with_name(own.name + ".1"), own) if p.exists()]
-    files += [(p, ctx.cfg.logs.format, p.name) for p in expand(ctx.cfg.logs.paths)]
-    records: list[LogRecord] = []
-    skipped = 0
-    for path, fmt, source in files:
-        found, cut = read_file(path, fmt, source)
-        records.extend(found)
-        skipped += cut
-    records.sort(key=lambda r: r.ts)
-    shown = records[-ctx.cfg.logs.tail_lines :]
-    detail = f"{len(records)} lines from {len(files)} files, {len(shown)} shown"
+    files = {p: ("json", "sitegen") for p in (own.with_name(own.name + ".1"), own) if p.exists()}
+    files.update({p: (ctx.cfg.logs.format, p.name) for p in expand(ctx.cfg.logs.paths)})
+    chunks = Tailer(ctx.state_dir / TAIL_STATE).read(list(files), TAIL_BYTES)
+    new = [r for c in chunks for r in records(c, *files[c.path])]
+    # The page shows the newest lines seen, old and new: carry the last shown ones over.
+    previous = LastGood(ctx.state_dir).load(NAME)
+    kept = list(previous[1].logs) if previous else []
+    shown = sorted(kept + new, key=lambda r: r.ts)[-ctx.cfg.logs.tail_lines :]
+    skipped = sum(c.skipped for c in chunks)
+    detail = f"{len(new)} new lines from {len(files)} files, {len(shown)} shown"
     if skipped:
-        detail += f", {skipped} older bytes not read"
+        detail += f", {skipped} bytes skipped to keep up"
     return Part(logs=tuple(shown), detail=detail)
