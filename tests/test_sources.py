@@ -252,3 +252,31 @@ def test_own_spans_are_exported_to_a_collector_over_otlp(cfg: Config) -> None:
     request = ExportTraceServiceRequest.FromString(b"".join(received))
     spans = [s for rs in request.resource_spans for ss in rs.scope_spans for s in ss.spans]
     assert [s.name for s in spans] == ["cycle"]
+
+
+def test_spans_of_one_trace_arriving_in_two_cycles_come_together(cfg: Config, tmp_path) -> None:
+    def doc(span_id: str, parent: str | None, service: str) -> str:
+        span = {"traceId": "ab" * 16, "spanId": span_id, "name": span_id,
+                "startTimeUnixNano": "1000", "endTimeUnixNano": "2000"}  # fmt: skip
+        if parent:
+            span["parentSpanId"] = parent
+        resource = {"attributes": [{"key": "service.name", "value": {"stringValue": service}}]}
+        scope = {"resource": resource, "scopeSpans": [{"spans": [span]}]}
+        return json.dumps({"resourceSpans": [scope]}) + "\n"
+
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(doc("c" * 16, "d" * 16, "api"))  # the child first: an orphan for now
+    cfg = cfg.__class__(
+        **{**cfg.__dict__, "traces": cfg.traces.__class__((str(tmp_path / "*.json"),), 10)}
+    )
+    ctx = context(cfg)
+    first = traces.collect(ctx)
+    LastGood(ctx.state_dir).save(traces.NAME, (ctx.now, first))  # as collect_all does
+    (orphan,) = [t for t in first.traces if t.trace_id == "ab" * 16]
+    assert len(orphan.spans) == 1
+    b.write_text(doc("d" * 16, None, "web"))  # the root arrives later, in another file
+    with a.open("a") as f:
+        f.write(doc("c" * 16, "d" * 16, "api"))  # and the child again: counted once
+    second = traces.collect(ctx)
+    (whole,) = [t for t in second.traces if t.trace_id == "ab" * 16]
+    assert len(whole.spans) == 2 and whole.root.service == "web"
