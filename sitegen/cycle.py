@@ -22,7 +22,7 @@ from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples
 from sitegen.metrics import SelfMetrics
-from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
+from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
 from sitegen.pool import RenderPool, worker_count
@@ -105,7 +105,6 @@ class CycleResult:
     snapshot: Snapshot
     written: Written
     stages: tuple[StageTiming, ...]
-    records: tuple[TaskRecord, ...]
     published: Published | None = None
 
 
@@ -310,4 +309,4 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
             failed_sources=list(common.failed_sources),
         )
     rt.telemetry.flush()
-    return CycleResult(snap, written, tuple(stages), records, published)
+    return CycleResult(snap, written, tuple(stages), published)

@@ -7,7 +7,7 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Labels = tuple[tuple[str, str], ...]
 Point = tuple[float, float]
@@ -224,4 +224,3 @@ class Snapshot:
     cycles: tuple[CycleRecord, ...] = ()
     version: str = ""
     site: SiteStats | None = None
-    notes: tuple[str, ...] = field(default=())
