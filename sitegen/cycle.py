@@ -262,13 +262,16 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
                 failed_sources=tuple(s.name for s in snap.sources if not s.ok),
             )
-            pages = rt.pool.render(page_tasks(snap, common))
+            # Rendering gets two intervals (at least a minute): past that a worker is stuck.
+            limit = max(60.0, 2.0 * cfg.site.interval_seconds)
+            pages = rt.pool.render(page_tasks(snap, common), timeout=limit)
             records = tuple(p.record for p in pages)
             stages_so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
             reports = rt.pool.render(
-                report_tasks(
+                timeout=limit,
+                tasks=report_tasks(
                     snap, common, records, stages_so_far, rt.pool.workers, cfg.source, assets.files
-                )
+                ),
             )
             pages += reports
             records += tuple(p.record for p in reports)

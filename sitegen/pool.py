@@ -74,23 +74,40 @@ class RenderPool:
         futures = [self._executor.submit(_ready) for _ in range(self.workers)]
         return sorted({f.result() for f in futures})
 
-    def render(self, tasks: Sequence[PageTask]) -> list[RenderedPage]:
-        """Render every task, in the pool when there is one, else in this process."""
+    def render(self, tasks: Sequence[PageTask], timeout: float | None = None) -> list[RenderedPage]:
+        """Render every task, in the pool when there is one, else in this process.
+
+        Past `timeout` seconds the workers are taken to be stuck: they are killed, a new
+        pool started, and TimeoutError raised for the cycle to report.
+        """
         if self._executor is None:
             return [render_page(t) for t in tasks]
         try:
             # One task per round trip: the few heavy pages (metrics, logs) come first and
             # each goes to its own worker instead of sharing a chunk with its neighbours.
-            return list(self._executor.map(render_page, tasks))
+            return list(self._executor.map(render_page, tasks, timeout=timeout))
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the whole executor is unusable. Start
             # a new one and render again, once; a second failure is the cycle's to report.
             logger.warning("render pool broken; restarting it", extra={"fields": {}})
-            self._executor.shutdown(wait=False, cancel_futures=True)
-            self._executor = self._start()
-            self.restarts += 1
-            self.warm_up()
-            return list(self._executor.map(render_page, tasks))
+            self._restart()
+            return list(self._executor.map(render_page, tasks, timeout=timeout))
+        except TimeoutError:
+            logger.warning("render pool stuck; restarting it", extra={"fields": {}})
+            self._restart()
+            raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
+
+    def _restart(self) -> None:
+        # A stuck worker would keep its task forever: kill them all (the executor has no
+        # public way to), then start afresh.
+        for process in list((self._executor._processes or {}).values()):
+            process.kill()
+        # Not cancel_futures: the old executor fails its pending futures itself once it sees
+        # the dead workers, and cancelling them first races with that (InvalidStateError).
+        self._executor.shutdown(wait=False)
+        self._executor = self._start()
+        self.restarts += 1
+        self.warm_up()
 
     def close(self) -> None:
         """Stop the workers."""

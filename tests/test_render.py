@@ -161,3 +161,23 @@ def test_a_killed_worker_is_replaced_and_the_render_retried() -> None:
         assert pool.restarts == 1
         assert [p.path for p in pages] == [t.path for t in tasks]
         assert before[0] not in {p.record.pid for p in pages}
+
+
+def test_a_stuck_worker_is_killed_and_the_pool_started_again() -> None:
+    import os
+    import signal
+    import time
+
+    snap = snapshot(Workload(panels=2, points=50, traces=6, log_lines=20))
+    tasks = page_tasks(snap, common())
+    with RenderPool(2) as pool:
+        stuck = pool.warm_up()
+        for pid in stuck:
+            os.kill(pid, signal.SIGSTOP)  # frozen: takes tasks, never answers
+        started = time.monotonic()
+        with pytest.raises(TimeoutError, match=r"longer than 1\.5s"):
+            pool.render(tasks, timeout=1.5)
+        assert time.monotonic() - started < 10 and pool.restarts == 1
+        pages = pool.render(tasks, timeout=30)
+        assert len(pages) == len(tasks)
+        assert not {p.record.pid for p in pages} & set(stuck)
