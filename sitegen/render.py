@@ -18,6 +18,7 @@ from functools import cache
 import jinja2
 
 from sitegen import charts
+from sitegen.logstats import LEVELS, top_errors
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
 from sitegen.tracestats import breakdown, critical_path, dependencies
@@ -35,7 +36,6 @@ MAIN_PAGES = (
 )
 # One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
 PAGE_BUDGET = 14_000
-LEVELS = ("debug", "info", "warning", "error", "critical")
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
 _NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
@@ -232,6 +232,8 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             "logs.html",
             {
                 "logs": snap.logs,
+                "top_errors": top_errors(snap.logs),
+                "level_panels": [p for p in snap.panels if p.query == "log_lines"],
                 "level_counts": level_counts,
                 "known_traces": known_traces,
                 "now": snap.generated_at,

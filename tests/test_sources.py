@@ -280,3 +280,28 @@ def test_spans_of_one_trace_arriving_in_two_cycles_come_together(cfg: Config, tm
     second = traces.collect(ctx)
     (whole,) = [t for t in second.traces if t.trace_id == "ab" * 16]
     assert len(whole.spans) == 2 and whole.root.service == "web"
+
+
+def test_top_errors_group_alike_messages_and_levels_are_counted_per_cycle(cfg: Config) -> None:
+    from sitegen.logstats import top_errors
+    from sitegen.model import LogRecord
+
+    logs_ = (
+        *(
+            LogRecord(i, "error", f"timeout after {i} ms to 10.0.0.{i % 3}", "app")
+            for i in range(6)
+        ),
+        LogRecord(9, "error", "disk full", "app"),
+        LogRecord(10, "info", "fine", "app"),
+    )
+    (first, count), second = top_errors(logs_)
+    assert count == 6 and first.startswith("timeout after # ms to #") and second == ("disk full", 1)
+
+    ctx = context(cfg)
+    log = cfg.site.state_dir / "app.log"
+    log.write_text('{"level": "error", "msg": "x"}\n{"level": "info", "msg": "y"}\n')
+    found = cfg.__class__(**{**cfg.__dict__, "logs": cfg.logs.__class__((str(log),))})
+    part = logs.collect(SourceContext(found, ctx.history, ctx.state_dir, ctx.now, ctx.deadline))
+    (panel,) = part.panels
+    last = {dict(s.labels)["level"]: s.last for s in panel.series}
+    assert last["error"] == 1 and last["info"] >= 1 and last["debug"] == 0

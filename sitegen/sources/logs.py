@@ -6,12 +6,14 @@ import json
 import re
 import shlex
 import time
+from collections import Counter
 from datetime import UTC, datetime
 
 from sitegen.files import TAIL_BYTES, expand
+from sitegen.logstats import LEVELS
 from sitegen.model import LogRecord, labels_of
 from sitegen.redact import redact, redact_field
-from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 from sitegen.state import LastGood
 from sitegen.tail import Chunk, Tailer
 from sitegen.telemetry import LOG_FILE
@@ -186,8 +188,14 @@ def collect(ctx: SourceContext) -> Part:
     previous = LastGood(ctx.state_dir).load(NAME)
     kept = list(previous[1].logs) if previous else []
     shown = sorted(kept + new, key=lambda r: r.ts)[-ctx.cfg.logs.tail_lines :]
+    # Lines per level per cycle go to the history: the logs page charts them over time.
+    per_level = Counter(r.level for r in new)
+    ctx.history.add(
+        [("log_lines", (("level", level),), ctx.now, float(per_level[level])) for level in LEVELS]
+    )
+    panel = history_part(ctx, (MetricDef("Log lines by level", "log_lines", "", "area"),), NAME)
     skipped = sum(c.skipped for c in chunks)
     detail = f"{len(new)} new lines from {len(files)} files, {len(shown)} shown"
     if skipped:
         detail += f", {skipped} bytes skipped to keep up"
-    return Part(logs=tuple(shown), detail=detail)
+    return Part(logs=tuple(shown), panels=panel.panels, detail=detail)
