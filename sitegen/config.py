@@ -18,11 +18,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 EMBEDDED = "<embedded default>"
+PANEL_KINDS = ("line", "area", "stat", "bar", "heatmap")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _SELECTOR = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*(\{.*\})?$", re.S)
+_JOURNAL_MATCH = re.compile(r"^[A-Z0-9_]+=.*$")
 _BUCKET = re.compile(r"^(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
 
 
@@ -84,6 +86,11 @@ class TracesConfig:
 
     otlp_json: tuple[str, ...] = ()
     max_traces: int = 50
+    jaeger_url: str = ""
+    jaeger_services: tuple[str, ...] = ()
+    tempo_url: str = ""
+    tempo_query: str = "{}"
+    lookback_seconds: int = 3600
 
 
 @dataclass(frozen=True)
@@ -93,6 +100,15 @@ class LogsConfig:
     paths: tuple[str, ...] = ()
     format: str = "auto"
     tail_lines: int = 200
+    journald: bool = False
+    journald_matches: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RedactConfig:
+    """[redact]: secrets of your own to mask, besides the built-in kinds."""
+
+    patterns: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,6 +133,7 @@ class Config:
     traces: TracesConfig = field(default_factory=TracesConfig)
     logs: LogsConfig = field(default_factory=LogsConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
+    redact: RedactConfig = field(default_factory=RedactConfig)
     source: str = EMBEDDED
 
 
@@ -248,6 +265,31 @@ def _label_names(value: Any) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _strings(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+        raise ValueError("must be an array of non-empty strings")
+    return tuple(value)
+
+
+def _journal_matches(value: Any) -> tuple[str, ...]:
+    bad = [v for v in _strings(value) if v != "+" and not _JOURNAL_MATCH.match(v)]
+    if bad:
+        raise ValueError(f"not a journal match (FIELD=value, or + between groups): {bad[0]!r}")
+    return tuple(value)
+
+
+def _regexes(value: Any) -> tuple[str, ...]:
+    problems = []
+    for i, pattern in enumerate(_strings(value)):
+        try:
+            re.compile(pattern)
+        except re.error as exc:
+            problems.append(f"[{i}] {pattern!r} is not a regular expression: {exc}")
+    if problems:
+        raise ValueError("; ".join(problems))
+    return tuple(value)
+
+
 def _metric_selector(value: Any) -> str:
     if not _SELECTOR.match(_str(value)):
         raise ValueError(f"must be a metric name with an optional {{...}} selector, got {value!r}")
@@ -344,13 +386,26 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "How far back the chart reaches."),
         Key("unit", "unit", _str, "string",
             "Drives number formatting: bytes, bytes/s, seconds, percent, ratio, req/s, ..."),
-        Key("kind", "kind", _choice("line", "area", "stat"), "line, area or stat",
-            "Chart kind: lines, stacked areas, or a single figure with a sparkline."),
+        Key("kind", "kind", _choice(*PANEL_KINDS), ", ".join(PANEL_KINDS),
+            "Chart kind: lines, stacked areas, a figure with a sparkline per series, bars of "
+            "each series' newest value, or a heatmap of a `histogram`'s buckets over time."),
     )),
     "traces": (TracesConfig, (
         Key("otlp_json", "otlp_json", _globs, "globs",
             "OTLP JSON files (the Collector's file exporter output) to read traces from."),
         Key("max_traces", "max_traces", _int(1, 10000), "integer", "Newest traces shown."),
+        Key("jaeger_url", "jaeger_url", _url(True), "URL",
+            "Jaeger query service (e.g. http://127.0.0.1:16686) whose /api/traces are read; "
+            "empty = off."),
+        Key("jaeger_services", "jaeger_services", _strings, "strings",
+            "Services whose traces are fetched from Jaeger; empty = every service it lists."),
+        Key("tempo_url", "tempo_url", _url(True), "URL",
+            "Grafana Tempo HTTP API (e.g. http://127.0.0.1:3200) searched for traces; "
+            "empty = off."),
+        Key("tempo_query", "tempo_query", _nonempty, "TraceQL",
+            "Which traces Tempo's search returns, e.g. '{ status = error }'."),
+        Key("lookback", "lookback_seconds", _duration(60, 7 * 86400), "duration",
+            "How far back the Jaeger and Tempo searches reach."),
     )),
     "logs": (LogsConfig, (
         Key("paths", "paths", _globs, "globs", "Log files to tail."),
@@ -358,6 +413,17 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "auto, json, logfmt or plain", "Line format; auto detects it per line."),
         Key("tail_lines", "tail_lines", _int(1, 100000), "integer",
             "Newest lines shown on the logs page."),
+        Key("journald", "journald", _bool, "boolean",
+            "Also read the systemd journal, through `journalctl -o json`."),
+        Key("journald_matches", "journald_matches", _journal_matches, "matches",
+            "journalctl matches, e.g. [\"_SYSTEMD_UNIT=nginx.service\"]; empty = every entry "
+            "sitegen may read."),
+    )),
+    "redact": (RedactConfig, (
+        Key("patterns", "patterns", _regexes, "regexes",
+            "Regular expressions of your own secrets: what each matches is replaced by "
+            "[REDACTED] in logs and traces, before anything is written (use a lookbehind, "
+            "`(?<=key=)\\w+`, to keep context)."),
     )),
     "publish": (PublishConfig, (
         Key("bucket", "bucket", _bucket, "string", "S3 bucket; empty = no publishing."),
@@ -460,8 +526,12 @@ def parse(
             panels = [_table(f"panels[{i}]", v, name, env, errors) for i, v in enumerate(value)]
             # Judged on what was written, so a bad histogram is one error, not two.
             for i, (given, panel) in enumerate(zip(value, panels, strict=True)):
-                if panel is not None and bool(given.get("query")) == bool(given.get("histogram")):
+                if panel is None:
+                    continue
+                if bool(given.get("query")) == bool(given.get("histogram")):
                     errors.append(f"panels[{i}]: give either query or histogram (one of them)")
+                elif panel.get("kind") == "heatmap" and not given.get("histogram"):
+                    errors.append(f"panels[{i}].kind: a heatmap needs `histogram`, not `query`")
             built[name] = panels
         else:
             built[name] = _table(name, value, name, env, errors)
@@ -483,6 +553,7 @@ def parse(
         traces=TracesConfig(**(built.get("traces") or {})),
         logs=LogsConfig(**(built.get("logs") or {})),
         publish=PublishConfig(**(built.get("publish") or {})),
+        redact=RedactConfig(**(built.get("redact") or {})),
         source=source,
     )
 

@@ -54,6 +54,15 @@ class Panel:
 
 
 @dataclass(frozen=True)
+class SpanEvent:
+    """Something that happened at one instant inside a span (an exception, a retry)."""
+
+    name: str
+    ts_ns: int
+    attributes: Labels = ()
+
+
+@dataclass(frozen=True)
 class Span:
     """One finished span of a trace."""
 
@@ -66,6 +75,7 @@ class Span:
     end_ns: int
     status: str = "unset"  # "ok", "error" or "unset", as in OTLP
     attributes: Labels = ()
+    events: tuple[SpanEvent, ...] = ()
 
     @property
     def duration_ns(self) -> int:
@@ -115,6 +125,7 @@ class LogRecord:
     source: str
     trace_id: str | None = None
     fields: Labels = ()
+    duration_s: float | None = None  # from a duration field (duration_ms, latency, took, ...)
 
 
 @dataclass(frozen=True)

@@ -236,6 +236,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "level_panels": [p for p in snap.panels if p.query == "log_lines"],
                 "level_counts": level_counts,
                 "known_traces": known_traces,
+                "sources": sources,
                 "now": snap.generated_at,
             },
             common,

@@ -36,6 +36,17 @@ def errors(text: str, env: dict[str, str] | None = None) -> list[str]:
         ('[[panels]]\ntitle = "x"\nquery = "up"\nrange = "30s"', "panels[0].range: must be"),
         ('[panels]\ntitle = "x"', "panels: must be an array of tables ([[panels]])"),
         ('site = "x"', "site: must be a table, got a string"),
+        (
+            '[[panels]]\ntitle = "x"\nquery = "up"\nkind = "heatmap"',
+            "panels[0].kind: a heatmap needs",
+        ),
+        (
+            '[redact]\npatterns = ["ok", "(open"]',
+            "redact.patterns: [1] '(open' is not a regular exp",
+        ),
+        ('[logs]\njournald_matches = ["nginx"]', "logs.journald_matches: not a journal match"),
+        ('[traces]\njaeger_url = "jaeger:16686"', "traces.jaeger_url: must be an http(s) URL"),
+        ('[traces]\nlookback = "10s"', "traces.lookback: must be between 1m and 1w"),
     ],
 )
 def test_each_error_names_its_key(toml: str, expected: str) -> None:
