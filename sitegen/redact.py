@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from functools import cache
 
 MASK = "[REDACTED]"
 
@@ -28,10 +29,18 @@ _PATTERNS = (
 )
 
 
-def redact(text: str) -> str:
-    """Return text with every known kind of secret replaced by [REDACTED]."""
+@cache
+def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    # Config validation already compiled each one; this compiles them once per process.
+    return tuple(re.compile(p) for p in extra)
+
+
+def redact(text: str, extra: tuple[str, ...] = ()) -> str:
+    """Return text with every known kind of secret, and whatever `extra` matches, masked."""
     for pattern in _PATTERNS:
         text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    for pattern in _compiled(extra):
+        text = pattern.sub(MASK, text)
     return text
 
 
@@ -40,6 +49,6 @@ _SECRET_KEY = re.compile(
 )
 
 
-def redact_field(key: str, value: str) -> str:
+def redact_field(key: str, value: str, extra: tuple[str, ...] = ()) -> str:
     """Return a structured field's value, masked whole when its key names a secret."""
-    return MASK if _SECRET_KEY.search(key) else redact(value)
+    return MASK if _SECRET_KEY.search(key) else redact(value, extra)
