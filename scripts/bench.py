@@ -19,7 +19,7 @@ from sitegen.cycle import snapshot_json
 from sitegen.optimize import build_assets
 from sitegen.output import write_site
 from sitegen.pool import RenderPool, worker_count
-from sitegen.render import MAIN_PAGES, Common, iso, page_tasks, report_tasks
+from sitegen.render import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
 from sitegen.synthetic import Workload, snapshot
 
 
@@ -162,7 +162,7 @@ def bench_publish(cycles: int) -> None:
             snap = snapshot(w, now=1_795_340_562.0 + 30 * cycle, first_trace=3 * cycle)
             assets = build_assets()
             common = _common(snap, assets.css_href)
-            pages = pool.render(page_tasks(snap, common))
+            pages = render_site(pool.render, snap, common, assets.css_gzip, _no_reports).pages
             files = {**assets.files, **{p.path: p.body for p in pages}}
             files["data/snapshot.json"] = snapshot_json(snap)
             site = write_site(Path(d) / "public", files, iso(snap.generated_at)).path
@@ -284,14 +284,13 @@ def main() -> None:
         for _ in range(args.runs):
             t_opt, assets = timed(build_assets)
             common = _common(snap, assets.css_href)
-            tasks = page_tasks(snap, common)
-            t_seq, _ = timed(inline.render, tasks)
-            t_pool, pages = timed(pool.render, tasks)
-            records = tuple(p.record for p in pages)
+            css_gz = assets.css_gzip
+            t_seq, _ = timed(render_site, inline.render, snap, common, css_gz, _no_reports)
+            t_pool, done = timed(render_site, pool.render, snap, common, css_gz, _no_reports)
             reports = pool.render(
-                report_tasks(snap, common, records, (), workers, "bench", assets.files)
+                report_tasks(snap, common, done.records, (), workers, "bench", assets.files)
             )
-            files = {**assets.files, **{p.path: p.body for p in (*pages, *reports)}}
+            files = {**assets.files, **{p.path: p.body for p in (*done.pages, *reports)}}
             t_json, files["data/snapshot.json"] = timed(snapshot_json, snap)
             t_write, _ = timed(write_site, Path(d) / "public", files, iso(snap.generated_at))
             for k, v in (
@@ -328,6 +327,10 @@ def main() -> None:
     )
     for name in MAIN_PAGES:
         print(f"    {name:<24} {len(html[name]):>8} B raw {gz[name]:>7} B gzipped")
+
+
+def _no_reports(_records) -> list:
+    return []
 
 
 def _common(snap, css_href: str) -> Common:

@@ -532,6 +532,8 @@ def parse(
                     errors.append(f"panels[{i}]: give either query or histogram (one of them)")
                 elif panel.get("kind") == "heatmap" and not given.get("histogram"):
                     errors.append(f"panels[{i}].kind: a heatmap needs `histogram`, not `query`")
+                elif panel.get("kind") == "heatmap" and panel.get("by"):
+                    errors.append(f"panels[{i}].by: a heatmap sums every series but le")
             built[name] = panels
         else:
             built[name] = _table(name, value, name, env, errors)

@@ -22,13 +22,13 @@ from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples
 from sitegen.metrics import SelfMetrics
-from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming
+from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
 from sitegen.pool import RenderPool, worker_count
 from sitegen.probe import probe
 from sitegen.publish import Published, publish
-from sitegen.render import Common, iso, page_tasks, report_tasks
+from sitegen.render import Common, PageTask, iso, render_site, report_tasks
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
@@ -264,17 +264,21 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
             )
             # Rendering gets two intervals (at least a minute): past that a worker is stuck.
             limit = max(60.0, 2.0 * cfg.site.interval_seconds)
-            pages = rt.pool.render(page_tasks(snap, common), timeout=limit)
-            records = tuple(p.record for p in pages)
-            stages_so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
-            reports = rt.pool.render(
-                timeout=limit,
-                tasks=report_tasks(
-                    snap, common, records, stages_so_far, rt.pool.workers, cfg.source, assets.files
-                ),
+
+            def reports(records: tuple[TaskRecord, ...]) -> list[PageTask]:
+                so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
+                return report_tasks(
+                    snap, common, records, so_far, rt.pool.workers, cfg.source, assets.files
+                )
+
+            rendered = render_site(
+                lambda tasks: rt.pool.render(tasks, timeout=limit),
+                snap,
+                common,
+                assets.css_gzip,
+                reports,
             )
-            pages += reports
-            records += tuple(p.record for p in reports)
+            pages, records = rendered.pages, rendered.records
             # The pool's tasks become spans of this trace, with the times the workers measured.
             parent = trace.set_span_in_context(render_span)
             for r in records:

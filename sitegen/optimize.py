@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ class Assets:
     files: dict[str, bytes]
     css_href: str
     icon_href: str
+    css_gzip: int  # what the stylesheet weighs on the wire: part of every page's budget
 
 
 def content_name(stem: str, suffix: str, data: bytes) -> str:
@@ -43,7 +45,12 @@ def build_assets(styles_dir: Path = STYLES_DIR) -> Assets:
         data, suffix = _optimized(path)
         images[path.name] = f"assets/{content_name(path.stem, suffix, data)}"
         files[images[path.name]] = data
-    return Assets(files=files, css_href=next(iter(files)), icon_href=images.get(ICON, ""))
+    return Assets(
+        files=files,
+        css_href=next(iter(files)),
+        icon_href=images.get(ICON, ""),
+        css_gzip=len(gzip.compress(css, 6)),
+    )
 
 
 @cache

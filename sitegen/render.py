@@ -8,18 +8,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import re
 import statistics
 import time
+import zlib
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import cache
 
 import jinja2
+from markupsafe import Markup
 
 from sitegen import charts
 from sitegen.logstats import LEVELS, top_errors
-from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
 from sitegen.tracestats import breakdown, critical_path, dependencies
 from sitegen.units import format_duration_ns, format_value
@@ -36,6 +40,8 @@ MAIN_PAGES = (
 )
 # One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
 PAGE_BUDGET = 14_000
+# What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
+PAGE_CHROME_GZIP = 800
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
 _NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
@@ -67,6 +73,7 @@ class PageTask:
     data: dict
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
+    fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
 
 
 @dataclass(frozen=True)
@@ -76,6 +83,15 @@ class RenderedPage:
     path: str
     body: bytes
     record: TaskRecord
+    fragment: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Every file of the site rendered in one cycle, and every pool task that went into it."""
+
+    pages: tuple[RenderedPage, ...]
+    records: tuple[TaskRecord, ...]
 
 
 def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
@@ -103,6 +119,12 @@ def trace_path(trace_id: str) -> str:
     return f"traces/{name[:32]}.html"
 
 
+def bar_items(series: Sequence[Series]) -> list[tuple[str, float]]:
+    """Return (name, newest value) of each series with a finite value, largest first."""
+    items = [(s.name(), s.last) for s in series if s.last is not None and math.isfinite(s.last)]
+    return sorted(items, key=lambda item: (-item[1], item[0]))
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Return this process's jinja2 environment: autoescaped, strict, with the chart helpers."""
@@ -120,7 +142,10 @@ def environment() -> jinja2.Environment:
         waterfall=charts.waterfall,
         gantt=charts.gantt,
         hbars=charts.hbars,
+        heatmap=charts.heatmap,
+        buckets=charts.heatmap_buckets,
         depmap=charts.depmap,
+        bar_items=bar_items,
         critical_path=critical_path,
         ago=ago,
         trace_path=trace_path,
@@ -154,9 +179,8 @@ def render_page(task: PageTask) -> RenderedPage:
     end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    return RenderedPage(
-        task.path, data, TaskRecord(task.name, os.getpid(), start, end, len(data), gz)
-    )
+    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz)
+    return RenderedPage(task.path, data, record, task.fragment)
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -207,13 +231,6 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         # Served by the CDN in place of any missing path, so its links start at the root.
         PageTask("404", "404.html", "404.html", {}, common, absolute=True),
         PageTask(
-            "metrics",
-            "metrics/index.html",
-            "metrics.html",
-            {"panels": snap.panels, "now": snap.generated_at},
-            common,
-        ),
-        PageTask(
             "traces",
             "traces/index.html",
             "traces.html",
@@ -242,6 +259,18 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             common,
         ),
     ]
+    # Each panel alone, so its weight is known before panels are packed into pages.
+    tasks += [
+        PageTask(
+            f"panel {n}",
+            f"metrics/panel-{n}",
+            "panel.html",
+            {"p": panel, "n": n, "now": snap.generated_at},
+            common,
+            fragment=True,
+        )
+        for n, panel in enumerate(snap.panels, 1)
+    ]
     tasks += [
         PageTask(
             f"trace {t.trace_id[:8]}",
@@ -253,6 +282,84 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         for t, s in zip(snap.traces, summaries, strict=True)
     ]
     return tasks
+
+
+def metrics_path(page: int) -> str:
+    """Return the site path of the n-th metrics page (the first is the index)."""
+    return "metrics/index.html" if page == 1 else f"metrics/page-{page}.html"
+
+
+def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[int]]:
+    """Split part indexes, in order, into runs that each gzip to at most `budget` bytes.
+
+    Sizes are measured on the run compressed together (parts of one page share words, so
+    the page is smaller than the sum of its parts gzipped alone), starting from `prefix`.
+    A part larger than the budget gets a run of its own: it can't be made to fit.
+    """
+    runs: list[list[int]] = []
+    stream, written = zlib.compressobj(6), budget + 1  # "full": the first part opens a run
+    for i, part in enumerate(parts):
+        trial = stream.copy()
+        if written + len(trial.compress(part)) + len(trial.flush()) > budget:
+            stream, written = zlib.compressobj(6), 0
+            written += len(stream.compress(prefix))
+            runs.append([])
+        written += len(stream.compress(part))
+        runs[-1].append(i)
+    return runs
+
+
+def metrics_tasks(
+    panels: Sequence[RenderedPage],
+    titles: Sequence[str],
+    common: Common,
+    css_gzip: int,
+    now: float,
+) -> list[PageTask]:
+    """Pack rendered panels into metrics pages that each fit the page budget with the CSS."""
+    budget = PAGE_BUDGET - css_gzip - PAGE_CHROME_GZIP
+    contents = "\n".join(titles).encode()  # each page lists every panel
+    runs = pack([p.body for p in panels], budget, contents) or [[]]
+    where = {i: page for page, run in enumerate(runs, 1) for i in run}
+    # Links between metrics pages stay inside metrics/: the file name alone is enough.
+    name = {page: metrics_path(page).removeprefix("metrics/") for page in range(1, len(runs) + 1)}
+    toc = [(title, f"{name[where[i]]}#p{i + 1}") for i, title in enumerate(titles)]
+    pages = sorted(name.items())
+    return [
+        PageTask(
+            "metrics" if page == 1 else f"metrics {page}",
+            metrics_path(page),
+            "metrics.html",
+            {
+                "fragments": [Markup(panels[i].body.decode()) for i in run],
+                "toc": toc,
+                "pages": pages,
+                "current": page,
+                "now": now,
+            },
+            common,
+        )
+        for page, run in enumerate(runs, 1)
+    ]
+
+
+def render_site(
+    render: Callable[[list[PageTask]], list[RenderedPage]],
+    snap: Snapshot,
+    common: Common,
+    css_gzip: int,
+    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
+) -> Rendered:
+    """Render pages and panels, then the metrics pages packed from them and the reports."""
+    first = render(page_tasks(snap, common))
+    panels = [p for p in first if p.fragment]
+    records = tuple(p.record for p in first)
+    titles = [p.title for p in snap.panels]
+    second = render(
+        metrics_tasks(panels, titles, common, css_gzip, snap.generated_at) + reports(records)
+    )
+    pages = tuple(p for p in first if not p.fragment) + tuple(second)
+    return Rendered(pages, records + tuple(p.record for p in second))
 
 
 def _utilisation(records: tuple[TaskRecord, ...]) -> dict:

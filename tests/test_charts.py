@@ -9,10 +9,22 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.charts import downsample, gantt, hbars, line_chart, nice_ticks, sparkline, waterfall
+from sitegen.charts import (
+    depmap,
+    downsample,
+    gantt,
+    hbars,
+    heatmap,
+    line_chart,
+    nice_ticks,
+    sparkline,
+    waterfall,
+)
+from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import segments
 from sitegen.charts.waterfall import tree_order
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
+from sitegen.tracestats import Edge, dependencies
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
 T0 = 1_795_340_400.0
@@ -35,6 +47,21 @@ def trace() -> Trace:
             span("d", "a", "charge", "payments", 45, 110, "error"),
         ),
     )
+
+
+BOUNDS = ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")
+
+
+def histogram(n: int = 120) -> list[Series]:
+    """Cumulative bucket rates of a latency histogram whose middle shifts over time."""
+    out = []
+    for k, le in enumerate(BOUNDS):
+        points = tuple(
+            (T0 + i * 30, sum(10 * math.exp(-((j - 2 - i / 60) ** 2)) for j in range(k + 1)))
+            for i in range(n)
+        )
+        out.append(Series(labels_of({"le": le}), points))
+    return out
 
 
 TASKS = tuple(
@@ -60,6 +87,8 @@ CHARTS = {
     "waterfall": lambda: waterfall(trace()),
     "gantt": lambda: gantt(TASKS),
     "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
+    "heatmap": lambda: heatmap("Latency", histogram(), "seconds", t0=T0, t1=T0 + 3600),
+    "depmap": lambda: depmap(["frontend", "cart", "db", "payments"], dependencies([trace()])),
 }  # fmt: skip
 
 
@@ -71,7 +100,9 @@ def test_chart_matches_its_reviewed_golden_file(name: str) -> None:
         golden.write_text(svg)
     assert svg == golden.read_text(), f"{name} changed: regenerate and review the golden file"
     assert svg == str(CHARTS[name]())  # deterministic
-    assert re.match(r'<svg class="(chart|spark)" role="img" viewBox="[^"]+"[^>]*><title>', svg)
+    assert re.match(
+        r'<svg class="(chart|chart heat|spark)" role="img" viewBox="[^"]+"[^>]*><title>', svg
+    )
 
 
 def test_downsampling_keeps_spikes_and_bounds_points_per_column() -> None:
@@ -144,3 +175,53 @@ def test_gantt_has_one_lane_per_worker() -> None:
 )
 def test_nice_ticks(lo: float, hi: float, expected: list[float]) -> None:
     assert nice_ticks(lo, hi, 5) == expected
+
+
+def test_heatmap_buckets_are_the_differences_of_cumulative_counts() -> None:
+    cumulative = [
+        Series(labels_of({"le": "+Inf"}), ((T0, 10.0), (T0 + 30, 12.0))),
+        Series(labels_of({"le": "0.1"}), ((T0, 4.0), (T0 + 30, math.nan))),
+        Series(labels_of({"le": "0.5"}), ((T0, 9.0), (T0 + 30, 11.0))),
+    ]
+    rows = buckets(cumulative)
+    assert [(b.lo, b.hi) for b in rows] == [(0, 0.1), (0.1, 0.5), (0.5, math.inf)]
+    assert rows[0].points == ((T0, 4.0),)  # the NaN sample is missing, not zero
+    assert rows[1].points == ((T0, 5.0), (T0 + 30, 11.0))  # nothing below at T0+30 to subtract
+    assert rows[2].points == ((T0, 1.0), (T0 + 30, 1.0))
+
+
+def test_heatmap_shades_follow_the_counts_and_merge_runs() -> None:
+    svg = str(heatmap("Latency", histogram(), "seconds", t0=T0, t1=T0 + 3600))
+    shades = [int(n) for n in re.findall(r'<g class="h(\d)">', svg)]
+    assert shades == sorted(shades) and shades[-1] == 8 and len(shades) >= 6
+    cells = len(re.findall(r"h-?\d+z", svg))
+    assert cells < 6 * (576 // 8)  # equal neighbours merged, fewer rects than cells
+    assert "≤ 50 ms" in svg and "&gt; 1 s" in svg  # rows labelled with their bucket bounds
+    empty = str(heatmap("none", [], "seconds", t0=T0, t1=T0 + 60))
+    assert "no data" in empty
+
+
+def test_depmap_places_callers_left_of_callees_and_labels_every_call() -> None:
+    svg = str(CHARTS["depmap"]())
+    x = {m[1]: float(m[0]) for m in re.findall(r'<rect x="([\d.]+)"[^>]*/><text[^>]*>. (\w+)', svg)}
+    assert x["frontend"] < x["cart"] < x["db"] and x["frontend"] < x["payments"]
+    assert svg.count("1 calls, 100% errors</text>") == 1 and svg.count("1 calls</text>") == 2
+
+
+def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None:
+    names = [f"svc{i}" for i in range(10)]
+    edges = [Edge(a, b, 10 + i, i % 3) for i, (a, b) in enumerate(
+        (names[i], names[(i * 7 + k) % 10]) for i in range(10) for k in (1, 3, 4))
+        if a != b]  # fmt: skip
+    edges = sorted({(e.caller, e.callee): e for e in edges}.values(), key=lambda e: e.caller)
+    svg = str(depmap(names, edges))
+    columns = {float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="150"', svg)}
+    assert len(columns) <= 4  # call distance, not the longest path through every cycle
+    boxes = [
+        (float(x), float(y) - 4) for x, y in
+        re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="tick halo', svg)
+    ]  # fmt: skip
+    assert len(boxes) == len(edges)
+    for i, (x1, y1) in enumerate(boxes):
+        for x2, y2 in boxes[i + 1 :]:
+            assert abs(x1 - x2) > 40 or abs(y1 - y2) >= 12, "two labels overlap"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import gzip
+import random
 import re
 from pathlib import Path
 
@@ -12,7 +14,16 @@ from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
 from sitegen.optimize import build_assets
 from sitegen.output import write_site
 from sitegen.pool import RenderPool
-from sitegen.render import Common, page_tasks, render_page, report_tasks, trace_path
+from sitegen.render import (
+    PAGE_BUDGET,
+    Common,
+    pack,
+    page_tasks,
+    render_page,
+    render_site,
+    report_tasks,
+    trace_path,
+)
 from sitegen.synthetic import Workload, snapshot
 
 HOSTILE = (
@@ -71,17 +82,17 @@ def hostile_snapshot():
     )
 
 
-def render_all(snap) -> dict[str, bytes]:
-    tasks = page_tasks(snap, common())
-    pages = [render_page(t) for t in tasks]
-    records = tuple(p.record for p in pages)
-    pages += [
-        render_page(t)
-        for t in report_tasks(
+def render_all(snap, css_gzip: int = 0) -> dict[str, bytes]:
+    done = render_site(
+        lambda tasks: [render_page(t) for t in tasks],
+        snap,
+        common(),
+        css_gzip,
+        lambda records: report_tasks(
             snap, common(), records, (), 1, "test", {"assets/site.css": b"body{}"}
-        )
-    ]
-    return {p.path: p.body for p in pages}
+        ),
+    )
+    return {p.path: p.body for p in done.pages}
 
 
 def test_hostile_strings_come_out_escaped() -> None:
@@ -92,6 +103,31 @@ def test_hostile_strings_come_out_escaped() -> None:
     metrics = files["metrics/index.html"].decode()
     assert "&lt;script>alert(1)&lt;/script>" in metrics or "&lt;script&gt;" in metrics
     assert "alert(2)" in metrics  # shown as text, not dropped
+
+
+def test_metrics_pages_of_the_reference_workload_each_fit_the_budget_with_the_css() -> None:
+    assets = build_assets()
+    snap = snapshot(Workload(traces=2, log_lines=10))
+    files = render_all(snap, assets.css_gzip)
+    metrics = sorted(p for p in files if p.startswith("metrics/"))
+    assert 1 < len(metrics) < len(snap.panels)  # packed several to a page, not one each
+    for path in metrics:
+        assert len(gzip.compress(files[path], 6)) + assets.css_gzip <= PAGE_BUDGET, path
+    shown = [re.findall(r'<section class="panel" id="p(\d+)"', files[p].decode()) for p in metrics]
+    numbers = sorted(int(n) for found in shown for n in found)
+    assert numbers == list(range(1, len(snap.panels) + 1))  # every panel once, none lost
+    index = files["metrics/index.html"].decode()
+    assert index.count("<li><a href=") == len(snap.panels)  # the contents list them all
+    assert f'href="page-{len(metrics)}.html#p{len(snap.panels)}"' in index
+
+
+def test_pack_measures_parts_compressed_together() -> None:
+    alike = [b"<p>the same words again</p>" * 200] * 6
+    assert pack(alike, 400) == [[0, 1, 2, 3, 4, 5]]  # repeats cost almost nothing together
+    noise = [random.Random(i).randbytes(300) for i in range(6)]
+    assert pack(noise, 700) == [[0, 1], [2, 3], [4, 5]]
+    big = random.Random(9).randbytes(1200)
+    assert pack([big, noise[1]], 700) == [[0], [1]]  # too big alone: a page of its own
 
 
 def test_hostile_trace_id_gets_a_safe_file_name() -> None:

@@ -75,12 +75,17 @@ def step_for(range_seconds: float) -> int:
 
 
 def queries(panel: PanelConfig) -> list[Query]:
-    """Return the PromQL a panel runs: its query, or one per percentile of its histogram."""
+    """Return the PromQL a panel runs: its query, its histogram's buckets for a heatmap, or
+    one query per percentile of its histogram."""
     if panel.query:
         return [Query(panel.query, legend=panel.legend)]
     name, brace, selector = panel.histogram.partition("{")
     by = ", ".join(("le", *panel.by))
     rate = f"{panel.rate_seconds}s"
+    if panel.kind == "heatmap":
+        # The buckets themselves, summed over everything but le: the chart differences them.
+        buckets = f"sum by (le) (rate({name}_bucket{brace}{selector}[{rate}]))"
+        return [Query(buckets, legend=panel.legend or "le {{le}}")]
     out = []
     for q in panel.percentiles:
         promql = (
