@@ -25,6 +25,7 @@ from sitegen import charts
 from sitegen.logstats import LEVELS, top_errors
 from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
+from sitegen.spantree import span_rows
 from sitegen.tracestats import breakdown, critical_path, dependencies
 from sitegen.units import format_duration_ns, format_value
 
@@ -147,6 +148,7 @@ def environment() -> jinja2.Environment:
         depmap=charts.depmap,
         bar_items=bar_items,
         critical_path=critical_path,
+        span_rows=span_rows,
         ago=ago,
         trace_path=trace_path,
         levels=LEVELS,

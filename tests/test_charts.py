@@ -22,8 +22,8 @@ from sitegen.charts import (
 )
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import segments
-from sitegen.charts.waterfall import tree_order
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
+from sitegen.spantree import span_rows, tree_order
 from sitegen.tracestats import Edge, dependencies
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
@@ -47,6 +47,22 @@ def trace() -> Trace:
             span("d", "a", "charge", "payments", 45, 110, "error"),
         ),
     )
+
+
+def fan_out(batches: int = 3, queries: int = 2000) -> Trace:
+    """A batch job: a root, `batches` children, each running `queries` queries with a fetch."""
+    spans = [Span("f" * 32, "root", None, "nightly job", "jobs", 0, 10**10)]
+    for b in range(batches):
+        spans.append(Span("f" * 32, f"b{b}", "root", "batch", "jobs", b * 10**9, (b + 3) * 10**9))
+        for q in range(queries):
+            start = b * 10**9 + q * 10**5
+            sid = f"q{b}-{q}"
+            status = "error" if q % 500 == 7 else "ok"
+            spans.append(
+                Span("f" * 32, sid, f"b{b}", "SELECT", "db", start, start + 90_000, status)
+            )
+            spans.append(Span("f" * 32, f"{sid}f", sid, "fetch", "db", start, start + 10_000))
+    return Trace("f" * 32, tuple(sorted(spans, key=lambda s: s.start_ns)))
 
 
 BOUNDS = ("0.05", "0.1", "0.25", "0.5", "1", "+Inf")
@@ -87,6 +103,11 @@ CHARTS = {
     "waterfall": lambda: waterfall(trace()),
     "gantt": lambda: gantt(TASKS),
     "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
+    "waterfall-folded": lambda: waterfall(
+        fan_out(3, 20),
+        critical=frozenset({"root", "b2"}),
+        rows=span_rows(fan_out(3, 20), limit=12, keep=frozenset({"root", "b2"})),
+    ),
     "heatmap": lambda: heatmap("Latency", histogram(), "seconds", t0=T0, t1=T0 + 3600),
     "depmap": lambda: depmap(["frontend", "cart", "db", "payments"], dependencies([trace()])),
 }  # fmt: skip
@@ -225,3 +246,33 @@ def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None
     for i, (x1, y1) in enumerate(boxes):
         for x2, y2 in boxes[i + 1 :]:
             assert abs(x1 - x2) > 40 or abs(y1 - y2) >= 12, "two labels overlap"
+
+
+def test_a_trace_of_thousands_of_spans_is_folded_on_the_server() -> None:
+    from sitegen.tracestats import critical_path
+
+    trace = fan_out()
+    crit = frozenset(critical_path(trace))
+    tree = span_rows(trace, keep=crit)
+    assert tree.folded and not tree.hidden and len(tree.rows) <= 12
+    groups = {(len(r.spans), r.span.name) for r in tree.rows}
+    # The batches off the critical path share a row; each batch's 2,000 queries fold into
+    # one row (the one on the critical path keeps its own), their fetches into another.
+    assert (2, "batch") in groups and (1999, "SELECT") in groups and (1999, "fetch") in groups
+    assert sum(len(r.spans) for r in tree.rows) == len(trace.spans)  # nothing lost
+    own = {r.span.span_id for r in tree.rows if len(r.spans) == 1}
+    assert crit <= own  # every span of the critical path keeps a row of its own
+    svg = str(waterfall(trace, critical=crit, rows=tree))
+    assert "×1999 SELECT" in svg and "! " in svg  # folded rows keep their errors visible
+    assert len(svg) < 20_000
+
+
+def test_a_chain_of_100000_spans_is_cut_at_the_row_limit_without_recursion() -> None:
+    spans = tuple(
+        Span("c" * 32, f"s{i}", f"s{i - 1}" if i else None, f"step {i}", "svc", i, 10**6 - i)
+        for i in range(100_000)
+    )
+    tree = span_rows(Trace("c" * 32, spans))
+    assert len(tree.rows) == 200 and tree.hidden == 100_000 - 200
+    assert [r.depth for r in tree.rows] == list(range(200))
+    assert "… 99800 more spans not drawn" in str(waterfall(Trace("c" * 32, spans), rows=tree))

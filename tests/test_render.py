@@ -25,6 +25,7 @@ from sitegen.render import (
     trace_path,
 )
 from sitegen.synthetic import Workload, snapshot
+from tests.test_charts import fan_out
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -119,6 +120,15 @@ def test_metrics_pages_of_the_reference_workload_each_fit_the_budget_with_the_cs
     index = files["metrics/index.html"].decode()
     assert index.count("<li><a href=") == len(snap.panels)  # the contents list them all
     assert f'href="page-{len(metrics)}.html#p{len(snap.panels)}"' in index
+
+
+def test_a_trace_of_twelve_thousand_spans_makes_a_page_within_the_budget() -> None:
+    assets = build_assets()
+    trace = fan_out()
+    snap = dataclasses.replace(snapshot(Workload(panels=1, traces=0, log_lines=1)), traces=(trace,))
+    page = render_all(snap)[trace_path(trace.trace_id)]
+    assert len(gzip.compress(page, 6)) + assets.css_gzip <= PAGE_BUDGET
+    assert "×4000 SELECT" in page.decode() and "12004 spans are too many" in page.decode()
 
 
 def test_pack_measures_parts_compressed_together() -> None:

@@ -127,6 +127,12 @@ def _place(curve: Curve, width: float, taken: list[Box], bottom: float) -> Point
     return x, baseline
 
 
+def _share(part: int, whole: int) -> str:
+    """Return part/whole as a percentage that never rounds a few errors down to 0%."""
+    percent = 100 * part / whole
+    return "<1%" if percent < 1 else f"{percent:.0f}%"
+
+
 def depmap(services: Sequence[str], edges: Sequence[Edge]) -> Markup:
     """Draw services as boxes and calls as labelled curves, deterministically."""
     names = sorted(set(services) | {e.caller for e in edges} | {e.callee for e in edges})
@@ -151,13 +157,15 @@ def depmap(services: Sequence[str], edges: Sequence[Edge]) -> Markup:
     )
     body: list[str] = [f"<defs>{marker}</defs>"]
     labels: list[str] = []
+    curves: list[Point] = []
     taken: list[Box] = [
         (x + BOX_W / 2, y + BOX_H / 2, BOX_W + 4, BOX_H + 2) for x, y in where.values()
     ]
     for e in sorted(edges, key=lambda e: (layer[e.caller], e.caller, e.callee)):
         curve = _edge(where[e.caller], where[e.callee])
+        curves.extend(curve)
         d = "M{} {}C{} {} {} {} {} {}".format(*(num(v) for p in curve for v in p))
-        share = f", {100 * e.errors / e.calls:.0f}% errors" if e.errors else ""
+        share = f", {_share(e.errors, e.calls)} errors" if e.errors else ""
         label = f"{e.calls} calls{share}"
         cls = "edge err" if e.errors else "edge"
         body.append(
@@ -176,5 +184,8 @@ def depmap(services: Sequence[str], edges: Sequence[Edge]) -> Markup:
             f"{text(x + 8, y + 17, f'{GLYPHS[i % len(GLYPHS)]} {shown}', 'lbl')}</g>"
         )
     body += labels
+    # Loops within the last column and the labels placed on them may reach past the boxes.
+    reach = max([tx + tw / 2 for tx, _, tw, _ in taken] + [x for x, _ in curves])
+    width = max(width, round(reach + PAD))
     height = max(height, round(max(ty for _, ty, _, _ in taken) + LABEL_H))
     return document(width, height, f"service map: {len(names)} services, {len(edges)} calls", body)

@@ -1,68 +1,99 @@
-"""Trace waterfalls: one row per span in tree order, bars on a shared time axis."""
+"""Trace waterfalls: one row per span (or per group of alike spans), bars on a time axis."""
 
 from __future__ import annotations
+
+import statistics
 
 from markupsafe import Markup
 
 from sitegen.charts.svg import document, duration_axis, num, text, title
-from sitegen.model import Span, Trace
+from sitegen.model import Trace
+from sitegen.spantree import Row, Rows, span_rows
 from sitegen.units import format_duration_ns
 
-ROW, LABEL, TOP, RIGHT = 18, 300, 22, 80
+ROW, LABEL, TOP, RIGHT = 18, 300, 22, 96
 GLYPHS = "●■▲◆▼★✚✖"
-MAX_ROWS = 500  # past this the page would weigh megabytes; the rest is counted, not drawn
+MAX_SEGMENTS = 40  # a group's bar shows when its spans ran, up to this many separate runs
+MAX_EVENTS = 20  # event marks drawn on one span's bar
 
 
-def tree_order(trace: Trace) -> list[tuple[Span, int]]:
-    """Return (span, depth) depth-first from the root(s), children by start time."""
-    ids = {s.span_id for s in trace.spans}
-    children: dict[str | None, list[Span]] = {}
-    for span in trace.spans:
-        parent = span.parent_id if span.parent_id in ids else None  # orphans become roots
-        children.setdefault(parent, []).append(span)
-    out: list[tuple[Span, int]] = []
-    stack = [(s, 0) for s in reversed(sorted(children.get(None, []), key=lambda s: s.start_ns))]
-    while stack:
-        span, depth = stack.pop()
-        out.append((span, depth))
-        kids = sorted(children.get(span.span_id, []), key=lambda s: s.start_ns)
-        stack.extend((k, depth + 1) for k in reversed(kids))
-    return out
+def _segments(row: Row, x, limit: int = MAX_SEGMENTS) -> list[tuple[float, float]]:
+    """Return the pixel runs in which a row's spans ran, overlapping ones merged."""
+    runs: list[list[float]] = []
+    for s in sorted(row.spans, key=lambda s: s.start_ns):
+        a, b = x(s.start_ns), max(x(s.end_ns), x(s.start_ns) + 1)
+        if runs and a <= runs[-1][1] + 1:
+            runs[-1][1] = max(runs[-1][1], b)
+        else:
+            runs.append([a, b])
+    if len(runs) > limit:  # too many to tell apart: the group's whole extent
+        return [(runs[0][0], max(r[1] for r in runs))]
+    return [(a, b) for a, b in runs]
 
 
-def waterfall(trace: Trace, *, width: int = 960, critical: frozenset[str] = frozenset()) -> Markup:
-    """Draw a trace as a Jaeger-style waterfall; spans in `critical` are marked with »."""
-    rows = tree_order(trace)
-    hidden = max(0, len(rows) - MAX_ROWS)
-    rows = rows[:MAX_ROWS]
+def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
+    """Return a row's label, its duration text and its hover text."""
+    span, n = row.span, len(row.spans)
+    mark = ("! " if row.errors else "") + ("» " if on_path else "") + glyph
+    if n == 1:
+        dur = format_duration_ns(span.duration_ns)
+        hover = f"{span.name} · {span.service} · {dur} · {span.status}"
+        return f"{mark} {span.name}", dur, hover
+    durations = sorted(s.duration_ns for s in row.spans)
+    median = format_duration_ns(int(statistics.median(durations)))
+    errors = f"{row.errors} error" + ("" if row.errors == 1 else "s")
+    hover = (
+        f"{n} spans of {span.name} · {span.service} · median {median} · "
+        f"max {format_duration_ns(durations[-1])} · {errors}"
+    )
+    return f"{mark} ×{n} {span.name}", f"×{n} ~{median}", hover
+
+
+def waterfall(
+    trace: Trace,
+    *,
+    width: int = 960,
+    critical: frozenset[str] = frozenset(),
+    rows: Rows | None = None,
+) -> Markup:
+    """Draw a trace as a Jaeger-style waterfall; rows on the critical path are marked with »."""
+    shown = rows or span_rows(trace, keep=critical)
     services = sorted({s.service for s in trace.spans})
     start, total = trace.start_ns, max(1, trace.duration_ns)
     bar_w = width - LABEL - RIGHT
-    height = TOP + ROW * (len(rows) + (1 if hidden else 0)) + 4
+    height = TOP + ROW * (len(shown.rows) + (1 if shown.hidden else 0)) + 4
 
     def x(ns: int) -> float:
         return LABEL + (ns - start) / total * bar_w
 
     body = duration_axis(LABEL, bar_w, total, TOP, height, 5)
-    for i, (span, depth) in enumerate(rows):
-        top = TOP + i * ROW
+    for i, row in enumerate(shown.rows):
+        top, span = TOP + i * ROW, row.span
         svc = services.index(span.service)
-        err = span.status == "error"
-        on_path = span.span_id in critical
-        cls = f"svc{svc % 8}" + (" err" if err else "") + (" crit" if on_path else "")
-        glyph = GLYPHS[svc % len(GLYPHS)]
-        name = span.name if len(span.name) <= 34 - depth else span.name[: 33 - depth] + "…"
-        label = f"{'! ' if err else ''}{'» ' if on_path else ''}{glyph} {name}"
-        dur = format_duration_ns(span.duration_ns)
-        hover = f"{span.name} · {span.service} · {dur} · {span.status}"
+        on_path = any(s.span_id in critical for s in row.spans)
+        group = len(row.spans) > 1
+        cls = f"svc{svc % 8}" + (" err" if row.errors else "") + (" crit" if on_path else "")
+        cls += " grp" if group else ""
+        label, dur, hover = _describe(row, GLYPHS[svc % len(GLYPHS)], on_path)
+        depth = min(row.depth, 12)
+        limit = 38 - depth
+        label = label if len(label) <= limit else label[: limit - 1] + "…"
         hover += " · on the critical path" if on_path else ""
-        bx, bw = x(span.start_ns), max(1.0, span.duration_ns / total * bar_w)
+        bars = "".join(
+            f'<rect x="{num(a)}" y="{top + 3}" width="{num(b - a)}" height="{ROW - 6}"/>'
+            for a, b in _segments(row, x)
+        )
+        marks = "".join(
+            f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">{title(e.name)}</path>'
+            for e in (span.events[:MAX_EVENTS] if not group else ())
+        )
+        end = max(x(row.end_ns), x(row.start_ns) + 1)
         body.append(
             f'<g class="{cls}">{title(hover)}'
-            f"{text(4 + min(depth, 12) * 8, top + 13, label, 'lbl')}"
-            f'<rect x="{num(bx)}" y="{top + 3}" width="{num(bw)}" height="{ROW - 6}"/>'
-            f"{text(min(bx + bw + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
+            f"{text(4 + depth * 8, top + 13, label, 'lbl')}"
+            f"{bars}{marks}{text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
         )
-    if hidden:
-        body.append(text(4, TOP + len(rows) * ROW + 13, f"… {hidden} more spans not drawn", "tick"))
+    if shown.hidden:
+        note = f"… {shown.hidden} more spans not drawn"
+        body.append(text(4, TOP + len(shown.rows) * ROW + 13, note, "tick"))
     return document(width, height, f"waterfall of trace {trace.trace_id}", body)
