@@ -20,7 +20,7 @@ from opentelemetry import trace
 from sitegen import __version__, charts, lease
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
-from sitegen.history import History, cycle_samples
+from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
@@ -304,7 +304,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         cycle_span.set_attribute("site.files", written.files)
         record = CycleRecord(now, seconds, tuple(stages), len(pages), written.bytes, ok=True)
         rt.history.add_cycle(record)
-        rt.history.add(cycle_samples(record))
+        rt.history.add([*cycle_samples(record), *task_samples(now, records)])
         _observe(rt.metrics, record, snap)
         log(
             rt.telemetry.logger,

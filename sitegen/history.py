@@ -7,13 +7,14 @@ older than the retention are deleted on each write, so the file stays bounded.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import time
 from collections.abc import Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
 
-from sitegen.model import CycleRecord, Labels, Series, StageTiming
+from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
 from sitegen.state import quarantine
 
 HISTORY_FILE = "history.sqlite"
@@ -143,6 +144,24 @@ class History:
 
 def _stages(mapping: dict[str, float]) -> tuple[StageTiming, ...]:
     return tuple(StageTiming(name, seconds) for name, seconds in mapping.items())
+
+
+# Bucket bounds of the render task histogram (seconds), as Prometheus' le labels.
+TASK_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, math.inf)
+
+
+def task_samples(ts: float, records: Iterable[TaskRecord]) -> Sequence[Sample]:
+    """Count a cycle's pool tasks by duration into cumulative buckets, as a histogram does."""
+    seconds = [(r.end_ns - r.start_ns) / 1e9 for r in records]
+    return [
+        (
+            "sitegen_task_seconds_bucket",
+            (("le", "+Inf" if math.isinf(le) else f"{le:g}"),),
+            ts,
+            float(sum(1 for s in seconds if s <= le)),
+        )
+        for le in TASK_BUCKETS
+    ]
 
 
 def cycle_samples(record: CycleRecord) -> Sequence[Sample]:

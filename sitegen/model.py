@@ -51,6 +51,7 @@ class Panel:
     stale_since: float | None = None
     note: str | None = None  # something the reader should know that is not an error
     thresholds: tuple[float, ...] = ()
+    counts: str = "observations/s"  # what a heatmap's shades count
 
 
 @dataclass(frozen=True)

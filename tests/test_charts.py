@@ -137,6 +137,35 @@ def test_downsampling_keeps_spikes_and_bounds_points_per_column() -> None:
     assert [t for t, _ in out] == sorted(t for t, _ in out)
 
 
+def absolute(d: str) -> list[tuple[int, int]]:
+    """Return the points of compact path data ("M x y l dx dy ...") in absolute pixels."""
+    points: list[tuple[int, int]] = []
+    for move, numbers in re.findall(r"([Ml])([-\d ]+)", d):
+        values = [int(n) for n in re.findall(r"-?\d+", numbers)]
+        pairs = list(zip(values[::2], values[1::2], strict=True))
+        if move == "M":
+            points.append(pairs[0])
+        else:
+            for dx, dy in pairs:
+                points.append((points[-1][0] + dx, points[-1][1] + dy))
+    return points
+
+
+def test_a_drawn_line_keeps_two_points_per_pixel_column_and_its_spikes() -> None:
+    values = [50 + (i % 17) for i in range(11_000)]
+    values[5000], values[7000] = 999, -999
+    series = Series((), tuple((T0 + i, float(v)) for i, v in enumerate(values)))
+    svg = str(line_chart("dense", [series], "", t0=T0, t1=T0 + 11_000))
+    (d,) = re.findall(r'<g class="s0"><title>[^<]*</title><path d="([^"]+)"', svg)
+    points = absolute(d)
+    per_column = {}
+    for x, _ in points:
+        per_column[x] = per_column.get(x, 0) + 1
+    assert max(per_column.values()) <= 2 and len(points) <= 2 * 566 + 2
+    ys = [y for _, y in points]
+    assert min(ys) == 8 and max(ys) == 8 + 190  # both spikes reach the plot's edges
+
+
 def test_nan_and_time_gaps_break_the_line() -> None:
     pts = [(T0 + i * 30, float(i)) for i in range(10)]
     pts[4] = (pts[4][0], math.nan)

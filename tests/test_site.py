@@ -96,6 +96,9 @@ def test_pages_show_real_host_and_self_data(site: Path) -> None:
     assert socket.gethostname() in index
     metrics = (site / "metrics/index.html").read_text()
     assert metrics.count('role="img"') >= 8 or metrics.count("role=img") >= 8
+    # sitegen's own render tasks as a heatmap: the first cycle's tasks, by duration.
+    heat = metrics[metrics.index('<svg class="chart heat"') :]
+    assert re.search(r'<g class="h\d"><title>[^<]* tasks per cycle</title><path d="M', heat)
     traces = (site / "traces/index.html").read_text()
     # The first render's own cycle trace, and both start-ups, are listed and linked.
     (cycle_href,) = re.findall(r'<a href="([^"]+)">cycle</a>', traces)

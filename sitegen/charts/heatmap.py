@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from sitegen.charts.axes import time_ticks
-from sitegen.charts.line import BOTTOM, LEFT, RIGHT, TOP
+from sitegen.charts.line import BOTTOM, LEFT, RIGHT, TOP, gap_limit
 from sitegen.charts.svg import document, num, text, title
 from sitegen.model import Point, Series
 from sitegen.units import format_value
@@ -64,6 +64,26 @@ def buckets(series: Sequence[Series]) -> list[Bucket]:
     return out
 
 
+def _slices(points: Sequence[Point], t0: float, t1: float, slices: int) -> list[float]:
+    """Return the mean value per time slice; a slice with no sample holds the value before
+    it, unless that sample is further back than a gap in the data (as a line would break)."""
+    span = max(t1 - t0, 1e-9)
+    sums, samples = [0.0] * slices, [0] * slices
+    for ts, v in points:
+        if t0 <= ts <= t1:
+            col = min(slices - 1, int((ts - t0) / span * slices))
+            sums[col] += v
+            samples[col] += 1
+    values = [s / n if n else 0.0 for s, n in zip(sums, samples, strict=True)]
+    limit, last = gap_limit(points), None  # the slice of the last sample seen
+    for col in range(slices):
+        if samples[col]:
+            last = col
+        elif last is not None and (col - last) * span / slices <= limit:
+            values[col] = values[last]
+    return values
+
+
 def _level(value: float, top: float) -> int:
     # Square-root scale: the few busy buckets don't wash every quiet one out to nothing.
     return 0 if value <= 0 or top <= 0 else max(1, math.ceil(LEVELS * math.sqrt(value / top)))
@@ -84,22 +104,18 @@ def heatmap(
     t1: float,
     width: int = 640,
     height: int = 220,
+    counts: str = "observations/s",
 ) -> Markup:
-    """Draw histogram bucket series as a heatmap; equal shades in a row merge into one rect."""
+    """Draw histogram bucket series as a heatmap; equal shades in a row merge into one rect.
+
+    `counts` says what the shades count (the hover text names it).
+    """
     rows = buckets(series)
     pw, ph = width - LEFT - RIGHT, height - TOP - BOTTOM
     body = [f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
     slices = max(1, pw // CELL)
     span = max(t1 - t0, 1e-9)
-    grid: list[list[float]] = []
-    for b in rows:
-        sums, counts = [0.0] * slices, [0] * slices
-        for ts, v in b.points:
-            if t0 <= ts <= t1:
-                col = min(slices - 1, int((ts - t0) / span * slices))
-                sums[col] += v
-                counts[col] += 1
-        grid.append([s / n if n else 0.0 for s, n in zip(sums, counts, strict=True)])
+    grid = [_slices(b.points, t0, t1, slices) for b in rows]
     top = max((v for row in grid for v in row), default=0.0)
     if not rows or top <= 0:
         body.append(text(LEFT + pw / 2, TOP + ph / 2, "no data", "nodata", "middle"))
@@ -133,6 +149,6 @@ def heatmap(
     for level in sorted(shapes):
         lo = top * ((level - 1) / LEVELS) ** 2
         hi = top * (level / LEVELS) ** 2
-        hover = f"{format_value(lo, '')} to {format_value(hi, '')} observations/s"
+        hover = f"{format_value(lo, '')} to {format_value(hi, '')} {counts}"
         body.append(f'<g class="h{level}">{title(hover)}<path d="{"".join(shapes[level])}"/></g>')
     return document(width, height, label, body, cls="chart heat")

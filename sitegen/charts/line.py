@@ -20,10 +20,21 @@ CHART_COLUMNS = 640 - LEFT - RIGHT  # plot width of a default chart: one point p
 GAP_FACTOR = 2.5  # a step this many times the usual one is missing data, not a slow sample
 
 
-def segments(points: Sequence[Point]) -> list[list[Point]]:
-    """Split points into runs with no NaN/Inf and no gap longer than 2.5x the median step."""
+def gap_limit(points: Sequence[Point], column_seconds: float = 0.0) -> float:
+    """Return the longest step between samples that is not missing data.
+
+    Measured on the raw points (downsampled ones are unevenly spaced by design), and never
+    less than two chart columns: a shorter gap would not show at that width anyway.
+    """
     steps = [b[0] - a[0] for a, b in pairwise(points) if b[0] > a[0]]
-    limit = GAP_FACTOR * statistics.median(steps) if steps else math.inf
+    usual = GAP_FACTOR * statistics.median(steps) if steps else math.inf
+    return max(usual, 2 * column_seconds)
+
+
+def segments(points: Sequence[Point], limit: float | None = None) -> list[list[Point]]:
+    """Split points into runs with no NaN/Inf and no step longer than `limit` (by default,
+    gap_limit of the points themselves)."""
+    limit = gap_limit(points) if limit is None else limit
     runs: list[list[Point]] = []
     run: list[Point] = []
     for point in points:
@@ -49,14 +60,34 @@ def _joined(numbers: list[int]) -> str:
     return "".join(out)
 
 
+def _columns(px: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Keep two points per pixel column, its lowest and highest in the order they came.
+
+    A line through a column's points covers the span between its extremes; drawn at
+    pixel size, the other points add bytes and nothing visible.
+    """
+    out: list[tuple[int, int]] = []
+    i = 0
+    while i < len(px):
+        j = i
+        while j + 1 < len(px) and px[j + 1][0] == px[i][0]:
+            j += 1
+        column = px[i : j + 1]
+        lo, hi = min(column, key=lambda p: p[1]), max(column, key=lambda p: p[1])
+        pair = (lo, hi) if column.index(lo) <= column.index(hi) else (hi, lo)
+        out.extend(pair if lo != hi else (lo,))
+        i = j + 1
+    return out
+
+
 def path(runs: list[list[tuple[float, float]]]) -> str:
-    """Return compact path data: integer pixels, relative moves, repeats dropped.
+    """Return compact path data: integer pixels, relative moves, two points per column.
 
     A lone point becomes a one-pixel dash so it stays visible.
     """
     parts = []
     for run in runs:
-        px = [(round(x), round(y)) for x, y in run]
+        px = _columns([(round(x), round(y)) for x, y in run])
         (x0, y0), deltas = px[0], []
         for x, y in px[1:]:
             if (x, y) != (x0, y0):  # points that land on the same pixel draw nothing new
@@ -98,6 +129,8 @@ def line_chart(
     body = [f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
     columns = max(1, pw)
     curves = _stack(series) if stacked else [list(s.points) for s in series]
+    column_seconds = (t1 - t0) / columns
+    limits = [gap_limit(c, column_seconds) for c in curves]
     curves = [downsample(c, columns, t0, t1) for c in curves]
     finite = [v for c in curves for _, v in c if math.isfinite(v)] + list(thresholds)
     if not finite:
@@ -122,8 +155,8 @@ def line_chart(
     for value in thresholds:
         body.append(f'<path class="thr" d="M{LEFT} {num(y(value))}h{pw}"/>')
     below: list[Point] | None = None
-    for i, (s, curve) in enumerate(zip(series, curves, strict=True)):
-        runs = [[(x(ts), y(v)) for ts, v in run] for run in segments(curve)]
+    for i, (s, curve, limit) in enumerate(zip(series, curves, limits, strict=True)):
+        runs = [[(x(ts), y(v)) for ts, v in run] for run in segments(curve, limit)]
         hover = title(f"{s.name()}: {format_value(s.last, unit)}")
         band = ""
         if stacked and curve:

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from sitegen.charts.downsample import Point, downsample
-from sitegen.charts.line import path, segments
+from sitegen.charts.line import gap_limit, path, segments
 from sitegen.charts.svg import document
 
 
@@ -19,6 +19,7 @@ def sparkline(
     body: list[str] = []
     if points:
         t0, t1 = points[0][0], points[-1][0]
+        limit = gap_limit(points, (t1 - t0) / width)
         pts = downsample(points, width, t0, t1)
         finite = [v for _, v in pts if math.isfinite(v)]
         if finite:
@@ -31,6 +32,6 @@ def sparkline(
                 y = height - pad - (p[1] - lo) / span_v * (height - 2 * pad)
                 return x, y
 
-            runs = [[xy(p) for p in run] for run in segments(pts)]
+            runs = [[xy(p) for p in run] for run in segments(pts, limit)]
             body.append(f'<path d="{path(runs)}"/>')
     return document(width, height, title or "sparkline", body, cls="spark")

@@ -59,6 +59,7 @@ class MetricDef:
     kind: str = "line"
     figure: str = ""  # front-page title; empty = no figure
     pick: Labels | None = None  # the series the figure shows; None = the sum of all
+    counts: str = "observations/s"  # what a heatmap's shades count
 
 
 def history_window(history: History, now: float) -> float:
@@ -94,6 +95,7 @@ def history_part(ctx: SourceContext, metrics: tuple[MetricDef, ...], source: str
                 series=series,
                 range_seconds=window,
                 kind=m.kind,
+                counts=m.counts,
             )
         )
         if m.figure:

@@ -19,6 +19,13 @@ METRICS = (
     ),
     MetricDef("sitegen memory (RSS)", "sitegen_rss_bytes", "bytes", figure="RSS"),
     MetricDef("Site size", "sitegen_site_bytes", "bytes"),
+    MetricDef(
+        "sitegen render tasks by duration",
+        "sitegen_task_seconds_bucket",
+        "seconds",
+        "heatmap",
+        counts="tasks per cycle",
+    ),
 )
 
 
