@@ -67,7 +67,7 @@ def pages(site: Path) -> list[str]:
     ]  # fmt: skip
 
 
-@pytest.mark.parametrize("width", [375, 1280])
+@pytest.mark.parametrize("width", [320, 375, 1280, 1920])
 def test_every_page_loads_clean_with_no_script_and_no_outside_request(served, browser, width):
     base, site = served
     context = browser.new_context(viewport={"width": width, "height": 900})
@@ -83,6 +83,7 @@ def test_every_page_loads_clean_with_no_script_and_no_outside_request(served, br
     page.on("request", lambda r: requests.append(r.url))
     ARTIFACTS.mkdir(exist_ok=True)
     shots = {"index.html": "index", "metrics/index.html": "metrics", pages(site)[3]: "trace"}
+    shots = shots if width in (375, 1280) else {}  # screenshots at a phone's and a desktop's
     for path in pages(site):
         answer = page.goto(f"{base}/{path}")
         assert answer is not None and answer.status == 200, path
