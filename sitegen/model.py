@@ -175,6 +175,7 @@ class TaskRecord:
     end_ns: int
     size: int = 0
     gzip_size: int = 0
+    fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,6 @@ class RenderedPage:
     path: str
     body: bytes
     record: TaskRecord
-    fragment: bool = False
 
 
 @dataclass(frozen=True)
@@ -181,8 +180,8 @@ def render_page(task: PageTask) -> RenderedPage:
     end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz)
-    return RenderedPage(task.path, data, record, task.fragment)
+    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment)
+    return RenderedPage(task.path, data, record)
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -352,16 +351,16 @@ def render_site(
     css_gzip: int,
     reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
 ) -> Rendered:
-    """Render pages and panels, then the metrics pages packed from them and the reports."""
+    """Render pages and panels, then the metrics pages packed from the panels, then the
+    reports on all of that work (three rounds of pool tasks)."""
     first = render(page_tasks(snap, common))
-    panels = [p for p in first if p.fragment]
-    records = tuple(p.record for p in first)
+    panels = [p for p in first if p.record.fragment]
     titles = [p.title for p in snap.panels]
-    second = render(
-        metrics_tasks(panels, titles, common, css_gzip, snap.generated_at) + reports(records)
-    )
-    pages = tuple(p for p in first if not p.fragment) + tuple(second)
-    return Rendered(pages, records + tuple(p.record for p in second))
+    metrics = render(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    records = tuple(p.record for p in (*first, *metrics))
+    last = render(reports(records))
+    pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
+    return Rendered(pages, records + tuple(p.record for p in last))
 
 
 def _utilisation(records: tuple[TaskRecord, ...]) -> dict:
@@ -403,7 +402,8 @@ def report_tasks(
 ) -> list[PageTask]:
     """Return the tasks for the pages about sitegen's own work in this cycle."""
     durations = [r.end_ns - r.start_ns for r in records]
-    by_size = sorted(records, key=lambda r: -r.gzip_size)
+    pages = [r for r in records if not r.fragment]
+    by_size = sorted(pages, key=lambda r: -r.gzip_size)
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
     css_gzip = sum(gz for path, _, gz in asset_sizes if path.endswith(".css"))
     return [
@@ -431,8 +431,8 @@ def report_tasks(
                 "assets": asset_sizes,
                 "css_gzip": css_gzip,
                 "budget": PAGE_BUDGET,
-                "page_count": len(records),
-                "total_bytes": sum(r.size for r in records),
+                "page_count": len(pages),
+                "total_bytes": sum(r.size for r in pages),
                 "sources": snap.sources,
                 "host": snap.host,
                 "config_source": config_source,
