@@ -163,7 +163,7 @@ def from_fields(
             duration = found
         elif len(rest) < MAX_FIELDS:
             rest.append((key, value))
-    message = message or ""
+    message = (message or "").rstrip("\r\n")  # Docker's json-file keeps the newline
     if trace_id is None and (m := _TRACE_IN_TEXT.search(message)):
         trace_id = trace_id_of(m.group(1) or m.group(2))
     if duration is None:
