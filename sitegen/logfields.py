@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+from functools import lru_cache
 
 
 def _keys(names: str) -> frozenset[str]:
@@ -46,6 +47,8 @@ _SYSLOG = ("critical", "critical", "critical", "error", "warning", "info", "info
 _BUNYAN = {10: "debug", 20: "debug", 30: "info", 40: "warning", 50: "error", 60: "critical"}
 
 
+# Field names repeat line after line; the caches are bounded against files of unique keys.
+@lru_cache(maxsize=4096)
 def norm(key: str) -> str:
     """Return a field name folded for lookup: lower case, letters and digits only."""
     return _NOT_ALNUM.sub("", key.lower())
@@ -141,6 +144,7 @@ _GO_DURATION = re.compile(r"(?:\d+(?:\.\d+)?(?:ns|us|µs|μs|ms|s|m|h))+")
 _NUMBER_UNIT = re.compile(r"(\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)\s*([a-zµμ]*)")
 
 
+@lru_cache(maxsize=4096)
 def duration_key(key: str) -> float | None:
     """Return the unit (in seconds) a normalized key implies when it names a duration."""
     if key in _BARE_UNIT:

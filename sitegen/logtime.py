@@ -12,6 +12,7 @@ import math
 import re
 import time
 from email.utils import parsedate_to_datetime
+from functools import lru_cache
 
 MONTHS = {m: i for i, m in enumerate(calendar.month_abbr) if m}
 MONTH_NAMES = "|".join(MONTHS)
@@ -52,6 +53,12 @@ def zone_seconds(zone: str | None) -> float:
     return (-1 if zone[0] == "-" else 1) * (hours * 3600 + minutes * 60)
 
 
+@lru_cache(maxsize=1024)
+def _month(year: int, month: int) -> tuple[int, int]:
+    """Return UNIX seconds at the start of a month, and its number of days."""
+    return calendar.timegm((year, month, 1, 0, 0, 0)), calendar.monthrange(year, month)[1]
+
+
 def utc_seconds(
     year: int,
     month: int,
@@ -63,12 +70,12 @@ def utc_seconds(
     offset: float = 0.0,
 ) -> float | None:
     """Return UNIX seconds of a calendar time, or None when a part is out of range."""
-    if not (1 <= month <= 12 and 1 <= day <= 31 and hour <= 24 and minute <= 59):
+    if not (1 <= year <= 9999 and 1 <= month <= 12 and hour <= 24 and minute <= 59):
         return None
-    # timegm would roll 31 Feb over into March: a wrong date is no date.
-    if day > calendar.monthrange(year, month)[1] or second > 60:
+    start, days = _month(year, month)
+    if not 1 <= day <= days or second > 60:  # 31 Feb is no date, not 3 March
         return None
-    whole = calendar.timegm((year, month, day, hour, minute, min(second, 59), 0, 0, 0))
+    whole = start + (day - 1) * 86400 + hour * 3600 + minute * 60 + min(second, 59)
     return sane(whole + (float(f"0.{fraction}") if fraction else 0.0) - offset)
 
 

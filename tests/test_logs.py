@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from datetime import datetime
 from pathlib import Path
@@ -499,44 +498,17 @@ def test_a_file_parser_resumes_a_key_block_from_its_state() -> None:
 
 # --- bounded cost: a 1 GB file ---
 
-_PEAK = textwrap.dedent(
-    """
-    import json, resource, sys, time
-    from pathlib import Path
-    from sitegen.config import parse
-    from sitegen.history import History
-    from sitegen.sources import logs
-    from sitegen.sources.base import SourceContext
-
-    def peak():
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-
-    path, state = sys.argv[1], Path(sys.argv[2])
-    cfg = parse(f'[site]\\nstate_dir = "{state}"\\n[logs]\\npaths = ["{path}"]\\n', env={})
-    ctx = SourceContext(cfg, History(state, 86400), state, time.time(), time.monotonic() + 15)
-    before = peak()
-    start = time.perf_counter()
-    part = logs.collect(ctx)
-    seconds = time.perf_counter() - start
-    print(json.dumps({"before": before, "peak": peak(), "seconds": seconds,
-                      "shown": len(part.logs), "detail": part.detail}))
-    """
-)
-
 
 def measure_collect(path: Path, state: Path) -> dict:
     """Collect the logs source over one file in a fresh process; return its peak RSS and time."""
     out = subprocess.run(
-        [sys.executable, "-c", _PEAK, str(path), str(state)],
+        [sys.executable, str(ROOT / "scripts" / "bench_logs.py"), "--collect", str(path),
+         str(state)],
         capture_output=True,
         text=True,
         check=True,
-        cwd=ROOT,
         timeout=120,
-    )
+    )  # fmt: skip
     return json.loads(out.stdout)
 
 
