@@ -25,6 +25,8 @@ MESSAGE_KEYS = _keys("msg message event body log m mt text shortmessage")
 TRACE_KEYS = _keys(
     "traceid tr oteltraceid traceparent logginggoogleapiscomtrace ddtraceidhex xtraceid"
 )
+# A logfmt line naming one of these is logfmt, not prose that happens to hold "a=b".
+KNOWN_KEYS = TIME_KEYS | LEVEL_KEYS | MESSAGE_KEYS
 
 _NOT_ALNUM = re.compile(r"[^a-z0-9]+")
 

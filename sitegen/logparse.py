@@ -14,6 +14,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sitegen.logfields import (
+    KNOWN_KEYS,
     MESSAGE_KEYS,
     TIME_KEYS,
     TRACE_KEYS,
@@ -47,7 +48,9 @@ _TRACE_IN_TEXT = re.compile(
     r"(?i)\btrace[_.-]?id[\"']?\s*[=:]\s*[\"']?([0-9a-f]{32}|[0-9a-f]{16})\b"
     r"|\b00-([0-9a-f]{32})-[0-9a-f]{16}-[0-9a-f]{2}\b"
 )
-_LOGFMT = re.compile(r"([^\s=\"]+)(?:=(\"(?:[^\"\\]|\\.)*\"|[^\s\"]*))?(?:\s+|$)")
+_PAIR = r"([^\s=\"]+)=(\"(?:[^\"\\]|\\.)*\"|[^\s\"]*)"
+_LOGFMT_LINE = re.compile(rf"\s*(?:{_PAIR}(?:\s+|$))+")
+_LOGFMT_PAIR = re.compile(_PAIR)
 
 
 @dataclass(frozen=True)
@@ -109,19 +112,10 @@ def parse_logfmt(text: str, known_key: bool = False) -> dict | None:
     With `known_key`, the line must also name a time, level or message, so plain text
     that happens to hold a few `a=b` is not taken for logfmt.
     """
-    fields: dict[str, str] = {}
-    text = text.strip()
-    pos = 0
-    while pos < len(text):
-        m = _LOGFMT.match(text, pos)
-        if not m or m.group(2) is None:
-            return None
-        fields[m.group(1)] = _unquote(m.group(2))
-        pos = m.end()
-    if not fields:
+    if not _LOGFMT_LINE.fullmatch(text):  # every token must be a key=value pair
         return None
-    if known_key and not any(level_field(norm(k), "info") or norm(k) in MESSAGE_KEYS
-                             or norm(k) in TIME_KEYS for k in fields):  # fmt: skip
+    fields = {key: _unquote(value) for key, value in _LOGFMT_PAIR.findall(text)}
+    if known_key and not any(norm(k) in KNOWN_KEYS for k in fields):
         return None
     return fields
 

@@ -16,7 +16,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
@@ -103,15 +103,15 @@ def _has_journal_files(directory: str) -> bool:
     return any(next(root.rglob("*.journal*"), None) for root in roots if root.is_dir())
 
 
+@dataclass
 class _Read:
     """What one journalctl run gave: entries newest first, and how the reading ended."""
 
-    def __init__(self) -> None:
-        self.entries: list[dict] = []
-        self.reached_cursor = False
-        self.out_of_time = False
-        self.unreadable = 0
-        self.stderr = ""
+    entries: list[dict] = field(default_factory=list)
+    reached_cursor: bool = False
+    out_of_time: bool = False
+    unreadable: int = 0
+    stderr: str = ""
 
 
 def _run(cmd: list[str], cursor: str | None, kill_at: float) -> _Read:
