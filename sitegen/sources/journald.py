@@ -105,16 +105,22 @@ def _has_journal_files(directory: str) -> bool:
 
 @dataclass
 class _Read:
-    """What one journalctl run gave: entries newest first, and how the reading ended."""
+    """What one journalctl run gave: its entries as lines, newest first, and how it ended.
 
-    entries: list[dict] = field(default_factory=list)
+    Entries become lines as they are read: a raw entry (byte arrays as JSON numbers) can be
+    ten times the size of its line, and 5,000 of them are kept until the run ends.
+    """
+
+    lines: list[tuple[Line, str]] = field(default_factory=list)
+    newest_cursor: str | None = None
+    oldest_cursor: str | None = None
     reached_cursor: bool = False
     out_of_time: bool = False
     unreadable: int = 0
     stderr: str = ""
 
 
-def _run(cmd: list[str], cursor: str | None, kill_at: float) -> _Read:
+def _run(cmd: list[str], cursor: str | None, kill_at: float, show_host: bool) -> _Read:
     """Run journalctl and read its entries until the cursor, the end, or kill_at."""
     read = _Read()
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: stderr can never block it
@@ -136,7 +142,7 @@ def _run(cmd: list[str], cursor: str | None, kill_at: float) -> _Read:
         timer = threading.Timer(max(0.0, kill_at - time.monotonic()), kill)
         timer.start()
         try:
-            _read_entries(proc.stdout, cursor, read)
+            _read_entries(proc.stdout, cursor, read, show_host)
             if read.reached_cursor:
                 proc.kill()  # what comes after the cursor was read in an earlier cycle
             proc.wait()  # the timer still kills a journalctl that hangs
@@ -156,8 +162,8 @@ def _run(cmd: list[str], cursor: str | None, kill_at: float) -> _Read:
     return read
 
 
-def _read_entries(stdout: IO[bytes], cursor: str | None, read: _Read) -> None:
-    """Collect JSON entries from journalctl's output, newest first, until the cursor."""
+def _read_entries(stdout: IO[bytes], cursor: str | None, read: _Read, show_host: bool) -> None:
+    """Collect the entries of journalctl's output, newest first, until the cursor."""
     while raw := stdout.readline(MAX_ENTRY_BYTES):
         if not raw.endswith(b"\n"):  # longer than any entry should be: dropped to its end
             while (more := stdout.readline(MAX_ENTRY_BYTES)) and not more.endswith(b"\n"):
@@ -174,7 +180,9 @@ def _read_entries(stdout: IO[bytes], cursor: str | None, read: _Read) -> None:
             read.reached_cursor = True
             return
         else:
-            read.entries.append(entry)
+            read.lines.append(entry_line(entry, show_host))
+            read.oldest_cursor = str(entry.get("__CURSOR", ""))
+            read.newest_cursor = read.newest_cursor or read.oldest_cursor
 
 
 def _load_state(path: Path, key: str) -> tuple[str | None, int]:
@@ -203,10 +211,10 @@ def _seqnum(cursor: str) -> tuple[str, int] | None:
 def _skipped(read: _Read, cursor: str | None) -> str:
     """Say what a read that did not get back to its cursor left out."""
     if read.out_of_time:
-        return f"out of time after {len(read.entries)} entries: older new ones skipped"
-    if cursor is None or read.reached_cursor or len(read.entries) < MAX_ENTRIES:
+        return f"out of time after {len(read.lines)} entries: older new ones skipped"
+    if cursor is None or read.reached_cursor or len(read.lines) < MAX_ENTRIES:
         return ""
-    before, oldest = _seqnum(cursor), _seqnum(read.entries[-1].get("__CURSOR", ""))
+    before, oldest = _seqnum(cursor), _seqnum(read.oldest_cursor or "")
     if before and oldest and before[0] == oldest[0] and oldest[1] > before[1] + 1:
         return f"up to {oldest[1] - before[1] - 1:,} older entries skipped to keep up"
     return "older entries skipped to keep up"
@@ -219,9 +227,10 @@ def collect(ctx: SourceContext) -> Part:
     key = hashlib.sha256(json.dumps([directory, logs.journald_matches]).encode()).hexdigest()
     state_path = ctx.state_dir / STATE
     cursor, key_lines = _load_state(state_path, key)
-    read = _run(command(directory, logs.journald_matches), cursor, stop_time(ctx.deadline))
+    cmd = command(directory, logs.journald_matches)
+    read = _run(cmd, cursor, stop_time(ctx.deadline), show_host=bool(directory))
     if _NO_FILES in read.stderr or (
-        not read.entries and cursor is None and not _has_journal_files(directory)
+        not read.lines and cursor is None and not _has_journal_files(directory)
     ):
         where = directory or " or ".join(str(p) for p in SYSTEM_JOURNALS)
         raise JournalError(
@@ -231,15 +240,15 @@ def collect(ctx: SourceContext) -> Part:
     blocks = KeyBlocks(key_lines)
     levels: Counter[str] = Counter()
     new = []
-    for entry in reversed(read.entries):  # oldest first: a key block reads in order
-        line, source = entry_line(entry, show_host=bool(directory))
+    for line, source in reversed(read.lines):  # oldest first: a key block reads in order
         line = replace(line, message=blocks.mask(line.message))
         levels[line.level] += 1
         new.append(to_record(line, source, ctx.now, ctx.cfg.redact.patterns))
-    newest_cursor = read.entries[0].get("__CURSOR") if read.entries else cursor
     atomic_write_bytes(
         state_path,
-        json.dumps({"key": key, "cursor": newest_cursor, "key_lines": blocks.inside}).encode(),
+        json.dumps(
+            {"key": key, "cursor": read.newest_cursor or cursor, "key_lines": blocks.inside}
+        ).encode(),
     )
     ctx.history.add(level_samples(levels, ctx.now, source=NAME))
     shown = tail(shown_before(ctx, NAME), new, logs.tail_lines, ctx.now)
