@@ -102,6 +102,7 @@ class LogsConfig:
     tail_lines: int = 200
     journald: bool = False
     journald_matches: tuple[str, ...] = ()
+    journald_directory: str = ""
 
 
 @dataclass(frozen=True)
@@ -410,7 +411,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
     "logs": (LogsConfig, (
         Key("paths", "paths", _globs, "globs", "Log files to tail."),
         Key("format", "format", _choice("auto", "json", "logfmt", "plain"),
-            "auto, json, logfmt or plain", "Line format; auto detects it per line."),
+            "auto, json, logfmt or plain",
+            "Line format; auto decides per file from its first lines (a line that does not "
+            "fit is parsed as whichever format it is in)."),
         Key("tail_lines", "tail_lines", _int(1, 100000), "integer",
             "Newest lines shown on the logs page."),
         Key("journald", "journald", _bool, "boolean",
@@ -418,6 +421,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("journald_matches", "journald_matches", _journal_matches, "matches",
             "journalctl matches, e.g. [\"_SYSTEMD_UNIT=nginx.service\"]; empty = every entry "
             "sitegen may read."),
+        Key("journald_directory", "journald_directory", _str, "path",
+            "Journal directory to read (`journalctl --directory`), e.g. journals shipped "
+            "from other hosts; empty = this machine's journal."),
     )),
     "redact": (RedactConfig, (
         Key("patterns", "patterns", _regexes, "regexes",

@@ -1,13 +1,16 @@
-"""What many log lines say together: the levels, and the errors that keep coming back."""
+"""What many log lines say together: the levels, the tail to show, the errors that recur."""
 
 from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
-from sitegen.model import LogRecord
+from sitegen.model import LogRecord, Panel, Series
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
+METRIC = "log_lines"  # lines per level per cycle, in the history; every log source adds to it
 # Numbers, hex ids and UUIDs differ between otherwise identical messages.
 _VARIABLE = re.compile(r"\b(?:[0-9a-f-]{36}|[0-9a-f]{8,}|\d+(?:\.\d+)?)\b", re.I)
 
@@ -18,3 +21,48 @@ def top_errors(logs: tuple[LogRecord, ...], limit: int = 5) -> list[tuple[str, i
         _VARIABLE.sub("#", r.message)[:160] for r in logs if r.level in ("error", "critical")
     )
     return counts.most_common(limit)
+
+
+def order_key(ts: float, now: float) -> float:
+    """Return where a line goes in its cycle's batch: its time, but never after now.
+
+    A line claiming the year 2100 would otherwise stay below every later line for ever;
+    one claiming 1970 sorts first in its own batch, and lines of earlier cycles stay above it.
+    """
+    return min(ts, now)
+
+
+def tail(
+    kept: Sequence[LogRecord], new: Iterable[LogRecord], limit: int, now: float
+) -> tuple[LogRecord, ...]:
+    """Return the newest `limit` lines: those shown before, then this cycle's in time order."""
+    batch = sorted(new, key=lambda r: order_key(r.ts, now))
+    return tuple([*kept, *batch][-limit:])
+
+
+def level_samples(
+    counts: Counter[str], now: float, source: str = ""
+) -> list[tuple[str, tuple[tuple[str, str], ...], float, float]]:
+    """Return one history sample per level: the lines this cycle brought (0 included)."""
+    extra = (("source", source),) if source else ()
+    return [(METRIC, (("level", lv), *extra), now, float(counts[lv])) for lv in LEVELS]
+
+
+def by_level(panel: Panel) -> Panel:
+    """Return the panel with one series per level, summed over the sources that logged.
+
+    Every log source stores its counts at the cycle's time, so points of one cycle share
+    a timestamp and add up exactly.
+    """
+    sums: dict[str, dict[float, float]] = {}
+    for s in panel.series:
+        level = dict(s.labels).get("level", "")
+        points = sums.setdefault(level, {})
+        for ts, value in s.points:
+            points[ts] = points.get(ts, 0.0) + value
+    series = tuple(
+        Series((("level", lv),), tuple(sorted(sums[lv].items())))
+        for lv in (*LEVELS, *sorted(set(sums) - set(LEVELS)))
+        if lv in sums
+    )
+    return replace(panel, series=series)

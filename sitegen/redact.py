@@ -1,4 +1,10 @@
-"""Remove secrets from text before it is written or rendered anywhere public."""
+"""Remove secrets from text before it is written or rendered anywhere public.
+
+Masking errs on the side of too much: a log line that loses a harmless word is a small
+cost, a published credential is not. Patterns run from the most specific (token formats
+with known prefixes) to the most general (any `password=...`), so a general pattern
+never cuts a specific one in half and leaves its tail.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +13,84 @@ from functools import cache
 
 MASK = "[REDACTED]"
 
-# Each pattern keeps its harmless context (group 1) and masks the secret after it.
-_PATTERNS = (
-    # AWS access key ids
-    re.compile(r"()\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
-    # aws_secret_access_key = ..., password: ..., token=...
+# Token formats with a recognisable prefix: the whole match is the secret.
+_TOKENS = re.compile(
+    "|".join(
+        (
+            r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+            r"\bgh[pousr]_[A-Za-z0-9]{30,255}\b",  # GitHub tokens
+            r"\bgithub_pat_[A-Za-z0-9_]{22,255}\b",  # GitHub fine-grained tokens
+            r"\bglpat-[A-Za-z0-9_-]{20,}",  # GitLab personal access tokens
+            r"\bxox[abposre]-[A-Za-z0-9-]{10,}",  # Slack tokens
+            r"\bAIza[0-9A-Za-z_-]{35}",  # Google API keys
+            r"\bya29\.[0-9A-Za-z_-]{20,}",  # Google OAuth access tokens
+            r"\b(?:sk|rk)_(?:live|test)_[0-9A-Za-z]{16,}",  # Stripe keys
+            r"\bwhsec_[0-9A-Za-z]{20,}",  # Stripe webhook secrets
+            r"\bsk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}",  # OpenAI / Anthropic keys
+            r"\bnpm_[A-Za-z0-9]{36}\b",  # npm tokens
+            r"\bpypi-[A-Za-z0-9_-]{50,}",  # PyPI tokens
+            r"\bSG\.[A-Za-z0-9_-]{16,}\.[A-Za-z0-9_-]{16,}",  # SendGrid keys
+            # JSON Web Tokens (also unsigned ones, and 5-part JWE)
+            r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}",
+            # PEM private keys (RSA, EC, OpenSSH, PGP, encrypted): to the END line or the end
+            r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?"
+            r"(?:-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----|$)",
+        )
+    )
+)
+
+# Each of these keeps its harmless context (group 1) and masks what follows it.
+_CONTEXT = (
+    # Authorization / Proxy-Authorization / Cookie headers: the whole value, any scheme
     re.compile(
-        r"(?i)((?:aws_secret_access_key|secret|password|passwd|pwd|token|api[_-]?key)"
-        r"[\"']?\s*[:=]\s*[\"']?)[^\s\"',;&]+"
+        r"(?i)(\b(?:(?:proxy-)?authorization|(?:set-)?cookie)\\?[\"']?\s*[:=]\s*\\?[\"']?)"
+        r"[^\"'\r\n\\]+"
     ),
-    # Authorization: Bearer xxx / Basic xxx
-    re.compile(r"(?i)(\b(?:bearer|basic)\s+)[A-Za-z0-9._~+/=-]{8,}"),
-    # user:password@ in URLs
-    re.compile(r"(?i)([a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+(?=@)"),
-    # JSON Web Tokens
-    re.compile(r"()\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-    # PEM private keys, whole block
+    # Bearer / Basic credentials wherever they appear ("basic setup" is prose: a credential
+    # has a digit, a capital or a symbol)
     re.compile(
-        r"()-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)"
+        r"(\b(?i:bearer|basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9A-Z._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
+    ),
+    # user:password@ in URLs: the password may hold ":", "/" or "@"; the last "@" ends it
+    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@\"'<>]*:)(?:[^\s\"\\]|\\.)+(?=@)"),
+    # Go DSNs without a scheme: user:password@tcp(host:3306)/db
+    re.compile(r"(\b[\w.-]+:)[^\s@/]+(?=@(?:tcp|udp|unix)\()"),
+    # Slack webhooks carry their secret in the path
+    re.compile(r"(https://hooks\.slack\.com/)[^\s\"'<>]+"),
+    # Signed URLs: S3 presigned, Azure SAS, OAuth codes and tokens in query strings
+    re.compile(
+        r"(?i)([?&](?:sig|signature|x-amz-signature|x-amz-credential|x-amz-security-token|"
+        r"access_token|refresh_token|id_token|code|token|key|apikey|api_key)=)[^&\s\"'<>#]+"
     ),
 )
+
+# Keys that name a secret; the value after them (quoted or bare) is masked. The key may
+# be embedded in a longer name: SecretAccessKey, db_password, x-api-key, refresh_token.
+_SECRET_WORDS = (
+    r"secret|passw(?:or)?d|passwd|passphrase|pwd|token|api[_-]?key|access[_-]?key|"
+    r"private[_-]?key|account[_-]?key|credentials?|sess(?:ion)?[_-]?id|signature"
+)
+_KEY_VALUE = re.compile(
+    rf"(?i)((?<![A-Za-z0-9])[\w.-]*(?:{_SECRET_WORDS})[\w.-]*\\?[\"']?\s*[:=]\s*)"
+    r"(\\\"(?:(?!\\\").)*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^']*'|[\"']?[^\s,;&\"'<>]+)"
+)
+# A 40-character AWS secret key a little after the word "secret" ("secret key: ...").
+_NEAR_SECRET = re.compile(
+    r"(?i)(secret[\w\s\"':=-]{0,30}?)(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"
+)
+_SECRET_KEY = re.compile(rf"(?i)(?:{_SECRET_WORDS}|authorization|\bauth\b|cookie|dsn)", re.ASCII)
+
+
+def _after_context(m: re.Match[str]) -> str:
+    return m.group(1) + MASK
+
+
+def _masked_value(m: re.Match[str]) -> str:
+    """Mask a key's value, keeping the quotes around it so JSON-looking text stays readable."""
+    value = m.group(2)
+    quote = value[:2] if value.startswith('\\"') else value[:1] if value[:1] in "\"'" else ""
+    closing = quote if len(value) > 2 * len(quote) and value.endswith(quote) else ""
+    return m.group(1) + quote + MASK + closing
 
 
 @cache
@@ -37,18 +101,47 @@ def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 
 def redact(text: str, extra: tuple[str, ...] = ()) -> str:
     """Return text with every known kind of secret, and whatever `extra` matches, masked."""
-    for pattern in _PATTERNS:
-        text = pattern.sub(lambda m: m.group(1) + MASK, text)
+    text = _TOKENS.sub(MASK, text)
+    for pattern in _CONTEXT:
+        text = pattern.sub(_after_context, text)
+    text = _KEY_VALUE.sub(_masked_value, text)
+    text = _NEAR_SECRET.sub(lambda m: m.group(1) + MASK, text)
     for pattern in _compiled(extra):
         text = pattern.sub(MASK, text)
     return text
 
 
-_SECRET_KEY = re.compile(
-    r"(?i)(secret|passw(or)?d|passwd|pwd|token|api[_-]?key|authorization|credential|cookie)"
-)
-
-
 def redact_field(key: str, value: str, extra: tuple[str, ...] = ()) -> str:
     """Return a structured field's value, masked whole when its key names a secret."""
     return MASK if _SECRET_KEY.search(key) else redact(value, extra)
+
+
+# A private key logged one line per record: the BEGIN line, base64 lines, the END line.
+_BLOCK_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_BLOCK_END = re.compile(r"-----END [A-Z0-9 ]*PRIVATE KEY(?: BLOCK)?-----")
+_KEY_BODY = re.compile(r"\s*[A-Za-z0-9+/]{40,80}={0,2}\s*")
+MAX_BLOCK_LINES = 120  # an 8192-bit RSA key is about 100 lines: a block cannot go on forever
+
+
+class KeyBlocks:
+    """Masks the lines of private keys spread over several records, in record order.
+
+    `inside` (lines masked so far, or -1) is the state to carry to the next call, so a
+    key cut between two cycles is still masked.
+    """
+
+    def __init__(self, inside: int = -1) -> None:
+        self.inside = inside
+
+    def mask(self, line: str) -> str:
+        """Return the line, or MASK when it is part of a private key."""
+        if self.inside >= 0:
+            self.inside += 1
+            if _BLOCK_END.search(line) or self.inside >= MAX_BLOCK_LINES:
+                self.inside = -1
+            return MASK
+        if (begin := _BLOCK_BEGIN.search(line)) and not _BLOCK_END.search(line, begin.end()):
+            self.inside = 0  # the key goes on in the next records
+            return redact(line)
+        # A base64 line on its own: a key whose BEGIN line was skipped or cut off.
+        return MASK if _KEY_BODY.fullmatch(line) else line

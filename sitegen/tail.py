@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import json
 import os
+import stat
+import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,6 +28,8 @@ class Chunk:
     path: Path
     lines: list[bytes]
     skipped: int
+    identity: str = ""  # device:inode, what the offset (and a reader's own state) is kept by
+    error: str | None = None  # set when the file could not be read (lines is then empty)
 
 
 HEAD_BYTES = 64
@@ -46,38 +51,65 @@ class Tailer:
     def __init__(self, state_file: Path) -> None:
         self.state_file = state_file
         self.offsets: dict[str, tuple[int, str]] = {}
+        self.deferred = 0  # files left for the next call because its time was up
         if state_file.exists():
             try:
                 saved = json.loads(state_file.read_text())
                 self.offsets = {str(k): (int(v[0]), str(v[1])) for k, v in saved.items()}
-            except (ValueError, TypeError, AttributeError) as exc:
+            except (ValueError, TypeError, AttributeError, IndexError) as exc:
                 quarantine(state_file, f"{type(exc).__name__}: {exc}")
+
+    def _read(self, path: Path, max_bytes: int) -> tuple[Chunk, tuple[int, str] | None]:
+        # O_NONBLOCK: a FIFO swapped in after the glob matched must not hang the cycle.
+        with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):
+                return Chunk(path, [], 0, error="not a regular file"), None
+            key = _identity(st)
+            head = _head(f)
+            offset, known_head = self.offsets.get(key, (0, head))
+            if st.st_size < offset or not head.startswith(known_head[: len(head)]):
+                offset = 0  # truncated (copytruncate rotation) or rewritten
+            skipped = max(0, st.st_size - offset - max_bytes)
+            start = offset + skipped
+            f.seek(start)
+            data = f.read(st.st_size - start)
+        if skipped:
+            cut = data.find(b"\n") + 1  # the first line was cut in the middle
+            data, start = data[cut:], start + cut
+        end = data.rfind(b"\n") + 1  # a last line without newline is still being written
+        return Chunk(path, data[:end].splitlines(), skipped, key), (start + end, head)
+
+    def follow(
+        self, paths: list[Path], max_bytes: int, stop_at: float | None = None
+    ) -> Iterator[Chunk]:
+        """Yield what each file gained since the last read; remember the new offsets once
+        every file was yielded. Past `stop_at` (time.monotonic()), the remaining files keep
+        their offsets for the next call (counted in `deferred`)."""
+        seen: dict[str, tuple[int, str]] = {}
+        self.deferred = 0
+        for path in paths:
+            if stop_at is not None and time.monotonic() > stop_at:
+                try:
+                    key = _identity(path.stat())
+                except OSError:
+                    continue
+                self.deferred += 1
+                if key in self.offsets:
+                    seen[key] = self.offsets[key]
+                continue
+            try:
+                chunk, offset = self._read(path, max_bytes)
+            except OSError as exc:
+                # Vanished or unreadable since the glob matched it: said, and tried next cycle.
+                yield Chunk(path, [], 0, error=exc.strerror or type(exc).__name__)
+                continue
+            if offset is not None:
+                seen[chunk.identity] = offset
+            yield chunk
+        self.offsets = seen  # files that are gone (or no longer matched) are forgotten
+        atomic_write_bytes(self.state_file, json.dumps(self.offsets).encode())
 
     def read(self, paths: list[Path], max_bytes: int) -> list[Chunk]:
         """Return what each file gained since the last read; remember the new offsets."""
-        chunks, seen = [], {}
-        for path in paths:
-            try:
-                with path.open("rb") as f:
-                    st = os.fstat(f.fileno())
-                    key = _identity(st)
-                    head = _head(f)
-                    offset, known_head = self.offsets.get(key, (0, head))
-                    if st.st_size < offset or not head.startswith(known_head[: len(head)]):
-                        offset = 0  # truncated (copytruncate rotation) or rewritten
-                    skipped = max(0, st.st_size - offset - max_bytes)
-                    start = offset + skipped
-                    f.seek(start)
-                    data = f.read(st.st_size - start)
-            except OSError:
-                continue  # vanished or unreadable since the glob matched it: next cycle
-            if skipped:
-                cut = data.find(b"\n") + 1  # the first line was cut in the middle
-                data, start = data[cut:], start + cut
-            end = data.rfind(b"\n") + 1  # a last line without newline is still being written
-            seen[key] = (start + end, head)
-            chunks.append(Chunk(path, data[:end].splitlines(), skipped))
-        # Forget files that are gone; keep the rest (a rotated file may be matched again).
-        self.offsets = {**{k: v for k, v in self.offsets.items() if k in seen}, **seen}
-        atomic_write_bytes(self.state_file, json.dumps(self.offsets).encode())
-        return chunks
+        return list(self.follow(paths, max_bytes))

@@ -13,7 +13,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from sitegen.model import SourceStatus
-from sitegen.sources import cloudfront, host, logs, prometheus, selfmetrics, traces
+from sitegen.sources import cloudfront, host, journald, logs, prometheus, selfmetrics, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
 from sitegen.telemetry import log
@@ -36,6 +36,7 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
         (selfmetrics.NAME, selfmetrics.collect),
         (traces.NAME, traces.collect),
         (logs.NAME, logs.collect),
+        *([(journald.NAME, journald.collect)] if ctx.cfg.logs.journald else []),
     ]
     if ctx.cfg.panels:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
