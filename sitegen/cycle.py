@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opentelemetry import trace
+from opentelemetry.trace import Status, StatusCode
 
 from sitegen import __version__, charts, lease
 from sitegen.charts.line import CHART_COLUMNS
@@ -288,6 +289,9 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                     start_time=r.start_ns,
                     attributes={"worker.pid": r.pid, "page.bytes": r.size},
                 )
+                if r.error:
+                    span.set_status(Status(StatusCode.ERROR, r.error))
+                    log(rt.telemetry.logger, logging.ERROR, "page failed", page=r.name, why=r.error)
                 span.end(end_time=r.end_ns)
 
         with stage("write"):

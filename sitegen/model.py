@@ -176,6 +176,7 @@ class TaskRecord:
     size: int = 0
     gzip_size: int = 0
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    error: str | None = None  # why the page could not be rendered (it says so instead)
 
 
 @dataclass(frozen=True)

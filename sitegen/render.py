@@ -95,15 +95,18 @@ class Rendered:
 
 
 def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
-    """Format UNIX seconds as UTC text."""
+    """Format UNIX seconds as UTC text ("–" for none, "out of range" past what a date holds)."""
     if ts is None:
         return "–"
-    return time.strftime(fmt, time.gmtime(ts))
+    try:
+        return time.strftime(fmt, time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):  # a span "in the year 10^13" is bad input
+        return "out of range"
 
 
 def iso(ts: float) -> str:
     """Format UNIX seconds as an ISO 8601 UTC timestamp."""
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
+    return utc(ts, "%Y-%m-%dT%H:%M:%SZ")
 
 
 def ago(ts: float | None, now: float) -> str:
@@ -168,19 +171,28 @@ def minify(html: str) -> str:
 
 
 def render_page(task: PageTask) -> RenderedPage:
-    """Render and minify one page; run in a pool worker (or inline when sequential)."""
+    """Render and minify one page; run in a pool worker (or inline when sequential).
+
+    A page whose data breaks its template is replaced by one saying so: one bad trace or
+    panel never costs the rest of the site its update.
+    """
     start = time.time_ns()
     root = "/" if task.absolute else "../" * task.path.count("/")
-    html = (
-        environment()
-        .get_template(task.template)
-        .render(c=task.common, root=root, page=task.name, **task.data)
-    )
+    env, error = environment(), None
+    try:
+        html = env.get_template(task.template).render(
+            c=task.common, root=root, page=task.name, **task.data
+        )
+    except Exception as exc:  # any fault of one page's data: report it, keep the site
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        html = env.get_template("failed.html").render(
+            c=task.common, root=root, page=task.name, error=error, fragment=task.fragment
+        )
     data = minify(html).encode("utf-8")
     end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment)
+    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error)
     return RenderedPage(task.path, data, record)
 
 

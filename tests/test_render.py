@@ -140,6 +140,21 @@ def test_pack_measures_parts_compressed_together() -> None:
     assert pack([big, noise[1]], 700) == [[0], [1]]  # too big alone: a page of its own
 
 
+def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() -> None:
+    from sitegen.render import PageTask
+
+    snap = snapshot(Workload(panels=1, traces=1, log_lines=1))
+    broken_trace = PageTask("trace x", "traces/x.html", "trace.html", {"now": 0.0}, common())
+    broken_panel = dataclasses.replace(broken_trace, name="panel 9", fragment=True,
+                                       template="panel.html")  # fmt: skip
+    page, panel = render_page(broken_trace), render_page(broken_panel)
+    assert "UndefinedError" in page.record.error and "could not be rendered" in page.body.decode()
+    assert b"<!doctype html>" in page.body and b'href="../index.html"' in page.body
+    assert panel.body.startswith(b'<section class="panel">') and panel.record.error
+    good = render_page(page_tasks(snap, common())[0])
+    assert good.record.error is None
+
+
 def test_hostile_trace_id_gets_a_safe_file_name() -> None:
     path = trace_path("../../etc/<script>")
     assert re.fullmatch(r"traces/[0-9a-f]{32}\.html", path)
