@@ -1,0 +1,83 @@
+"""Grafana Tempo: traces found by a TraceQL search, each fetched whole by its id.
+
+Each cycle asks ``/api/search?q=<tempo_query>&start=&end=&limit=`` (times in seconds),
+then ``/api/traces/<id>`` (as JSON: OTLP with base64 ids, under ``batches`` in older
+Tempo versions, ``resourceSpans`` in newer ones) for the newest traces it does not know
+yet, at most MAX_FETCHES per cycle. A finished trace does not change, so a trace kept
+from earlier cycles is never fetched again; the rest wait for the next cycle.
+"""
+
+from __future__ import annotations
+
+import httpx
+
+from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.httpapi import ApiError, client, gather, get_json
+from sitegen.sources.otlp import OtlpReader
+from sitegen.sources.spans import MALFORMED, Scrub, as_int, assemble, carried, norm_id, spans_of
+
+NAME = "tempo"
+# Trace fetches per cycle: a first cycle against a busy Tempo costs seconds, not minutes.
+MAX_FETCHES = 20
+
+
+def _found(doc: object, url: str) -> list[tuple[int, str]]:
+    """Return (start ns, trace id) of a search answer's traces, newest first."""
+    traces = doc.get("traces") if isinstance(doc, dict) else None
+    if not isinstance(traces, list):
+        raise ApiError(f"unexpected answer from {url}: no traces list")
+    found = []
+    for item in traces:
+        try:
+            found.append((as_int(item.get("startTimeUnixNano", 0)), norm_id(item["traceID"], 16)))
+        except MALFORMED:
+            continue
+    return sorted(found, reverse=True)
+
+
+def _trace(http: httpx.Client, base: str, trace_id: str, deadline: float) -> dict:
+    """Fetch one trace as OTLP JSON; /api/v2/traces wraps it in {"trace": ...}."""
+    url = f"{base}/api/traces/{trace_id}"
+    doc = get_json(http, url, deadline)
+    doc = doc.get("trace", doc) if isinstance(doc, dict) else doc
+    if not isinstance(doc, dict):
+        raise ApiError(f"unexpected answer from {url}: not a JSON object")
+    return doc
+
+
+def collect(ctx: SourceContext) -> Part:
+    """Search Tempo, fetch the traces not seen before, keep the newest."""
+    cfg = ctx.cfg.traces
+    base = cfg.tempo_url.rstrip("/")
+    kept = carried(ctx.state_dir, NAME)
+    known = {t.trace_id for t in kept}
+    # Once the kept traces fill the page, a trace older than all of them would not be shown.
+    oldest = min((t.start_ns for t in kept), default=0) if len(kept) >= cfg.max_traces else 0
+    window = {"start": int(ctx.now) - cfg.lookback_seconds, "end": int(ctx.now) + 1}
+    with client() as http:
+        url = f"{base}/api/search"
+        params = {"q": cfg.tempo_query, **window, "limit": cfg.max_traces}
+        found = _found(get_json(http, url, ctx.deadline, params), url)
+        new = [tid for start, tid in found if tid not in known and start >= oldest]
+        answers = gather(lambda tid: _trace(http, base, tid, ctx.deadline), new[:MAX_FETCHES])
+    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns))
+    missing = [a for _, a in answers if isinstance(a, ApiError) and a.status == 404]
+    failed = [a for _, a in answers if isinstance(a, ApiError) and a.status != 404]
+    for _, answer in answers:
+        if not isinstance(answer, ApiError):
+            reader.document(answer)
+    if failed and len(failed) == len(answers):
+        raise failed[0]
+    parsed = reader.result()
+    built = assemble([*spans_of(kept), *parsed.spans], cfg.max_traces)
+    detail = (
+        f"{len(found)} traces found by {cfg.tempo_query} at {base}, {len(answers)} fetched, "
+        f"{len(built.traces)} traces shown" + parsed.note() + built.note()
+    )
+    if len(new) > len(answers):
+        detail += f", {len(new) - len(answers)} left for the next cycle"
+    if missing:
+        detail += f", {len(missing)} not found"
+    if failed:
+        detail += f", {len(failed)} fetches failed (first: {failed[0]})"
+    return Part(traces=built.traces, detail=detail)
