@@ -80,18 +80,21 @@ def _get(http: httpx.Client, url: str, params: dict | None, timeout: float, dead
 
 def get_json(http: httpx.Client, url: str, deadline: float, params: dict | None = None) -> Any:
     """GET url and decode its JSON, with bounded retries, never past the deadline."""
+    last: ApiError | None = None
     for attempt in range(ATTEMPTS):
         remaining = deadline - time.monotonic()
         if remaining <= MIN_REQUEST_SECONDS:
-            raise ApiError(f"no time left before the cycle's deadline to ask {url}")
+            break
         try:
             return _get(http, url, params, min(REQUEST_TIMEOUT_SECONDS, remaining), deadline)
         except ApiError as exc:
             if not exc.retry or attempt == ATTEMPTS - 1:
                 raise
+            last = exc
         pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.5)  # jitter: no herd
         time.sleep(max(0.0, min(pause, deadline - time.monotonic() - MIN_REQUEST_SECONDS)))
-    raise AssertionError("unreachable: the loop returns or raises")
+    # Out of time: the last failure says more than the deadline does.
+    raise last or ApiError(f"no time left before the cycle's deadline to ask {url}")
 
 
 def gather(fn: Callable[[T], R], items: Iterable[T]) -> list[tuple[T, R | ApiError]]:
