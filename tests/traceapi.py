@@ -58,7 +58,7 @@ def otlp_trace(trace: int, spans: int, start_ns: int) -> list[dict]:
             trace * 1000 + i,
             trace * 1000,
             start_ns + i * 1000,
-            http_url=f"https://api.example.com/items/{i}",
+            http_url=f"https://api.example.com/orders/{trace}/items/{i}",
             db_system="postgresql",
         )
         if i % 10 == 0:
@@ -96,7 +96,11 @@ def jaeger_trace(trace: int, spans: int, start_us: int, service: str = "shop") -
     items = []
     for i in range(spans):
         tags = [
-            {"key": "http.url", "type": "string", "value": f"https://api.example.com/{i}"},
+            {
+                "key": "http.url",
+                "type": "string",
+                "value": f"https://api.example.com/orders/{trace}/{i}",
+            },
             {"key": "http.status_code", "type": "int64", "value": 200},
         ]
         item = {
