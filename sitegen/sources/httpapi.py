@@ -20,6 +20,7 @@ import httpx
 
 from sitegen import __version__
 from sitegen.redact import redact
+from sitegen.sources.spans import SpanReader
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 ATTEMPTS = 3
@@ -111,3 +112,14 @@ def gather(fn: Callable[[T], R], items: Iterable[T]) -> list[tuple[T, R | ApiErr
         return []
     with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(items))) as pool:
         return list(pool.map(one, items))
+
+
+def read_answers(reader: SpanReader, answers: list[tuple[object, object]]) -> list[ApiError]:
+    """Give the reader every answer that came; return the errors of those that did not."""
+    errors = []
+    for _, answer in answers:
+        if isinstance(answer, ApiError):
+            errors.append(answer)
+        else:
+            reader.document(answer)
+    return errors

@@ -9,9 +9,11 @@ and a ``processes`` map that names each span's service. Tags ``error=true`` and
 
 from __future__ import annotations
 
+from functools import partial
+
 from sitegen.model import Span, SpanEvent
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.httpapi import ApiError, client, gather, get_json
+from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
 from sitegen.sources.spans import (
     MALFORMED,
     MAX_EVENTS,
@@ -19,11 +21,10 @@ from sitegen.sources.spans import (
     Scrub,
     SpanReader,
     as_int,
-    assemble,
     carried,
     norm_id,
     parent_id,
-    spans_of,
+    traces_part,
 )
 
 NAME = "jaeger"
@@ -104,13 +105,9 @@ class JaegerReader(SpanReader):
             processes = trace.get("processes")
             processes = processes if isinstance(processes, dict) else {}
             spans = trace.get("spans")
-            for item in spans if isinstance(spans, list) else ():
-                if self.full:
-                    return
-                try:
-                    self.spans.append(_span(item, processes, self.scrub))
-                except MALFORMED:
-                    self.bad_spans += 1  # one malformed span must not cost its neighbours
+            items = spans if isinstance(spans, list) else ()
+            if not self.take(items, partial(_span, processes=processes, scrub=self.scrub)):
+                return
 
 
 def _data(doc: object, url: str) -> object:
@@ -150,20 +147,16 @@ def collect(ctx: SourceContext) -> Part:
             asked,
         )
     reader = JaegerReader(Scrub(ctx.cfg.redact.patterns))
-    failed = [a for _, a in answers if isinstance(a, ApiError)]
-    for _, answer in answers:
-        if not isinstance(answer, ApiError):
-            reader.document(answer)
+    failed = read_answers(reader, answers)
     if asked and len(failed) == len(asked):
         raise failed[0]
     parsed = reader.result()
-    built = assemble([*spans_of(carried(ctx.state_dir, NAME)), *parsed.spans], cfg.max_traces)
-    detail = (
-        f"{len(parsed.spans)} spans of {len(asked)} services from {base}, "
-        f"{len(built.traces)} traces shown" + parsed.note() + built.note()
+    unasked = len(services) - len(asked)
+    return traces_part(
+        carried(ctx.state_dir, NAME),
+        parsed,
+        cfg.max_traces,
+        f"{len(parsed.spans)} spans of {len(asked)} services from {base}",
+        f"{unasked} more services not asked" if unasked else "",
+        f"{len(failed)} services failed (first: {failed[0]})" if failed else "",
     )
-    if len(services) > len(asked):
-        detail += f", {len(services) - len(asked)} more services not asked"
-    if failed:
-        detail += f", {len(failed)} services failed (first: {failed[0]})"
-    return Part(traces=built.traces, detail=detail)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
+from functools import partial
 
 from sitegen.model import Span, SpanEvent
 from sitegen.sources.spans import (
@@ -134,13 +135,9 @@ class OtlpReader(SpanReader):
             service = _service(rs.get("resource"), self.scrub)
             scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
             for scope in _list(scopes):
-                for item in _list(scope.get("spans") if isinstance(scope, dict) else None):
-                    if self.full:
-                        return
-                    try:
-                        self.spans.append(_span(item, service, self.scrub))
-                    except MALFORMED:
-                        self.bad_spans += 1  # one malformed span must not cost its neighbours
+                items = _list(scope.get("spans") if isinstance(scope, dict) else None)
+                if not self.take(items, partial(_span, service=service, scrub=self.scrub)):
+                    return
 
     def lines(self, lines: Sequence[bytes]) -> None:
         """Read JSON lines, newest (last) first, until the span budget is spent."""

@@ -16,9 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sitegen.model import Labels, Span, Trace
 from sitegen.redact import redact, redact_field
+from sitegen.sources.base import Part
 from sitegen.state import LastGood
 
 # Spans a source takes in one cycle: parsing them costs well under a second.
@@ -164,6 +166,24 @@ class SpanReader:
         """Return whether the span budget is spent."""
         return len(self.spans) >= self.budget
 
+    def take(self, items: Iterable[object], build: Callable[[Any], Span]) -> bool:
+        """Add build(item) for each item; return False once the budget is spent.
+
+        A malformed item is counted and skipped: it must not cost its neighbours.
+        """
+        for item in items:
+            if self.full:
+                return False
+            try:
+                self.spans.append(build(item))
+            except MALFORMED:
+                self.bad_spans += 1
+        return True
+
+    def document(self, doc: Any) -> None:
+        """Read one decoded document of the reader's format."""
+        raise NotImplementedError
+
     def result(self) -> Parsed:
         """Return what was read so far."""
         return Parsed(
@@ -222,6 +242,14 @@ def assemble(spans: Iterable[Span], limit: int, max_spans: int = MAX_KEPT_SPANS)
         total += len(kept)
         traces.append(Trace(trace_id=trace_id, spans=tuple(sorted(kept, key=_start))))
     return Assembled(tuple(traces), clipped_spans, clipped_traces)
+
+
+def traces_part(kept: Iterable[Trace], parsed: Parsed, limit: int, head: str, *notes: str) -> Part:
+    """Merge a cycle's new spans into the kept traces; say what was read, skipped and cut."""
+    built = assemble([*spans_of(kept), *parsed.spans], limit)
+    detail = f"{head}, {len(built.traces)} traces shown" + parsed.note() + built.note()
+    detail += "".join(f", {note}" for note in notes if note)
+    return Part(traces=built.traces, detail=detail)
 
 
 def spans_of(traces: Iterable[Trace]) -> list[Span]:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import httpx
 
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.httpapi import ApiError, client, gather, get_json
+from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import MALFORMED, Scrub, as_int, assemble, carried, norm_id, spans_of
+from sitegen.sources.spans import MALFORMED, Scrub, as_int, carried, norm_id, traces_part
 
 NAME = "tempo"
 # Trace fetches per cycle: a first cycle against a busy Tempo costs seconds, not minutes.
@@ -61,23 +61,18 @@ def collect(ctx: SourceContext) -> Part:
         new = [tid for start, tid in found if tid not in known and start >= oldest]
         answers = gather(lambda tid: _trace(http, base, tid, ctx.deadline), new[:MAX_FETCHES])
     reader = OtlpReader(Scrub(ctx.cfg.redact.patterns))
-    missing = [a for _, a in answers if isinstance(a, ApiError) and a.status == 404]
-    failed = [a for _, a in answers if isinstance(a, ApiError) and a.status != 404]
-    for _, answer in answers:
-        if not isinstance(answer, ApiError):
-            reader.document(answer)
+    errors = read_answers(reader, answers)
+    missing = [e for e in errors if e.status == 404]  # expired, or not flushed yet
+    failed = [e for e in errors if e.status != 404]
     if failed and len(failed) == len(answers):
         raise failed[0]
-    parsed = reader.result()
-    built = assemble([*spans_of(kept), *parsed.spans], cfg.max_traces)
-    detail = (
-        f"{len(found)} traces found by {cfg.tempo_query} at {base}, {len(answers)} fetched, "
-        f"{len(built.traces)} traces shown" + parsed.note() + built.note()
+    left = len(new) - len(answers)
+    return traces_part(
+        kept,
+        reader.result(),
+        cfg.max_traces,
+        f"{len(found)} traces found by {cfg.tempo_query} at {base}, {len(answers)} fetched",
+        f"{left} left for the next cycle" if left else "",
+        f"{len(missing)} not found" if missing else "",
+        f"{len(failed)} fetches failed (first: {failed[0]})" if failed else "",
     )
-    if len(new) > len(answers):
-        detail += f", {len(new) - len(answers)} left for the next cycle"
-    if missing:
-        detail += f", {len(missing)} not found"
-    if failed:
-        detail += f", {len(failed)} fetches failed (first: {failed[0]})"
-    return Part(traces=built.traces, detail=detail)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import Scrub, assemble, carried, spans_of
+from sitegen.sources.spans import Scrub, carried, traces_part
 from sitegen.tail import Tailer
 from sitegen.telemetry import SPANS_FILE
 
@@ -28,15 +28,11 @@ def collect(ctx: SourceContext) -> Part:
     for chunk in chunks:
         reader.lines(chunk.lines)
     parsed = reader.result()
-    built = assemble(
-        [*spans_of(carried(ctx.state_dir, NAME)), *parsed.spans], ctx.cfg.traces.max_traces
-    )
-    detail = (
-        f"{len(parsed.spans)} new spans from {len(paths)} files, {len(built.traces)} traces shown"
-        + parsed.note()
-        + built.note()
-    )
     skipped = sum(c.skipped for c in chunks)
-    if skipped:
-        detail += f", {skipped} bytes skipped to keep up"
-    return Part(traces=built.traces, detail=detail)
+    return traces_part(
+        carried(ctx.state_dir, NAME),
+        parsed,
+        ctx.cfg.traces.max_traces,
+        f"{len(parsed.spans)} new spans from {len(paths)} files",
+        f"{skipped} bytes skipped to keep up" if skipped else "",
+    )
