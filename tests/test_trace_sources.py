@@ -617,6 +617,31 @@ def test_a_100000_span_file_keeps_a_cycle_bounded_in_time_and_memory(cfg: Config
     assert "1000 spans over 1000 per trace left out of 1 traces" in part.detail
 
 
+def test_a_huge_line_is_skipped_and_a_huge_value_cut(cfg: Config) -> None:
+    f = cfg.site.state_dir.parent / "huge.json"
+    # One 8 MB line (20,000 spans): more than a cycle reads of a file, so it is skipped.
+    f.write_text(json.dumps(otlp_document(otlp_trace(1, 20_000, NOW_NS))) + "\n")
+    cfg = with_traces(cfg, otlp_json=(str(f),))
+    start = time.perf_counter()
+    part = traces.collect(context(cfg))
+    assert time.perf_counter() - start < 2
+    assert "bytes skipped to keep up" in part.detail and not part.traces
+    with f.open("a") as out:  # a 900 kB attribute value fits in a cycle: read, then cut
+        out.write(json.dumps(otlp_document([otlp_span(2, 1, None, NOW_NS, blob="x" * 900_000)])))
+        out.write("\n")
+    (trace,) = traces.collect(context(cfg)).traces
+    assert len(dict(trace.spans[0].attributes)["blob"]) == MAX_VALUE_CHARS
+
+
+def test_reading_stops_at_the_cycle_deadline(cfg: Config) -> None:
+    f = cfg.site.state_dir.parent / "late.json"
+    write_spans(f, range(1, 101), 10, per_line=10)
+    # Less time left than assembling takes: nothing is read, and the page says why.
+    part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),)), seconds=0.4))
+    assert not part.traces
+    assert "stopped at the cycle's deadline after 0 new spans (10 older lines" in part.detail
+
+
 def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
     files = cfg.site.state_dir.parent / "many"
     files.mkdir()

@@ -15,6 +15,7 @@ from sitegen.model import Span, SpanEvent
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
 from sitegen.sources.spans import (
+    ASSEMBLE_SECONDS,
     MALFORMED,
     MAX_EVENTS,
     UNKNOWN_SERVICE,
@@ -146,7 +147,7 @@ def collect(ctx: SourceContext) -> Part:
             lambda s: _data(get_json(http, url, ctx.deadline, {"service": s, **window}), url),
             asked,
         )
-    reader = JaegerReader(Scrub(ctx.cfg.redact.patterns))
+    reader = JaegerReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     failed = read_answers(reader, answers)
     if asked and len(failed) == len(asked):
         raise failed[0]

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import re
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -34,7 +36,12 @@ MAX_ATTRIBUTES = 128
 MAX_EVENTS = 128
 # Longer values (a whole SQL batch, a stack trace) are cut: the page shows the start.
 MAX_VALUE_CHARS = 1_000
+# Redaction reads this much of a value: a secret that starts in what is shown is masked
+# whole, and a megabyte value costs no more than this (some patterns are quadratic).
+REDACT_CHARS = 2 * MAX_VALUE_CHARS
 ELLIPSIS = "…"
+# Time a source keeps, after reading, to assemble its traces before the cycle's deadline.
+ASSEMBLE_SECONDS = 0.5
 # What the SDKs call a service whose resource has no service.name.
 UNKNOWN_SERVICE = "unknown_service"
 # What one malformed value raises; anything else is a bug and is not swallowed.
@@ -101,21 +108,32 @@ def _clip(text: str) -> str:
 class Scrub:
     """Redaction (built-in kinds plus `[redact] patterns`) and value limits for one cycle.
 
-    Results are cached: span names and most attribute values repeat from span to span.
-    Values are redacted whole before they are cut, so a cut can never split a secret
-    into pieces that no longer match.
+    Values are redacted before they are cut (over their first REDACT_CHARS), so a cut
+    cannot split a secret into pieces that no longer match. Short values are cached (span
+    names and most attribute values repeat from span to span); long ones are not, so the
+    cache cannot hold megabytes of them.
     """
 
     def __init__(self, extra: tuple[str, ...] = ()) -> None:
         self.extra = extra
-        self.text: Callable[[str], str] = lru_cache(maxsize=4096)(self._text)
-        self.field: Callable[[str, str], str] = lru_cache(maxsize=8192)(self._field)
+        self._cached_text = lru_cache(maxsize=4096)(self._text)
+        self._cached_field = lru_cache(maxsize=8192)(self._field)
 
     def _text(self, text: str) -> str:
-        return _clip(redact(text, self.extra))
+        return _clip(redact(text[:REDACT_CHARS], self.extra))
 
     def _field(self, key: str, value: str) -> str:
-        return _clip(redact_field(key, value, self.extra))
+        return _clip(redact_field(key, value[:REDACT_CHARS], self.extra))
+
+    def text(self, text: str) -> str:
+        """Return a name or message redacted and cut to MAX_VALUE_CHARS."""
+        return self._cached_text(text) if len(text) <= MAX_VALUE_CHARS else self._text(text)
+
+    def field(self, key: str, value: str) -> str:
+        """Return an attribute's value redacted (whole, when its key names a secret) and cut."""
+        if len(key) + len(value) <= MAX_VALUE_CHARS:
+            return self._cached_field(key, value)
+        return self._field(key, value)
 
     def attributes(self, pairs: Iterable[tuple[str, object]]) -> Labels:
         """Return (key, value) pairs as sorted Labels, values redacted by key and content."""
@@ -135,8 +153,9 @@ class Parsed:
     spans: tuple[Span, ...]
     bad_lines: int = 0  # not JSON, or not a JSON object
     bad_spans: int = 0  # a span without ids or times, or with values of the wrong type
-    unread_lines: int = 0  # left unread because the cycle's span budget was spent
+    unread_lines: int = 0  # left unread because the span budget or the time was spent
     full: bool = False  # the span budget was reached
+    late: bool = False  # the reader's deadline passed before everything was read
 
     def note(self) -> str:
         """Return what was skipped, as a phrase for a source's detail line."""
@@ -147,24 +166,33 @@ class Parsed:
             out += f", {self.bad_spans} malformed spans skipped"
         if self.full:
             out += f", stopped at the cycle's budget of {len(self.spans)} new spans"
-            if self.unread_lines:
-                out += f" ({self.unread_lines} older lines left unread)"
+        elif self.late:
+            out += f", stopped at the cycle's deadline after {len(self.spans)} new spans"
+        if self.unread_lines:
+            out += f" ({self.unread_lines} older lines left unread)"
         return out
 
 
 class SpanReader:
-    """Collects the spans of one format's documents within one cycle's span budget."""
+    """Collects the spans of one format's documents within a span budget and a deadline."""
 
-    def __init__(self, scrub: Scrub, budget: int = MAX_NEW_SPANS) -> None:
+    def __init__(
+        self, scrub: Scrub, budget: int = MAX_NEW_SPANS, deadline: float = math.inf
+    ) -> None:
         self.scrub = scrub
         self.budget = budget
+        self.deadline = deadline  # time.monotonic(); what is not read by then waits
         self.spans: list[Span] = []
         self.bad_lines = self.bad_spans = self.unread_lines = 0
+        self.late = False
 
     @property
     def full(self) -> bool:
-        """Return whether the span budget is spent."""
-        return len(self.spans) >= self.budget
+        """Return whether the span budget or the time is spent."""
+        if len(self.spans) >= self.budget:
+            return True
+        self.late = self.late or time.monotonic() > self.deadline
+        return self.late
 
     def take(self, items: Iterable[object], build: Callable[[Any], Span]) -> bool:
         """Add build(item) for each item; return False once the budget is spent.
@@ -186,8 +214,9 @@ class SpanReader:
 
     def result(self) -> Parsed:
         """Return what was read so far."""
+        full = len(self.spans) >= self.budget
         return Parsed(
-            tuple(self.spans), self.bad_lines, self.bad_spans, self.unread_lines, self.full
+            tuple(self.spans), self.bad_lines, self.bad_spans, self.unread_lines, full, self.late
         )
 
 

@@ -14,7 +14,15 @@ import httpx
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import MALFORMED, Scrub, as_int, carried, norm_id, traces_part
+from sitegen.sources.spans import (
+    ASSEMBLE_SECONDS,
+    MALFORMED,
+    Scrub,
+    as_int,
+    carried,
+    norm_id,
+    traces_part,
+)
 
 NAME = "tempo"
 # Trace fetches per cycle: a first cycle against a busy Tempo costs seconds, not minutes.
@@ -60,7 +68,7 @@ def collect(ctx: SourceContext) -> Part:
         found = _found(get_json(http, url, ctx.deadline, params), url)
         new = [tid for start, tid in found if tid not in known and start >= oldest]
         answers = gather(lambda tid: _trace(http, base, tid, ctx.deadline), new[:MAX_FETCHES])
-    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns))
+    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     errors = read_answers(reader, answers)
     missing = [e for e in errors if e.status == 404]  # expired, or not flushed yet
     failed = [e for e in errors if e.status != 404]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import Scrub, carried, traces_part
+from sitegen.sources.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
 from sitegen.tail import Tailer
 from sitegen.telemetry import SPANS_FILE
 
@@ -24,7 +24,7 @@ def collect(ctx: SourceContext) -> Part:
     paths = [p for p in (ctx.state_dir / SPANS_FILE, *expand(ctx.cfg.traces.otlp_json))
              if p.exists()]  # fmt: skip
     chunks = Tailer(ctx.state_dir / TAIL_STATE).read(paths, TAIL_BYTES)
-    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns))
+    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     for chunk in chunks:
         reader.lines(chunk.lines)
     parsed = reader.result()
