@@ -46,15 +46,19 @@ _CONTEXT = (
         r"(?i)(\b(?:(?:proxy-)?authorization|(?:set-)?cookie)\\?[\"']?\s*[:=]\s*\\?[\"']?)"
         r"[^\"'\r\n\\]+"
     ),
-    # Bearer / Basic credentials wherever they appear ("basic setup" is prose: a credential
-    # has a digit, a capital or a symbol)
-    re.compile(
-        r"(\b(?i:bearer|basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9A-Z._~+/=-])[A-Za-z0-9._~+/=-]{8,}"
-    ),
+    # Bearer credentials wherever they appear, whatever they look like
+    re.compile(r"(\b(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    # Basic credentials ("basic setup" is prose: base64 of user:password has a digit, a
+    # capital or a symbol)
+    re.compile(r"(\b(?i:basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9A-Z._~+/=-])[A-Za-z0-9._~+/=-]{8,}"),
     # user:password@ in URLs: the password may hold ":", "/" or "@"; the last "@" ends it
-    re.compile(r"(?i)(\b[a-z][a-z0-9+.-]*://[^\s/:@\"'<>]*:)(?:[^\s\"\\]|\\.)+(?=@)"),
+    # (bounded: unbounded runs made a long line without "@" cost quadratic time)
+    re.compile(
+        r"(?i)((?<![a-z0-9+.-])[a-z][a-z0-9+.-]{0,31}://[^\s/:@\"'<>]{0,256}:)"
+        r"(?:[^\s\"\\]|\\.){1,256}(?=@)"
+    ),
     # Go DSNs without a scheme: user:password@tcp(host:3306)/db
-    re.compile(r"(\b[\w.-]+:)[^\s@/]+(?=@(?:tcp|udp|unix)\()"),
+    re.compile(r"(\b[\w.-]{1,256}:)[^\s@/]{1,256}(?=@(?:tcp|udp|unix)\()"),
     # Slack webhooks carry their secret in the path
     re.compile(r"(https://hooks\.slack\.com/)[^\s\"'<>]+"),
     # Signed URLs: S3 presigned, Azure SAS, OAuth codes and tokens in query strings
@@ -70,8 +74,11 @@ _SECRET_WORDS = (
     r"secret|passw(?:or)?d|passwd|passphrase|pwd|token|api[_-]?key|access[_-]?key|"
     r"private[_-]?key|account[_-]?key|credentials?|sess(?:ion)?[_-]?id|signature"
 )
+# A key starts where a run of name characters starts, and the runs around the word are
+# bounded: otherwise a long run without a secret word in it costs quadratic time.
 _KEY_VALUE = re.compile(
-    rf"(?i)((?<![A-Za-z0-9])[\w.-]*(?:{_SECRET_WORDS})[\w.-]*\\?[\"']?\s*[:=]\s*)"
+    rf"(?i)((?<![\w.-])[\w.-]{{0,128}}(?:{_SECRET_WORDS})[\w.-]{{0,64}}\\?[\"']?\s{{0,8}}"
+    r"[:=]\s{0,8})"
     r"(\\\"(?:(?!\\\").)*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^']*'|[\"']?[^\s,;&\"'<>]+)"
 )
 # A 40-character AWS secret key a little after the word "secret" ("secret key: ...").

@@ -8,13 +8,15 @@ import time
 from pathlib import Path
 
 from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.trace import StatusCode
 
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import Panel
 from sitegen.sources import collect_all, logs, traces
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.otlp import assemble, parse_lines
+from sitegen.sources.otlp import parse_lines
+from sitegen.sources.spans import assemble
 from sitegen.state import LastGood
 from sitegen.tail import Tailer
 from sitegen.telemetry import Telemetry
@@ -120,16 +122,26 @@ def test_own_spans_round_trip_through_the_otlp_reader(cfg: Config) -> None:
         tel.tracer.start_as_current_span("collect") as span,
     ):
         span.set_attribute("n", 3)
+        span.set_attribute("url", "https://bob:hunter2@example.com/x")
+        span.add_event("retry", {"attempt": 2})
+        span.record_exception(ValueError("boom"))
+        span.set_status(StatusCode.ERROR, "boom")
         tel.logger.info("inside")
     assert tel.flush() == 2
     tel.close()
     lines = (cfg.site.state_dir / "spans.jsonl").read_bytes().splitlines()
-    spans, bad = parse_lines(lines)
-    assert bad == 0 and {s.name for s in spans} == {"cycle", "collect"}
-    (trace,) = assemble(spans, 10)
+    parsed = parse_lines(lines)
+    assert parsed.bad_lines == 0 and {s.name for s in parsed.spans} == {"cycle", "collect"}
+    (trace,) = assemble(parsed.spans, 10).traces
     assert trace.root.name == "cycle" and trace.root.service == "sitegen"
     collect = next(s for s in trace.spans if s.name == "collect")
     assert collect.parent_id == trace.root.span_id and ("n", "3") in collect.attributes
+    assert ("url", "https://bob:[REDACTED]@example.com/x") in collect.attributes
+    assert collect.status == "error" and trace.root.status == "unset"
+    retry, exception = collect.events
+    assert retry.name == "retry" and retry.attributes == (("attempt", "2"),)
+    assert exception.name == "exception" and ("exception.message", "boom") in exception.attributes
+    assert collect.start_ns <= retry.ts_ns <= exception.ts_ns <= collect.end_ns
     # The log line written inside the span carries its trace id.
     log_line = json.loads((cfg.site.state_dir / "logs/sitegen.jsonl").read_text().splitlines()[-1])
     assert log_line["trace_id"] == trace.trace_id and log_line["msg"] == "inside"

@@ -12,9 +12,21 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
+from sitegen.logstats import order_key
 from sitegen.model import SourceStatus
-from sitegen.sources import cloudfront, host, journald, logs, prometheus, selfmetrics, traces
+from sitegen.sources import (
+    cloudfront,
+    host,
+    jaeger,
+    journald,
+    logs,
+    prometheus,
+    selfmetrics,
+    tempo,
+    traces,
+)
 from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.spans import assemble, spans_of
 from sitegen.state import LastGood
 from sitegen.telemetry import log
 
@@ -42,15 +54,26 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
     if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
         sources.append((cloudfront.NAME, cloudfront.collect))
+    if ctx.cfg.traces.jaeger_url:
+        sources.append((jaeger.NAME, jaeger.collect))
+    if ctx.cfg.traces.tempo_url:
+        sources.append((tempo.NAME, tempo.collect))
     return sources
 
 
-def _merge(parts: list[Part]) -> Part:
+def _merge(parts: list[Part], ctx: SourceContext) -> Part:
+    # One trace may come from several sources (a file and Jaeger): its spans come together.
+    traces = assemble(spans_of(t for p in parts for t in p.traces), ctx.cfg.traces.max_traces)
+    tails = [p.logs for p in parts if p.logs]
+    logs = tails[0] if len(tails) == 1 else ()
+    if len(tails) > 1:  # files and the journal: one tail in time order, as long as each
+        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.ts, ctx.now))
+        logs = tuple(merged[-ctx.cfg.logs.tail_lines :])
     return Part(
         figures=tuple(f for p in parts for f in p.figures),
         panels=tuple(x for p in parts for x in p.panels),
-        traces=tuple(t for p in parts for t in p.traces),
-        logs=tuple(r for p in parts for r in p.logs),
+        traces=traces.traces,
+        logs=logs,
         cycles=tuple(c for p in parts for c in p.cycles),
         site=next((p.site for p in parts if p.site), None),
     )
@@ -118,4 +141,4 @@ def collect_all(
                 parts.append(_stale(fallback[1], since, error))
         log(logger, logging.WARNING, "source failed", source=name, error=error)
         statuses.append(SourceStatus(name, False, stale_since=since, error=error))
-    return Collected(_merge(parts), tuple(statuses))
+    return Collected(_merge(parts, ctx), tuple(statuses))

@@ -1,11 +1,31 @@
-"""Read OTLP JSON (the OpenTelemetry Collector file exporter's format) into Spans and Traces."""
+"""Read OTLP JSON into Spans: the Collector's file exporter, Tempo's trace API, any valid encoding.
+
+Accepts what the OTLP/JSON spec allows and what producers write in practice: ids in hex or
+base64 (protobuf's own JSON mapping, which Tempo answers with), 64-bit integers as strings
+or numbers, enums as names or numbers, every AnyValue kind, fields left out at their
+default, the older ``instrumentationLibrarySpans`` and Tempo's ``batches``. A malformed
+span is counted and skipped; its neighbours are kept.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterator, Sequence
+from functools import partial
 
-from sitegen.model import Span, Trace, labels_of
+from sitegen.model import Span, SpanEvent
+from sitegen.sources.spans import (
+    MALFORMED,
+    MAX_EVENTS,
+    UNKNOWN_SERVICE,
+    Parsed,
+    Scrub,
+    SpanReader,
+    as_int,
+    norm_id,
+    parent_id,
+    text_of,
+)
 
 # OTLP JSON writes status codes as enum names or as their numbers.
 _STATUS = {
@@ -16,78 +36,130 @@ _STATUS = {
 }
 
 
-def _any_value(value: dict) -> object:
-    for key in ("stringValue", "boolValue", "doubleValue"):
-        if key in value:
-            return value[key]
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def _value(value: object, scrub: Scrub) -> object:
+    """Decode an OTLP AnyValue (an empty or unknown one is the empty string)."""
+    if not isinstance(value, dict):
+        return ""
+    if "stringValue" in value:
+        return str(value["stringValue"])
+    if "boolValue" in value:
+        return bool(value["boolValue"])
     if "intValue" in value:
-        return int(value["intValue"])
+        return as_int(value["intValue"])
+    if "doubleValue" in value:
+        return float(value["doubleValue"])  # also "NaN", "Infinity", "-Infinity"
     if "arrayValue" in value:
-        return [_any_value(v) for v in value["arrayValue"].get("values", [])]
+        return [_value(v, scrub) for v in _list((value["arrayValue"] or {}).get("values"))]
+    if "kvlistValue" in value:
+        pairs = _pairs((value["kvlistValue"] or {}).get("values"), scrub)
+        # Nested keys name secrets too: {"headers": {"cookie": "..."}}.
+        return {k: scrub.field(k, v) if isinstance(v, str) else v for k, v in pairs}
+    if "bytesValue" in value:
+        return str(value["bytesValue"])  # base64, shown as written
     return ""
 
 
-def _attrs(items: Iterable[dict]) -> dict[str, str]:
-    return {str(a.get("key", "")): str(_any_value(a.get("value") or {})) for a in items or ()}
+def _pairs(items: object, scrub: Scrub) -> Iterator[tuple[str, object]]:
+    """Yield the (key, value) of a list of OTLP KeyValues, skipping malformed ones."""
+    for item in _list(items):
+        if isinstance(item, dict) and "key" in item:
+            try:
+                yield str(item["key"]), _value(item.get("value"), scrub)
+            except MALFORMED:
+                continue
 
 
-def parse_document(doc: dict) -> list[Span]:
-    """Return the spans of one ``{"resourceSpans": [...]}`` document; bad spans are skipped."""
-    spans = []
-    for rs in doc.get("resourceSpans") or ():
-        resource = _attrs((rs.get("resource") or {}).get("attributes"))
-        service = resource.get("service.name", "unknown")
-        for ss in rs.get("scopeSpans") or ():
-            for s in ss.get("spans") or ():
-                try:
-                    status = (s.get("status") or {}).get("code", 0)
-                    spans.append(
-                        Span(
-                            trace_id=str(s["traceId"]).lower(),
-                            span_id=str(s["spanId"]).lower(),
-                            parent_id=str(s["parentSpanId"]).lower()
-                            if s.get("parentSpanId")
-                            else None,
-                            name=str(s.get("name", "")),
-                            service=service,
-                            start_ns=int(s["startTimeUnixNano"]),
-                            end_ns=int(s["endTimeUnixNano"]),
-                            status=_STATUS.get(status, "unset"),
-                            attributes=labels_of(_attrs(s.get("attributes"))),
-                        )
-                    )
-                except (KeyError, TypeError, ValueError):
-                    continue  # one malformed span must not cost its neighbours
-    return spans
-
-
-def parse_lines(lines: Iterable[bytes]) -> tuple[list[Span], int]:
-    """Parse JSON lines of OTLP documents; return the spans and the count of unreadable lines."""
-    spans: list[Span] = []
-    bad = 0
-    for line in lines:
-        if not line.strip():
-            continue
+def _events(items: object, default_ns: int, scrub: Scrub) -> tuple[SpanEvent, ...]:
+    events = []
+    for item in _list(items)[:MAX_EVENTS]:
         try:
-            doc = json.loads(line)
-        except ValueError:
-            bad += 1
-            continue
-        if isinstance(doc, dict):
-            spans.extend(parse_document(doc))
-        else:
-            bad += 1
-    return spans, bad
+            events.append(
+                SpanEvent(
+                    name=scrub.text(str(item.get("name", ""))),
+                    # A time left out is 0 by the encoding's rules; the span's start is nearer.
+                    ts_ns=as_int(item["timeUnixNano"]) if "timeUnixNano" in item else default_ns,
+                    attributes=scrub.attributes(_pairs(item.get("attributes"), scrub)),
+                )
+            )
+        except MALFORMED:
+            continue  # one bad event costs only itself
+    return tuple(events)
 
 
-def assemble(spans: Iterable[Span], limit: int) -> tuple[Trace, ...]:
-    """Group spans into traces (a span seen twice counts once); keep the newest `limit`."""
-    by_trace: dict[str, dict[str, Span]] = {}
-    for span in spans:
-        by_trace.setdefault(span.trace_id, {})[span.span_id] = span
-    traces = [
-        Trace(trace_id=tid, spans=tuple(sorted(group.values(), key=lambda s: s.start_ns)))
-        for tid, group in by_trace.items()
-    ]
-    traces.sort(key=lambda t: t.start_ns, reverse=True)
-    return tuple(traces[:limit])
+def _status(status: object) -> str:
+    code = status.get("code", 0) if isinstance(status, dict) else 0
+    if isinstance(code, str) and code.isdigit():
+        code = int(code)
+    return _STATUS.get(code, "unset") if isinstance(code, (int, str)) else "unset"
+
+
+def _span(item: dict, service: str, scrub: Scrub) -> Span:
+    start = as_int(item["startTimeUnixNano"])
+    # droppedAttributesCount, droppedEventsCount, kind, links, flags: not shown, ignored.
+    return Span(
+        trace_id=norm_id(item["traceId"], 16),
+        span_id=norm_id(item["spanId"], 8),
+        parent_id=parent_id(item.get("parentSpanId")),
+        name=scrub.text(str(item.get("name", ""))),
+        service=service,
+        start_ns=start,
+        end_ns=as_int(item["endTimeUnixNano"]),
+        status=_status(item.get("status")),
+        attributes=scrub.attributes(_pairs(item.get("attributes"), scrub)),
+        events=_events(item.get("events"), start, scrub),
+    )
+
+
+def _service(resource: object, scrub: Scrub) -> str:
+    attrs = resource.get("attributes") if isinstance(resource, dict) else None
+    for item in _list(attrs):
+        if isinstance(item, dict) and item.get("key") == "service.name":
+            name = text_of(_value(item.get("value"), scrub))
+            return scrub.text(name) if name else UNKNOWN_SERVICE
+    return UNKNOWN_SERVICE
+
+
+class OtlpReader(SpanReader):
+    """Collects the spans of OTLP JSON documents within one cycle's span budget."""
+
+    def document(self, doc: dict) -> None:
+        """Read one ``{"resourceSpans": [...]}`` (or Tempo's ``{"batches": [...]}``)."""
+        for rs in _list(doc.get("resourceSpans") or doc.get("batches")):
+            if not isinstance(rs, dict):
+                self.bad_spans += 1
+                continue
+            service = _service(rs.get("resource"), self.scrub)
+            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+            for scope in _list(scopes):
+                items = _list(scope.get("spans") if isinstance(scope, dict) else None)
+                if not self.take(items, partial(_span, service=service, scrub=self.scrub)):
+                    return
+
+    def lines(self, lines: Sequence[bytes]) -> None:
+        """Read JSON lines, newest (last) first, until the span budget is spent."""
+        for i in range(len(lines) - 1, -1, -1):
+            if self.full:
+                self.unread_lines += sum(1 for line in lines[: i + 1] if line.strip())
+                return
+            if not lines[i].strip():
+                continue
+            try:
+                doc = json.loads(lines[i])
+            except (ValueError, RecursionError):  # also invalid UTF-8, absurd nesting
+                self.bad_lines += 1
+                continue
+            if isinstance(doc, dict):
+                self.document(doc)
+            else:
+                self.bad_lines += 1
+
+
+def parse_lines(lines: Sequence[bytes], scrub: Scrub | None = None) -> Parsed:
+    """Parse JSON lines of OTLP documents (newest last) within the default span budget."""
+    reader = OtlpReader(scrub or Scrub())
+    reader.lines(lines)
+    return reader.result()

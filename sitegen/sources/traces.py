@@ -1,16 +1,17 @@
 """Traces: sitegen's own spans plus OTLP JSON files from [traces] otlp_json globs.
 
-Files are followed across cycles (only appended lines are read); the spans of the traces
-shown last cycle are kept, so spans of one trace that arrive in different files or cycles
-come together, and a span seen twice counts once.
+Files are followed across cycles (only appended lines are read, at most 1 MiB per file);
+the spans of the traces shown last cycle are kept, so spans of one trace that arrive in
+different files or cycles come together, and a span seen twice counts once. At most
+MAX_NEW_SPANS are taken per cycle, sitegen's own first, then each file's newest lines.
 """
 
 from __future__ import annotations
 
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.otlp import assemble, parse_lines
-from sitegen.state import LastGood
+from sitegen.sources.otlp import OtlpReader
+from sitegen.sources.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
 from sitegen.tail import Tailer
 from sitegen.telemetry import SPANS_FILE
 
@@ -23,18 +24,15 @@ def collect(ctx: SourceContext) -> Part:
     paths = [p for p in (ctx.state_dir / SPANS_FILE, *expand(ctx.cfg.traces.otlp_json))
              if p.exists()]  # fmt: skip
     chunks = Tailer(ctx.state_dir / TAIL_STATE).read(paths, TAIL_BYTES)
-    new, bad = [], 0
+    reader = OtlpReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     for chunk in chunks:
-        found, unreadable = parse_lines(chunk.lines)
-        new.extend(found)
-        bad += unreadable
-    previous = LastGood(ctx.state_dir).load(NAME)
-    kept = [s for t in previous[1].traces for s in t.spans] if previous else []
-    traces = assemble([*kept, *new], ctx.cfg.traces.max_traces)
-    detail = f"{len(new)} new spans from {len(paths)} files, {len(traces)} traces shown"
-    if bad:
-        detail += f", {bad} unreadable lines skipped"
+        reader.lines(chunk.lines)
+    parsed = reader.result()
     skipped = sum(c.skipped for c in chunks)
-    if skipped:
-        detail += f", {skipped} bytes skipped to keep up"
-    return Part(traces=traces, detail=detail)
+    return traces_part(
+        carried(ctx.state_dir, NAME),
+        parsed,
+        ctx.cfg.traces.max_traces,
+        f"{len(parsed.spans)} new spans from {len(paths)} files",
+        f"{skipped} bytes skipped to keep up" if skipped else "",
+    )

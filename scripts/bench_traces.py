@@ -1,0 +1,102 @@
+"""Benchmark the trace readers: spans per second parsed from OTLP JSON and from Jaeger answers.
+
+The input is shaped as the formats document it (tests/traceapi.py): traces of 25 spans
+with HTTP attributes, every tenth span an error with an exception event. Each run reads
+it all with a fresh Scrub (redaction caches start cold, as in a cycle); the median of the
+runs is printed. Run: .venv/bin/python scripts/bench_traces.py [--spans N] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sitegen.sources.jaeger import JaegerReader
+from sitegen.sources.otlp import OtlpReader
+from sitegen.sources.spans import Scrub
+from tests.traceapi import jaeger_trace, otlp_document, otlp_trace
+
+SPANS_PER_TRACE = 25
+TRACES_PER_LINE = 4  # the Collector's file exporter writes one batch per line
+
+
+def otlp_lines(traces: int) -> list[bytes]:
+    """Return OTLP JSON lines (hex ids, as the Collector's file exporter writes them)."""
+    start = time.time_ns()
+    return [
+        json.dumps(
+            otlp_document(
+                [
+                    s
+                    for t in range(i, i + TRACES_PER_LINE)
+                    for s in otlp_trace(t + 1, SPANS_PER_TRACE, start + t)
+                ]
+            )
+        ).encode()
+        for i in range(0, traces, TRACES_PER_LINE)
+    ]
+
+
+def jaeger_answer(traces: int) -> bytes:
+    """Return one Jaeger /api/traces answer holding the traces."""
+    start = time.time_ns() // 1000
+    data = [jaeger_trace(t + 1, SPANS_PER_TRACE, start + t) for t in range(traces)]
+    return json.dumps({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}).encode()
+
+
+def otlp_rate(lines: list[bytes], spans: int) -> float:
+    """Parse the lines (JSON decoding included) once; return spans per second."""
+    start = time.perf_counter()
+    reader = OtlpReader(Scrub(), budget=spans)
+    reader.lines(lines)
+    took = time.perf_counter() - start
+    assert len(reader.spans) == spans, len(reader.spans)
+    return spans / took
+
+
+def jaeger_rate(body: bytes, spans: int) -> float:
+    """Decode and convert one Jaeger answer; return spans per second."""
+    start = time.perf_counter()
+    reader = JaegerReader(Scrub(), budget=spans)
+    reader.document(json.loads(body))
+    took = time.perf_counter() - start
+    assert len(reader.spans) == spans, len(reader.spans)
+    return spans / took
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the median spans/s of the OTLP JSON reader and the Jaeger converter."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--spans", type=int, default=100_000, help="spans per run (default 100000)")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args(argv)
+    traces = max(
+        TRACES_PER_LINE, args.spans // SPANS_PER_TRACE // TRACES_PER_LINE * TRACES_PER_LINE
+    )
+    spans = traces * SPANS_PER_TRACE
+    lines, body = otlp_lines(traces), jaeger_answer(traces)
+    size = sum(len(line) + 1 for line in lines)
+    print(
+        f"{spans} spans in {traces} traces; OTLP JSON {size / 2**20:.1f} MiB in {len(lines)} "
+        f"lines, Jaeger answer {len(body) / 2**20:.1f} MiB; median of {args.runs} runs:"
+    )
+    for name, rate in (
+        ("OTLP JSON reader", lambda: otlp_rate(lines, spans)),
+        ("Jaeger converter", lambda: jaeger_rate(body, spans)),
+    ):
+        rates = [rate() for _ in range(args.runs)]
+        print(
+            f"  {name}: {statistics.median(rates):,.0f} spans/s "
+            f"(min {min(rates):,.0f}, max {max(rates):,.0f})"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
