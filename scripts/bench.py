@@ -270,7 +270,19 @@ def main() -> None:
         action="store_true",
         help="instead: render time and bytes per chart kind, bytes per point",
     )
+    ap.add_argument(
+        "--ingest",
+        action="store_true",
+        help="instead: spans/s and log lines/s parsed, and a cycle's memory over a 1 GB log",
+    )
     args = ap.parse_args()
+    if args.ingest:
+        import bench_logs
+        import bench_traces
+
+        bench_traces.main([])
+        bench_logs.main([])
+        return
     if args.charts:
         import bench_charts
 
