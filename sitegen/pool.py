@@ -13,9 +13,17 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from sitegen.render import PageTask, RenderedPage, environment, render_page
+from sitegen.render import PageTask, RenderedPage, environment, render_batch, render_page
 
 logger = logging.getLogger("sitegen")
+# Batches per worker and round: enough that a slow batch doesn't leave the others idle,
+# few enough that a page of one millisecond doesn't pay a round trip of its own.
+BATCHES_PER_WORKER = 4
+
+
+def _kind(name: str) -> str:
+    """Return a task's kind, the first word of its name ("trace", "panel", "logs")."""
+    return name.split(" ", 1)[0]
 
 
 def worker_count(configured: int) -> int:
@@ -56,6 +64,7 @@ class RenderPool:
         self.workers = workers
         self.restarts = 0
         self._executor = self._start() if workers > 1 else None
+        self._seconds: dict[str, float] = {}  # how long a task of each kind took last time
 
     def _start(self) -> ProcessPoolExecutor:
         ctx = _context()
@@ -82,20 +91,52 @@ class RenderPool:
         """
         if self._executor is None:
             return [render_page(t) for t in tasks]
+        batches = self.batches(tasks)
         try:
-            # One task per round trip: the few heavy pages (metrics, logs) come first and
-            # each goes to its own worker instead of sharing a chunk with its neighbours.
-            return list(self._executor.map(render_page, tasks, timeout=timeout))
+            done = list(self._executor.map(render_batch, batches, timeout=timeout))
         except BrokenProcessPool:
             # A worker died (killed, out of memory): the whole executor is unusable. Start
             # a new one and render again, once; a second failure is the cycle's to report.
             logger.warning("render pool broken; restarting it", extra={"fields": {}})
             self._restart()
-            return list(self._executor.map(render_page, tasks, timeout=timeout))
+            done = list(self._executor.map(render_batch, batches, timeout=timeout))
         except TimeoutError:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
+        pages = [p for batch in done for p in batch]
+        self._learn(pages)
+        return pages
+
+    def _learn(self, pages: list[RenderedPage]) -> None:
+        """Remember the mean time of each kind of task, the cost of its kind next time."""
+        took: dict[str, list[float]] = {}
+        for p in pages:
+            took.setdefault(_kind(p.record.name), []).append(p.record.end_ns - p.record.start_ns)
+        self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
+
+    def batches(self, tasks: Sequence[PageTask]) -> list[list[PageTask]]:
+        """Group consecutive tasks into batches of about equal cost, a heavy task alone.
+
+        Costs are what a task of the same kind took last time, so two hundred trace pages
+        of a millisecond share a few round trips while the logs page, the heaviest, goes to
+        a worker of its own. With nothing learned yet, every task is a batch of its own.
+        """
+        known = sorted(self._seconds.values())
+        if not known:
+            return [[t] for t in tasks]
+        usual = known[len(known) // 2]
+        costs = [self._seconds.get(_kind(t.name), usual) for t in tasks]
+        target = sum(costs) / (self.workers * BATCHES_PER_WORKER)
+        out: list[list[PageTask]] = []
+        load = target
+        for task, cost in zip(tasks, costs, strict=True):
+            if load + cost > target:
+                out.append([])
+                load = 0.0
+            out[-1].append(task)
+            load += cost
+        return out
 
     def _restart(self) -> None:
         # A stuck worker would keep its task forever: kill them all (the executor has no

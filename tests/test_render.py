@@ -202,6 +202,21 @@ def test_the_pool_uses_more_than_one_process(workers: int) -> None:
     assert len({p.record.pid for p in pages}) == workers
 
 
+def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
+    snap = snapshot(Workload(panels=2, points=100, traces=80, spans_per_trace=5, log_lines=4000))
+    tasks = page_tasks(snap, common())
+    with RenderPool(2) as pool:
+        assert pool.batches(tasks) == [[t] for t in tasks]  # nothing learned: one per trip
+        first = pool.render(tasks)
+        batches = pool.batches(tasks)
+        assert [t for b in batches for t in b] == tasks  # order kept, nothing lost
+        assert len(batches) < len(tasks) / 4  # 80 trace pages don't take 80 round trips
+        (logs,) = (b for b in batches if any(t.name == "logs" for t in b))
+        assert logs == [next(t for t in tasks if t.name == "logs")]  # the heaviest, alone
+        again = pool.render(tasks)
+    assert [p.body for p in again] == [p.body for p in first]
+
+
 def test_sequential_and_pool_render_the_same_bytes() -> None:
     snap = snapshot(Workload(panels=2, points=100, traces=5, log_lines=30))
     tasks = page_tasks(snap, common())
