@@ -108,6 +108,9 @@ def test_pages_show_real_host_and_self_data(site: Path) -> None:
         assert f"{span}</" in page, span
     logs = (site / "logs/index.html").read_text()
     assert "sitegen started" in logs and "cycle finished" in logs
+    tail = re.search(r'<pre class="?tail[^>]*>(.*?)</pre>', logs, re.S).group(1)
+    records = len(re.findall(r'<span class="?lv ', tail))
+    assert records > 2 and tail.count("\n") == records  # one line per record, none run on
     about = (site / "about/index.html").read_text()
     assert "recent cycles" in about and "page and asset sizes" in about
     assert re.search(r"assets/site\.[0-9a-f]{12}\.css</td>", about)
