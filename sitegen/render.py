@@ -41,6 +41,10 @@ MAIN_PAGES = (
 )
 # One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
 PAGE_BUDGET = 14_000
+# Characters of log text on one logs page (message, source, fields; a line's markup and
+# time count as LOG_LINE_TEXT): log text gzips about 3:1, so a page stays near 10 KB.
+LOG_PAGE_TEXT = 27_000
+LOG_LINE_TEXT = 24
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -261,22 +265,8 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             },
             common,
         ),
-        PageTask(
-            "logs",
-            "logs/index.html",
-            "logs.html",
-            {
-                "logs": snap.logs,
-                "top_errors": top_errors(snap.logs),
-                "level_panels": [p for p in snap.panels if p.query == "log_lines"],
-                "level_counts": level_counts,
-                "known_traces": known_traces,
-                "sources": sources,
-                "now": snap.generated_at,
-            },
-            common,
-        ),
     ]
+    tasks += log_tasks(snap, common, level_counts, known_traces)
     # Each panel alone, so its weight is known before panels are packed into pages.
     tasks += [
         PageTask(
@@ -300,6 +290,59 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         for t, s in zip(snap.traces, summaries, strict=True)
     ]
     return tasks
+
+
+def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
+    """Split the tail into pages of about `budget` characters of text, newest page first,
+    each page's lines in time order (a line longer than the budget gets a page of its own)."""
+    pages: list[list[LogRecord]] = [[]]
+    used = 0
+    for r in reversed(logs):
+        text = LOG_LINE_TEXT + len(r.message) + len(r.source)
+        text += sum(len(k) + len(v) + 2 for k, v in r.fields)
+        if pages[-1] and used + text > budget:
+            pages.append([])
+            used = 0
+        pages[-1].append(r)
+        used += text
+    return [page[::-1] for page in pages]
+
+
+def log_path(page: int) -> str:
+    """Return the site path of the n-th logs page (the first, with the newest lines, is the
+    index)."""
+    return "logs/index.html" if page == 1 else f"logs/page-{page}.html"
+
+
+def log_tasks(
+    snap: Snapshot, common: Common, level_counts: dict[str, int], known: frozenset[str]
+) -> list[PageTask]:
+    """Return the logs pages: the newest lines with the summaries first, older lines after."""
+    pages = log_pages(snap.logs)
+    links = [(n, log_path(n).removeprefix("logs/")) for n in range(1, len(pages) + 1)]
+    return [
+        PageTask(
+            "logs" if n == 1 else f"logs {n}",
+            log_path(n),
+            "logs.html",
+            {
+                "logs": lines,
+                "total": len(snap.logs),
+                "pages": links,
+                "current": n,
+                "top_errors": top_errors(snap.logs) if n == 1 else [],
+                "level_panels": [p for p in snap.panels if p.query == "log_lines"]
+                if n == 1
+                else [],
+                "level_counts": level_counts,
+                "known_traces": known,
+                "sources": snap.sources,
+                "now": snap.generated_at,
+            },
+            common,
+        )
+        for n, lines in enumerate(pages, 1)
+    ]
 
 
 def metrics_path(page: int) -> str:

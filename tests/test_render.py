@@ -131,6 +131,25 @@ def test_a_trace_of_twelve_thousand_spans_makes_a_page_within_the_budget() -> No
     assert "×4000 SELECT" in page.decode() and "12004 spans are too many" in page.decode()
 
 
+def test_a_long_tail_of_logs_is_paged_newest_first_each_page_within_the_budget() -> None:
+    assets = build_assets()
+    snap = snapshot(Workload(panels=1, traces=2, log_lines=10_000))
+    files = render_all(snap, assets.css_gzip)
+    older = sorted((p for p in files if p.startswith("logs/page-")), key=lambda p: int(p[10:-5]))
+    pages = ["logs/index.html", *older]
+    assert len(pages) > 5
+    shown = []
+    for path in pages:
+        assert len(gzip.compress(files[path], 6)) + assets.css_gzip <= PAGE_BUDGET, path
+        tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', files[path].decode(), re.S)
+        shown.append(re.findall(r"request_id=</span>(r\d+)", tail.group(1)))
+    # Page 1 holds the newest lines, each page in time order: read backwards, every line once.
+    assert [r for page in reversed(shown) for r in page] == [f"r{k:06d}" for k in range(10_000)]
+    first, second = files[pages[0]].decode(), files[pages[1]].decode()
+    assert "most frequent errors" in first and "most frequent errors" not in second
+    assert 'href="page-2.html"' in first and 'href="index.html"' in second
+
+
 def test_pack_measures_parts_compressed_together() -> None:
     alike = [b"<p>the same words again</p>" * 200] * 6
     assert pack(alike, 400) == [[0, 1, 2, 3, 4, 5]]  # repeats cost almost nothing together
@@ -203,7 +222,7 @@ def test_the_pool_uses_more_than_one_process(workers: int) -> None:
 
 
 def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
-    snap = snapshot(Workload(panels=2, points=100, traces=80, spans_per_trace=5, log_lines=4000))
+    snap = snapshot(Workload(panels=1, points=20_000, traces=80, spans_per_trace=5, log_lines=9))
     tasks = page_tasks(snap, common())
     with RenderPool(2) as pool:
         assert pool.batches(tasks) == [[t] for t in tasks]  # nothing learned: one per trip
@@ -211,8 +230,8 @@ def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
         batches = pool.batches(tasks)
         assert [t for b in batches for t in b] == tasks  # order kept, nothing lost
         assert len(batches) < len(tasks) / 4  # 80 trace pages don't take 80 round trips
-        (logs,) = (b for b in batches if any(t.name == "logs" for t in b))
-        assert logs == [next(t for t in tasks if t.name == "logs")]  # the heaviest, alone
+        (panel,) = (b for b in batches if any(t.name == "panel 1" for t in b))
+        assert panel == [next(t for t in tasks if t.name == "panel 1")]  # the heaviest, alone
         again = pool.render(tasks)
     assert [p.body for p in again] == [p.body for p in first]
 
