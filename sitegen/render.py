@@ -142,7 +142,13 @@ def environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(fmt=format_value, dur=format_duration_ns, utc=utc, iso=iso)
+    env.filters.update(
+        fmt=format_value,
+        dur=format_duration_ns,
+        utc=utc,
+        iso=iso,
+        figure_row=lambda f: (f.title, f.points, f.unit),
+    )
     env.globals.update(
         line_chart=charts.line_chart,
         sparkline=charts.sparkline,

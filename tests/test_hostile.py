@@ -116,7 +116,10 @@ def render(config_path: Path) -> Path:
 
 
 def site_files(site: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    files = {str(p.relative_to(site)): p.read_bytes() for p in site.rglob("*") if p.is_file()}
+    # Hostile data must be shown, not make its page fall back to an error notice.
+    assert not [p for p, body in files.items() if b"could not be rendered" in body]
+    return files
 
 
 class Executable(HTMLParser):

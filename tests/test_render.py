@@ -93,6 +93,8 @@ def render_all(snap, css_gzip: int = 0) -> dict[str, bytes]:
             snap, common(), records, (), 1, "test", {"assets/site.css": b"body{}"}
         ),
     )
+    failed = [(r.name, r.error) for r in done.records if r.error]
+    assert not failed, failed  # a template fault shows as an error page: never let it pass
     return {p.path: p.body for p in done.pages}
 
 

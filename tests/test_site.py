@@ -94,6 +94,9 @@ def test_pages_show_real_host_and_self_data(site: Path) -> None:
 
     index = (site / "index.html").read_text()
     assert socket.gethostname() in index
+    # Every sparkline's numbers are in a table too: one row per key figure.
+    figures = re.search(r"key figures</h2>(.*?)</section>", index, re.S).group(1)
+    assert figures.count('class="spark"') == figures.count("<tr><td>") >= 5
     metrics = (site / "metrics/index.html").read_text()
     assert metrics.count('role="img"') >= 8 or metrics.count("role=img") >= 8
     # sitegen's own render tasks as a heatmap: the first cycle's tasks, by duration.
@@ -122,3 +125,9 @@ def test_pages_carry_csp_refresh_and_age(site: Path) -> None:
         assert re.search(r"Content-Security-Policy\"? content=\"[^\"]*script-src 'none'", html)
         assert re.search(r"http-equiv=\"?refresh\"? content=\"?30", html)
         assert "generated <time datetime=" in html or "generated<time datetime=" in html
+
+
+def test_no_page_or_panel_fell_back_to_its_error_notice(site: Path) -> None:
+    for page in site.rglob("*.html"):
+        html = page.read_text()
+        assert "could not be rendered" not in html and "could not be drawn" not in html, page
