@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
+from sitegen import retry
 from sitegen.cli import main
 from sitegen.config import Config
 from sitegen.model import Span
@@ -296,7 +297,7 @@ def test_jaeger_answers_become_spans_with_services_parents_errors_and_events() -
 def fast(monkeypatch: pytest.MonkeyPatch) -> None:
     """Short request timeouts and backoff, so fault tests take a second, not a minute."""
     monkeypatch.setattr(httpapi, "REQUEST_TIMEOUT_SECONDS", 0.3)
-    monkeypatch.setattr(httpapi, "BACKOFF_SECONDS", 0.01)
+    monkeypatch.setattr(retry, "BACKOFF_SECONDS", 0.01)
 
 
 def test_jaeger_source_asks_every_listed_service_and_retries_a_5xx(cfg: Config, fast) -> None:
@@ -352,7 +353,7 @@ def test_a_failing_jaeger_says_which_url_and_why(cfg: Config, fast, answer, mess
     assert str(caught.value).startswith(message.format(url=api.url))
     assert "\n" not in str(caught.value)
     retried = isinstance(answer, Slow) or answer[0] == 500
-    assert len(api.requests) == (httpapi.ATTEMPTS if retried else 1)
+    assert len(api.requests) == (retry.ATTEMPTS if retried else 1)
     assert took < 3
 
 

@@ -10,7 +10,6 @@ cycle's memory.
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,15 +19,12 @@ import httpx
 
 from sitegen import __version__
 from sitegen.redact import redact
+from sitegen.retry import with_retries
 from sitegen.sources.spans import SpanReader
 
 REQUEST_TIMEOUT_SECONDS = 10.0
-ATTEMPTS = 3
-BACKOFF_SECONDS = 0.2
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_PARALLEL = 4  # requests in flight at once: hides latency, gentle on the server
-# Below this much time left a request cannot usefully start.
-MIN_REQUEST_SECONDS = 0.05
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -81,21 +77,13 @@ def _get(http: httpx.Client, url: str, params: dict | None, timeout: float, dead
 
 def get_json(http: httpx.Client, url: str, deadline: float, params: dict | None = None) -> Any:
     """GET url and decode its JSON, with bounded retries, never past the deadline."""
-    last: ApiError | None = None
-    for attempt in range(ATTEMPTS):
-        remaining = deadline - time.monotonic()
-        if remaining <= MIN_REQUEST_SECONDS:
-            break
-        try:
-            return _get(http, url, params, min(REQUEST_TIMEOUT_SECONDS, remaining), deadline)
-        except ApiError as exc:
-            if not exc.retry or attempt == ATTEMPTS - 1:
-                raise
-            last = exc
-        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.5)  # jitter: no herd
-        time.sleep(max(0.0, min(pause, deadline - time.monotonic() - MIN_REQUEST_SECONDS)))
-    # Out of time: the last failure says more than the deadline does.
-    raise last or ApiError(f"no time left before the cycle's deadline to ask {url}")
+    return with_retries(
+        lambda seconds: _get(http, url, params, seconds, deadline),
+        REQUEST_TIMEOUT_SECONDS,
+        deadline,
+        ApiError,
+        url,
+    )
 
 
 def gather(fn: Callable[[T], R], items: Iterable[T]) -> list[tuple[T, R | ApiError]]:

@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-import random
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -26,14 +24,13 @@ from urllib3.util.retry import Retry
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import PanelConfig, PrometheusConfig
 from sitegen.model import Labels, Panel, Series, labels_of
+from sitegen.retry import with_retries
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
 
 NAME = "prometheus"
 PANEL_CACHE = "prometheus-panels"
 MAX_PARALLEL = 4  # queries in flight at once: enough to hide latency, gentle on the server
-ATTEMPTS = 3
-BACKOFF_SECONDS = 0.2
 _STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.S)
 _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
@@ -41,7 +38,7 @@ _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 class QueryError(Exception):
     """A query failed; `retry` says whether asking again may help."""
 
-    def __init__(self, message: str, retry: bool) -> None:
+    def __init__(self, message: str, retry: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
 
@@ -132,19 +129,14 @@ def _classify(exc: Exception, url: str, timeout: float) -> QueryError:
 
 def ask(call: Callable[[float], Any], url: str, timeout: float, deadline: float) -> Any:
     """Run call(timeout) with retries, backoff and jitter, never past the deadline."""
-    for attempt in range(ATTEMPTS):
-        remaining = deadline - time.monotonic()
-        if remaining <= 0.05:
-            raise QueryError("no time left before the cycle's deadline", retry=False)
+
+    def attempt(seconds: float) -> Any:
         try:
-            return call(min(timeout, remaining))
+            return call(seconds)
         except Exception as exc:  # the client raises requests' and its own types
-            error = _classify(exc, url, min(timeout, remaining))
-        if not error.retry or attempt == ATTEMPTS - 1:
-            raise error
-        pause = BACKOFF_SECONDS * 2**attempt * random.uniform(0.5, 1.5)  # jitter: no herd
-        time.sleep(max(0.0, min(pause, deadline - time.monotonic() - 0.05)))
-    raise AssertionError("unreachable: the loop returns or raises")
+            raise _classify(exc, url, seconds) from exc
+
+    return with_retries(attempt, timeout, deadline, QueryError, url)
 
 
 def _series(result: list[dict], query: Query) -> list[Series]:
