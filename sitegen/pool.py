@@ -13,7 +13,14 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from sitegen.render import PageTask, RenderedPage, environment, render_batch, render_page
+from sitegen.render import (
+    PageTask,
+    RenderedPage,
+    environment,
+    render_batch,
+    render_page,
+    split_runs,
+)
 
 logger = logging.getLogger("sitegen")
 # Batches per worker and round: enough that a slow batch doesn't leave the others idle,
@@ -127,16 +134,8 @@ class RenderPool:
             return [[t] for t in tasks]
         usual = known[len(known) // 2]
         costs = [self._seconds.get(_kind(t.name), usual) for t in tasks]
-        target = sum(costs) / (self.workers * BATCHES_PER_WORKER)
-        out: list[list[PageTask]] = []
-        load = target
-        for task, cost in zip(tasks, costs, strict=True):
-            if load + cost > target:
-                out.append([])
-                load = 0.0
-            out[-1].append(task)
-            load += cost
-        return out
+        runs = split_runs(costs, sum(costs) / (self.workers * BATCHES_PER_WORKER))
+        return [[tasks[i] for i in run] for run in runs]
 
     def _restart(self) -> None:
         # A stuck worker would keep its task forever: kill them all (the executor has no

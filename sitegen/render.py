@@ -298,26 +298,43 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     return tasks
 
 
+def split_runs(costs: Sequence[float], budget: float) -> list[list[int]]:
+    """Split item indexes, in order, into runs whose costs add up to at most `budget`
+    (an item costing more than the budget gets a run of its own)."""
+    runs: list[list[int]] = []
+    used = budget + 1  # "full": the first item opens a run
+    for i, cost in enumerate(costs):
+        if used + cost > budget:
+            runs.append([])
+            used = 0
+        runs[-1].append(i)
+        used += cost
+    return runs
+
+
+def page_path(section: str, page: int) -> str:
+    """Return the site path of a section's n-th page (the first is the section's index)."""
+    return f"{section}/index.html" if page == 1 else f"{section}/page-{page}.html"
+
+
+def page_links(section: str, count: int) -> list[tuple[int, str]]:
+    """Return (n, link) of a section's pages, the links relative to the section's folder."""
+    return [(n, page_path(section, n).removeprefix(f"{section}/")) for n in range(1, count + 1)]
+
+
 def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
     """Split the tail into pages of about `budget` characters of text, newest page first,
     each page's lines in time order (a line longer than the budget gets a page of its own)."""
-    pages: list[list[LogRecord]] = [[]]
-    used = 0
-    for r in reversed(logs):
-        text = LOG_LINE_TEXT + len(r.message) + len(r.source)
-        text += sum(len(k) + len(v) + 2 for k, v in r.fields)
-        if pages[-1] and used + text > budget:
-            pages.append([])
-            used = 0
-        pages[-1].append(r)
-        used += text
-    return [page[::-1] for page in pages]
-
-
-def log_path(page: int) -> str:
-    """Return the site path of the n-th logs page (the first, with the newest lines, is the
-    index)."""
-    return "logs/index.html" if page == 1 else f"logs/page-{page}.html"
+    newest_first = logs[::-1]
+    costs = [
+        LOG_LINE_TEXT
+        + len(r.message)
+        + len(r.source)
+        + sum(len(k) + len(v) + 2 for k, v in r.fields)
+        for r in newest_first
+    ]
+    runs = split_runs(costs, budget) or [[]]
+    return [[newest_first[i] for i in reversed(run)] for run in runs]
 
 
 def log_tasks(
@@ -325,11 +342,11 @@ def log_tasks(
 ) -> list[PageTask]:
     """Return the logs pages: the newest lines with the summaries first, older lines after."""
     pages = log_pages(snap.logs)
-    links = [(n, log_path(n).removeprefix("logs/")) for n in range(1, len(pages) + 1)]
+    links = page_links("logs", len(pages))
     return [
         PageTask(
             "logs" if n == 1 else f"logs {n}",
-            log_path(n),
+            page_path("logs", n),
             "logs.html",
             {
                 "logs": lines,
@@ -349,11 +366,6 @@ def log_tasks(
         )
         for n, lines in enumerate(pages, 1)
     ]
-
-
-def metrics_path(page: int) -> str:
-    """Return the site path of the n-th metrics page (the first is the index)."""
-    return "metrics/index.html" if page == 1 else f"metrics/page-{page}.html"
 
 
 def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[int]]:
@@ -387,20 +399,18 @@ def metrics_tasks(
     budget = PAGE_BUDGET - css_gzip - PAGE_CHROME_GZIP
     contents = "\n".join(titles).encode()  # each page lists every panel
     runs = pack([p.body for p in panels], budget, contents) or [[]]
-    where = {i: page for page, run in enumerate(runs, 1) for i in run}
-    # Links between metrics pages stay inside metrics/: the file name alone is enough.
-    name = {page: metrics_path(page).removeprefix("metrics/") for page in range(1, len(runs) + 1)}
-    toc = [(title, f"{name[where[i]]}#p{i + 1}") for i, title in enumerate(titles)]
-    pages = sorted(name.items())
+    links = page_links("metrics", len(runs))
+    href = {i: links[page][1] for page, run in enumerate(runs) for i in run}
+    toc = [(title, f"{href[i]}#p{i + 1}") for i, title in enumerate(titles)]
     return [
         PageTask(
             "metrics" if page == 1 else f"metrics {page}",
-            metrics_path(page),
+            page_path("metrics", page),
             "metrics.html",
             {
                 "fragments": [Markup(panels[i].body.decode()) for i in run],
                 "toc": toc,
-                "pages": pages,
+                "pages": links,
                 "current": page,
                 "now": now,
             },
