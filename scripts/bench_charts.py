@@ -18,6 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sitegen.charts import depmap, gantt, hbars, heatmap, line_chart, sparkline, waterfall
+from sitegen.charts.heatmap import buckets
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
 from sitegen.render import bar_items
 from sitegen.spantree import span_rows
@@ -97,7 +98,8 @@ def main(argv: list[str] | None = None) -> None:
             lambda: line_chart("a", panel.series, "", t0=NOW - 21600, t1=NOW, stacked=True),
             3 * 720),
         "heatmap, 10 buckets x 720": (
-            lambda: heatmap("h", _histogram(720), "seconds", t0=NOW - 3600, t1=NOW), 10 * 720),
+            lambda: heatmap("h", buckets(_histogram(720)), "seconds", t0=NOW - 3600, t1=NOW),
+            10 * 720),
         "bars, 3 series": (lambda: hbars(bar_items(panel.series), panel.unit), 3),
         "sparkline, 720 points": (lambda: sparkline(panel.series[0].points), 720),
         "waterfall, 25 spans": (

@@ -108,7 +108,7 @@ CHARTS = {
         critical=frozenset({"root", "b2"}),
         rows=span_rows(fan_out(3, 20), limit=12, keep=frozenset({"root", "b2"})),
     ),
-    "heatmap": lambda: heatmap("Latency", histogram(), "seconds", t0=T0, t1=T0 + 3600),
+    "heatmap": lambda: heatmap("Latency", buckets(histogram()), "seconds", t0=T0, t1=T0 + 3600),
     "depmap": lambda: depmap(["frontend", "cart", "db", "payments"], dependencies([trace()])),
 }  # fmt: skip
 
@@ -241,7 +241,7 @@ def test_heatmap_buckets_are_the_differences_of_cumulative_counts() -> None:
 
 
 def test_heatmap_shades_follow_the_counts_and_merge_runs() -> None:
-    svg = str(heatmap("Latency", histogram(), "seconds", t0=T0, t1=T0 + 3600))
+    svg = str(heatmap("Latency", buckets(histogram()), "seconds", t0=T0, t1=T0 + 3600))
     shades = [int(n) for n in re.findall(r'<g class="h(\d)">', svg)]
     assert shades == sorted(shades) and shades[-1] == 8 and len(shades) >= 6
     cells = len(re.findall(r"h-?\d+z", svg))

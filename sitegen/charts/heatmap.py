@@ -97,7 +97,7 @@ def _bucket_name(b: Bucket, unit: str) -> str:
 
 def heatmap(
     label: str,
-    series: Sequence[Series],
+    rows: Sequence[Bucket],
     unit: str,
     *,
     t0: float,
@@ -106,11 +106,8 @@ def heatmap(
     height: int = 220,
     counts: str = "observations/s",
 ) -> Markup:
-    """Draw histogram bucket series as a heatmap; equal shades in a row merge into one rect.
-
-    `counts` says what the shades count (the hover text names it).
-    """
-    rows = buckets(series)
+    """Draw a histogram's buckets (see buckets()) as a heatmap; equal shades in a row merge
+    into one rect. `counts` says what the shades count (the hover text names it)."""
     pw, ph = width - LEFT - RIGHT, height - TOP - BOTTOM
     body = [f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
     slices = max(1, pw // CELL)
