@@ -22,7 +22,7 @@ from typing import IO
 
 from sitegen.logfields import duration_in_text, level_of, trace_id_of
 from sitegen.logparse import Line, clean, to_record
-from sitegen.logstats import level_samples, tail
+from sitegen.logstats import level_samples, order_key, tail
 from sitegen.logtime import sane
 from sitegen.redact import KeyBlocks
 from sitegen.sources.base import Part, SourceContext
@@ -239,11 +239,15 @@ def collect(ctx: SourceContext) -> Part:
         )
     blocks = KeyBlocks(key_lines)
     levels: Counter[str] = Counter()
-    new = []
+    lines = []
     for line, source in reversed(read.lines):  # oldest first: a key block reads in order
         line = replace(line, message=blocks.mask(line.message))
         levels[line.level] += 1
-        new.append(to_record(line, source, ctx.now, ctx.cfg.redact.patterns))
+        lines.append((line, source))
+    # Only the lines that can be shown are redacted and kept (as the logs source does).
+    lines.sort(key=lambda item: order_key(ctx.now if item[0].ts is None else item[0].ts, ctx.now))
+    patterns = ctx.cfg.redact.patterns
+    new = [to_record(ln, src, ctx.now, patterns) for ln, src in lines[-logs.tail_lines :]]
     atomic_write_bytes(
         state_path,
         json.dumps(
@@ -252,7 +256,7 @@ def collect(ctx: SourceContext) -> Part:
     )
     ctx.history.add(level_samples(levels, ctx.now, source=NAME))
     shown = tail(shown_before(ctx, NAME), new, logs.tail_lines, ctx.now)
-    detail = [f"{len(new)} new entries, {len(shown)} shown"]
+    detail = [f"{len(lines)} new entries, {len(shown)} shown"]
     if skipped := _skipped(read, cursor):
         detail.append(skipped)
     if read.unreadable:
