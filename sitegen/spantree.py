@@ -64,11 +64,6 @@ def _children(trace: Trace) -> dict[str | None, list[Span]]:
     return children
 
 
-def tree_order(trace: Trace) -> list[tuple[Span, int]]:
-    """Return (span, depth) depth-first from the root(s), children by start time."""
-    return [(r.span, r.depth) for r in span_rows(trace, limit=len(trace.spans)).rows]
-
-
 def _groups(kids: list[Span], fold: bool, keep: frozenset[str]) -> list[tuple[Span, ...]]:
     """Return sibling spans as rows: alike ones (service, name) together when folding."""
     if not fold:

@@ -23,7 +23,7 @@ from sitegen.charts import (
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
-from sitegen.spantree import span_rows, tree_order
+from sitegen.spantree import span_rows
 from sitegen.tracestats import Edge, dependencies
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
@@ -208,7 +208,7 @@ def test_hostile_text_is_escaped_in_every_chart() -> None:
 
 
 def test_waterfall_orders_spans_depth_first_and_marks_errors() -> None:
-    order = [(s.name, depth) for s, depth in tree_order(trace())]
+    order = [(r.span.name, r.depth) for r in span_rows(trace()).rows]
     assert order == [("GET /checkout", 0), ("POST /cart", 1), ("SELECT cart", 2), ("charge", 1)]
     svg = str(waterfall(trace()))
     assert svg.count('class="svc') == 4 and svg.count(' err"') == 1 and "! " in svg

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+from collections.abc import Callable
 
 from markupsafe import Markup
 
@@ -17,7 +18,7 @@ MAX_SEGMENTS = 40  # a group's bar shows when its spans ran, up to this many sep
 MAX_EVENTS = 20  # event marks drawn on one span's bar
 
 
-def _segments(row: Row, x, limit: int = MAX_SEGMENTS) -> list[tuple[float, float]]:
+def _segments(row: Row, x: Callable[[int], float]) -> list[tuple[float, float]]:
     """Return the pixel runs in which a row's spans ran, overlapping ones merged."""
     runs: list[list[float]] = []
     for s in sorted(row.spans, key=lambda s: s.start_ns):
@@ -26,7 +27,7 @@ def _segments(row: Row, x, limit: int = MAX_SEGMENTS) -> list[tuple[float, float
             runs[-1][1] = max(runs[-1][1], b)
         else:
             runs.append([a, b])
-    if len(runs) > limit:  # too many to tell apart: the group's whole extent
+    if len(runs) > MAX_SEGMENTS:  # too many to tell apart: the group's whole extent
         return [(runs[0][0], max(r[1] for r in runs))]
     return [(a, b) for a, b in runs]
 

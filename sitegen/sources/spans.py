@@ -37,7 +37,7 @@ MAX_EVENTS = 128
 # Longer values (a whole SQL batch, a stack trace) are cut: the page shows the start.
 MAX_VALUE_CHARS = 1_000
 # Redaction reads this much of a value: a secret that starts in what is shown is masked
-# whole, and a megabyte value costs no more than this (some patterns are quadratic).
+# whole, and a megabyte value costs no more than this.
 REDACT_CHARS = 2 * MAX_VALUE_CHARS
 ELLIPSIS = "…"
 # Time a source keeps, after reading, to assemble its traces before the cycle's deadline.
