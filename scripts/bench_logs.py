@@ -31,7 +31,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sitegen.logparse import FileParser, FileState, to_record  # noqa: E402
+from sitegen.logs.parse import FileParser, FileState, to_record  # noqa: E402
 
 NOW = 1_795_600_800.0
 FORMATS = ("json", "logfmt", "plain", "auto")

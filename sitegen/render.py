@@ -22,7 +22,7 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
-from sitegen.logstats import LEVELS, top_errors
+from sitegen.logs.stats import LEVELS, top_errors
 from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
 from sitegen.spantree import span_rows

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from sitegen.config import Config, parse
-from sitegen.logfields import level_of
-from sitegen.logparse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line, to_record
-from sitegen.logstats import by_level, level_samples
+from sitegen.logs.fields import level_of
+from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line, to_record
+from sitegen.logs.stats import by_level, level_samples
 from sitegen.model import Panel, Series, SourceStatus
 from sitegen.sources import collect_all, journald, logs
 from sitegen.sources.base import Part
@@ -128,7 +128,7 @@ def test_level_spellings(spellings: list, level: str | None) -> None:
     ],
 )
 def test_levels_in_plain_text(line: str, level: str) -> None:
-    from sitegen.logparse import clean
+    from sitegen.logs.parse import clean
 
     assert parse_line(clean(line.encode()), "plain", NOW).level == level
 

@@ -264,7 +264,7 @@ def test_spans_of_one_trace_arriving_in_two_cycles_come_together(cfg: Config, tm
 
 
 def test_top_errors_group_alike_messages_and_levels_are_counted_per_cycle(cfg: Config) -> None:
-    from sitegen.logstats import top_errors
+    from sitegen.logs.stats import top_errors
     from sitegen.model import LogRecord
 
     logs_ = (

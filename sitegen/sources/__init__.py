@@ -12,7 +12,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from sitegen.logstats import order_key
+from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
 from sitegen.sources import (
     cloudfront,

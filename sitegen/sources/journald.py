@@ -20,10 +20,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO
 
-from sitegen.logfields import duration_in_text, level_of, trace_id_of
-from sitegen.logparse import Line, clean, to_record
-from sitegen.logstats import level_samples, order_key, tail
-from sitegen.logtime import sane
+from sitegen.logs.fields import duration_in_text, level_of, trace_id_of
+from sitegen.logs.parse import Line, clean, to_record
+from sitegen.logs.stats import level_samples, order_key, tail
+from sitegen.logs.timestamps import sane
 from sitegen.redact import KeyBlocks
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.logs import shown_before, stop_time

@@ -14,8 +14,8 @@ from collections import Counter
 from pathlib import Path
 
 from sitegen.files import TAIL_BYTES, expand
-from sitegen.logparse import MAX_LINE, FileParser, FileState, Line, to_record
-from sitegen.logstats import METRIC, by_level, level_samples, order_key, tail
+from sitegen.logs.parse import MAX_LINE, FileParser, FileState, Line, to_record
+from sitegen.logs.stats import METRIC, by_level, level_samples, order_key, tail
 from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 from sitegen.state import LastGood, atomic_write_bytes, quarantine

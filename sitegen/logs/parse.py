@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sitegen.logfields import (
+from sitegen.logs.fields import (
     KNOWN_KEYS,
     MESSAGE_KEYS,
     TIME_KEYS,
@@ -25,8 +25,8 @@ from sitegen.logfields import (
     seconds_of,
     trace_id_of,
 )
-from sitegen.logplain import parse_plain
-from sitegen.logtime import parse_time
+from sitegen.logs.plain import parse_plain
+from sitegen.logs.timestamps import parse_time
 from sitegen.model import LogRecord, labels_of
 from sitegen.redact import KeyBlocks, redact, redact_field
 

@@ -13,8 +13,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sitegen.logfields import level_of
-from sitegen.logtime import (
+from sitegen.logs.fields import level_of
+from sitegen.logs.timestamps import (
     ISO,
     MONTH_NAMES,
     MONTHS,
