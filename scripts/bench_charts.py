@@ -21,9 +21,9 @@ from sitegen.charts import depmap, gantt, hbars, heatmap, line_chart, sparkline,
 from sitegen.charts.heatmap import buckets
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
 from sitegen.render import bar_items
-from sitegen.spantree import span_rows
 from sitegen.synthetic import Workload, snapshot
-from sitegen.tracestats import critical_path, dependencies
+from sitegen.traces.stats import critical_path, dependencies
+from sitegen.traces.tree import span_rows
 
 RUNS = 15
 NOW = 1_795_340_562.0

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sitegen.sources.jaeger import JaegerReader
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import Scrub
+from sitegen.traces.spans import Scrub
 from tests.traceapi import jaeger_trace, otlp_document, otlp_trace
 
 SPANS_PER_TRACE = 25

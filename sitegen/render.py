@@ -25,8 +25,8 @@ from sitegen import charts
 from sitegen.logs.stats import LEVELS, top_errors
 from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
-from sitegen.spantree import span_rows
-from sitegen.tracestats import breakdown, critical_path, dependencies
+from sitegen.traces.stats import breakdown, critical_path, dependencies
+from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
 
 TEMPLATES_DIR = data_dir("templates")

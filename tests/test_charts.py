@@ -23,8 +23,8 @@ from sitegen.charts import (
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
-from sitegen.spantree import span_rows
-from sitegen.tracestats import Edge, dependencies
+from sitegen.traces.stats import Edge, dependencies
+from sitegen.traces.tree import span_rows
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
 T0 = 1_795_340_400.0
@@ -278,7 +278,7 @@ def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None
 
 
 def test_a_trace_of_thousands_of_spans_is_folded_on_the_server() -> None:
-    from sitegen.tracestats import critical_path
+    from sitegen.traces.stats import critical_path
 
     trace = fan_out()
     crit = frozenset(critical_path(trace))

@@ -16,10 +16,10 @@ from sitegen.model import Panel
 from sitegen.sources import collect_all, logs, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.otlp import parse_lines
-from sitegen.sources.spans import assemble
 from sitegen.state import LastGood
 from sitegen.tail import Tailer
 from sitegen.telemetry import Telemetry
+from sitegen.traces.spans import assemble
 
 TRACER = TracerProvider().get_tracer("test")
 LOGGER = logging.getLogger("sitegen.test")

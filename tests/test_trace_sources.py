@@ -30,7 +30,8 @@ from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
 from sitegen.sources.jaeger import JaegerReader
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import (
+from sitegen.state import LastGood
+from sitegen.traces.spans import (
     MAX_KEPT_SPANS,
     MAX_NEW_SPANS,
     MAX_SPANS_PER_TRACE,
@@ -39,7 +40,6 @@ from sitegen.sources.spans import (
     assemble,
     norm_id,
 )
-from sitegen.state import LastGood
 from tests.test_sources import LOGGER, TRACER, context
 from tests.traceapi import (
     Slow,

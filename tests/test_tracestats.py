@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sitegen.charts import depmap
 from sitegen.model import Span, Trace
-from sitegen.tracestats import breakdown, critical_path, dependencies, self_time
+from sitegen.traces.stats import breakdown, critical_path, dependencies, self_time
 
 MS = 1_000_000
 

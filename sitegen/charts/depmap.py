@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from sitegen.charts.svg import document, num, text, title
-from sitegen.tracestats import Edge
+from sitegen.traces.stats import Edge
 
 BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 150, 26, 130, 30, 8
 LABEL_H, CHAR_W = 13, 6.7  # an 11 px monospace label: its height and the width of a character

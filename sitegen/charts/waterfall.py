@@ -9,7 +9,7 @@ from markupsafe import Markup
 
 from sitegen.charts.svg import document, duration_axis, num, text, title
 from sitegen.model import Trace
-from sitegen.spantree import Row, Rows, span_rows
+from sitegen.traces.tree import Row, Rows, span_rows
 from sitegen.units import format_duration_ns
 
 ROW, LABEL, TOP, RIGHT = 18, 300, 22, 96

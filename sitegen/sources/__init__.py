@@ -26,9 +26,9 @@ from sitegen.sources import (
     traces,
 )
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.spans import assemble, spans_of
 from sitegen.state import LastGood
 from sitegen.telemetry import log
+from sitegen.traces.spans import assemble, spans_of
 
 Collect = Callable[[SourceContext], Part]
 

@@ -20,7 +20,7 @@ import httpx
 from sitegen import __version__
 from sitegen.redact import redact
 from sitegen.retry import with_retries
-from sitegen.sources.spans import SpanReader
+from sitegen.traces.spans import SpanReader
 
 REQUEST_TIMEOUT_SECONDS = 10.0
 MAX_BODY_BYTES = 8 * 1024 * 1024

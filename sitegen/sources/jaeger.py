@@ -14,7 +14,7 @@ from functools import partial
 from sitegen.model import Span, SpanEvent
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
-from sitegen.sources.spans import (
+from sitegen.traces.spans import (
     ASSEMBLE_SECONDS,
     MALFORMED,
     MAX_EVENTS,

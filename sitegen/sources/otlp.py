@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from functools import partial
 
 from sitegen.model import Span, SpanEvent
-from sitegen.sources.spans import (
+from sitegen.traces.spans import (
     MALFORMED,
     MAX_EVENTS,
     UNKNOWN_SERVICE,

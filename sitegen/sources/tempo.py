@@ -14,7 +14,7 @@ import httpx
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import (
+from sitegen.traces.spans import (
     ASSEMBLE_SECONDS,
     MALFORMED,
     Scrub,

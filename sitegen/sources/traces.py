@@ -11,9 +11,9 @@ from __future__ import annotations
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.otlp import OtlpReader
-from sitegen.sources.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
 from sitegen.tail import Tailer
 from sitegen.telemetry import SPANS_FILE
+from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
 
 NAME = "traces"
 TAIL_STATE = "tail/traces.json"
