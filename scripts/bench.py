@@ -18,8 +18,8 @@ from pathlib import Path
 from sitegen.cycle import snapshot_json
 from sitegen.optimize import build_assets
 from sitegen.output import write_site
-from sitegen.pool import RenderPool, worker_count
-from sitegen.render import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
+from sitegen.render.pages import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
+from sitegen.render.pool import RenderPool, worker_count
 from sitegen.synthetic import Workload, snapshot
 
 

@@ -26,10 +26,10 @@ from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
 from sitegen.optimize import build_assets
 from sitegen.output import Written, write_site
-from sitegen.pool import RenderPool, worker_count
 from sitegen.probe import probe
 from sitegen.publish import Published, publish
-from sitegen.render import Common, PageTask, iso, render_site, report_tasks
+from sitegen.render.pages import Common, PageTask, iso, render_site, report_tasks
+from sitegen.render.pool import RenderPool, worker_count
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info

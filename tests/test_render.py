@@ -13,8 +13,7 @@ import pytest
 from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
 from sitegen.optimize import build_assets
 from sitegen.output import write_site
-from sitegen.pool import RenderPool
-from sitegen.render import (
+from sitegen.render.pages import (
     PAGE_BUDGET,
     Common,
     pack,
@@ -24,6 +23,7 @@ from sitegen.render import (
     report_tasks,
     trace_path,
 )
+from sitegen.render.pool import RenderPool
 from sitegen.synthetic import Workload, snapshot
 from tests.test_charts import fan_out
 
@@ -162,7 +162,7 @@ def test_pack_measures_parts_compressed_together() -> None:
 
 
 def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() -> None:
-    from sitegen.render import PageTask
+    from sitegen.render.pages import PageTask
 
     snap = snapshot(Workload(panels=1, traces=1, log_lines=1))
     broken_trace = PageTask("trace x", "traces/x.html", "trace.html", {"now": 0.0}, common())

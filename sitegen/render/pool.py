@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from sitegen.render import (
+from sitegen.render.pages import (
     PageTask,
     RenderedPage,
     environment,
