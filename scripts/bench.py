@@ -16,10 +16,10 @@ import time
 from pathlib import Path
 
 from sitegen.cycle import snapshot_json
-from sitegen.optimize import build_assets
-from sitegen.output import write_site
 from sitegen.render.pages import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.site.optimize import build_assets
+from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
 
 
@@ -137,7 +137,7 @@ def bench_publish(cycles: int) -> None:
     from moto.server import ThreadedMotoServer
 
     from sitegen.config import PublishConfig
-    from sitegen.publish import publish
+    from sitegen.site.publish import publish
 
     cli_venv = Path(__file__).resolve().parent.parent / ".venv-awscli"
     if not (cli_venv / "bin" / "aws").exists():

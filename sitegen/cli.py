@@ -70,7 +70,7 @@ def cmd_publish(args: argparse.Namespace) -> int:
     """Sync the written site to the bucket and print what changed."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from sitegen.publish import publish, publish_error
+    from sitegen.site.publish import publish, publish_error
 
     cfg = _load(args)
     if not cfg.publish.bucket:

@@ -18,18 +18,19 @@ from pathlib import Path
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from sitegen import __version__, charts, lease
+from sitegen import __version__, charts
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
-from sitegen.optimize import build_assets
-from sitegen.output import Written, write_site
-from sitegen.probe import probe
-from sitegen.publish import Published, publish
 from sitegen.render.pages import Common, PageTask, iso, render_site, report_tasks
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.site import lease
+from sitegen.site.optimize import build_assets
+from sitegen.site.output import Written, write_site
+from sitegen.site.probe import probe
+from sitegen.site.publish import Published, publish
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info

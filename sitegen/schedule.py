@@ -21,9 +21,9 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from sitegen.config import Config
 from sitegen.cycle import Runtime, run_cycle
-from sitegen.lease import LEASE_KEY, release
 from sitegen.metrics import serve
-from sitegen.publish import clients
+from sitegen.site.lease import LEASE_KEY, release
+from sitegen.site.publish import clients
 from sitegen.telemetry import log
 
 SHUTDOWN_SECONDS = 10.0

@@ -15,8 +15,8 @@ import pytest
 
 from sitegen.config import Config, PublishConfig
 from sitegen.history import History
-from sitegen.output import write_site
-from sitegen.publish import publish
+from sitegen.site.output import write_site
+from sitegen.site.publish import publish
 from sitegen.sources import cloudfront
 from sitegen.sources.base import SourceContext
 from tests.test_publish import BUCKET, Recorder, aws, distribution, site_files  # noqa: F401

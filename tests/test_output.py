@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from sitegen.output import builds_dir, write_site
+from sitegen.site.output import builds_dir, write_site
 
 
 def test_write_swaps_a_symlink_and_keeps_one_previous_build(tmp_path: Path) -> None:
@@ -62,7 +62,7 @@ def test_images_lose_their_metadata_and_take_the_smaller_format() -> None:
 
     from PIL import Image
 
-    from sitegen.optimize import build_assets, optimize_image
+    from sitegen.site.optimize import build_assets, optimize_image
 
     buf = io.BytesIO()
     image = Image.new("RGB", (64, 64), (200, 30, 30))

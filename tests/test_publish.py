@@ -19,9 +19,9 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from sitegen.config import PublishConfig
-from sitegen.lease import LEASE_KEY, acquire
-from sitegen.output import write_site
-from sitegen.publish import IMMUTABLE, publish
+from sitegen.site.lease import LEASE_KEY, acquire
+from sitegen.site.output import write_site
+from sitegen.site.publish import IMMUTABLE, publish
 from tests.promserver import free_port
 
 BUCKET = "site-bucket"
@@ -47,7 +47,7 @@ class Recorder:
         self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
 
     def clients(self, cfg: PublishConfig) -> tuple:
-        from sitegen.publish import clients
+        from sitegen.site.publish import clients
 
         s3, cloudfront = clients(cfg)
         for client in (s3, cloudfront):
@@ -417,7 +417,7 @@ def test_faults_are_retried_or_reported_clearly(
 ) -> None:
     from botocore.exceptions import ReadTimeoutError
 
-    from sitegen.publish import publish_error
+    from sitegen.site.publish import publish_error
 
     left = {"n": 1}
 

@@ -11,8 +11,6 @@ from pathlib import Path
 import pytest
 
 from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
-from sitegen.optimize import build_assets
-from sitegen.output import write_site
 from sitegen.render.pages import (
     PAGE_BUDGET,
     Common,
@@ -24,6 +22,8 @@ from sitegen.render.pages import (
     trace_path,
 )
 from sitegen.render.pool import RenderPool
+from sitegen.site.optimize import build_assets
+from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
 from tests.test_charts import fan_out
 

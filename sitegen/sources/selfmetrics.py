@@ -7,7 +7,7 @@ import time
 import psutil
 
 from sitegen.model import SiteStats, Uptime
-from sitegen.publish import MONTHLY_PATH_BUDGET, PublishState
+from sitegen.site.publish import MONTHLY_PATH_BUDGET, PublishState
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 
 NAME = "self"

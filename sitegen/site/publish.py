@@ -23,10 +23,10 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
-from sitegen import lease
 from sitegen.config import PublishConfig
-from sitegen.lease import LEASE_KEY
-from sitegen.output import MANIFEST
+from sitegen.site import lease
+from sitegen.site.lease import LEASE_KEY
+from sitegen.site.output import MANIFEST
 from sitegen.state import atomic_write_bytes, quarantine
 from sitegen.telemetry import log
 from sitegen.units import format_value
