@@ -15,9 +15,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from sitegen.cycle import snapshot_json
 from sitegen.render.pages import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.render.twins import snapshot_json
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot

@@ -6,9 +6,7 @@ returns plain data.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,14 +16,14 @@ from pathlib import Path
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
-from sitegen import __version__, charts
-from sitegen.charts.line import CHART_COLUMNS
+from sitegen import __version__
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
-from sitegen.model import CycleRecord, Panel, Snapshot, StageTiming, TaskRecord
+from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
 from sitegen.render.pages import Common, PageTask, iso, render_site, report_tasks
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.render.twins import twins
 from sitegen.site import lease
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import Written, write_site
@@ -108,55 +106,6 @@ class CycleResult:
     written: Written
     stages: tuple[StageTiming, ...]
     published: Published | None = None
-
-
-def _finite(value: float | None) -> float | None:
-    # JSON has no NaN or Inf: such values become null (the page still shows them as text).
-    return value if value is not None and math.isfinite(value) else None
-
-
-def _panel_json(panel: Panel, now: float) -> dict:
-    t0 = now - panel.range_seconds
-    return {
-        "title": panel.title,
-        "query": panel.query,
-        "unit": panel.unit,
-        "source": panel.source,
-        "error": panel.error,
-        "stale_since": iso(panel.stale_since) if panel.stale_since else None,
-        "series": [
-            {
-                "labels": dict(s.labels),
-                "last": _finite(s.last),
-                # What the chart drew.
-                "points": [
-                    [round(ts, 3), _finite(v)]
-                    for ts, v in charts.downsample(s.points, CHART_COLUMNS, t0, now)
-                ],
-            }
-            for s in panel.series
-        ],
-    }
-
-
-def snapshot_json(snap: Snapshot) -> bytes:
-    """Return data/snapshot.json: sources, panels and counts, as the contract says."""
-    doc = {
-        "generated_at": iso(snap.generated_at),
-        "version": snap.version,
-        "sources": {
-            s.name: {
-                "ok": s.ok,
-                "stale_since": iso(s.stale_since) if s.stale_since else None,
-                "error": s.error,
-            }
-            for s in snap.sources
-        },
-        "panels": [_panel_json(p, snap.generated_at) for p in snap.panels],
-        "traces": len(snap.traces),
-        "logs": len(snap.logs),
-    }
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
 def _deadline(cfg: Config) -> float:
@@ -297,7 +246,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
 
         with stage("write"):
             files = {**assets.files, **{p.path: p.body for p in pages}}
-            files["data/snapshot.json"] = snapshot_json(snap)
+            files.update(twins(snap))
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None

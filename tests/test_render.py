@@ -278,3 +278,14 @@ def test_a_stuck_worker_is_killed_and_the_pool_started_again() -> None:
         pages = pool.render(tasks, timeout=30)
         assert len(pages) == len(tasks)
         assert not {p.record.pid for p in pages} & set(stuck)
+
+
+def test_when_shows_the_date_off_today_and_the_year_past_a_year() -> None:
+    from sitegen.render.pages import when
+
+    now = 1_795_340_562.0  # 2026-11-22T10:22:42Z
+    assert when(now - 60, now) == "10:21:42"
+    assert when(now - 86400, now) == "11-21 10:22:42"
+    assert when(now - 2 * 365 * 86400, now) == "2024-11-22 10:22:42"
+    assert when(None, now) == "–"
+    assert when(1e20, now) == "out of range"

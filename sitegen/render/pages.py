@@ -108,6 +108,20 @@ def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
         return "out of range"
 
 
+def when(ts: float | None, now: float) -> str:
+    """Format a time for a reader: the time alone today, with its date otherwise, with its year
+    when it is more than a year from `now` (all in UTC); "–" when unknown."""
+    if ts is None:
+        return "–"
+    try:
+        day, today = time.gmtime(ts)[:3], time.gmtime(now)[:3]
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    if day == today:
+        return utc(ts, "%H:%M:%S")
+    return utc(ts, "%m-%d %H:%M:%S" if abs(now - ts) < 365 * 86400 else "%Y-%m-%d %H:%M:%S")
+
+
 def iso(ts: float) -> str:
     """Format UNIX seconds as an ISO 8601 UTC timestamp."""
     return utc(ts, "%Y-%m-%dT%H:%M:%SZ")
@@ -146,6 +160,7 @@ def environment() -> jinja2.Environment:
         fmt=format_value,
         dur=format_duration_ns,
         utc=utc,
+        when=when,
         iso=iso,
         figure_row=lambda f: (f.title, f.points, f.unit),
     )
