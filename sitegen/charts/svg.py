@@ -6,6 +6,7 @@ from markupsafe import Markup, escape
 
 from sitegen.charts.axes import nice_ticks
 from sitegen.units import format_duration_ns
+from sitegen.visible import visible
 
 
 def num(value: float) -> str:
@@ -18,12 +19,12 @@ def text(x: float, y: float, content: object, cls: str = "", anchor: str = "") -
     """Return an escaped <text> element."""
     attrs = f' class="{cls}"' if cls else ""
     attrs += f' text-anchor="{anchor}"' if anchor else ""
-    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{escape(content)}</text>'
+    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{escape(visible(str(content)))}</text>'
 
 
 def title(content: object) -> str:
     """Return an escaped <title> element (hover text and accessible name)."""
-    return f"<title>{escape(content)}</title>"
+    return f"<title>{escape(visible(str(content)))}</title>"
 
 
 def document(width: int, height: int, label: str, body: list[str], cls: str = "chart") -> Markup:

@@ -28,6 +28,7 @@ from sitegen.paths import data_dir
 from sitegen.traces.stats import breakdown, critical_path, dependencies
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
+from sitegen.visible import finalize
 
 TEMPLATES_DIR = data_dir("templates")
 # The pages every site has, besides one page per trace.
@@ -155,6 +156,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=finalize,
     )
     env.filters.update(
         fmt=format_value,
@@ -179,6 +181,7 @@ def environment() -> jinja2.Environment:
         ago=ago,
         trace_path=trace_path,
         levels=LEVELS,
+        nl=Markup("\n"),
     )
     return env
 
