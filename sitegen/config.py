@@ -80,6 +80,7 @@ class PanelConfig:
     rate_seconds: int = 300
     legend: str = ""
     thresholds: tuple[float, ...] = ()
+    max_series: int = 50
 
 
 @dataclass(frozen=True)
@@ -429,6 +430,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "How far back the chart reaches."),
         Key("unit", "unit", _str, "string",
             "Drives number formatting: bytes, bytes/s, seconds, percent, ratio, req/s, ..."),
+        Key("max_series", "max_series", _int(1, 1000), "integer",
+            "Series drawn at most; past it the ones with the largest newest value are drawn "
+            "and the panel says how many more there were."),
         Key("kind", "kind", _choice(*PANEL_KINDS), ", ".join(PANEL_KINDS),
             "Chart kind: lines, stacked areas, a figure with a sparkline per series, bars of "
             "each series' newest value, or a heatmap of a `histogram`'s buckets over time."),
