@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import pickle
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 logger = logging.getLogger("sitegen")
@@ -55,14 +57,40 @@ class LastGood:
         """Remember a source's latest good result."""
         atomic_write_bytes(self._path(name), pickle.dumps(value, protocol=5))
 
-    def load(self, name: str) -> object | None:
-        """Return a source's last good result, or None when there is none or it is damaged."""
+    def load(self, name: str, fits: Callable[[object], bool] | None = None) -> object | None:
+        """Return a source's last good result, or None when there is none or it is damaged.
+
+        What was read must pass `fits` (by default: a (time, Part) pair, what a source's
+        cache holds); anything else is moved aside like a file that does not unpickle.
+        """
         path = self._path(name)
         if not path.exists():
             return None
         try:
             # Only sitegen writes state_dir (mode 0700 by default): the pickle is our own data.
-            return pickle.loads(path.read_bytes())
+            value = pickle.loads(path.read_bytes())
         except Exception as exc:  # any unpickling failure means the same: unusable
             quarantine(path, f"{type(exc).__name__}: {exc}")
             return None
+        if not (fits or stamped_part)(value):
+            quarantine(path, f"holds {type(value).__name__}, not the shape sitegen writes there")
+            return None
+        return value
+
+
+def stamped_part(value: object) -> bool:
+    """Whether value is what a source's cache holds: (UNIX time, Part) with tuple fields."""
+    from sitegen.sources.base import Part  # here: sources import this module
+
+    return (
+        isinstance(value, tuple)
+        and len(value) == 2
+        and is_time(value[0])
+        and isinstance(value[1], Part)
+        and all(isinstance(v, tuple) for v in (value[1].panels, value[1].traces, value[1].logs))
+    )
+
+
+def is_time(value: object) -> bool:
+    """Whether value is a finite number (not a bool): a time or a count read back from state."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)

@@ -30,7 +30,7 @@ from sitegen.redact import redact
 from sitegen.retry import with_retries
 from sitegen.sources import httpapi
 from sitegen.sources.base import Part, SourceContext
-from sitegen.state import LastGood
+from sitegen.state import LastGood, is_time
 
 NAME = "prometheus"
 PANEL_CACHE = "prometheus-panels"
@@ -234,6 +234,15 @@ def query_panel(
     )
 
 
+def _panel_cache(value: object) -> bool:
+    """Whether value is what collect() keeps: {title and query: (time, Panel)}."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, tuple) and len(v) == 2 and is_time(v[0])
+        and isinstance(v[1], Panel)
+        for k, v in value.items()
+    )  # fmt: skip
+
+
 def collect(ctx: SourceContext) -> Part:
     """Query every panel; a failed panel falls back alone; raise only when all failed."""
     cfg, patterns = ctx.cfg.prometheus, ctx.cfg.redact.patterns
@@ -252,7 +261,7 @@ def collect(ctx: SourceContext) -> Part:
             )
         )
     cache = LastGood(ctx.state_dir)
-    saved: dict = cache.load(PANEL_CACHE) or {}
+    saved: dict = cache.load(PANEL_CACHE, _panel_cache) or {}
     kept, panels = {}, []
     for panel in done:
         key = f"{panel.title}\n{panel.query}"
