@@ -8,6 +8,7 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 Labels = tuple[tuple[str, str], ...]
 Point = tuple[float, float]
@@ -86,12 +87,16 @@ class Span:
 
 @dataclass(frozen=True)
 class Trace:
-    """The spans of one trace, sorted by start time."""
+    """The spans of one trace, sorted by start time.
+
+    Its bounds, root and error flag are cached: pages and sorting ask for them thousands of
+    times a cycle, and the spans never change.
+    """
 
     trace_id: str
     spans: tuple[Span, ...]
 
-    @property
+    @cached_property
     def root(self) -> Span:
         """Return the span without a parent in this trace (else the earliest)."""
         ids = {s.span_id for s in self.spans}
@@ -100,17 +105,17 @@ class Trace:
                 return span
         return self.spans[0]
 
-    @property
+    @cached_property
     def start_ns(self) -> int:
         """Return when the earliest span started."""
         return min(s.start_ns for s in self.spans)
 
-    @property
+    @cached_property
     def duration_ns(self) -> int:
         """Return the time from the first span's start to the last span's end."""
         return max(s.end_ns for s in self.spans) - self.start_ns
 
-    @property
+    @cached_property
     def has_error(self) -> bool:
         """Return whether any span ended with an error status."""
         return any(s.status == "error" for s in self.spans)

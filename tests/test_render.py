@@ -284,3 +284,21 @@ def test_when_shows_the_date_off_today_and_the_year_past_a_year() -> None:
     assert when(now - 2 * 365 * 86400, now) == "2024-11-22 10:22:42"
     assert when(None, now) == "–"
     assert when(1e20, now) == "out of range"
+
+
+def test_value_range_leaves_out_nan_infinities_and_what_is_past_1e308() -> None:
+    from sitegen.render.environment import value_range
+
+    nan, inf = float("nan"), float("inf")
+    points = [(1.0, nan), (2.0, -3.5), (3.0, inf), (4.0, 1.7e308), (5.0, 2.0), (6.0, -inf)]
+    assert value_range(points) == (-3.5, 2.0)
+    assert value_range([(1.0, nan), (2.0, inf)]) == (None, None)
+    assert value_range([]) == (None, None)
+    # The table under a panel shows them: min and max of the finite values, "–" for none.
+    drawable = tuple(p for p in points if p[1] != 1.7e308)  # drawn: not the table's concern
+    panel = Panel(title="p", query="q", unit="", source="prometheus",
+                  series=(Series(labels_of({"a": "b"}), drawable),))  # fmt: skip
+    task = page_tasks(snapshot(Workload(panels=1, traces=1, log_lines=1)), common())[0]
+    body = render_page(dataclasses.replace(task, template="panel.html", fragment=True,
+                                           data={"p": panel, "n": 1, "now": 6.0})).body  # fmt: skip
+    assert b"<tr><td>a=b</td><td>-Inf</td><td>-3.5</td><td>2</td><td>5</td></tr>" in body

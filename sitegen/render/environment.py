@@ -76,6 +76,13 @@ def bar_items(series: Sequence[Series]) -> list[tuple[str, float]]:
     return sorted(items, key=lambda item: (-item[1], item[0]))
 
 
+def value_range(points: Sequence[tuple[float, float]]) -> tuple[float | None, float | None]:
+    """Return (min, max) of the points' values within ±1e308 (NaN and infinities left out),
+    (None, None) when none is; in Python, as a template filter chain costs 10x more."""
+    values = [v for _, v in points if -1e308 <= v <= 1e308]
+    return (min(values), max(values)) if values else (None, None)
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Return this process's jinja2 environment: autoescaped, strict, with the chart helpers."""
@@ -105,6 +112,7 @@ def environment() -> jinja2.Environment:
         buckets=charts.heatmap_buckets,
         depmap=charts.depmap,
         bar_items=bar_items,
+        value_range=value_range,
         critical_path=critical_path,
         span_rows=span_rows,
         ago=ago,
