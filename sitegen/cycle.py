@@ -22,6 +22,7 @@ from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
 from sitegen.render.environment import iso
+from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import render_site
 from sitegen.render.tasks import Common, PageTask, report_tasks
@@ -53,6 +54,7 @@ class Runtime:
     # there is no next one (sitegen render).
     next_run: Callable[[], float | None] = field(default=lambda: None)
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    reuse: Reuse = field(default_factory=Reuse)  # the last cycle's pages, by their inputs
 
     @classmethod
     def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
@@ -225,7 +227,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 )
 
             rendered = render_site(
-                lambda tasks: rt.pool.render(tasks, timeout=limit),
+                rt.reuse.cycle(lambda tasks: rt.pool.render(tasks, timeout=limit)),
                 snap,
                 common,
                 assets.css_gzip,

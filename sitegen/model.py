@@ -96,6 +96,10 @@ class Trace:
     trace_id: str
     spans: tuple[Span, ...]
 
+    def __getstate__(self) -> dict:
+        # Pickles (to the pool, to the cache, into task keys) carry the spans, not the caches.
+        return {"trace_id": self.trace_id, "spans": self.spans}
+
     @cached_property
     def root(self) -> Span:
         """Return the span without a parent in this trace (else the earliest)."""
@@ -182,6 +186,7 @@ class TaskRecord:
     gzip_size: int = 0
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     error: str | None = None  # why the page could not be rendered (it says so instead)
+    reused: bool = False  # its inputs had not changed: the last cycle's bytes, not rendered
 
 
 @dataclass(frozen=True)

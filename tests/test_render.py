@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import random
 import re
 from pathlib import Path
@@ -302,3 +303,79 @@ def test_value_range_leaves_out_nan_infinities_and_what_is_past_1e308() -> None:
     body = render_page(dataclasses.replace(task, template="panel.html", fragment=True,
                                            data={"p": panel, "n": 1, "now": 6.0})).body  # fmt: skip
     assert b"<tr><td>a=b</td><td>-Inf</td><td>-3.5</td><td>2</td><td>5</td></tr>" in body
+
+
+def _rendering_site(reuse, snap, c):
+    """Render a site through `reuse`; return its files and the names of the tasks rendered."""
+    names: list[str] = []
+
+    def render(tasks):
+        names.extend(t.name for t in tasks)
+        return [render_page(t) for t in tasks]
+
+    def reports(records):
+        return report_tasks(snap, c, records, (), 1, "test", {})
+
+    done = render_site(reuse.cycle(render), snap, c, 0, reports)
+    return {p.path: p.body for p in done.pages}, names
+
+
+def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
+    from sitegen.render.keys import Reuse
+
+    reuse = Reuse()
+    w = Workload(panels=2, points=50, traces=4, spans_per_trace=5, log_lines=30)
+    snap = snapshot(w, now=1_795_340_562.0)
+    first, ran = _rendering_site(reuse, snap, common())
+    assert sum(n.startswith("trace ") for n in ran) == 4
+    # Thirty seconds on: the same traces, so their pages are not rendered again; every
+    # page that prints the cycle's time is.
+    later = dataclasses.replace(snap, generated_at=snap.generated_at + 30)
+    again, ran = _rendering_site(
+        reuse, later, dataclasses.replace(common(), generated_at=later.generated_at)
+    )
+    assert not [n for n in ran if n.startswith("trace ")]
+    assert {"index", "traces", "logs", "concurrency", "about"} <= set(ran)
+    assert again.keys() == first.keys()
+    assert all(again[p] == first[p] for p in first if p.startswith("traces/") and "index" not in p)
+    assert b"were not rendered again" in again["concurrency/index.html"]
+    # A span more in one trace re-renders that trace's page alone.
+    t = later.traces[0]
+    grown = dataclasses.replace(
+        t, spans=(*t.spans, dataclasses.replace(t.spans[-1], span_id="f" * 16))
+    )
+    _, ran = _rendering_site(
+        reuse, dataclasses.replace(later, traces=(grown, *later.traces[1:])), common()
+    )
+    assert [n for n in ran if n.startswith("trace ")] == [f"trace {t.trace_id[:8]}"]
+    # Another stylesheet changes every page.
+    _, ran = _rendering_site(reuse, later, common("assets/site.0123.css"))
+    assert sum(n.startswith("trace ") for n in ran) == 4
+
+
+def test_a_template_edit_renders_every_page_again(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    from sitegen.render import keys
+    from sitegen.render.environment import templates_dir
+
+    copy = shutil.copytree(templates_dir(), tmp_path / "templates")
+    monkeypatch.setattr(keys, "templates_dir", lambda: copy)
+    reuse = keys.Reuse()
+    snap = snapshot(Workload(panels=1, points=20, traces=2, spans_per_trace=3, log_lines=5))
+    _, ran = _rendering_site(reuse, snap, common())
+    _, ran_again = _rendering_site(reuse, snap, common())
+    assert len(ran) > 5 and not [n for n in ran_again if n.startswith("trace ")]
+    later = (copy / "trace.html").stat().st_mtime_ns + 10**9
+    os.utime(copy / "trace.html", ns=(later, later))
+    _, ran_after_edit = _rendering_site(reuse, snap, common())
+    assert sorted(ran_after_edit) == sorted(ran)
+
+
+def test_a_finished_trace_page_does_not_depend_on_the_cycle_time() -> None:
+    # Its task is keyed without the cycle's time: its template must not print that time.
+    snap = snapshot(Workload(panels=1, traces=1, spans_per_trace=4, log_lines=1))
+    task = next(t for t in page_tasks(snap, common()) if t.name.startswith("trace "))
+    assert task.timeless
+    moved = dataclasses.replace(task.common, generated_at=2_000_000_000.0, next_run=2_000_000_030.0)
+    assert render_page(task).body == render_page(dataclasses.replace(task, common=moved)).body

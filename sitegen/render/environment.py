@@ -83,11 +83,16 @@ def value_range(points: Sequence[tuple[float, float]]) -> tuple[float | None, fl
     return (min(values), max(values)) if values else (None, None)
 
 
+def templates_dir() -> str:
+    """Return the directory the templates are loaded from ($SITEGEN_TEMPLATES overrides)."""
+    return os.environ.get("SITEGEN_TEMPLATES", TEMPLATES_DIR)
+
+
 @cache
 def environment() -> jinja2.Environment:
     """Return this process's jinja2 environment: autoescaped, strict, with the chart helpers."""
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(os.environ.get("SITEGEN_TEMPLATES", TEMPLATES_DIR)),
+        loader=jinja2.FileSystemLoader(templates_dir()),
         autoescape=True,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,

@@ -64,6 +64,7 @@ class PageTask:
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    timeless: bool = False  # prints no time of the cycle (a finished trace): reused across cycles
 
 
 @dataclass(frozen=True)
@@ -185,8 +186,9 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             f"trace {t.trace_id[:8]}",
             trace_path(t.trace_id),
             "trace.html",
-            {"trace": t, "summary": s, "now": snap.generated_at},
+            {"trace": t, "summary": s},
             common,
+            timeless=True,
         )
         for t, s in zip(snap.traces, summaries, strict=True)
     ]
@@ -301,7 +303,8 @@ def report_tasks(
     assets: dict[str, bytes],
 ) -> list[PageTask]:
     """Return the tasks for the pages about sitegen's own work in this cycle."""
-    durations = [r.end_ns - r.start_ns for r in records]
+    ran = tuple(r for r in records if not r.reused)
+    durations = [r.end_ns - r.start_ns for r in ran]
     pages = [r for r in records if not r.fragment]
     by_size = sorted(pages, key=lambda r: -r.gzip_size)
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
@@ -312,8 +315,9 @@ def report_tasks(
             "concurrency/index.html",
             "concurrency.html",
             {
-                "records": records,
-                "use": _utilisation(records),
+                "records": ran,
+                "reused": len(records) - len(ran),
+                "use": _utilisation(ran),
                 "pool_workers": pool_workers,
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,
