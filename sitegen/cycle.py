@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -31,12 +32,14 @@ from sitegen.site import lease
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import Written, write_site
 from sitegen.site.probe import probe
-from sitegen.site.publish import Published, publish
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
 from sitegen.state import LastGood
 from sitegen.telemetry import Telemetry, log
+
+if TYPE_CHECKING:
+    from sitegen.site.publish import Published
 
 
 @dataclass
@@ -58,7 +61,7 @@ class Runtime:
 
     @classmethod
     def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
-        """Create the state directory, telemetry, history and a warm render pool.
+        """Create the state directory, telemetry, history and the render pool.
 
         Start-up is traced and logged like a cycle, so even the very first site shows
         sitegen's own spans and log lines from real work.
@@ -72,16 +75,15 @@ class Runtime:
         with tracer.start_as_current_span("startup", attributes={"config": cfg.source}):
             with tracer.start_as_current_span("open state"):
                 history = History(state_dir, cfg.site.history_retention_seconds)
-            with tracer.start_as_current_span("start render pool", attributes={"workers": workers}):
-                pool = RenderPool(workers)
-                pids = pool.warm_up()
+            # Its workers start when a round is worth them (always, for a configured count).
+            pool = RenderPool(workers, adaptive=cfg.site.workers == 0)
             where = {"out_dir": str(cfg.site.out_dir), "state_dir": str(state_dir)}
             log(
                 telemetry.logger,
                 logging.INFO,
                 "sitegen started",
                 config=cfg.source,
-                worker_pids=pids,
+                workers=workers,
                 **where,
             )
         telemetry.flush()
@@ -134,6 +136,8 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
 
 def _publish(rt: Runtime, site: Path) -> Published:
     """Publish the written site, then probe the public URL the way a reader would."""
+    from sitegen.site.publish import publish  # boto3 costs a third of a second: only to publish
+
     cfg, logger = rt.cfg, rt.telemetry.logger
     done = publish(
         site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, holder=rt.holder

@@ -7,6 +7,8 @@ import gzip
 import os
 import random
 import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -221,6 +223,7 @@ def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
     snap = snapshot(Workload(panels=1, points=20_000, traces=80, spans_per_trace=5, log_lines=9))
     tasks = page_tasks(snap, common())
     with RenderPool(2) as pool:
+        pool.warm_up()
         assert pool.batches(tasks) == [[t] for t in tasks]  # nothing learned: one per trip
         first = pool.render(tasks)
         batches = pool.batches(tasks)
@@ -236,7 +239,10 @@ def test_sequential_and_pool_render_the_same_bytes() -> None:
     snap = snapshot(Workload(panels=2, points=100, traces=5, log_lines=30))
     tasks = page_tasks(snap, common())
     with RenderPool(1) as inline, RenderPool(2) as pool:
-        assert [p.body for p in inline.render(tasks)] == [p.body for p in pool.render(tasks)]
+        workers = set(pool.warm_up())
+        pooled = pool.render(tasks)
+        assert {p.record.pid for p in pooled} <= workers
+        assert [p.body for p in inline.render(tasks)] == [p.body for p in pooled]
 
 
 def test_a_killed_worker_is_replaced_and_the_render_retried() -> None:
@@ -379,3 +385,83 @@ def test_a_finished_trace_page_does_not_depend_on_the_cycle_time() -> None:
     assert task.timeless
     moved = dataclasses.replace(task.common, generated_at=2_000_000_000.0, next_run=2_000_000_030.0)
     assert render_page(task).body == render_page(dataclasses.replace(task, common=moved)).body
+
+
+def _gone(pids: list[int], seconds: float) -> list[int]:
+    """Wait (bounded) for the processes to end; return those still running."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_closing_a_pool_with_frozen_workers_is_bounded() -> None:
+    snap = snapshot(Workload(panels=1, points=20, traces=2, log_lines=5))
+    pool = RenderPool(2)
+    pids = pool.warm_up()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # frozen: a plain shutdown would wait for them forever
+    started = time.monotonic()
+    pool.close(wait_seconds=0.5)
+    assert time.monotonic() - started < 10
+    assert _gone(pids, 10) == []
+    # A closed pool renders what it is still asked in this process, never starting workers.
+    page = pool.render(page_tasks(snap, common())[:1])[0]
+    assert page.record.pid == os.getpid()
+
+
+def test_the_pools_processes_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = (
+        "import sys\n"
+        "from sitegen.render.pool import RenderPool\n"
+        "pool = RenderPool(2)\n"
+        "print(*pool.warm_up(), flush=True)\n"
+        "sys.stdin.read()\n"  # until killed
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2
+        # The forkserver and the resource tracker too: everything the pool started.
+        helpers = [p.pid for p in psutil.Process(parent.pid).children(recursive=True)]
+        assert set(workers) < set(helpers)
+        parent.kill()
+        parent.wait(timeout=10)
+        assert _gone(helpers, 30) == []
+    finally:
+        parent.kill()
+        for pid in _gone(helpers, 0):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_round_predicted_cheap_renders_here_and_one_that_pays_starts_the_pool() -> None:
+    snap = snapshot(Workload(panels=1, points=20, traces=3, spans_per_trace=3, log_lines=5))
+    tasks = page_tasks(snap, common())
+    with RenderPool(2) as pool:
+        # Nothing learned and no workers: rendered here, which teaches what tasks cost.
+        first = pool.render(tasks)
+        assert {p.record.pid for p in first} == {os.getpid()}
+        # Milliseconds of work do not pay for starting workers (most of a second).
+        assert {p.record.pid for p in pool.render(tasks)} == {os.getpid()}
+        # As if each trace page had taken two seconds: the pool pays, is started and kept.
+        pool._seconds["trace"] = 2.0
+        pooled = pool.render(tasks)
+        workers = set(pool.warm_up())
+        assert len(workers) == 2 and {p.record.pid for p in pooled} <= workers
+        assert [p.body for p in pooled] == [p.body for p in first]
