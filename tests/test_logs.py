@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -14,12 +16,13 @@ import pytest
 
 from sitegen.config import Config, parse
 from sitegen.logs.fields import level_of
-from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line, to_record
+from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line
 from sitegen.logs.stats import by_level, level_samples
-from sitegen.model import Panel, Series, SourceStatus
+from sitegen.model import LogRecord, Panel, Series, SourceStatus
 from sitegen.sources import collect_all, journald, logs
 from sitegen.sources.base import Part
 from sitegen.state import LastGood
+from sitegen.synthetic import Workload, snapshot
 from sitegen.tail import Tailer
 from tests import journal
 from tests.test_sources import LOGGER, TRACER, context
@@ -58,11 +61,11 @@ def cycle(cfg: Config) -> Part:
          "app - ERROR - db"),
         ("[2026-11-22 10:00:00.5 +0200] [error] x", "2026-11-22T08:00:00.500", "error",
          "[error] x"),
-        ("2026-11-22T10:00:00-05 notice", "2026-11-22T15:00:00", "info", "notice"),
+        ("2026-11-22T10:00:00-05 NOTICE", "2026-11-22T15:00:00", "info", "NOTICE"),
         ("<34>Oct 11 22:14:15 host su: failed", "2026-10-11T22:14:15", "critical",
          "host su: failed"),
-        ("Dec 31 23:59:59 host cron[1]: ran", "2025-12-31T23:59:59", "info", "host cron[1]: ran"),
-        ("Oct 11 2024 22:14:15 host app: y", "2024-10-11T22:14:15", "info", "host app: y"),
+        ("Dec 31 23:59:59 host cron[1]: ran", "2025-12-31T23:59:59", None, "host cron[1]: ran"),
+        ("Oct 11 2024 22:14:15 host app: y", "2024-10-11T22:14:15", None, "host app: y"),
         ("<165>1 2003-10-11T22:14:15.003Z web1 evntslog - ID47 [ex@32473 iut=\"3\"] event",
          "2003-10-11T22:14:15.003", "info", "event"),
         ('10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 404 2326',
@@ -73,9 +76,9 @@ def cycle(cfg: Config) -> Part:
          "2000-10-11T14:32:52.123456", "error", "[pid 35708] AH00124"),
         ("2006/01/02 15:04:05 [warn] 1234#0: upstream", "2006-01-02T15:04:05", "warning",
          "[warn] 1234#0: upstream"),
-        ("2006/01/02 15:04:05.000123 plain go", "2006-01-02T15:04:05.000123", "info", "plain go"),
-        ("1700000000 epoch seconds", "2023-11-14T22:13:20", "info", "epoch seconds"),
-        ("1700000000123 epoch ms", "2023-11-14T22:13:20.123", "info", "epoch ms"),
+        ("2006/01/02 15:04:05.000123 plain go", "2006-01-02T15:04:05.000123", None, "plain go"),
+        ("1700000000 epoch seconds", "2023-11-14T22:13:20", None, "epoch seconds"),
+        ("1700000000123 epoch ms", "2023-11-14T22:13:20.123", None, "epoch ms"),
         ("1700000000.5 DEBUG fraction", "2023-11-14T22:13:20.500", "debug", "DEBUG fraction"),
         ("I1125 09:59:58.123456   12345 main.go:42] ready", "2026-11-25T09:59:58.123456",
          "info", "ready"),
@@ -84,19 +87,77 @@ def cycle(cfg: Config) -> Part:
          "last year"),
     ],
 )  # fmt: skip
-def test_plain_timestamp_shapes(line: str, when: str, level: str, message: str) -> None:
+def test_plain_timestamp_shapes(line: str, when: str, level: str | None, message: str) -> None:
     got = parse_line(line, "plain", NOW)
     assert got.ts == pytest.approx(utc(when), abs=1e-6)
     assert got.level == level
     assert got.message.startswith(message)
 
 
-def test_lines_without_a_stamp_keep_no_time_and_take_the_files() -> None:
+def test_lines_without_a_stamp_or_level_say_so_and_keep_their_place(tmp_path: Path) -> None:
     got = parse_line("    at Object.<anonymous> (app.js:1:1)", "plain", NOW)
-    assert got.ts is None and got.level == "info"
-    record = to_record(got, "app.log", 1234.0)
-    assert record.ts == 1234.0
+    assert (got.ts, got.level) == (None, None)
     assert parse_line("2026-02-31T10:00:00Z impossible date", "plain", NOW).ts is None
+    (tmp_path / "a.log").write_text(
+        "continued from an earlier write\n"
+        "2026-11-22T10:00:00Z ERROR boom\n    at Object.<anonymous> (app.js:1:1)\n"
+        "2026-11-22T10:00:05Z INFO later\n"
+    )
+    (tmp_path / "b.log").write_text("2026-11-22T10:00:02Z WARN between\n")
+    cfg = logs_config(tmp_path)
+    part = cycle(cfg)
+    shown = [(r.message, r.ts, r.level) for r in part.logs]
+    # The file's modification time is no line's time: the untimed first line is shown
+    # without one (it sorts at the file's last write, an upper bound: here the newest), the
+    # trace line right after the line it continues.
+    assert shown == [
+        ("ERROR boom", utc("2026-11-22T10:00:00"), "error"),
+        ("    at Object.<anonymous> (app.js:1:1)", None, None),
+        ("WARN between", utc("2026-11-22T10:00:02"), "warning"),
+        ("INFO later", utc("2026-11-22T10:00:05"), "info"),
+        ("continued from an earlier write", None, None),
+    ]
+    # A later cycle's untimed line goes after the file's last timed line of earlier cycles.
+    with (tmp_path / "a.log").open("a") as f:
+        f.write("    at next (app.js:2:2)\n")
+    (tmp_path / "b.log").write_text("2026-11-22T10:00:09Z WARN b again\n")
+    wanted = ("    at next (app.js:2:2)", "WARN b again")
+    later = [r for r in cycle(cfg).logs if r.message in wanted]
+    assert [(r.message, r.ts, r.place) for r in later] == [
+        ("    at next (app.js:2:2)", None, utc("2026-11-22T10:00:05")),
+        ("WARN b again", utc("2026-11-22T10:00:09"), None),
+    ]
+
+
+def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
+    from tests.test_render import render_all
+
+    snap = snapshot(Workload(panels=1, traces=1, log_lines=0))
+    records = [
+        LogRecord(None, None, "no time, no level", "x.log"),
+        LogRecord(NOW - 60, "error", "disk 1 full", "x.log"),
+        LogRecord(NOW - 50, "error", "disk 2 full", "x.log"),
+        LogRecord(None, "critical", "kernel panic", "x.log", place=NOW - 40),
+        LogRecord(NOW - 30, "info", "fine", "x.log"),
+    ]
+    page = render_all(dataclasses.replace(snap, logs=tuple(records)))["logs/index.html"].decode()
+    badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
+    assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
+                      "-": "1"}  # fmt: skip
+    table = re.search(r"<table[^>]*>\s*<caption>lines shown by level.*?</table>", page, re.S)
+    assert table, page
+    rows = dict(re.findall(r"<th scope=\"row\">(\w+|-)</th><td class=\"num\">(\d+)</td>",
+                           table.group(0)))  # fmt: skip
+    assert rows == badges
+    top = dict((m, int(n)) for n, m in re.findall(r'<td class="num">(\d+)</td><td>([^<]+)</td>',
+                                               page.split('id="top"')[1]))  # fmt: skip
+    assert top == {"disk # full": 2, "kernel panic": 1}
+    tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', page, re.S).group(1)
+    assert re.search(
+        r'<span class="dim">–</span> <span class="lv none">-    </span> '
+        r'<span class="dim">x.log</span> no time, no level',
+        tail,
+    ), tail
 
 
 @pytest.mark.parametrize(
@@ -123,11 +184,11 @@ def test_level_spellings(spellings: list, level: str | None) -> None:
         ("2026-11-22T10:00:00Z <warn> disk at 91%", "warning"),
         ("2026-11-22T10:00:00Z request done level=debug", "debug"),
         ("Error: cannot open file", "error"),
-        ("2026-11-22T10:00:00Z all good, no error found", "info"),  # prose is no level
+        ("2026-11-22T10:00:00Z all good, no error found", None),  # prose is no level
         ("\x1b[31mERROR\x1b[0m colour codes are dropped", "error"),
     ],
 )
-def test_levels_in_plain_text(line: str, level: str) -> None:
+def test_levels_in_plain_text(line: str, level: str | None) -> None:
     from sitegen.logs.parse import clean
 
     assert parse_line(clean(line.encode()), "plain", NOW).level == level
@@ -145,7 +206,7 @@ def test_json_lines_are_read_by_meaning_whatever_the_logger() -> None:
             (utc("2026-11-22T10:00:00"), "warning", "ecs", trace, 0.0015),
         # Docker's json-file driver
         '{"log":"docker line\\n","stream":"stderr","time":"2026-11-22T10:00:00.5Z"}':
-            (utc("2026-11-22T10:00:00.5"), "info", "docker line", None, None),
+            (utc("2026-11-22T10:00:00.5"), None, "docker line", None, None),
         # Serilog CLEF
         '{"@t":"2026-11-22T10:00:00Z","@l":"Error","@m":"clef","Elapsed":"1.5s"}':
             (utc("2026-11-22T10:00:00"), "error", "clef", None, 1.5),
@@ -593,7 +654,7 @@ def test_journald_entries_are_mapped_and_followed_by_cursor(tmp_path: Path) -> N
     cfg = journal_config(tmp_path)
     part, status = journal_cycle(cfg)
     assert status.ok, status.error
-    assert [r.level for r in part.logs] == ["info", "error", "warning", "critical", "debug", "info"]
+    assert [r.level for r in part.logs] == ["info", "error", "warning", "critical", "debug", None]
     assert [r.ts for r in part.logs] == [T0 + i for i in range(6)]
     assert [r.source for r in part.logs] == ["nginx.service", "app", "worker", "kernel", "app",
                                              "journal"]  # fmt: skip

@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sitegen.logs.fields import (
     KNOWN_KEYS,
@@ -58,11 +58,12 @@ class Line:
     """One parsed log line, not yet redacted."""
 
     ts: float | None  # None: the line does not say when
-    level: str
+    level: str | None  # None: the line names no level
     message: str
     fields: tuple[tuple[str, object], ...] = ()
     trace_id: str | None = None
     duration_s: float | None = None
+    place: float | None = None  # without a time: the time of the line before it in its file
 
 
 def clean(raw: bytes) -> str:
@@ -162,7 +163,7 @@ def from_fields(
         trace_id = trace_id_of(m.group(1) or m.group(2))
     if duration is None:
         duration = duration_in_text(message)
-    return Line(ts, level or "info", message, tuple(rest), trace_id, duration)
+    return Line(ts, level, message, tuple(rest), trace_id, duration)
 
 
 def parse_line(text: str, fmt: str, now: float) -> Line:
@@ -208,6 +209,7 @@ class FileState:
 
     format: str | None = None  # detected by `auto`; None until the file had a line
     key_lines: int = -1  # lines of a private key masked so far, -1 outside one
+    last_ts: float | None = None  # the time of the file's last line that had one
 
 
 class FileParser:
@@ -216,10 +218,12 @@ class FileParser:
     def __init__(self, fmt: str, state: FileState) -> None:
         self.fmt = (state.format or fmt) if fmt == "auto" else fmt
         self.blocks = KeyBlocks(state.key_lines)
+        self.last_ts = state.last_ts
         self.cut = 0
 
     def parse(self, raws: list[bytes], now: float) -> Iterator[Line]:
-        """Yield a Line per non-empty raw line, private key blocks already masked."""
+        """Yield a Line per non-empty raw line, private key blocks already masked; a line
+        without a time is placed at the time of the line before it."""
         if self.fmt == "auto":
             self.fmt = detect(cut(clean(r))[0] for r in raws[:DETECT_LINES]) or "auto"
         for raw in raws:
@@ -228,12 +232,17 @@ class FileParser:
                 continue
             text, was_cut = cut(self.blocks.mask(text))
             self.cut += was_cut
-            yield parse_line(text, self.fmt, now)
+            line = parse_line(text, self.fmt, now)
+            if line.ts is None:
+                line = replace(line, place=self.last_ts)
+            else:
+                self.last_ts = line.ts
+            yield line
 
     @property
     def state(self) -> FileState:
         """Return what the next cycle needs to go on with this file."""
-        return FileState(self.fmt if self.fmt != "auto" else None, self.blocks.inside)
+        return FileState(self.fmt if self.fmt != "auto" else None, self.blocks.inside, self.last_ts)
 
 
 def _text(value: object) -> str:
@@ -243,15 +252,18 @@ def _text(value: object) -> str:
 
 
 def to_record(
-    line: Line, source: str, fallback_ts: float, extra: tuple[str, ...] = ()
+    line: Line, source: str, fallback_place: float, extra: tuple[str, ...] = ()
 ) -> LogRecord:
-    """Return the record to show: secrets (built-in kinds and `extra` patterns) masked, cut."""
+    """Return the record to show: secrets (built-in kinds and `extra` patterns) masked, cut.
+
+    A line without a time keeps none; it sorts at its place, else at `fallback_place`.
+    """
     fields = {
         redact(key, extra)[:MAX_FIELD]: redact_field(key, _text(value), extra)[:MAX_FIELD]
         for key, value in line.fields
     }
     return LogRecord(
-        ts=line.ts if line.ts is not None else fallback_ts,
+        ts=line.ts,
         level=line.level,
         # A multi-line message (journald) stays one line of the tail.
         message=redact(line.message, extra).replace("\n", " ↵ ")[:MAX_MESSAGE],
@@ -259,4 +271,5 @@ def to_record(
         trace_id=line.trace_id,
         fields=labels_of(fields),
         duration_s=line.duration_s,
+        place=None if line.ts is not None else fallback_place if line.place is None else line.place,
     )

@@ -89,7 +89,7 @@ def entry_line(entry: dict, show_host: bool) -> tuple[Line, str]:
     fields = (("host", host),) if show_host and isinstance(host, str) else ()
     line = Line(
         ts=ts,
-        level=level_of(entry.get("PRIORITY", "")) or "info",
+        level=level_of(entry.get("PRIORITY", "")),
         message=message,
         fields=fields,
         trace_id=trace,

@@ -49,10 +49,11 @@ class _Newest:
         self.heap: list[tuple[tuple[float, int], Line, str, float]] = []
         self.seen = 0
 
-    def add(self, line: Line, source: str, fallback_ts: float) -> None:
+    def add(self, line: Line, source: str, fallback_place: float) -> None:
         """Offer one line; it stays if it is among the newest so far."""
-        ts = line.ts if line.ts is not None else fallback_ts
-        item = ((order_key(ts, self.now), self.seen), line, source, fallback_ts)
+        ts = line.ts if line.ts is not None else line.place
+        order = order_key(fallback_place if ts is None else ts, self.now)
+        item = ((order, self.seen), line, source, fallback_place)
         self.seen += 1  # ties keep the order lines were read in
         if len(self.heap) < self.limit:
             heapq.heappush(self.heap, item)
@@ -68,10 +69,16 @@ def _load_states(path: Path) -> dict[str, FileState]:
     if not path.exists():
         return {}
     try:
-        return {str(k): FileState(v[0], int(v[1])) for k, v in json.loads(path.read_text()).items()}
+        saved = json.loads(path.read_text())
+        return {str(k): FileState(v[0], int(v[1]), _number(v[2:])) for k, v in saved.items()}
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         quarantine(path, f"{type(exc).__name__}: {exc}")
         return {}
+
+
+def _number(rest: list) -> float | None:
+    # A state file written before the last time was kept has no third item.
+    return float(rest[0]) if rest and rest[0] is not None else None
 
 
 def _mtime(path: Path) -> float:
@@ -98,7 +105,9 @@ def collect(ctx: SourceContext) -> Part:
             continue
         fmt, source = files[chunk.path]
         parser = FileParser(fmt, states.get(chunk.identity, FileState()))
-        fallback = _mtime(chunk.path)  # for lines that do not say when they were written
+        # Where a line goes that has no time and no timed line before it: at the file's last
+        # write, the latest it can have been written (the page shows it without a time).
+        fallback = _mtime(chunk.path)
         for line in parser.parse(chunk.lines, ctx.now):
             levels[line.level] += 1
             newest.add(line, source, fallback)
@@ -108,7 +117,7 @@ def collect(ctx: SourceContext) -> Part:
     states = {k: v for k, v in states.items() if k in tailer.offsets}  # files still followed
     atomic_write_bytes(
         ctx.state_dir / FILE_STATE,
-        json.dumps({k: [v.format, v.key_lines] for k, v in states.items()}).encode(),
+        json.dumps({k: [v.format, v.key_lines, v.last_ts] for k, v in states.items()}).encode(),
     )
     shown = tail(shown_before(ctx, NAME), newest.records(ctx.cfg.redact.patterns),
                  ctx.cfg.logs.tail_lines, ctx.now)  # fmt: skip
