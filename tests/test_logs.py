@@ -661,7 +661,7 @@ def test_journald_entries_are_mapped_and_followed_by_cursor(tmp_path: Path) -> N
     first, binary, multi = part.logs[:3]
     assert first.fields == (("host", "web1"),)
     assert binary.message == "binary \ufffd\ufffd <b>" and binary.trace_id == TRACE
-    assert multi.message == "two ↵ lines took 12ms" and multi.duration_s == 0.012
+    assert multi.message == "two⏎lines took 12ms" and multi.duration_s == 0.012
     assert part.logs[4].trace_id == TRACE
     assert status.detail == "6 new entries, 6 shown"
 

@@ -29,6 +29,7 @@ from sitegen.logs.plain import parse_plain
 from sitegen.logs.timestamps import parse_time
 from sitegen.model import LogRecord, labels_of
 from sitegen.redact import KeyBlocks, redact, redact_field
+from sitegen.visible import visible
 
 FORMATS = ("json", "logfmt", "plain")
 MAX_LINE = 16 * 1024  # characters of a line that are parsed and shown; the rest is cut
@@ -257,17 +258,22 @@ def to_record(
     """Return the record to show: secrets (built-in kinds and `extra` patterns) masked, cut.
 
     A line without a time keeps none; it sorts at its place, else at `fallback_place`.
+    Control characters that JSON or logfmt escapes decoded to, and newlines inside a value,
+    become visible escapes here, after redaction (which reads the decoded text): no file
+    written from the record (cache, page, data/logs.json) holds a raw one.
     """
     fields = {
-        redact(key, extra)[:MAX_FIELD]: redact_field(key, _text(value), extra)[:MAX_FIELD]
+        visible(redact(key, extra))[:MAX_FIELD]: visible(redact_field(key, _text(value), extra))[
+            :MAX_FIELD
+        ]
         for key, value in line.fields
     }
     return LogRecord(
         ts=line.ts,
         level=line.level,
-        # A multi-line message (journald) stays one line of the tail.
-        message=redact(line.message, extra).replace("\n", " ↵ ")[:MAX_MESSAGE],
-        source=redact(source, extra),
+        # A multi-line message (journald, an escaped newline) stays one line of the tail.
+        message=visible(redact(line.message, extra))[:MAX_MESSAGE],
+        source=visible(redact(source, extra)),
         trace_id=line.trace_id,
         fields=labels_of(fields),
         duration_s=line.duration_s,

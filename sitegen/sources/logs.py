@@ -99,7 +99,9 @@ def collect(ctx: SourceContext) -> Part:
     levels: Counter[str] = Counter()
     cut = skipped = 0
     unreadable: list[str] = []
-    for chunk in tailer.follow(list(files), TAIL_BYTES, stop_time(ctx.deadline)):
+    # A file untouched for an interval has its unfinished last line read too.
+    quiet_since = ctx.now - ctx.cfg.site.interval_seconds
+    for chunk in tailer.follow(list(files), TAIL_BYTES, stop_time(ctx.deadline), quiet_since):
         if chunk.error:
             unreadable.append(f"{chunk.path.name} ({chunk.error})")
             continue
