@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.config import Config, parse
+from sitegen.config import Config, ConfigError, parse
 from sitegen.logs.fields import level_of
 from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line
 from sitegen.logs.stats import by_level, level_samples
@@ -766,3 +766,140 @@ def test_journald_secrets_and_keys_over_several_entries_are_masked(tmp_path: Pat
     for secret in ("b3Bl", "MIIE", "hunter2", "48151623", body[::-1][:20]):
         assert secret not in text, secret
     assert [r.message for r in part.logs][-1] == "after"
+
+
+# --- a corpus of real formats: every time and level as written ---
+
+FIXTURES = ROOT / "tests" / "fixtures" / "logs"
+# Per file, per line: the time the line states (UTC; a number is epoch seconds; None: it
+# states none) and the level it names (None: it names none). Year-less stamps are read
+# relative to NOW (2026-11-25): December is last year's.
+CORPUS: dict[str, list[tuple[str | float | None, str | None]]] = {
+    "android.log": [("2026-03-17T16:13:38.811", "debug"), ("2026-03-17T16:13:38.819", "debug"),
+                    ("2026-03-17T16:13:38.839", "debug"), ("2026-03-17T16:13:38.896", "info"),
+                    ("2026-03-17T16:14:02.137", "warning"), ("2026-03-17T16:15:11.402", "error")],
+    "hdfs.log": [("2008-11-09T20:36:15", "info"), ("2008-11-09T20:38:07", "info"),
+                 ("2008-11-09T20:40:05", "info"), ("2008-11-09T21:40:43", "warning")],
+    "spark.log": [("2017-06-09T20:10:40", "info"), ("2017-06-09T20:10:41", "info"),
+                  ("2017-06-09T20:11:11", "warning"), ("2017-06-09T20:11:12", "error")],
+    "openstack.log": [("2017-05-16T00:00:00.008", "info"), ("2017-05-16T00:00:04.500", "info"),
+                      ("2017-05-16T00:00:05.185", "warning"), ("2017-05-16T00:00:10.296", "error")],
+    "bgl.log": [(1117838570, "info"), (1117838573, "info"), (1117869872, "critical"),
+                (1118536327, "critical")],
+    "thunderbird.log": [(1131566461, None), (1131566461, None), (1131566462, "warning"),
+                        (1131567242, "error")],
+    "hpc.log": [(1077804742, None), (1077804746, None), (1074119817, None)],
+    "healthapp.log": [("2017-12-23T22:15:29.606", None), ("2017-12-23T22:15:29.615", None),
+                      ("2017-12-23T22:15:29.633", None)],
+    "proxifier.log": [("2026-10-30T16:49:06", None), ("2026-10-30T16:49:06", None),
+                      ("2026-10-30T16:49:07", None)],
+    "apache-error.log": [("2005-12-04T04:47:44", "info"), ("2005-12-04T04:47:44", "error"),
+                         ("2005-12-04T04:51:08", "info")],
+    "hadoop.log": [("2015-10-18T18:01:47.978", "info"), ("2015-10-18T18:01:48.963", "info"),
+                   ("2015-10-18T18:01:48.963", "info"), ("2015-10-18T18:10:49.386", "warning"),
+                   ("2015-10-18T18:10:56.597", "error")],
+    "zookeeper.log": [("2015-07-29T17:41:44.747", "info"), ("2015-07-29T19:04:12.394", "warning"),
+                      ("2015-07-29T19:04:29.071", "error")],
+    "linux-syslog.log": [("2026-06-14T15:16:01", None), ("2026-06-15T04:06:18", None),
+                         ("2026-06-15T04:06:19", "critical")],
+    "mac.log": [("2026-07-01T09:00:55", None), ("2026-07-01T09:01:05", None),
+                ("2026-07-01T09:02:26", None)],
+    "windows-cbs.log": [("2016-09-28T04:30:30", "info"), ("2016-09-28T04:30:31", "info"),
+                        ("2016-09-28T04:30:31", "error")],
+    "openssh.log": [("2025-12-10T06:55:46", None), ("2025-12-10T06:55:46", None),
+                    ("2025-12-10T07:02:47", "error")],
+    "nginx-access.log": [("2015-05-17T08:05:32", "info"), ("2015-05-17T08:05:24", "warning"),
+                         ("2015-05-17T06:05:12", "info"), ("2000-10-10T20:55:36", "error")],
+    "nginx-error.log": [("2015-05-17T08:05:32", "error"), ("2015-05-17T08:06:01", "warning"),
+                        ("2015-05-17T08:07:12", "info")],
+    "rfc5424.log": [("2003-10-11T22:14:15.003", "critical"), ("2003-08-24T12:14:15.000003", "info"),
+                    ("2003-10-11T22:14:15.003", "info"), (None, "warning")],
+    "rfc3164.log": [("2026-10-11T22:14:15", "critical"), ("2026-02-05T17:32:18", "info")],
+    "klog.log": [("2026-07-15T14:26:15.123456", "info"), ("2026-07-15T14:26:16.000001", "warning"),
+                 ("2026-07-15T14:26:17.5", "error")],
+    "golang.log": [("2009-11-10T23:00:00", None), ("2009-11-10T23:00:01.123456", None),
+                   ("2009-11-10T23:00:02", "error")],
+    "zap-console.log": [("2023-03-15T10:20:30.123", "error"), ("2023-03-15T10:20:31.456", "info"),
+                        ("2023-03-15T10:20:32", "warning"), ("2023-03-15T09:20:33", "debug")],
+    "rust-tracing.log": [("2023-01-10T12:34:56.789012", "info"),
+                         ("2023-01-10T12:34:57.000001", "warning"),
+                         ("2023-01-10T12:34:58.1", "error"), ("2023-01-10T12:34:59", "debug")],
+    "rust-tracing-json.log": [("2023-01-10T12:34:56.789012", "info"),
+                              ("2023-01-10T12:34:58.1", "error")],
+    "logstash-v0.log": [("2013-01-22T11:30:01.123", "error"), ("2013-01-22T11:30:02", "warning")],
+    "ecs.log": [("2019-08-06T12:09:12.375", "error"), ("2019-08-06T12:09:13", "warning")],
+    "docker-compose.log": [(1646861401.5241024, "info"), (1646861402.0, "error"),
+                           ("2022-03-09T21:30:05", "info"), ("2022-03-09T21:30:06.123", "info")],
+    "cri.log": [("2016-10-06T00:17:09.669794", None), ("2016-10-06T00:17:09.669794", None),
+                ("2016-10-06T00:17:10.113243", "warning"), ("2016-10-06T00:17:11", "info")],
+    "journald-export.log": [(1700000000.123456, "info"), (1700000001.0, "error")],
+    "postgresql.log": [("2023-01-01T12:00:00.123", "info"), ("2023-01-01T12:00:05.456", "error"),
+                       ("2023-01-01T12:00:05.456", None), ("2023-01-01T11:00:09", "warning")],
+    "mysql.log": [("2023-01-01T12:00:00.123456", "info"), ("2023-01-01T12:00:01", "warning"),
+                  ("2023-01-01T12:00:02", "error")],
+    "python-logging.log": [("2023-01-01T12:00:00.123", "error"), ("2023-01-01T12:00:01", "info"),
+                           ("2023-01-01T12:00:02.5", "critical")],
+    "logfmt.log": [("2023-01-01T12:00:00.123", "info"), ("2023-01-01T12:00:01", "warning"),
+                   ("2023-01-01T12:00:02", "error")],
+    "pino.log": [(1700000000.0, "info"), (1700000001.5, "error")],
+    "docker-json-file.log": [("2023-01-01T12:00:00", "error"), ("2023-01-01T12:00:01.5", None)],
+    "redis.log": [("2026-11-25T09:58:00.123", "info"), ("2026-11-25T09:58:30", "warning"),
+                  ("2026-11-25T09:59:00", "debug")],
+}  # fmt: skip
+
+
+def test_a_corpus_of_real_formats_reads_time_and_level_as_written() -> None:
+    assert sorted(CORPUS) == sorted(p.name for p in FIXTURES.glob("*.log"))
+    assert len(CORPUS) >= 25
+    right, wrong = 0, []
+    for name, expected in CORPUS.items():
+        raws = (FIXTURES / name).read_bytes().splitlines()
+        lines = list(FileParser("auto", FileState()).parse(raws, NOW))
+        assert len(lines) == len(expected), name
+        for n, (line, (when, level)) in enumerate(zip(lines, expected, strict=True), 1):
+            ts = utc(when) if isinstance(when, str) else when
+            if (line.ts is None, line.level) == (ts is None, level) and (
+                ts is None or abs(line.ts - ts) < 1e-6
+            ):
+                right += 1
+            else:
+                wrong.append((f"{name}:{n}", line.ts, line.level, ts, level))
+    total = sum(len(e) for e in CORPUS.values())
+    assert right / total >= 0.98, wrong
+
+
+def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text(
+        "2026-07-01 12:00:00,000 INFO summer, naive\n"
+        "2026-01-01 12:00:00,000 INFO winter, naive\n"
+        "2026-07-01T12:00:00Z INFO zoned\n"
+        "Jul  1 12:00:00 host app: syslog, naive\n"
+        '{"time":"2026-07-01T12:00:00","msg":"json, naive"}\n'
+    )
+    cfg = logs_config(tmp_path, 'timezone = "America/New_York"\n')
+    got = {r.message.split(",")[0]: r.ts for r in cycle(cfg).logs}
+    assert got == {
+        "INFO summer": utc("2026-07-01T16:00:00"),  # EDT, -4
+        "INFO winter": utc("2026-01-01T17:00:00"),  # EST, -5
+        "INFO zoned": utc("2026-07-01T12:00:00"),
+        "host app: syslog": utc("2026-07-01T16:00:00"),
+        "json": utc("2026-07-01T16:00:00"),
+    }
+    assert parse('[logs]\ntimezone = "UTC"\n', env={}).logs.timezone == "UTC"
+    with pytest.raises(ConfigError) as bad:
+        parse('[logs]\ntimezone = "Mars/Olympus"\n', env={})
+    assert bad.value.errors == [
+        "logs.timezone: not an IANA time zone (e.g. UTC, Europe/Berlin): 'Mars/Olympus'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["[abc] " * 3000, "ERRORS " * 2500, "level=" * 2700, "x: " * 5000, "1" * 16000,
+     "caddy | " * 2000, "2026-11-22 " * 1400],
+)  # fmt: skip
+def test_a_level_and_time_search_over_the_whole_line_stays_linear(line: str) -> None:
+    started = time.perf_counter()
+    for _ in range(20):
+        parse_line(line[:MAX_LINE], "auto", NOW)
+    assert time.perf_counter() - started < 2.0

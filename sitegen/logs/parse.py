@@ -21,6 +21,7 @@ from sitegen.logs.fields import (
     duration_in_text,
     duration_key,
     level_field,
+    meaning,
     norm,
     seconds_of,
     trace_id_of,
@@ -52,6 +53,10 @@ _TRACE_IN_TEXT = re.compile(
 _PAIR = r"([^\s=\"]+)=(\"(?:[^\"\\]|\\.)*\"|[^\s\"]*)"
 _LOGFMT_LINE = re.compile(rf"\s*(?:{_PAIR}(?:\s+|$))+")
 _LOGFMT_PAIR = re.compile(_PAIR)
+# What container runtimes put before a line: docker compose's "service  | " and the CRI
+# log format's "<time> stdout F " (Kubernetes' files under /var/log/pods).
+_COMPOSE = re.compile(r"([a-z0-9][a-z0-9_.-]*)\s+\| ")
+_CRI = re.compile(r"(\d{4}-\d{2}-\d{2}T\S+) (stdout|stderr) ([FP]) ")
 
 
 @dataclass(frozen=True)
@@ -136,14 +141,15 @@ def from_fields(
     ts: float | None = None,
     level: str | None = None,
     message: str | None = None,
+    zone: str = "UTC",
 ) -> Line:
     """Return a Line from key/value pairs: time, level, message, trace and duration found by
     their keys (the first of each wins), the rest kept as fields."""
     trace_id = duration = None
     rest: list[tuple[str, object]] = []
     for key, value in pairs:
-        k = norm(key)
-        if ts is None and k in TIME_KEYS and (found := parse_time(value)) is not None:
+        k = meaning(key)
+        if ts is None and k in TIME_KEYS and (found := parse_time(value, zone)) is not None:
             ts = found
         elif level is None and (found := level_field(k, value)):
             level = found
@@ -167,24 +173,46 @@ def from_fields(
     return Line(ts, level, message, tuple(rest), trace_id, duration)
 
 
-def parse_line(text: str, fmt: str, now: float) -> Line:
-    """Parse one line in `fmt` (json, logfmt or plain; auto tries each in turn).
+def _wrapped(inner: Line, ts: float | None, field: tuple[str, str]) -> Line:
+    """Return a line read from inside a container runtime's record: the runtime's time (when
+    it wrote one) is when the line was written, and the wrapper is said in a field."""
+    return replace(inner, ts=inner.ts if ts is None else ts, fields=(field, *inner.fields))
 
-    A line that does not fit its file's format (not JSON in a JSON file, no stamp in a
-    plain one: a stack trace, a line from another writer) is parsed as `auto`.
+
+def parse_line(text: str, fmt: str, now: float, zone: str = "UTC", unwrap: bool = True) -> Line:
+    """Parse one line in `fmt` (json, logfmt or plain; auto tries each in turn); a time
+    without a zone is in `zone`.
+
+    A container runtime's wrapper (docker compose, CRI, Docker's json-file) is taken off
+    first and what it wrapped parsed as `auto`. A line that does not fit its file's format
+    (not JSON in a JSON file, no stamp in a plain one: a stack trace, a line from another
+    writer) is parsed as `auto`.
     """
+    if unwrap and (m := _COMPOSE.match(text)):
+        inner = parse_line(text[m.end() :], "auto", now, zone, unwrap=False)
+        return _wrapped(inner, None, ("service", m.group(1)))
+    if unwrap and (m := _CRI.match(text)) and (ts := parse_time(m.group(1))) is not None:
+        return _wrapped(parse_line(text[m.end() :], "auto", now, zone, unwrap=False), ts,
+                        ("stream", m.group(2)))  # fmt: skip
     if fmt in ("json", "auto") and text.lstrip().startswith("{"):
         doc = parse_json(text)
         if doc is not None:
-            return from_fields(_flatten(doc))
+            if unwrap and isinstance(doc.get("log"), str) and "stream" in doc:  # json-file
+                inner = parse_line(doc["log"].rstrip("\r\n"), "auto", now, zone, unwrap=False)
+                return _wrapped(inner, parse_time(doc.get("time")), ("stream", str(doc["stream"])))
+            return from_fields(_flatten(doc), zone=zone)
     if fmt in ("logfmt", "auto") and "=" in text:
         doc = parse_logfmt(text, known_key=fmt == "auto")
         if doc is not None:
-            return from_fields(doc.items())
-    plain = parse_plain(text, now)
-    if plain.ts is None and fmt != "auto":
-        return parse_line(text, "auto", now)
-    return from_fields(plain.fields, plain.ts, plain.level, plain.message)
+            return from_fields(doc.items(), zone=zone)
+    if fmt in ("json", "logfmt"):  # not in its file's format
+        return parse_line(text, "auto", now, zone, unwrap)
+    # In a plain file, a line without a stamp at its start may be another writer's JSON or
+    # logfmt (with a time inside): that is tried before a stamp is searched further in.
+    plain = parse_plain(text, now, zone, anywhere=fmt != "plain")
+    if plain.ts is None and fmt == "plain":
+        return parse_line(text, "auto", now, zone, unwrap)
+    return from_fields(plain.fields, plain.ts, plain.level, plain.message, zone)
 
 
 def detect(lines: Iterable[str]) -> str | None:
@@ -216,8 +244,9 @@ class FileState:
 class FileParser:
     """Parses one file's new lines in order; counts the lines it had to cut."""
 
-    def __init__(self, fmt: str, state: FileState) -> None:
+    def __init__(self, fmt: str, state: FileState, zone: str = "UTC") -> None:
         self.fmt = (state.format or fmt) if fmt == "auto" else fmt
+        self.zone = zone
         self.blocks = KeyBlocks(state.key_lines)
         self.last_ts = state.last_ts
         self.cut = 0
@@ -233,7 +262,7 @@ class FileParser:
                 continue
             text, was_cut = cut(self.blocks.mask(text))
             self.cut += was_cut
-            line = parse_line(text, self.fmt, now)
+            line = parse_line(text, self.fmt, now, self.zone)
             if line.ts is None:
                 line = replace(line, place=self.last_ts)
             else:

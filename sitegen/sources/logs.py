@@ -106,7 +106,7 @@ def collect(ctx: SourceContext) -> Part:
             unreadable.append(f"{chunk.path.name} ({chunk.error})")
             continue
         fmt, source = files[chunk.path]
-        parser = FileParser(fmt, states.get(chunk.identity, FileState()))
+        parser = FileParser(fmt, states.get(chunk.identity, FileState()), ctx.cfg.logs.timezone)
         # Where a line goes that has no time and no timed line before it: at the file's last
         # write, the latest it can have been written (the page shows it without a time).
         fallback = _mtime(chunk.path)
