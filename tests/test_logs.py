@@ -16,9 +16,17 @@ import pytest
 
 from sitegen.config import Config, ConfigError, parse
 from sitegen.logs.fields import level_of
-from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line
+from sitegen.logs.parse import (
+    MAX_LINE,
+    MAX_MESSAGE,
+    FileParser,
+    FileState,
+    parse_line,
+    to_record,
+)
 from sitegen.logs.stats import by_level, level_samples
 from sitegen.model import LogRecord, Panel, Series, SourceStatus
+from sitegen.redact import MASK
 from sitegen.sources import collect_all, journald, logs
 from sitegen.sources.base import Part
 from sitegen.state import LastGood
@@ -431,6 +439,25 @@ SECRETS = [
     ("AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=x", "Zm9vYmFy"),
     ("-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----",
      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+    # Headers as arrays and maps: Caddy's JSON, Go's http.Header, Python dicts, curl
+    ('{"request":{"headers":{"Cookie":["session=0a1b2c3d4e5f"]}}}', "0a1b2c3d4e5f"),
+    ('"Set-Cookie":["id=a3fWa9x7; Expires=Thu, 21 Oct 2021 07:28:00 GMT", "csrf=Zx81Qw"]',
+     "a3fWa9x7"),
+    ('"Set-Cookie":["id=a3fWa9x7; Expires=Thu, 21 Oct 2021 07:28:00 GMT", "csrf=Zx81Qw"]',
+     "Zx81Qw"),
+    ('"set-cookie": ["a=b1c2d3", "theme=dark; csrftoken=Q9w8E7r6"]', "Q9w8E7r6"),
+    ('"X-Auth-Token":["gAAAAABkZ1xYz0123"]', "gAAAAABkZ1xYz0123"),
+    ('"Authorization":["Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"]', "9944b09199c62bcf"),
+    ('Authorization: Token token="abc123secret"', "abc123secret"),
+    ('curl -H "Authorization: Token 5f4dcc3b5aa765d61d8327deb882cf99" https://api/', "5f4dcc3b"),
+    ("using Token 5f4dcc3b5aa765d61d8327deb882cf99 for the API", "5f4dcc3b5aa765d6"),
+    ('{"X-Api-Key": "k3yv4lue9876"}', "k3yv4lue9876"),
+    ("{'X-Auth-Token': 'abcd1234efgh'}", "abcd1234efgh"),
+    ("map[Authorization:[Bearer abc.def.ghi123] Cookie:[session=xyz98765]]", "xyz98765"),
+    ("X-Auth-Token: tok_12345678", "tok_12345678"),
+    ("Proxy-Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+    ("X-Api-Key=zz99yy88", "zz99yy88"),
+    ("password=Summer{2024} token=Ab{c0ffee1 x", "Summer{2024}"),  # not an object printout
 ]  # fmt: skip
 
 
@@ -440,6 +467,46 @@ def test_every_kind_of_secret_is_masked(text: str, secret: str) -> None:
 
     masked = redact(text)
     assert secret not in masked and MASK in masked, masked
+
+
+# Names and words that contain a secret word but hold none: they must stay as written.
+BENIGN = [
+    "at com.android.server.wm.AppWindowToken.destroySurfaces:374",
+    "at com.example.auth.TokenRefreshService.refreshTokens(TokenRefreshService.java:88)",
+    "printFreezingDisplayLogsopening app wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 "
+    "ActivityRecord{de9231d u0 com.tencent.qt.qtl/.activity.info.NewsDetailXmlActivity t761}}}",
+    "Skipping AppWindowToken{df0798e token=Token{78af589 ActivityRecord{3b04890}}} -- going",
+    "Token: Token { kind: HDFS_DELEGATION_TOKEN, service: 10.0.0.1:8020 }",
+    "Kind: YARN_AM_RM_TOKEN, Service: , Ident: (appAttemptId { attemptId: 1 } keyId: -1276)",
+    "Executing with tokens:",
+    "CsrfTokenRepository loaded, tokenValiditySeconds: 3600, token_type=bearer",
+    "password_length=12 passwordPolicy: strong",
+    "New session 12 of user alice.",
+    "pam_unix(sshd:session): session opened for user root by (uid=0)",
+    "Removed session 7f3a9c.",
+    "the token expired after 5 minutes",
+    "Token Service started",
+]
+
+
+@pytest.mark.parametrize("text", BENIGN)
+def test_names_and_words_that_hold_no_secret_stay_untouched(text: str) -> None:
+    from sitegen.redact import redact
+
+    assert redact(text) == text
+
+
+def test_a_json_log_behind_a_compose_prefix_is_read_and_redacted() -> None:
+    line = ('caddy  | {"level":"info","ts":1646861401.5,"msg":"handled request","request":'
+            '{"headers":{"Cookie":["session=0a1b2c3d4e5f"],"X-Auth-Token":["gAAAAABkZ1xYz"],'
+            '"User-Agent":["curl/7.81.0"]}}}')  # fmt: skip
+    record = to_record(parse_line(line, "auto", NOW), "docker-compose.log", NOW)
+    assert (record.message, record.level, record.ts) == ("handled request", "info", 1646861401.5)
+    fields = dict(record.fields)
+    assert fields["service"] == "caddy"
+    assert fields["request.headers.Cookie"] == fields["request.headers.X-Auth-Token"] == MASK
+    assert fields["request.headers.User-Agent"] == '["curl/7.81.0"]'
+    assert "0a1b2c3d4e5f" not in repr(record) and "gAAAAABkZ1xYz" not in repr(record)
 
 
 @pytest.mark.parametrize(
