@@ -18,7 +18,7 @@ import pytest
 
 from sitegen.cli import main
 from sitegen.redact import redact
-from sitegen.render.pages import trace_path
+from sitegen.render.environment import trace_path
 from sitegen.state import LastGood
 from tests import journal
 from tests.test_logs import SECRETS
