@@ -289,6 +289,8 @@ def test_escapes_newlines_and_an_unfinished_last_line(tmp_path: Path) -> None:
     assert len([line for line in lines if "forged" in line]) == 2, lines  # JSON and logfmt
     assert "\\x1b]0;pwned\\x07" in page and "\\u202eevil" in page and "\\x00" in page
     assert "no newline at the end" in page
+    messages = [r["message"] for r in json.loads(files["data/logs.json"])["records"]]
+    assert "first⏎2026-01-01T00:00:00Z ERROR forged line" in messages
     assert "still being writ" not in page  # its writer may be mid-line
     for path, body in files.items():
         if path.endswith((".html", ".json", ".svg", ".xml", ".txt", ".atom", ".css")):

@@ -970,3 +970,25 @@ def test_a_level_and_time_search_over_the_whole_line_stays_linear(line: str) -> 
     for _ in range(20):
         parse_line(line[:MAX_LINE], "auto", NOW)
     assert time.perf_counter() - started < 2.0
+
+
+def test_data_logs_json_holds_every_shown_record_newest_first() -> None:
+    from sitegen.render.twins import twins
+
+    records = (
+        LogRecord(utc("2005-12-04T04:47:44"), "error", "mod_jk child in error state", "apache.log"),
+        LogRecord(None, None, "    at x (app.js:1:1)", "app.log", place=utc("2005-12-04T04:47:44")),
+        LogRecord(1700000000.123456, "info", "done", "app.log", "ab" * 16, (("k", "v"),), 0.012),
+    )
+    snap = dataclasses.replace(snapshot(Workload(panels=0, traces=0, log_lines=0)), logs=records)
+    doc = json.loads(twins(snap)["data/logs.json"])
+    assert doc["generated_at"] == "2026-11-22T09:42:42Z"
+    assert doc["records"] == [
+        {"time": "2023-11-14T22:13:20.123456Z", "level": "info", "source": "app.log",
+         "message": "done", "fields": {"k": "v"}, "trace_id": "ab" * 16, "duration_seconds": 0.012},
+        {"time": None, "level": None, "source": "app.log", "message": "    at x (app.js:1:1)",
+         "fields": {}, "trace_id": None, "duration_seconds": None},
+        {"time": "2005-12-04T04:47:44Z", "level": "error", "source": "apache.log",
+         "message": "mod_jk child in error state", "fields": {}, "trace_id": None,
+         "duration_seconds": None},
+    ]  # fmt: skip
