@@ -562,6 +562,7 @@ def test_vanished_files_and_fifos_are_said_not_waited_on(tmp_path: Path, monkeyp
     part = cycle(logs_config(tmp_path))
     assert time.monotonic() - start < 5
     assert [r.message for r in part.logs] == ["fine"]
+    assert part.detail.startswith("1 new line from 3 files, 1 shown")  # one of them read
     assert (
         "unreadable: gone.log (No such file or directory), pipe.log (not a regular file)"
         in part.detail
@@ -783,7 +784,7 @@ def test_journalctl_is_killed_when_time_is_up(tmp_path: Path, monkeypatch) -> No
     assert time.monotonic() - start < 1.5
     assert status.ok, status.error
     assert [r.message for r in part.logs] == ["first"]
-    assert "out of time after 1 entries" in status.detail
+    assert "out of time after 1 entry:" in status.detail
 
 
 def test_journald_errors_are_clear_and_fail_alone(tmp_path: Path, monkeypatch) -> None:
@@ -978,14 +979,25 @@ def test_data_logs_json_holds_every_shown_record_newest_first() -> None:
     records = (
         LogRecord(utc("2005-12-04T04:47:44"), "error", "mod_jk child in error state", "apache.log"),
         LogRecord(None, None, "    at x (app.js:1:1)", "app.log", place=utc("2005-12-04T04:47:44")),
-        LogRecord(1700000000.123456, "info", "done", "app.log", "ab" * 16, (("k", "v"),), 0.012),
+        LogRecord(
+            1700000000.123456,
+            "info",
+            "<b>done</b> & ok",
+            "app.log",
+            "ab" * 16,
+            (("k", "v"),),
+            0.012,
+        ),
     )
     snap = dataclasses.replace(snapshot(Workload(panels=0, traces=0, log_lines=0)), logs=records)
-    doc = json.loads(twins(snap)["data/logs.json"])
+    raw = twins(snap)["data/logs.json"]
+    assert b"<" not in raw and b"&" not in raw  # markup in log text is escaped, not HTML
+    doc = json.loads(raw)
     assert doc["generated_at"] == "2026-11-22T09:42:42Z"
     assert doc["records"] == [
         {"time": "2023-11-14T22:13:20.123456Z", "level": "info", "source": "app.log",
-         "message": "done", "fields": {"k": "v"}, "trace_id": "ab" * 16, "duration_seconds": 0.012},
+         "message": "<b>done</b> & ok", "fields": {"k": "v"}, "trace_id": "ab" * 16,
+         "duration_seconds": 0.012},
         {"time": None, "level": None, "source": "app.log", "message": "    at x (app.js:1:1)",
          "fields": {}, "trace_id": None, "duration_seconds": None},
         {"time": "2005-12-04T04:47:44Z", "level": "error", "source": "apache.log",

@@ -92,7 +92,10 @@ def logs_json(snap: Snapshot) -> bytes:
             for r in reversed(snap.logs)
         ],
     }
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    # Log text may hold markup: escaped as Go's encoding/json does, the file holds none
+    # (the same strings after parsing), so no browser or viewer can take it for HTML.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
 
 
 def twins(snap: Snapshot) -> dict[str, bytes]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.logs.parse import MAX_LINE, FileParser, FileState, Line, to_record
-from sitegen.logs.stats import METRIC, by_level, level_samples, order_key, tail
+from sitegen.logs.stats import METRIC, by_level, counted, level_samples, order_key, tail
 from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 from sitegen.state import LastGood, atomic_write_bytes, quarantine
@@ -126,13 +126,16 @@ def collect(ctx: SourceContext) -> Part:
     # Lines per level per cycle go to the history: the logs page charts them over time.
     ctx.history.add(level_samples(levels, ctx.now))
     panels = tuple(by_level(p) for p in history_part(ctx, (LEVEL_PANEL,), NAME).panels)
-    detail = [f"{levels.total()} new lines from {len(files)} files, {len(shown)} shown"]
+    detail = [
+        f"{counted(levels.total(), 'new line')} from {counted(len(files), 'file')}, "
+        f"{len(shown):,} shown"
+    ]
     if cut:
-        detail.append(f"{cut} lines cut to {MAX_LINE:,} characters")
+        detail.append(f"{counted(cut, 'line')} cut to {MAX_LINE:,} characters")
     if skipped:
         detail.append(f"{format_value(skipped, 'bytes')} skipped to keep up")
     if tailer.deferred:
-        detail.append(f"{tailer.deferred} files left for the next cycle (out of time)")
+        detail.append(f"{counted(tailer.deferred, 'file')} left for the next cycle (out of time)")
     if unreadable:
         more = len(unreadable) - _SHOWN_NAMES
         named = ", ".join(unreadable[:_SHOWN_NAMES]) + (f" and {more} more" if more > 0 else "")
