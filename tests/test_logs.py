@@ -148,7 +148,11 @@ def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
         LogRecord(None, "critical", "kernel panic", "x.log", place=NOW - 40),
         LogRecord(NOW - 30, "info", "fine", "x.log"),
     ]
-    page = render_all(dataclasses.replace(snap, logs=tuple(records)))["logs/index.html"].decode()
+    files = render_all(dataclasses.replace(snap, logs=tuple(records)))
+    page = files["logs/index.html"].decode()
+    # Times from another day than the page's show their date, on the tail and the index.
+    index = files["index.html"].decode()
+    assert "11-25 09:59:00" in page and "11-25 09:59:00" in index  # NOW - 60: disk 1 full
     badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
     assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
                       "-": "1"}  # fmt: skip
