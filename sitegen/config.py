@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EMBEDDED = "<embedded default>"
 PANEL_KINDS = ("line", "area", "stat", "bar", "heatmap")
@@ -103,6 +104,7 @@ class LogsConfig:
     journald: bool = False
     journald_matches: tuple[str, ...] = ()
     journald_directory: str = ""
+    timezone: str = "UTC"  # of log times written without a zone
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,14 @@ def _choice(*options: str) -> Callable[[Any], str]:
         return value
 
     return check
+
+
+def _zone(value: Any) -> str:
+    try:
+        ZoneInfo(_str(value))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"not an IANA time zone (e.g. UTC, Europe/Berlin): {value!r}") from None
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -424,6 +434,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("journald_directory", "journald_directory", _str, "path",
             "Journal directory to read (`journalctl --directory`), e.g. journals shipped "
             "from other hosts; empty = this machine's journal."),
+        Key("timezone", "timezone", _zone, "IANA zone",
+            "Zone of log times written without one (syslog, log4j, ...), e.g. "
+            "\"Europe/Berlin\"; times that name their zone or offset keep it."),
     )),
     "redact": (RedactConfig, (
         Key("patterns", "patterns", _regexes, "regexes",

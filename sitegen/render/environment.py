@@ -14,7 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
-from sitegen.logs.stats import LEVELS
+from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import Series
 from sitegen.paths import data_dir
 from sitegen.traces.stats import critical_path
@@ -104,6 +104,7 @@ def environment() -> jinja2.Environment:
         dur=format_duration_ns,
         utc=utc,
         when=when,
+        level_class=level_class,
         iso=iso,
         figure_row=lambda f: (f.title, f.points, f.unit),
     )

@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sitegen.logs.stats import LEVELS, top_errors
+from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.traces.stats import breakdown, dependencies
@@ -121,9 +121,12 @@ def _trace_summary(t: Trace) -> dict:
 
 
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
-    counts = dict.fromkeys(LEVELS, 0)
+    """Return the lines shown per level, "-" for those naming none: the badges, the level
+    chart and its table all show these numbers."""
+    counts = dict.fromkeys((*LEVELS, "-"), 0)
     for record in logs:
-        counts[record.level] = counts.get(record.level, 0) + 1
+        level = record.level or "-"
+        counts[level] = counts.get(level, 0) + 1
     return counts
 
 
@@ -144,7 +147,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "traces": summaries[:5],
                 "trace_count": len(summaries),
                 "error_traces": sum(1 for s in summaries if s["error"]),
-                "level_counts": level_counts,
+                "level_rows": level_rows(level_counts),
                 "recent_errors": [r for r in snap.logs if r.level in ("error", "critical")][-5:],
                 "panel_count": len(snap.panels),
                 "host": snap.host,
@@ -220,8 +223,8 @@ def page_links(section: str, count: int) -> list[tuple[int, str]]:
 
 
 def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
-    """Split the tail into pages of about `budget` characters of text, newest page first,
-    each page's lines in time order (a line longer than the budget gets a page of its own)."""
+    """Split the tail into pages of about `budget` characters of text, newest first on every
+    page and from page to page (a line longer than the budget gets a page of its own)."""
     newest_first = logs[::-1]
     costs = [
         LOG_LINE_TEXT
@@ -231,7 +234,7 @@ def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[li
         for r in newest_first
     ]
     runs = split_runs(costs, budget) or [[]]
-    return [[newest_first[i] for i in reversed(run)] for run in runs]
+    return [[newest_first[i] for i in run] for run in runs]
 
 
 def log_tasks(
@@ -240,6 +243,7 @@ def log_tasks(
     """Return the logs pages: the newest lines with the summaries first, older lines after."""
     pages = log_pages(snap.logs)
     links = page_links("logs", len(pages))
+    rows = level_rows(level_counts)
     return [
         PageTask(
             "logs" if n == 1 else f"logs {n}",
@@ -251,10 +255,8 @@ def log_tasks(
                 "pages": links,
                 "current": n,
                 "top_errors": top_errors(snap.logs) if n == 1 else [],
-                "level_panels": [p for p in snap.panels if p.query == "log_lines"]
-                if n == 1
-                else [],
-                "level_counts": level_counts,
+                "level_rows": rows,
+                "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
                 "known_traces": known,
                 "sources": snap.sources,
                 "now": snap.generated_at,
