@@ -507,7 +507,8 @@ def publish(
     where = f"s3://{cfg.bucket}/{cfg.prefix}"
     saved = state if state.get("where") == where else {}
     mine = saved.get("lease", {})
-    continuous = holder is not None and mine.get("holder") == holder and "published" in saved
+    continuous = bool(holder) and mine.get("holder") == holder and bool(mine.get("etag"))
+    continuous = continuous and "published" in saved
     due = time.time() - saved.get("reconciled_at", 0) >= 60 * cfg.reconcile_minutes
     known = _trusted(saved) if continuous and not due else _reconcile(s3, cfg, saved, site, files)
     todo = plan(local, known.published, known.retained, known.has_manifest, known.drifted)
