@@ -124,6 +124,7 @@ class PublishConfig:
     endpoint_url: str = ""
     distribution_id: str = ""
     cloudwatch: bool = False
+    reconcile_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -449,12 +450,16 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("prefix", "prefix", _prefix, "string", "Key prefix inside the bucket."),
         Key("region", "region", _str, "string", "AWS region of the bucket."),
         Key("endpoint_url", "endpoint_url", _url(True), "URL",
-            "S3-compatible endpoint (moto, MinIO); empty = AWS."),
+            "Endpoint for S3, CloudFront and CloudWatch alike (a moto server; MinIO for S3 "
+            "alone, without distribution_id); empty = AWS."),
         Key("distribution_id", "distribution_id", _str, "string",
             "CloudFront distribution to invalidate; empty = no invalidation."),
         Key("cloudwatch", "cloudwatch", _bool, "boolean",
             "Chart the distribution's requests and error rates from CloudWatch (needs "
             "`distribution_id` and cloudwatch:GetMetricStatistics)."),
+        Key("reconcile_minutes", "reconcile_minutes", _int(1, 1440), "integer",
+            "How often `sitegen run` checks every object in the bucket (one LIST) and "
+            "repairs what was deleted or overwritten behind its back."),
     )),
 }  # fmt: skip
 
