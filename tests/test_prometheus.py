@@ -246,10 +246,13 @@ def _answer(series: list, kind: str = "matrix") -> tuple[int, bytes]:
     ).encode()
 
 
-def _render_against(url: str, tmp_path: Path, panels: str, redact: str = "") -> dict:
+def _render_against(
+    url: str, tmp_path: Path, panels: str, redact: str = "", interval: int = 30
+) -> dict:
+    # The sources get half the interval: 15 s by default, so a loaded machine still answers.
     config = tmp_path / "sitegen.toml"
     config.write_text(
-        f'[site]\nworkers = 1\ninterval_seconds = 4\n[prometheus]\nurl = "{url}"\n'
+        f'[site]\nworkers = 1\ninterval_seconds = {interval}\n[prometheus]\nurl = "{url}"\n'
         f"timeout_seconds = 5\n{redact}{panels}"
     )
     return render(config)
@@ -262,7 +265,7 @@ def test_a_trickling_server_costs_the_deadline_not_more_and_leaves_no_thread(
     before = set(threading.enumerate())
     with faulty("trickle") as url:
         started = time.monotonic()
-        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "t"\nquery = "up"\n')
+        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "t"\nquery = "up"\n', interval=4)
         took = time.monotonic() - started
         # Threads of this test's stand-in server aside, nothing the cycle started is left.
         left = [t.name for t in set(threading.enumerate()) - before if "serve" not in t.name
