@@ -19,7 +19,7 @@ from sitegen.metrics import SelfMetrics, serve
 from sitegen.sources.base import Part
 from sitegen.sources.logs import TAIL_STATE as LOGS_TAIL
 from sitegen.sources.traces import TAIL_STATE as TRACES_TAIL
-from sitegen.state import LastGood
+from sitegen.state import LastGood, StateLock
 from tests.promserver import free_port
 from tests.test_run import wait_for
 
@@ -186,3 +186,14 @@ def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: 
     assert (out / "index.html").read_bytes() == b"first"
     builds = [p.name for p in (tmp_path / ".public.builds").iterdir()]
     assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back
+
+
+def test_publish_beside_a_running_sitegen_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\nworkers = 1\n[publish]\nbucket = "site-bucket"\n')
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    held = StateLock(tmp_path / ".sitegen")  # as a `run` on this state_dir holds it
+    try:
+        assert main(["publish", "--config", str(config)]) == 2  # before any request is sent
+    finally:
+        held.release()
