@@ -6,6 +6,7 @@ installed here), answering with documents shaped as their HTTP APIs document the
 
 from __future__ import annotations
 
+import gzip
 import json
 import time
 import tracemalloc
@@ -29,8 +30,8 @@ from sitegen.sources import collect_all, httpapi, jaeger, tempo, traces
 from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
 from sitegen.sources.jaeger import JaegerReader
-from sitegen.sources.otlp import OtlpReader
 from sitegen.state import LastGood
+from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import (
     MAX_KEPT_SPANS,
     MAX_NEW_SPANS,
@@ -188,7 +189,8 @@ def test_one_malformed_span_never_costs_its_neighbours() -> None:
         good[1]["spanId"],
         good[2]["spanId"],
     ]
-    assert parsed.bad_spans == 7 and "7 malformed spans skipped" in parsed.note()
+    assert parsed.bad_spans == 6 and "6 malformed spans skipped" in parsed.note()
+    assert parsed.bad_resources == 1 and "1 malformed resources skipped" in parsed.note()
 
 
 def test_spans_from_the_opentelemetry_sdk_round_trip_in_protobufs_json_mapping() -> None:
@@ -262,6 +264,180 @@ def test_values_are_redacted_whole_then_cut() -> None:
     assert len(attrs["long"]) == MAX_VALUE_CHARS and attrs["long"].endswith("…")
     assert attrs["note"] == "pay [REDACTED] now" and got.name == "token=[REDACTED]"
     assert got.events[0].attributes == (("password", "[REDACTED]"), ("q", "Bearer [REDACTED]"))
+
+
+# --- Files in every layout, bad parts ---------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+
+
+def sdk_documents() -> list[dict]:
+    """Return three OTLP JSON documents written by the OpenTelemetry SDK's own encoder."""
+    docs = []
+    for n in range(3):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource.create({"service.name": f"svc{n}"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("test")
+        with tracer.start_as_current_span(f"GET /{n}") as root:
+            root.set_attribute("http.status_code", 200 + n)
+            for step in ("collect", "render", "write"):
+                with tracer.start_as_current_span(step):
+                    pass
+        provider.shutdown()
+        docs.append(json.loads(MessageToJson(encode_spans(exporter.get_finished_spans()))))
+    return docs
+
+
+def span_keys(docs: list[dict]) -> set[tuple[str, str, str]]:
+    """Return (trace id, span id, service) of every span of OTLP documents."""
+    return {(s.trace_id, s.span_id, s.service) for doc in docs for s in read(doc)}
+
+
+def collect_files(cfg: Config, *patterns: str):
+    return traces.collect(context(with_traces(cfg, otlp_json=patterns)))
+
+
+def own_spans_only(cfg: Config) -> None:
+    """Make sure no own spans file is read beside the test's files."""
+    (cfg.site.state_dir / "spans.jsonl").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [
+        ("lines.json", lambda docs: "".join(json.dumps(d) + "\n" for d in docs).encode()),
+        ("lines.jsonl", lambda docs: "\n".join(json.dumps(d) for d in docs).encode()),
+        ("pretty.json", lambda docs: json.dumps(docs[0], indent=2).encode()),
+        ("row.json", lambda docs: "\n".join(json.dumps(d, indent=2) for d in docs).encode()),
+        ("tabs.json", lambda docs: "".join(json.dumps(d, indent="\t") for d in docs).encode()),
+        ("lines.json.gz", lambda docs: gzip.compress("\n".join(map(json.dumps, docs)).encode())),
+        (
+            "members.json.gz",  # gzip members appended one after another, as `gzip >>` does
+            lambda docs: b"".join(gzip.compress(json.dumps(d, indent=2).encode()) for d in docs),
+        ),
+    ],
+)
+def test_files_of_every_layout_round_trip_every_span(cfg: Config, name: str, layout) -> None:
+    own_spans_only(cfg)
+    docs = sdk_documents()
+    data = layout(docs)
+    (cfg.site.state_dir.parent / name).write_bytes(data)
+    part = collect_files(cfg, str(cfg.site.state_dir.parent / name))
+    got = {(s.trace_id, s.span_id, s.service) for t in part.traces for s in t.spans}
+    expected = span_keys(docs if name != "pretty.json" else docs[:1])
+    assert got == expected and len(got) in (4, 12), (got, part.detail)
+    assert not part.problems, part.problems
+
+
+def test_the_otlp_specs_own_example_is_read(cfg: Config) -> None:
+    own_spans_only(cfg)
+    # Pretty-printed, with no newline at its end: read at once, not left waiting.
+    part = collect_files(cfg, str(FIXTURES / "otlp-spec-example.json"))
+    ((span,),) = [t.spans for t in part.traces]
+    assert (span.trace_id, span.span_id) == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174")
+    assert span.service == "my.service" and span.name == "I'm a server span"
+    assert ("my.span.attr", "some value") in span.attributes and not part.problems
+
+
+def test_a_document_still_being_written_waits_for_its_end(cfg: Config) -> None:
+    own_spans_only(cfg)
+    first, second, _ = sdk_documents()
+    text = json.dumps(first) + "\n" + json.dumps(second, indent=2)
+    f = cfg.site.state_dir.parent / "growing.json"
+    cut = len(json.dumps(first)) + 1 + len(text[len(json.dumps(first)) + 1 :]) // 2
+    f.write_text(text[:cut])
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
+    (waiting,) = part.problems
+    assert waiting == f"{f} at byte {len(json.dumps(first)) + 1}: " + (
+        "a document not complete yet, read once it is"
+    )
+    with f.open("a") as out:
+        out.write(text[cut:])
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0", "svc1"}
+    assert not part.problems
+
+
+def test_an_unreadable_document_is_named_and_costs_only_itself(
+    cfg: Config, capsys: pytest.CaptureFixture
+) -> None:
+    first, second, third = sdk_documents()
+    f = cfg.site.state_dir.parent / "broken.json"
+    broken = '{"resourceSpans": [{"resource": {,\n'
+    text = json.dumps(first, indent=2) + "\n" + broken + json.dumps(second, indent=2) + "\n"
+    f.write_bytes(text.encode() + b"\xff\n" + json.dumps(third).encode() + b"\n")
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} >= {"svc0", "svc1", "svc2"}
+    at = len(json.dumps(first, indent=2)) + 1 + broken.index(",")
+    assert part.problems == (
+        f"{f} at byte {at}: not JSON (Expecting property name enclosed in double quotes)",
+        f"{f} at byte {len(text)}: not JSON (Expecting value)",
+    )
+    assert "2 unreadable documents skipped" not in part.detail  # named, not just counted
+    # `sitegen render` says it too, and the traces page names the file, the place and why.
+    config = cfg.site.state_dir.parent / "sitegen.toml"
+    out = cfg.site.state_dir.parent / "site"
+    config.write_text(
+        f'[site]\nstate_dir = "{cfg.site.state_dir.parent / "fresh"}"\n'
+        f'[traces]\notlp_json = ["{f}"]\n'
+    )
+    assert main(["render", "--config", str(config), "--out", str(out)]) == 0
+    assert f"warning: source traces: {f} at byte {at}: not JSON" in capsys.readouterr().err
+    page = (out / "traces" / "index.html").read_text()
+    assert f"{f} at byte {at}: not JSON" in page
+
+
+def test_malformed_resources_and_attributes_cost_only_themselves_across_cycles(
+    cfg: Config,
+) -> None:
+    own_spans_only(cfg)
+    bad_service = {"key": "service.name", "value": {"intValue": "12abc"}}
+    f = cfg.site.state_dir.parent / "mixed.json"
+    ctx = context(with_traces(cfg, otlp_json=(str(f),), max_traces=50))
+    sources, last_good = [(traces.NAME, traces.collect)], LastGood(cfg.site.state_dir)
+    kept: set[str] = set()
+    for cycle in range(2):
+        good = otlp_document(otlp_trace(cycle * 10 + 1, 3, NOW_NS + cycle), "good")
+        odd = otlp_document(otlp_trace(cycle * 10 + 2, 3, NOW_NS + cycle), "odd")
+        odd["resourceSpans"][0]["resource"]["attributes"] = [bad_service]
+        odd["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"].append(
+            {"key": "n", "value": {"intValue": "twelve"}}
+        )
+        both = {"resourceSpans": [*good["resourceSpans"], 7, *odd["resourceSpans"]]}
+        with f.open("a") as out:
+            out.write(json.dumps(both, indent=2) + "\n")
+        got = collect_all(ctx, sources, last_good, TRACER, LOGGER)
+        (status,) = got.statuses
+        assert status.ok, status.error
+        kept |= {f"{cycle * 10 + t:032x}" for t in (1, 2)}
+        assert {t.trace_id for t in got.part.traces} == kept  # last cycle's spans too
+        assert all(len(t.spans) == 3 for t in got.part.traces)
+        services = {t.trace_id: t.root.service for t in got.part.traces}
+        assert services[f"{cycle * 10 + 2:032x}"] == "unknown_service"  # never a guess
+        assert "1 malformed resources skipped" in status.detail
+        assert "2 malformed attributes skipped" in status.detail
+
+
+def test_a_read_position_moves_only_past_what_was_read(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_spans_only(cfg)
+    f = cfg.site.state_dir.parent / "once.json"
+    f.write_text(json.dumps(otlp_document(otlp_trace(1, 2, NOW_NS))) + "\n")
+    ctx = context(with_traces(cfg, otlp_json=(str(f),)))
+
+    def fail(self, docs) -> None:
+        raise MemoryError("the cycle died while reading")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(OtlpReader, "documents", fail)
+        with pytest.raises(MemoryError):
+            traces.collect(ctx)
+    (trace,) = traces.collect(ctx).traces  # read again: the position had not moved
+    assert trace.trace_id == f"{1:032x}" and len(trace.spans) == 2
 
 
 # --- Jaeger -------------------------------------------------------------------------------
@@ -640,7 +816,7 @@ def test_reading_stops_at_the_cycle_deadline(cfg: Config) -> None:
     # Less time left than assembling takes: nothing is read, and the page says why.
     part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),)), seconds=0.4))
     assert not part.traces
-    assert "stopped at the cycle's deadline after 0 new spans (10 older lines" in part.detail
+    assert "stopped at the cycle's deadline after 0 new spans (10 older documents" in part.detail
 
 
 def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
@@ -654,7 +830,7 @@ def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
     assert time.perf_counter() - start < 5
     assert sum(len(t.spans) for t in part.traces) == MAX_NEW_SPANS
     assert f"stopped at the cycle's budget of {MAX_NEW_SPANS} new spans" in part.detail
-    assert "older lines left unread" in part.detail
+    assert "older documents left unread" in part.detail
 
 
 def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> None:

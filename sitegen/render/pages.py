@@ -285,6 +285,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "ops": breakdown(snap.traces),
                 "edges": dependencies(snap.traces),
                 "services": sorted({s.service for t in snap.traces for s in t.spans}),
+                "sources": snap.sources,
                 "now": snap.generated_at,
             },
             common,
