@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sitegen.sources.jaeger import JaegerReader
 from sitegen.traces.documents import split
+from sitegen.traces.jaeger import JaegerReader
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import Scrub
 from tests.traceapi import jaeger_trace, otlp_document, otlp_trace

@@ -29,8 +29,8 @@ from sitegen.model import Span
 from sitegen.sources import collect_all, httpapi, jaeger, tempo, traces
 from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
-from sitegen.sources.jaeger import JaegerReader
 from sitegen.state import LastGood
+from sitegen.traces.jaeger import JaegerReader
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import (
     MAX_KEPT_SPANS,
@@ -569,6 +569,35 @@ def test_one_failing_jaeger_service_costs_only_itself(cfg: Config, fast) -> None
     assert len(part.traces) == 1 and "1 services failed (first: HTTP 400 from" in part.detail
 
 
+def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, fast) -> None:
+    # Jaeger answers a trace for every service in it: ten services, the same 57 spans.
+    trace = jaeger_trace(1, 57, NOW_US)
+    with StandIn() as api:
+        api.answer("/api/traces", (200, {"data": [trace]}))
+        services = tuple(f"svc{i}" for i in range(10))
+        part = jaeger.collect(
+            context(with_traces(cfg, jaeger_url=api.url, jaeger_services=services))
+        )
+    (got,) = part.traces
+    assert len(got.spans) == 57
+    assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 traces shown")
+
+
+def test_a_malformed_jaeger_trace_costs_only_itself(cfg: Config, fast) -> None:
+    odd = jaeger_trace(2, 3, NOW_US)
+    odd["processes"] = ["not", "a", "map"]
+    odd["spans"][1]["processID"] = ["unhashable"]
+    odd["spans"][2]["tags"] = "not a list"
+    answer = {"data": [jaeger_trace(1, 3, NOW_US), 42, odd, {"spans": "nope"}]}
+    with StandIn() as api:
+        api.answer("/api/traces", (200, answer))
+        part = jaeger.collect(context(with_traces(cfg, jaeger_url=api.url, jaeger_services=("a",))))
+    by_id = {t.trace_id: t for t in part.traces}
+    assert len(by_id[f"{1:032x}"].spans) == 3
+    assert [s.service for s in by_id[f"{2:032x}"].spans] == ["unknown_service"] * 2
+    assert "2 malformed spans skipped" in part.detail
+
+
 # --- Tempo --------------------------------------------------------------------------------
 
 
@@ -637,6 +666,27 @@ def test_tempo_fetches_a_bounded_number_of_traces_per_cycle(
         part = tempo.collect(context(with_traces(cfg, tempo_url=api.url)))
     assert [t.trace_id for t in part.traces] == [f"{5:032x}", f"{4:032x}"]  # the newest
     assert "3 left for the next cycle" in part.detail
+
+
+def test_one_bad_tempo_trace_of_five_costs_only_itself(cfg: Config, fast) -> None:
+    with StandIn() as api:
+        api.answer("/api/search", (200, tempo_search(*range(1, 6))))
+        for t in range(1, 6):
+            api.answer(f"/api/traces/{t:032x}", (200, tempo_trace(t, newer=t % 2 == 0)))
+        odd = tempo_trace(3)
+        odd["batches"][0]["resource"]["attributes"] = [
+            {"key": "service.name", "value": {"intValue": "12abc"}}
+        ]
+        odd["batches"].append({"resource": None, "scopeSpans": [{"spans": "x"}]})
+        api.answer(f"/api/traces/{3:032x}", (200, odd))
+        api.answer(f"/api/traces/{4:032x}", (200, {"batches": ["not a resource"]}))
+        part = tempo.collect(context(with_traces(cfg, tempo_url=api.url)))
+    by_id = {t.trace_id: t for t in part.traces}
+    assert sorted(by_id) == [f"{t:032x}" for t in (1, 2, 3, 5)]
+    assert all(len(t.spans) == 3 for t in part.traces)
+    assert {s.service for s in by_id[f"{3:032x}"].spans} == {"unknown_service"}
+    assert "1 malformed resources skipped" in part.detail
+    assert "1 malformed attributes skipped" in part.detail
 
 
 @pytest.mark.parametrize(

@@ -158,7 +158,7 @@ class Parsed:
     unread_docs: int = 0  # left unread because the span budget or the time was spent
     full: bool = False  # the span budget was reached
     late: bool = False  # the reader's deadline passed before everything was read
-    bad_resources: int = 0  # a resource (or Jaeger trace) that is not an object
+    bad_resources: int = 0  # an OTLP resource that is not an object
     bad_attributes: int = 0  # an attribute whose value does not decode as its type says
 
     def note(self) -> str:
