@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 import time
 import tracemalloc
 from dataclasses import replace
@@ -31,7 +32,7 @@ from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
 from sitegen.state import LastGood
 from sitegen.traces.jaeger import JaegerReader
-from sitegen.traces.otlp import OtlpReader
+from sitegen.traces.otlp import OtlpReader, parse_lines
 from sitegen.traces.spans import (
     MAX_KEPT_SPANS,
     MAX_NEW_SPANS,
@@ -902,3 +903,71 @@ def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> No
         kept = [s for t in assemble([*kept, *new], 10_000).traces for s in t.spans]
         assert len(kept) <= MAX_KEPT_SPANS
     assert len(kept) > MAX_KEPT_SPANS - 900
+
+
+# --- The traces pages and their JSON twin ----------------------------------------------------
+
+
+def test_traces_are_listed_newest_first_with_their_year_a_service_key_and_a_json_twin(
+    tmp_path: Path,
+) -> None:
+    old_ns = 1_500_000_000 * 10**9  # 2017-07-14: shown with its year, never as current
+    docs = [
+        otlp_document(otlp_trace(2, 3, NOW_NS - 3600 * 10**9), "cart"),
+        otlp_document(otlp_trace(1, 2, old_ns), "legacy"),
+        otlp_document(otlp_trace(3, 4, NOW_NS), "shop"),
+    ]
+    checkout = otlp_document(otlp_trace(3, 4, NOW_NS), "payments")["resourceSpans"][0]
+    checkout["scopeSpans"][0]["spans"] = [otlp_span(3, 9, 3000, NOW_NS + 10, http_method="POST")]
+    docs[2]["resourceSpans"].append(checkout)
+    (tmp_path / "otel.json").write_text("\n".join(json.dumps(d, indent=2) for d in docs))
+    (tmp_path / "sitegen.toml").write_text(
+        f'[site]\nout_dir = "{tmp_path}/public"\nstate_dir = "{tmp_path}/state"\nworkers = 1\n'
+        f'[traces]\notlp_json = ["{tmp_path}/otel.json"]\n'
+    )
+    for _ in range(2):  # the second cycle also lists the first cycle's own trace
+        assert main(["render", "-q", "--config", str(tmp_path / "sitegen.toml")]) == 0
+    public = tmp_path / "public"
+    listing = (public / "traces" / "index.html").read_text()
+    rows = re.findall(r'<a href="\.\./(traces/[0-9a-f]+\.html)">', listing)
+    mine = [f"traces/{t:032x}.html" for t in (3, 2, 1)]
+    assert [r for r in rows if r in mine] == mine  # newest first, not in file order
+    assert "2017-07-14 02:40:00" in listing
+    twin = json.loads((public / "data" / "traces.json").read_text())
+    listed = twin["traces"]
+    assert [t["start"] for t in listed] == sorted((t["start"] for t in listed), reverse=True)
+    assert len(listed) == len(rows)
+    (shop,) = [t for t in listed if t["trace_id"] == f"{3:032x}"]
+    assert shop == {
+        "trace_id": f"{3:032x}",
+        "root": "op4",  # otlp_span names span 3000 "op{3000 % 7}"
+        "services": ["payments", "shop"],
+        "spans": 5,
+        "errors": 0,
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW_NS // 10**9)),
+        "duration_seconds": 0.001003,
+    }
+    assert next(t for t in listed if t["trace_id"] == f"{1:032x}")["start"] == (
+        "2017-07-14T02:40:00Z"
+    )
+    page = (public / "traces" / f"{3:032x}.html").read_text()
+    key = re.findall(r'<li><span class="sw (svc\d)" aria-hidden="true">(.)</span> (\w+)</li>', page)
+    assert key == [("svc0", "●", "payments"), ("svc1", "■", "shop")]
+    assert '<g class="svc1' in page and "■ op4" in page  # the key's glyphs are the rows' glyphs
+    assert 'tabindex="0" role="region" aria-label="waterfall, scrolls sideways"' in page
+    assert 'class="hint' in page
+
+
+def test_own_span_names_carry_no_ids(tmp_path: Path) -> None:
+    (tmp_path / "sitegen.toml").write_text(
+        f'[site]\nout_dir = "{tmp_path}/public"\nstate_dir = "{tmp_path}/state"\nworkers = 1\n'
+    )
+    for _ in range(2):  # the second cycle renders a page for the first cycle's trace
+        assert main(["render", "-q", "--config", str(tmp_path / "sitegen.toml")]) == 0
+    parsed = parse_lines((tmp_path / "state" / "spans.jsonl").read_bytes().splitlines())
+    pages = [s for s in parsed.spans if s.name.startswith("page ")]
+    names = {s.name for s in pages}
+    assert "page trace" in names and "page panel" in names and "page index" in names
+    assert not any(re.search(r"\d", n) and n != "page 404" for n in names), names
+    traced = {dict(s.attributes)["page.name"] for s in pages if s.name == "page trace"}
+    assert traced and all(re.fullmatch(r"trace [0-9a-f]{8}", n) for n in traced), traced

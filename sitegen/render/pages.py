@@ -22,10 +22,11 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
+from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, top_errors
 from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
-from sitegen.traces.stats import breakdown, critical_path, dependencies
+from sitegen.traces.stats import breakdown, critical_path, dependencies, newest_first
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
 from sitegen.visible import finalize
@@ -170,6 +171,7 @@ def environment() -> jinja2.Environment:
         line_chart=charts.line_chart,
         sparkline=charts.sparkline,
         waterfall=charts.waterfall,
+        service_key=service_key,
         gantt=charts.gantt,
         hbars=charts.hbars,
         heatmap=charts.heatmap,
@@ -251,7 +253,8 @@ def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
 
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
-    summaries = [_trace_summary(t) for t in snap.traces]
+    traces = newest_first(snap.traces)
+    summaries = [_trace_summary(t) for t in traces]
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     sources = snap.sources
@@ -312,7 +315,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             {"trace": t, "summary": s, "now": snap.generated_at},
             common,
         )
-        for t, s in zip(snap.traces, summaries, strict=True)
+        for t, s in zip(traces, summaries, strict=True)
     ]
     return tasks
 

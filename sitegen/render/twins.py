@@ -12,6 +12,7 @@ from sitegen import charts
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
 from sitegen.render.pages import iso
+from sitegen.traces.stats import newest_first
 
 
 def _finite(value: float | None) -> float | None:
@@ -63,6 +64,34 @@ def snapshot_json(snap: Snapshot) -> bytes:
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _time(ts: float) -> str | None:
+    text = iso(ts)
+    return text if text[:1].isdigit() else None  # "out of range" (bad input): unknown
+
+
+def traces_json(snap: Snapshot) -> bytes:
+    """Return data/traces.json: every trace the traces pages list, newest first."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "traces": [
+            {
+                "trace_id": t.trace_id,
+                "root": t.root.name,
+                "services": sorted({s.service for s in t.spans}),
+                "spans": len(t.spans),
+                "errors": sum(s.status == "error" for s in t.spans),
+                "start": _time(t.start_ns / 1e9),
+                "duration_seconds": t.duration_ns / 1e9,
+            }
+            for t in newest_first(snap.traces)
+        ],
+    }
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    # Span names are anybody's text: escaped so that no byte of the file reads as markup,
+    # even to a viewer that sniffs it as HTML (the values are unchanged for a JSON parser).
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
 def twins(snap: Snapshot) -> dict[str, bytes]:
     """Return every data/*.json file of the site for this snapshot, by site path."""
-    return {"data/snapshot.json": snapshot_json(snap)}
+    return {"data/snapshot.json": snapshot_json(snap), "data/traces.json": traces_json(snap)}

@@ -33,6 +33,11 @@ class Edge:
     errors: int
 
 
+def newest_first(traces: Iterable[Trace]) -> list[Trace]:
+    """Return traces by start time, newest first, whatever order the sources gave them in."""
+    return sorted(traces, key=lambda t: (t.start_ns, t.trace_id), reverse=True)
+
+
 def _quantile(values: list[int], q: float) -> int:
     if len(values) == 1:
         return values[0]
