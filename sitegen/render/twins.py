@@ -29,6 +29,7 @@ def _panel_json(panel: Panel, now: float) -> dict:
         "source": panel.source,
         "error": panel.error,
         "stale_since": iso(panel.stale_since) if panel.stale_since else None,
+        "note": panel.note,  # e.g. how many series were left out (max_series)
         "series": [
             {
                 "labels": dict(s.labels),
