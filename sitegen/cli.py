@@ -58,6 +58,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         if not s.ok:
             stale = " (showing stale data)" if s.stale_since else ""
             _err(f"  warning: source {s.name} failed: {s.error}{stale}")
+        for problem in s.problems:
+            _err(f"  warning: source {s.name}: {problem}")
     w = result.written
     seconds = sum(s.seconds for s in result.stages)
     print(

@@ -36,7 +36,7 @@ from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
 from sitegen.state import LastGood, StateLock
-from sitegen.telemetry import Telemetry, log
+from sitegen.telemetry import Telemetry, log, page_span
 
 if TYPE_CHECKING:
     from sitegen.site.publish import Published
@@ -246,11 +246,12 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
             # The pool's tasks become spans of this trace, with the times the workers measured.
             parent = trace.set_span_in_context(render_span)
             for r in records:
+                name, attributes = page_span(r.name)
                 span = tracer.start_span(
-                    f"page {r.name}",
+                    name,
                     context=parent,
                     start_time=r.start_ns,
-                    attributes={"worker.pid": r.pid, "page.bytes": r.size},
+                    attributes={**attributes, "worker.pid": r.pid, "page.bytes": r.size},
                 )
                 if r.error:
                     span.set_status(Status(StatusCode.ERROR, r.error))
