@@ -7,8 +7,8 @@ good data labelled stale; only when every panel fails does the whole source fail
 
 What a server says is not trusted: every request is bounded in time as a whole and in size
 (httpapi.fetch), an answer of the wrong shape is that panel's error, a panel draws at most
-its `max_series` series (the rest are counted), label names and values are cut to
-MAX_LABEL_CHARS, and label values, titles, queries and error texts are redacted.
+its `max_series` series (the rest are counted), label values are redacted, label names and
+values are cut to MAX_LABEL_CHARS, and titles, queries and error texts are redacted too.
 """
 
 from __future__ import annotations
@@ -156,8 +156,16 @@ def _number(value: Any) -> float:
     return float(value)
 
 
-def _series(result: list, query: Query, patterns: tuple[str, ...]) -> list[Series]:
-    """Turn a query's result into series; raise QueryError when any item is malformed."""
+def _time(value: Any) -> float:
+    ts = _number(value)
+    if not math.isfinite(ts):
+        raise ValueError(f"not a time: {value!r}"[:80])
+    return ts
+
+
+def _series(result: list, query: Query) -> list[Series]:
+    """Turn a query's result into series (label values as sent: see _shown); raise
+    QueryError when any item is malformed."""
     out = []
     for i, item in enumerate(result):
         try:
@@ -166,17 +174,23 @@ def _series(result: list, query: Query, patterns: tuple[str, ...]) -> list[Serie
             if not isinstance(metric, dict) or not isinstance(values, list):
                 raise TypeError("metric must be an object, values an array")
             labels = tuple(
-                sorted(
-                    (_cut(str(k)), _cut(redact(str(v), patterns)))
-                    for k, v in {**metric, **dict(query.extra)}.items()
-                )
+                sorted((_cut(str(k)), str(v)) for k, v in {**metric, **dict(query.extra)}.items())
             )
-            points = tuple((_number(ts), _number(v)) for ts, v in values)
+            points = tuple(sorted((_time(ts), _number(v)) for ts, v in values))
         except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
             raise QueryError(f"malformed series #{i} in the answer: {exc}"[:200]) from None
-        legend_text = legend(query.legend, labels) if query.legend else ""
-        out.append(Series(labels=labels, points=points, legend=legend_text))
+        out.append(Series(labels=labels, points=points))
     return out
+
+
+def _shown(series: Series, query: Query, patterns: tuple[str, ...]) -> Series:
+    """Return a series as it may be shown: label values redacted, then cut, and its name.
+
+    Done only for the series a panel keeps: redaction is the costly part of a big answer.
+    """
+    labels = tuple((k, _cut(redact(v, patterns))) for k, v in series.labels)
+    name = legend(query.legend, labels) if query.legend else ""
+    return replace(series, labels=labels, legend=name)
 
 
 def _newest(series: Series) -> float:
@@ -201,25 +215,26 @@ def query_panel(
     end = math.floor(now / step) * step  # aligned: consecutive cycles ask for the same points
     start = end - panel.range_seconds
     shown = queries(panel)
-    series: list[Series] = []
+    found: list[tuple[Series, Query]] = []
     error = None
     try:
         for q in shown:
             window = {"query": q.promql, "start": start, "end": end, "step": step}
             ranged = ask(http, cfg, "/api/v1/query_range", window, deadline)
             latest = ask(http, cfg, "/api/v1/query", {"query": q.promql, "time": now}, deadline)
-            newest = {s.labels: s.points for s in _series(latest, q, patterns)}
-            for s in _series(ranged, q, patterns):
+            newest = {s.labels: s.points for s in _series(latest, q)}
+            for s in _series(ranged, q):
                 # The instant value is the newest there is; the range ends at a step boundary.
                 after = s.points[-1][0] if s.points else -math.inf
                 extra = tuple(p for p in newest.get(s.labels, ()) if p[0] > after)
-                series.append(replace(s, points=s.points + extra))
+                found.append((replace(s, points=s.points + extra), q))
     except QueryError as exc:
-        error, series = redact(str(exc), patterns), []
-    hidden, note = len(series) - panel.max_series, None
+        error, found = redact(str(exc), patterns), []
+    hidden, note = len(found) - panel.max_series, None
     if hidden > 0:  # the largest newest values are the ones a reader looks for
-        series = sorted(series, key=_newest, reverse=True)[: panel.max_series]
+        found = sorted(found, key=lambda f: _newest(f[0]), reverse=True)[: panel.max_series]
         note = f"{hidden} more series not shown (max_series = {panel.max_series})"
+    series = [_shown(s, q, patterns) for s, q in found]
     return Panel(
         title=redact(panel.title, patterns),
         query=redact("\n".join(q.promql for q in shown), patterns),
