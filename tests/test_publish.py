@@ -704,3 +704,86 @@ def test_a_publish_state_of_another_shape_is_moved_aside(aws, tmp_path) -> None:
         (aside,) = state.parent.glob("state.json.corrupt-*")
         assert json.loads(aside.read_text()) == bad
         aside.unlink()
+
+
+# Run in a `sitegen publish` process: at the Nth PUT of the site, say so on the given file
+# descriptor and hang there, so the test can kill -9 the process at exactly that point.
+# (The 403 test above is the deterministic one: there every other PUT of the group lands;
+# here a real process dies with whatever was in flight.)
+_HANG_AT_PUT = """
+import os, sys, threading, boto3
+from sitegen.cli import main
+n, fd, seen, lock = int(sys.argv[1]), int(sys.argv[2]), [], threading.Lock()
+def hang(request, **_):
+    if request.url.endswith(".sitegen-lease.json"):
+        return None
+    with lock:
+        seen.append(request.url)
+        mine = len(seen) == n
+    if mine:  # the other upload threads go on, as they would
+        os.write(fd, b"x")
+        threading.Event().wait()
+boto3.setup_default_session()
+boto3.DEFAULT_SESSION.events.register("before-send.s3.PutObject", hang)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("at_put", [2, 5, 7])
+def test_a_publish_killed_at_any_put_leaves_no_link_to_a_missing_object(tmp_path, at_put):
+    import os
+    import select
+    import signal
+
+    from sitegen.config import parse
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**KEYS, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+    try:
+        s3.create_bucket(Bucket=BUCKET)
+        config = tmp_path / "sitegen.toml"
+        config.write_text(f'[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n')
+        cfg = parse(config.read_text(), env={}, base_dir=tmp_path)
+        old = write_site(cfg.site.out_dir, site_files(), "t").path
+        publish(old, cfg.publish, cfg.site.state_dir, 30, make_clients=_keyed)
+        write_site(cfg.site.out_dir, linked_site(), "t")
+        said, told = os.pipe()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HANG_AT_PUT, str(at_put), str(told), "publish", "--config",
+             str(config)],
+            env=env, pass_fds=(told,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(told)
+        try:
+            assert select.select([said], [], [], 60)[0], "the publish never reached that PUT"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+            os.close(said)
+        listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+        objects = {
+            o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed
+        }
+        assert broken_links(objects) == []
+        assert json.loads(objects["manifest.json"])["files"].keys() == site_files().keys()
+    finally:
+        server.stop()
+
+
+KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _keyed(cfg: PublishConfig) -> tuple:
+    from sitegen.site.publish import clients
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in KEYS.items():
+            mp.setenv(name, value)
+        return clients(cfg)
