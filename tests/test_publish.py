@@ -266,10 +266,23 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
         client("s3").create_bucket(Bucket=BUCKET)
         cf = client("cloudfront")
         dist = distribution(cf)
+        dims = [{"Name": "DistributionId", "Value": dist}, {"Name": "Region", "Value": "Global"}]
+        client("cloudwatch").put_metric_data(
+            Namespace="AWS/CloudFront",
+            # Ten minutes back: inside a whole 5-minute period of the source's window.
+            MetricData=[
+                {
+                    "MetricName": "Requests",
+                    "Dimensions": dims,
+                    "Value": 42,
+                    "Timestamp": time.time() - 600,
+                },
+            ],
+        )
         config = tmp_path / "sitegen.toml"
         config.write_text(
             f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n'
-            f'distribution_id = "{dist}"\n'
+            f'distribution_id = "{dist}"\ncloudwatch = true\n'
         )
         sitegen = [sys.executable, "-m", "sitegen"]
         subprocess.run(
@@ -278,6 +291,10 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
             env=env,
             capture_output=True,
         )
+        # CloudWatch too is read through the endpoint: the metric put on the server is charted.
+        doc = json.loads((tmp_path / "public/data/snapshot.json").read_text())
+        (requests,) = [p for p in doc["panels"] if p["title"] == "CloudFront requests"]
+        assert doc["sources"]["cloudfront"]["ok"] and requests["series"][0]["last"] == 42
         dry = subprocess.run(
             [*sitegen, "publish", "--config", str(config), "--dry-run"],
             check=True,
