@@ -20,7 +20,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from sitegen.config import PublishConfig
-from sitegen.site.lease import LEASE_KEY, acquire
+from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
 from sitegen.site.publish import IMMUTABLE, publish
 from tests.promserver import free_port
@@ -804,3 +804,31 @@ def _keyed(cfg: PublishConfig) -> tuple:
         for name, value in KEYS.items():
             mp.setenv(name, value)
         return clients(cfg)
+
+
+def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(
+    aws, tmp_path, monkeypatch
+) -> None:
+    from sitegen.config import parse
+    from sitegen.cycle import Runtime, run_cycle
+
+    cfg = parse(f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\n', env={}, base_dir=tmp_path)
+    rec = Recorder()
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of this test's own
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.s3.*", rec.record)
+    for start in range(2):  # a restart is a start again: the bucket may have changed meanwhile
+        rt = Runtime.start(cfg)
+        try:
+            rec.calls.clear()
+            run_cycle(rt, publish_site=True)
+            assert rec.ops("ListObjectsV2") == [""], start
+            rec.calls.clear()
+            again = run_cycle(rt, publish_site=True)
+        finally:
+            rt.close()
+            release(boto3.client("s3"), BUCKET, LEASE_KEY, rt.holder)  # as `run` does at exit
+        assert rec.ops("ListObjectsV2") == [] and rec.ops("GetObject") == []
+        # The next cycle's changed pages, its manifest, and one renewal of the lease.
+        puts = [key for op, key in rec.calls if op == "PutObject"]
+        assert sorted(puts) == sorted([*again.published.plan.puts, LEASE_KEY])
