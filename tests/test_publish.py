@@ -832,3 +832,29 @@ def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(
         # The next cycle's changed pages, its manifest, and one renewal of the lease.
         puts = [key for op, key in rec.calls if op == "PutObject"]
         assert sorted(puts) == sorted([*again.published.plan.puts, LEASE_KEY])
+
+
+def test_objects_whose_etag_is_no_md5_are_checked_by_their_sha256_not_uploaded_again(
+    aws, tmp_path
+) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, linked_site(), cfg)
+    (tmp_path / "state" / "publish" / "state.json").unlink()  # no ETags on record
+    same_size = b"x" * len(linked_site()["traces/abc.html"])
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="traces/abc.html", Body=same_size)
+
+    def kms(parsed, **_kwargs):
+        # With SSE-KMS, S3's ETag is not the MD5 of the object.
+        for obj in parsed.get("Contents", []):
+            obj["ETag"] = '"' + hashlib.sha256(obj["Key"].encode()).hexdigest()[:32] + '"'
+
+    class Kms(Recorder):
+        def clients(self, cfg):
+            s3, cf = super().clients(cfg)
+            s3.meta.events.register("after-call.s3.ListObjectsV2", kms)
+            return s3, cf
+
+    done, rec = run(tmp_path, linked_site(), cfg, Kms())
+    assert sorted(rec.ops("HeadObject")) == sorted(linked_site())
+    assert done.plan.repaired == ("traces/abc.html",)
+    assert rec.ops("PutObject") == ["traces/abc.html", "manifest.json"]
