@@ -43,9 +43,10 @@ def site_files(**changes: bytes | None) -> dict[str, bytes]:
 class Recorder:
     """Records the S3 and CloudFront operations sent, in order, through botocore's events."""
 
-    def __init__(self) -> None:
+    def __init__(self, **s3_hooks) -> None:
         self.calls: list[tuple[str, str]] = []
         self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
+        self.s3_hooks = s3_hooks  # botocore event -> handler, e.g. a fault to inject
 
     def clients(self, cfg: PublishConfig) -> tuple:
         from sitegen.site.publish import clients
@@ -54,6 +55,8 @@ class Recorder:
         for client in (s3, cloudfront):
             client.meta.events.register("before-parameter-build.*.*", self.record)
         s3.meta.events.register("before-send.s3.PutObject", self.sent)
+        for event, handler in self.s3_hooks.items():
+            s3.meta.events.register(event, handler)
         return s3, cloudfront
 
     def sent(self, request, **_kwargs) -> None:
@@ -191,15 +194,9 @@ def test_a_failed_publish_leaves_the_previous_site_and_is_retried(aws, tmp_path:
             )
         return None
 
-    class Denying(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", denied)
-            return s3, cf
-
     new = site_files(**{"index.html": b"v2", "data/snapshot.json": b'{"v": 2}'})
     with pytest.raises(ClientError, match="AccessDenied"):
-        run(tmp_path, new, cfg, Denying())
+        run(tmp_path, new, cfg, Recorder(**{"before-send.s3.PutObject": denied}))
     s3 = boto3.client("s3")
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read())
     assert manifest["files"]["index.html"]["sha256"] == hashlib.sha256(b"<p>home</p>").hexdigest()
@@ -222,13 +219,7 @@ def test_slowdown_is_retried_by_botocore(aws, tmp_path: Path) -> None:
             )
         return None
 
-    class Slowed(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", slow_down)
-            return s3, cf
-
-    done, _ = run(tmp_path, site_files(), cfg, Slowed())
+    done, _ = run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": slow_down}))
     assert failures["left"] == 0 and "index.html" in done.plan.puts
     body = boto3.client("s3").get_object(Bucket=BUCKET, Key="index.html")["Body"].read()
     assert body == b"<p>home</p>"
@@ -467,19 +458,13 @@ def test_faults_are_retried_or_reported_clearly(
         body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
         return AWSResponse(request.url, status, {}, _Raw(body))
 
-    class Faulty(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", inject)
-            return s3, cf
-
     cfg = PublishConfig(bucket=BUCKET)
     if recovers:
-        done, _ = run(tmp_path, site_files(), cfg, Faulty())
+        done, _ = run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": inject}))
         assert left["n"] == 0 and "index.html" in done.plan.puts
         return
     with pytest.raises(ClientError) as exc:
-        run(tmp_path, site_files(), cfg, Faulty())
+        run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": inject}))
     assert publish_error(exc.value) == message
     # Nothing half-published: no manifest went up, and the next publish sends the site.
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
@@ -620,14 +605,8 @@ def test_a_publish_stopped_at_any_put_leaves_no_link_to_a_missing_object(
             return AWSResponse(request.url, 403, {}, _Raw(body))
         return None
 
-    class Forbidding(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", forbid)
-            return s3, cf
-
     with pytest.raises(ClientError, match="AccessDenied"):
-        run(tmp_path, linked_site(), cfg, Forbidding())
+        run(tmp_path, linked_site(), cfg, Recorder(**{"before-send.s3.PutObject": forbid}))
     assert broken_links(bucket_keys()) == []
 
 
@@ -848,13 +827,7 @@ def test_objects_whose_etag_is_no_md5_are_checked_by_their_sha256_not_uploaded_a
         for obj in parsed.get("Contents", []):
             obj["ETag"] = '"' + hashlib.sha256(obj["Key"].encode()).hexdigest()[:32] + '"'
 
-    class Kms(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("after-call.s3.ListObjectsV2", kms)
-            return s3, cf
-
-    done, rec = run(tmp_path, linked_site(), cfg, Kms())
+    done, rec = run(tmp_path, linked_site(), cfg, Recorder(**{"after-call.s3.ListObjectsV2": kms}))
     assert sorted(rec.ops("HeadObject")) == sorted(linked_site())
     assert done.plan.repaired == ("traces/abc.html",)
     assert rec.ops("PutObject") == ["traces/abc.html", "manifest.json"]
