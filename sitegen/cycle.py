@@ -32,7 +32,7 @@ from sitegen.site import lease
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import Written, write_site
 from sitegen.site.probe import probe
-from sitegen.sources import collect_all, default_sources
+from sitegen.sources import Previous, collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
 from sitegen.state import LastGood
@@ -50,7 +50,7 @@ class Runtime:
     telemetry: Telemetry
     pool: RenderPool
     history: History
-    last_good: LastGood
+    last_good: Previous  # each source's last good part, handed to it explicitly
     metrics: SelfMetrics
     holder: str  # this process's name on the publish lease
     # When the scheduler runs the next cycle (UNIX time), shown on the pages; None when
@@ -92,7 +92,7 @@ class Runtime:
             telemetry=telemetry,
             pool=pool,
             history=history,
-            last_good=LastGood(state_dir),
+            last_good=Previous(LastGood(state_dir)),
             metrics=SelfMetrics(),
             holder=lease.me(),
             progress=progress or (lambda _msg: None),

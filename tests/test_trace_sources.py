@@ -6,6 +6,7 @@ installed here), answering with documents shaped as their HTTP APIs document the
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 import tracemalloc
@@ -434,9 +435,8 @@ def test_tempo_fetches_each_trace_once_and_keeps_it(cfg: Config, fast) -> None:
         )
         ctx = context(cfg)
         first = tempo.collect(ctx)
-        LastGood(ctx.state_dir).save(tempo.NAME, (ctx.now, first))  # as collect_all does
         fetched = [p for p in api.paths() if p.startswith("/api/traces/")]
-        second = tempo.collect(ctx)
+        second = tempo.collect(dataclasses.replace(ctx, previous=first))  # as collect_all does
     path, query, headers = api.requests[0]
     assert path == "/api/search" and query["q"] == "{ status = error }"
     assert int(query["end"]) - int(query["start"]) in (300, 301) and query["limit"] == "10"
@@ -607,11 +607,10 @@ def test_a_100000_span_file_keeps_a_cycle_bounded_in_time_and_memory(cfg: Config
     assert size > 30 * 1024 * 1024 and peak < 16 * 1024 * 1024, (size, peak)
     assert took < 10, took  # traced memory makes it slower; the real cost follows
     assert "bytes skipped to keep up" in part.detail and len(part.traces) == 50
-    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
     with f.open("a") as out:  # the next cycle: one trace of 2,000 spans on one line
         out.write(json.dumps(otlp_document(otlp_trace(9999, 2000, NOW_NS + 10**12))) + "\n")
     start = time.perf_counter()
-    part = traces.collect(context(cfg))
+    part = traces.collect(dataclasses.replace(context(cfg), previous=part))
     assert time.perf_counter() - start < 2
     assert part.traces[0].trace_id == f"{9999:032x}"
     assert len(part.traces[0].spans) == MAX_SPANS_PER_TRACE and len(part.traces) == 50

@@ -47,6 +47,7 @@ class SourceContext:
     state_dir: Path
     now: float
     deadline: float  # time.monotonic() by which every source must have answered
+    previous: Part | None = None  # this source's last good part (collect_all sets it)
 
 
 @dataclass(frozen=True)

@@ -154,7 +154,7 @@ def collect(ctx: SourceContext) -> Part:
     parsed = reader.result()
     unasked = len(services) - len(asked)
     return traces_part(
-        carried(ctx.state_dir, NAME),
+        carried(ctx.previous),
         parsed,
         cfg.max_traces,
         f"{len(parsed.spans)} spans of {len(asked)} services from {base}",

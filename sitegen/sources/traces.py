@@ -30,7 +30,7 @@ def collect(ctx: SourceContext) -> Part:
     parsed = reader.result()
     skipped = sum(c.skipped for c in chunks)
     return traces_part(
-        carried(ctx.state_dir, NAME),
+        carried(ctx.previous),
         parsed,
         ctx.cfg.traces.max_traces,
         f"{len(parsed.spans)} new spans from {len(paths)} files",

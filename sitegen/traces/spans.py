@@ -17,13 +17,11 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 from sitegen.model import Labels, Span, Trace
 from sitegen.redact import redact, redact_field
 from sitegen.sources.base import Part
-from sitegen.state import LastGood
 
 # Spans a source takes in one cycle: parsing them costs well under a second.
 MAX_NEW_SPANS = 20_000
@@ -286,7 +284,6 @@ def spans_of(traces: Iterable[Trace]) -> list[Span]:
     return [s for t in traces for s in t.spans]
 
 
-def carried(state_dir: Path, name: str) -> tuple[Trace, ...]:
+def carried(previous: Part | None) -> tuple[Trace, ...]:
     """Return the traces a source showed last cycle (its last good data), to merge anew."""
-    previous = LastGood(state_dir).load(name)
-    return previous[1].traces if previous else ()
+    return previous.traces if previous else ()
