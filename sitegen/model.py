@@ -129,13 +129,19 @@ class Trace:
 class LogRecord:
     """One parsed log line."""
 
-    ts: float
-    level: str  # lower case: debug, info, warning, error, critical
+    ts: float | None  # when the line says it was written; None when it does not say
+    level: str | None  # debug, info, warning, error, critical; None when the line names none
     message: str
     source: str
     trace_id: str | None = None
     fields: Labels = ()
     duration_s: float | None = None  # from a duration field (duration_ms, latency, took, ...)
+    place: float | None = None  # a line without a time sorts here: after the line before it
+
+    @property
+    def order(self) -> float:
+        """Return the time the line sorts by: its own, else its place in its file."""
+        return self.ts if self.ts is not None else (self.place or 0.0)
 
 
 @dataclass(frozen=True)
@@ -172,6 +178,7 @@ class SourceStatus:
     error: str | None = None
     duration_s: float = 0.0
     detail: str = ""
+    problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
 
 
 @dataclass(frozen=True)

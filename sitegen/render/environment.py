@@ -14,7 +14,8 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
-from sitegen.logs.stats import LEVELS
+from sitegen.charts.waterfall import service_key
+from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import Series
 from sitegen.paths import data_dir
 from sitegen.traces.stats import critical_path
@@ -104,6 +105,7 @@ def environment() -> jinja2.Environment:
         dur=format_duration_ns,
         utc=utc,
         when=when,
+        level_class=level_class,
         iso=iso,
         figure_row=lambda f: (f.title, f.points, f.unit),
     )
@@ -111,6 +113,7 @@ def environment() -> jinja2.Environment:
         line_chart=charts.line_chart,
         sparkline=charts.sparkline,
         waterfall=charts.waterfall,
+        service_key=service_key,
         gantt=charts.gantt,
         hbars=charts.hbars,
         heatmap=charts.heatmap,

@@ -98,7 +98,7 @@ def _merge(parts: list[Part], ctx: SourceContext) -> Part:
     tails = [p.logs for p in parts if p.logs]
     logs = tails[0] if len(tails) == 1 else ()
     if len(tails) > 1:  # files and the journal: one tail in time order, as long as each
-        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.ts, ctx.now))
+        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.order, ctx.now))
         logs = tuple(merged[-ctx.cfg.logs.tail_lines :])
     return Part(
         figures=tuple(f for p in parts for f in p.figures),
@@ -158,7 +158,11 @@ def collect_all(
             parts.append(part)
             if part.error is None:
                 last_good.save(name, (ctx.now, part))
-                statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+                statuses.append(
+                    SourceStatus(
+                        name, True, duration_s=seconds, detail=part.detail, problems=part.problems
+                    )
+                )
                 continue
             # The source failed but brought its own fallback (per panel, for Prometheus).
             error = part.error
