@@ -54,14 +54,7 @@ class Previous:
     def load(self, name: str) -> tuple[float, Part] | None:
         """Return a source's last good (time, Part), None when there is none or it is unusable."""
         if name not in self._held:
-            value = self._disk.load(name)
-            usable = (
-                isinstance(value, tuple)
-                and len(value) == 2
-                and isinstance(value[0], (int, float))
-                and isinstance(value[1], Part)
-            )
-            self._held[name] = value if usable else None
+            self._held[name] = self._disk.load(name)  # None unless a (time, Part) pair
         return self._held[name]
 
     def save(self, name: str, value: tuple[float, Part]) -> None:
