@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
-from sitegen.traces.stats import breakdown, dependencies
+from sitegen.traces.stats import breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
@@ -64,6 +64,7 @@ class PageTask:
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    timeless: bool = False  # prints no time of the cycle (a finished trace): reused across cycles
 
 
 @dataclass(frozen=True)
@@ -131,7 +132,8 @@ def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
 
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
-    summaries = [_trace_summary(t) for t in snap.traces]
+    traces = newest_first(snap.traces)
+    summaries = [_trace_summary(t) for t in traces]
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     sources = snap.sources
@@ -165,6 +167,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "ops": breakdown(snap.traces),
                 "edges": dependencies(snap.traces),
                 "services": sorted({s.service for t in snap.traces for s in t.spans}),
+                "sources": snap.sources,
                 "now": snap.generated_at,
             },
             common,
@@ -188,10 +191,11 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             f"trace {t.trace_id[:8]}",
             trace_path(t.trace_id),
             "trace.html",
-            {"trace": t, "summary": s, "now": snap.generated_at},
+            {"trace": t, "summary": s},
             common,
+            timeless=True,
         )
-        for t, s in zip(snap.traces, summaries, strict=True)
+        for t, s in zip(traces, summaries, strict=True)
     ]
     return tasks
 
@@ -303,7 +307,8 @@ def report_tasks(
     assets: dict[str, bytes],
 ) -> list[PageTask]:
     """Return the tasks for the pages about sitegen's own work in this cycle."""
-    durations = [r.end_ns - r.start_ns for r in records]
+    ran = tuple(r for r in records if not r.reused)
+    durations = [r.end_ns - r.start_ns for r in ran]
     pages = [r for r in records if not r.fragment]
     by_size = sorted(pages, key=lambda r: -r.gzip_size)
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
@@ -314,8 +319,9 @@ def report_tasks(
             "concurrency/index.html",
             "concurrency.html",
             {
-                "records": records,
-                "use": _utilisation(records),
+                "records": ran,
+                "reused": len(records) - len(ran),
+                "use": _utilisation(ran),
                 "pool_workers": pool_workers,
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,

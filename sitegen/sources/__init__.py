@@ -15,7 +15,6 @@ from opentelemetry.trace import Status, StatusCode
 from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
 from sitegen.sources import (
-    cloudfront,
     host,
     jaeger,
     journald,
@@ -53,6 +52,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
     if ctx.cfg.panels:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
     if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
+        from sitegen.sources import cloudfront  # boto3: loaded only when it is used
+
         sources.append((cloudfront.NAME, cloudfront.collect))
     if ctx.cfg.traces.jaeger_url:
         sources.append((jaeger.NAME, jaeger.collect))
@@ -126,7 +127,11 @@ def collect_all(
             parts.append(part)
             if part.error is None:
                 last_good.save(name, (ctx.now, part))
-                statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+                statuses.append(
+                    SourceStatus(
+                        name, True, duration_s=seconds, detail=part.detail, problems=part.problems
+                    )
+                )
                 continue
             # The source failed but brought its own fallback (per panel, for Prometheus).
             error = part.error
