@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,7 +47,7 @@ class Problem:
 class Documents:
     """The complete documents at the start of a text, and how far reading got."""
 
-    docs: tuple[object, ...]
+    docs: tuple[object, ...]  # each converted
     consumed: int  # characters parsed or skipped: where the next read starts
     bad: tuple[tuple[int, str], ...] = ()  # (character offset, reason) of skipped documents
     waiting: int | None = None  # character offset of a document not complete yet
@@ -59,12 +60,27 @@ def _ran_out(text: str, exc: json.JSONDecodeError) -> bool:
     return exc.pos >= len(text.rstrip())
 
 
-def split(text: str) -> Documents:
-    """Return the JSON documents of a text, in order, skipping and noting malformed ones."""
+def _same(doc: object) -> object:
+    return doc
+
+
+def _never() -> bool:
+    return False
+
+
+def split(
+    text: str,
+    convert: Callable[[object], object] = _same,
+    stop: Callable[[], bool] = _never,
+) -> Documents:
+    """Return convert(document) for the JSON documents of a text, in order, skipping and
+    noting malformed ones; once stop() says so, the rest is left for the next read."""
     docs: list[object] = []
     bad: list[tuple[int, str]] = []
     pos = _SPACE.match(text).end()
     while pos < len(text):
+        if stop():
+            break
         try:
             doc, end = _DECODER.raw_decode(text, pos)
         except RecursionError:
@@ -83,7 +99,7 @@ def split(text: str) -> Documents:
                 return Documents(tuple(docs), len(text), tuple(bad))
             pos = resume + 1
             continue
-        docs.append(doc)
+        docs.append(convert(doc))
         pos = _SPACE.match(text, end).end()
     return Documents(tuple(docs), pos, tuple(bad))
 
@@ -102,7 +118,7 @@ def _nbytes(text: str, chars: int, ascii_only: bool) -> int:
 
 @dataclass(frozen=True)
 class DocChunk(Chunk):
-    """A file's new complete documents, newest last, and what could not be read."""
+    """A file's new complete documents (converted), newest last, and what could not be read."""
 
     docs: tuple[object, ...] = ()
     problems: tuple[Problem, ...] = ()
@@ -122,7 +138,20 @@ def _gunzip(data: bytes) -> bytes:
 
 
 class DocumentTailer(Tailer):
-    """Follows files of JSON documents; a position moves only past what was parsed."""
+    """Follows files of JSON documents; a position moves only past what was parsed.
+
+    Each document is passed through `convert` as it is decoded; once `stop()` says so
+    (the cycle's time is up), the rest of each file waits for the next cycle.
+    """
+
+    def __init__(
+        self,
+        state_file: Path,
+        convert: Callable[[object], object] = _same,
+        stop: Callable[[], bool] = _never,
+    ) -> None:
+        super().__init__(state_file)
+        self.convert, self.stop = convert, stop
 
     def _read(self, path: Path, max_bytes: int) -> tuple[Chunk, tuple[int, str] | None]:
         gz = path.name.endswith(".gz")
@@ -159,7 +188,7 @@ class DocumentTailer(Tailer):
             skipped += _nbytes(text, cut, ascii_only)
             start += _nbytes(text, cut, ascii_only)
             text = text[cut:]
-        found = split(text)
+        found = split(text, self.convert, self.stop)
         problems = tuple(
             Problem(str(path), start + _nbytes(text, at, ascii_only), why) for at, why in found.bad
         )
