@@ -153,7 +153,11 @@ class DocumentTailer(Tailer):
         super().__init__(state_file)
         self.convert, self.stop = convert, stop
 
-    def _read(self, path: Path, max_bytes: int) -> tuple[Chunk, tuple[int, str] | None]:
+    def _read(
+        self, path: Path, max_bytes: int, quiet_since: float | None
+    ) -> tuple[Chunk, tuple[int, str] | None]:
+        # quiet_since is not needed here: a document is complete when it parses, with or
+        # without a newline after it.
         gz = path.name.endswith(".gz")
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             st = os.fstat(f.fileno())
