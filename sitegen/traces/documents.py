@@ -53,11 +53,16 @@ class Documents:
     waiting: int | None = None  # character offset of a document not complete yet
 
 
+# The text may end inside a token (`tr` of true, `1.`, `-`, half a \\u escape): an error
+# this close to the end may be one that more text mends.
+_TOKEN_CHARS = 6
+
+
 def _ran_out(text: str, exc: json.JSONDecodeError) -> bool:
-    """Return whether the decoder failed only because the text ended inside a document."""
+    """Return whether the decoder may have failed only because the text ended in a document."""
     if exc.msg.startswith("Unterminated string"):
         return True  # a string the text ends in: any control character would fail first
-    return exc.pos >= len(text.rstrip())
+    return exc.pos >= len(text.rstrip()) - _TOKEN_CHARS
 
 
 def _same(doc: object) -> object:
