@@ -381,6 +381,10 @@ def test_an_unreadable_document_is_named_and_costs_only_itself(
         f"{f} at byte {len(text)}: not JSON (Expecting value)",
     )
     assert "2 unreadable documents skipped" not in part.detail  # named, not just counted
+    # The position is the file's end (the bad byte counted as one): nothing is read again.
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    again = collect_files(cfg, str(f))
+    assert again.detail.startswith("0 new spans") and not again.problems
     # `sitegen render` says it too, and the traces page names the file, the place and why.
     config = cfg.site.state_dir.parent / "sitegen.toml"
     out = cfg.site.state_dir.parent / "site"

@@ -110,15 +110,13 @@ def split(
 
 
 def _decode(data: bytes) -> str:
-    """Return bytes as text; invalid UTF-8 becomes U+FFFD, one character per bad byte."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace")
+    """Return bytes as text; an invalid byte becomes a lone surrogate (shown as an escape on
+    the pages), so that the text encodes back to exactly the bytes and positions stay true."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _nbytes(text: str, chars: int, ascii_only: bool) -> int:
-    return chars if ascii_only else len(text[:chars].encode("utf-8"))
+    return chars if ascii_only else len(text[:chars].encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)
