@@ -996,3 +996,14 @@ def test_a_document_cut_anywhere_waits_and_a_malformed_one_is_skipped(part: str)
     found = split(whole + "\n" + part + "\n" + whole)
     assert found.docs == (json.loads(whole),) * 2 and found.waiting is None
     assert len(found.bad) == 1 and found.consumed == len(whole) * 2 + len(part) + 2
+
+
+def test_spans_already_converted_are_kept_past_the_deadline_and_answers_wait() -> None:
+    doc = otlp_document(otlp_trace(1, 3, NOW_NS))
+    reader = OtlpReader(Scrub(), deadline=0)  # the deadline long past
+    # A file's documents were decoded in time and its position moved past them: kept.
+    reader.add([reader.convert(doc)])
+    assert len(reader.spans) == 3
+    reader.document(otlp_document(otlp_trace(2, 3, NOW_NS)))  # an answer not yet converted
+    parsed = reader.result()
+    assert len(parsed.spans) == 3 and parsed.late and parsed.unread_docs == 1

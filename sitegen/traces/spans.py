@@ -224,9 +224,12 @@ class SpanReader:
         return []
 
     def add(self, docs: Sequence[list[Span]]) -> None:
-        """Take the spans of converted documents, newest (last) first, within the budget."""
+        """Take the spans of converted documents, newest (last) first, within the budget.
+
+        Not bound by the deadline: taking what was already converted costs next to nothing,
+        and a file's position has moved past it."""
         for i in range(len(docs) - 1, -1, -1):
-            if len(self.spans) >= self.budget or self.out_of_time():
+            if len(self.spans) >= self.budget:
                 self.unread_docs += i + 1
                 return
             for span in docs[i][: self.budget - len(self.spans)]:
@@ -236,7 +239,10 @@ class SpanReader:
                     self.spans.append(span)
 
     def document(self, doc: object) -> None:
-        """Read one decoded document (an API's answer) within the budget."""
+        """Read one decoded document (an API's answer) within the budget, if time is left."""
+        if self.out_of_time():
+            self.unread_docs += 1
+            return
         self.add([self.convert(doc)])
 
     def result(self) -> Parsed:
