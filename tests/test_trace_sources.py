@@ -355,7 +355,7 @@ def test_a_document_still_being_written_waits_for_its_end(cfg: Config) -> None:
     assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
     (waiting,) = part.problems
     assert waiting == f"{f} at byte {len(json.dumps(first)) + 1}: " + (
-        "a document not complete yet, read once it is"
+        "the file ends inside this document: read once it is complete"
     )
     with f.open("a") as out:
         out.write(text[cut:])

@@ -202,7 +202,9 @@ class DocumentTailer(Tailer):
         waiting = None
         if found.waiting is not None:
             at = start + _nbytes(text, found.waiting, ascii_only)
-            waiting = Problem(str(path), at, "a document not complete yet, read once it is")
+            waiting = Problem(
+                str(path), at, "the file ends inside this document: read once it is complete"
+            )
         end = start + _nbytes(text, found.consumed, ascii_only)
         chunk = DocChunk(path, [], skipped, key, None, found.docs, problems, waiting)
         return chunk, (end, head)
