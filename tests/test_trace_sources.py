@@ -591,6 +591,26 @@ def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, f
     assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 traces shown")
 
 
+def test_jaegers_own_fixture_trace_is_read_once_through_every_service(cfg: Config, fast) -> None:
+    trace = json.loads((FIXTURES / "jaeger-ui-trace.json").read_text())
+    with StandIn() as api:
+        api.answer("/api/traces", (200, {"data": [trace], "errors": None}))
+        services = ("service-x", "service-y", "frontend")
+        part = jaeger.collect(
+            context(with_traces(cfg, jaeger_url=api.url, jaeger_services=services))
+        )
+    (got,) = part.traces
+    assert part.detail.startswith("4 spans of 3 services")  # span "2" twice: kept once
+    by_id = {s.span_id[-1]: s for s in got.spans}
+    assert sorted(by_id) == ["2", "3", "4", "5"] and got.trace_id == f"{1:032x}"
+    assert {s.service for s in got.spans} == {"service-x", "service-y"}
+    assert by_id["3"].parent_id == by_id["2"].span_id
+    assert by_id["5"].parent_id == by_id["4"].span_id
+    assert by_id["4"].parent_id == f"{0xFF:016x}"  # its first CHILD_OF, in another trace
+    assert [e.name for e in by_id["2"].events] == ["some-event", "log"]
+    assert by_id["2"].start_ns == 1485467191639875000 and by_id["5"].duration_ns == 4000
+
+
 def test_a_malformed_jaeger_trace_costs_only_itself(cfg: Config, fast) -> None:
     odd = jaeger_trace(2, 3, NOW_US)
     odd["processes"] = ["not", "a", "map"]
