@@ -1027,3 +1027,20 @@ def test_spans_already_converted_are_kept_past_the_deadline_and_answers_wait() -
     reader.document(otlp_document(otlp_trace(2, 3, NOW_NS)))  # an answer not yet converted
     parsed = reader.result()
     assert len(parsed.spans) == 3 and parsed.late and parsed.unread_docs == 1
+
+
+def test_a_gzip_member_still_being_written_waits_for_its_end(cfg: Config) -> None:
+    own_spans_only(cfg)
+    first, second, _ = sdk_documents()
+    f = cfg.site.state_dir.parent / "spans.json.gz"
+    done = gzip.compress(json.dumps(first).encode() + b"\n")
+    writing = gzip.compress(json.dumps(second, indent=2).encode() + b"\n")
+    f.write_bytes(done + writing[: len(writing) // 2])  # the second member cut mid-write
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
+    assert len(part.problems) == 1 and "ends inside this document" in part.problems[0]
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    f.write_bytes(done + writing)
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0", "svc1"}
+    assert part.detail.startswith("4 new spans") and not part.problems  # svc0 not read again
