@@ -757,7 +757,8 @@ def test_a_publish_killed_at_any_put_leaves_no_link_to_a_missing_object(tmp_path
         )  # fmt: skip
         os.close(told)
         try:
-            assert select.select([said], [], [], 60)[0], "the publish never reached that PUT"
+            assert select.select([said], [], [], 60)[0], "no word from the publish in 60 s"
+            assert os.read(said, 1) == b"x", "the publish ended before that PUT"
             proc.send_signal(signal.SIGKILL)
         finally:
             proc.kill()
