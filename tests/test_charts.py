@@ -20,6 +20,7 @@ from sitegen.charts import (
     sparkline,
     waterfall,
 )
+from sitegen.charts.axes import unit_ticks
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
@@ -113,13 +114,21 @@ CHARTS = {
 }  # fmt: skip
 
 
+def pretty(svg: str) -> str:
+    """Return SVG markup one element a line, as golden files are kept (a diff reviews well).
+
+    Text content is escaped, so every ">" followed by "<" is between two tags."""
+    return re.sub(r">(?=<)", ">\n", svg).rstrip("\n") + "\n"
+
+
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_chart_matches_its_reviewed_golden_file(name: str) -> None:
     svg = str(CHARTS[name]())
     golden = GOLDEN / f"{name}.svg"
     if os.environ.get("SITEGEN_UPDATE_GOLDEN"):
-        golden.write_text(svg)
-    assert svg == golden.read_text(), f"{name} changed: regenerate and review the golden file"
+        golden.write_text(pretty(svg))
+    expected = pretty(golden.read_text())
+    assert pretty(svg) == expected, f"{name} changed: regenerate and review the golden file"
     assert svg == str(CHARTS[name]())  # deterministic
     assert re.match(
         r'<svg class="(chart|chart heat|spark)" role="img" viewBox="[^"]+"[^>]*><title>', svg
@@ -305,3 +314,103 @@ def test_a_chain_of_100000_spans_is_cut_at_the_row_limit_without_recursion() -> 
     assert len(tree.rows) == 200 and tree.hidden == 100_000 - 200
     assert [r.depth for r in tree.rows] == list(range(200))
     assert "… 99800 more spans not drawn" in str(waterfall(Trace("c" * 32, spans), rows=tree))
+
+
+def plotted(svg: str, cls: str = "band") -> list[str]:
+    """Return the path data of every path of class `cls` in a chart."""
+    return re.findall(rf'<path class="{cls}" d="([^"]+)"', svg)
+
+
+def test_a_stacked_band_stops_at_a_gap_in_the_data_as_its_line_does() -> None:
+    # Samples every 30 s, then 24 minutes without one, then samples again.
+    stamps = [T0 + i * 30 for i in range(20)] + [T0 + 2040 + i * 30 for i in range(20)]
+    cpu = [
+        Series(labels_of({"mode": "user"}), tuple((t, 60.0) for t in stamps)),
+        Series(labels_of({"mode": "system"}), tuple((t, 40.0) for t in stamps)),
+    ]
+    svg = str(line_chart("CPU", cpu, "percent", t0=T0, t1=T0 + 2640, stacked=True))
+    for band in plotted(svg):
+        assert band.count("Z") == 2, "a band bridges the gap"
+    lines = re.findall(r'<path d="([^"]+)"', svg)
+    assert [d.count("M") for d in lines] == [2, 2]
+
+
+def tick_labels(svg: str) -> list[tuple[float, str]]:
+    """Return (x, text) of the y-axis labels (right-aligned ticks) of a chart."""
+    found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="tick" text-anchor="end">([^<]*)', svg)
+    return [(float(x), label) for x, label in found]
+
+
+@pytest.mark.parametrize(
+    ("unit", "top"), [("req/s", 1234.5), ("bytes", 3.3e9), ("seconds", 5000.0), ("", 0.001)]
+)
+def test_the_left_margin_holds_the_widest_tick_label_at_the_phone_font(unit, top) -> None:
+    series = [Series((), tuple((T0 + i * 30, top * i / 100) for i in range(101)))]
+    svg = str(line_chart("wide", series, unit, t0=T0, t1=T0 + 3000))
+    labels = tick_labels(svg)
+    assert len(labels) >= 3 and len({label for _, label in labels}) == len(labels)
+    for x, label in labels:
+        # 17 px monospace (charts.css on a phone): 0.6 em a character, right-aligned at x.
+        assert x - len(label) * 17 * 0.6 >= 0, f"{label!r} is clipped at the left edge"
+
+
+def test_duration_axes_tick_at_round_seconds_minutes_and_hours() -> None:
+    assert unit_ticks(0, 97, "seconds", 4) == [0, 30, 60, 90, 120]
+    assert unit_ticks(0, 200, "seconds", 4) == [0, 60, 120, 180, 240]
+    assert unit_ticks(0, 5000, "seconds", 4) == [0, 1800, 3600, 5400]
+    assert unit_ticks(0, 20_000, "seconds", 4) == [0, 7200, 14400, 21600]
+    series = [Series((), tuple((T0 + i * 30, i * 2.0) for i in range(100)))]
+    svg = str(line_chart("durations", series, "seconds", t0=T0, t1=T0 + 3000))
+    assert [label for _, label in tick_labels(svg)] == ["0 s", "1m", "2m", "3m", "4m"]
+
+
+def test_count_axes_tick_at_whole_numbers() -> None:
+    assert unit_ticks(0, 1, "lines", 4) == [0, 1]
+    assert unit_ticks(0, 3, "count", 4) == [0, 1, 2, 3]
+    assert unit_ticks(0, 1, "", 4) == [0, 0.5, 1]  # a ratio may tick at halves
+    series = [Series((), ((T0, 0.0), (T0 + 30, 1.0), (T0 + 60, 1.0)))]
+    svg = str(line_chart("lines", series, "lines", t0=T0, t1=T0 + 60))
+    assert [label for _, label in tick_labels(svg)] == ["0 lines", "1 lines"]
+
+
+def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> None:
+    three = [Series((), ((T0 + 3540, 1.0), (T0 + 3570, 3.0), (T0 + 3600, 2.0)))]
+    svg = str(line_chart("new", three, "", t0=T0, t1=T0 + 3600))
+    (dots,) = plotted(svg, "dot")
+    xs = [int(x) for x in re.findall(r"M(\d+) \d+h0", dots)]
+    assert len(xs) == 3 and xs[0] < 200 and xs[-1] == 630  # spread over the plot, not one pixel
+    assert ">3 samples so far</text>" in svg
+    # The axis spans the last minute; its end ticks would not fit a phone's font, so they go.
+    assert re.findall(r'middle">([\d:]+)<', svg) == ["10:39:15", "10:39:30", "10:39:45"]
+    full = str(CHARTS["line"]())
+    assert "so far" not in full and not plotted(full, "dot")  # a full history: lines only
+    spark = str(sparkline(((T0, 1.0), (T0 + 30, 2.0))))
+    assert len(re.findall(r"h0", "".join(plotted(spark, "dot")))) == 2
+
+
+def test_values_at_the_float_limits_are_drawn_clamped_with_the_true_value_in_the_hover() -> None:
+    points = ((T0, 1.7e308), (T0 + 30, 5e-324), (T0 + 60, math.nan), (T0 + 90, 1e308),
+              (T0 + 120, -1e308))  # fmt: skip
+    for stacked in (False, True):
+        svg = str(line_chart("limits", [Series((), points)], "", t0=T0, t1=T0 + 120,
+                             stacked=stacked))  # fmt: skip
+        assert "no data" not in svg and "inf" not in svg.lower() and "nan" not in svg.lower()
+        (line,) = re.findall(r'<path d="([^"]+)"', svg)
+        # Every point is drawn; the NaN breaks a line (a stack counts it as nothing added).
+        assert line.count("M") == (1 if stacked else 2)
+        assert len(absolute(line)) == (5 if stacked else 4)
+        assert ">value: -1e+308</title>" in svg
+        assert all(len(label) <= 8 for _, label in tick_labels(svg)), tick_labels(svg)
+        frame = re.search(r'<rect class="frame" x="(\d+)"', svg)
+        assert frame and int(frame[1]) < 120
+
+
+def test_bar_labels_and_values_keep_clear_of_their_bars() -> None:
+    items = [("a rather long stage name that gets cut", 3.0), ("short", 1.5)]
+    svg = str(hbars(items, "seconds", width=640))
+    for rect_x, width, value_x in re.findall(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*/><text x="([\d.]+)"', svg
+    ):
+        assert float(value_x) >= float(rect_x) + float(width)
+        assert float(rect_x) >= 22 * 17 * 0.6  # the cut label (22 characters) fits before it
+        assert float(value_x) + len("3 s") * 17 * 0.6 <= 640

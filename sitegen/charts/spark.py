@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from sitegen.charts.downsample import Point, downsample
-from sitegen.charts.line import gap_limit, path, segments
+from sitegen.charts.line import dots, gap_limit, path, segments
 from sitegen.charts.svg import document
+
+SPARSE = 6  # pixels per sample below which samples are dotted, not only joined
 
 
 def sparkline(
@@ -34,4 +36,6 @@ def sparkline(
 
             runs = [[xy(p) for p in run] for run in segments(pts, limit)]
             body.append(f'<path d="{path(runs)}"/>')
+            if len(pts) * SPARSE <= width:  # a short history: each sample gets a dot
+                body.append(f'<path class="dot" d="{dots(runs)}"/>')
     return document(width, height, title or "sparkline", body, cls="spark")
