@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -131,3 +132,28 @@ def test_no_page_or_panel_fell_back_to_its_error_notice(site: Path) -> None:
     for page in site.rglob("*.html"):
         html = page.read_text()
         assert "could not be rendered" not in html and "could not be drawn" not in html, page
+
+
+def test_robots_txt_lets_every_page_be_crawled_and_a_base_url_adds_a_sitemap(
+    site: Path, tmp_path: Path
+) -> None:
+    assert (site / "robots.txt").read_text() == "User-agent: *\nAllow: /\n"
+    assert not (site / "sitemap.xml").exists()  # no public URL: a sitemap needs absolute ones
+    from tests.conftest import SITE_TOML
+
+    toml = SITE_TOML.replace("[site]\n", '[site]\nbase_url = "https://status.example.org/ops/"\n')
+    assert toml != SITE_TOML
+    (tmp_path / "sitegen.toml").write_text(toml)
+    assert main(["render", "--config", str(tmp_path / "sitegen.toml"), "--quiet"]) == 0
+    public = tmp_path / "public"
+    robots = (public / "robots.txt").read_text()
+    assert robots.endswith("Sitemap: https://status.example.org/ops/sitemap.xml\n")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [u.text for u in ET.parse(public / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
+    assert "https://status.example.org/ops/index.html" in urls
+    assert "https://status.example.org/ops/metrics/index.html" in urls
+    pages = {p.relative_to(public).as_posix() for p in public.rglob("*.html")}
+    # Every page but 404 and the still copies, which repeat their live page.
+    expected = {p for p in pages if p != "404.html" and not p.endswith("still.html")}
+    assert {u.removeprefix("https://status.example.org/ops/") for u in urls} == expected
+    assert any(p.endswith("still.html") for p in pages)

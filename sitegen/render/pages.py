@@ -15,7 +15,7 @@ import statistics
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 
 import jinja2
@@ -80,6 +80,7 @@ class PageTask:
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    refresh: str = ""  # "live": changes every cycle, refreshes; "still": its copy that doesn't
 
 
 @dataclass(frozen=True)
@@ -209,12 +210,17 @@ def render_page(task: PageTask) -> RenderedPage:
     env, error = environment(), None
     try:
         html = env.get_template(task.template).render(
-            c=task.common, root=root, page=task.name, **task.data
+            c=task.common, root=root, page=task.name, refresh=task.refresh, **task.data
         )
     except Exception as exc:  # any fault of one page's data: report it, keep the site
         error = f"{type(exc).__name__}: {exc}"[:500]
         html = env.get_template("failed.html").render(
-            c=task.common, root=root, page=task.name, error=error, fragment=task.fragment
+            c=task.common,
+            root=root,
+            page=task.name,
+            refresh=task.refresh,
+            error=error,
+            fragment=task.fragment,
         )
     data = minify(html).encode("utf-8")
     end = time.time_ns()
@@ -227,6 +233,25 @@ def render_page(task: PageTask) -> RenderedPage:
 def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
     """Render several tasks in one worker round trip, each timed on its own."""
     return [render_page(t) for t in tasks]
+
+
+STILL_PAGE = "still.html"
+
+
+def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
+    """Return the tasks and, for each page that refreshes, a copy beside it that does not.
+
+    A static site can't stop a <meta refresh> on request (a "?norefresh" query reaches the
+    same file), and without scripts a reader has no other way: the refreshing page links
+    its still copy and back. Only the few pages that change every cycle have one, so the
+    cost is a handful of small files.
+    """
+    out = list(tasks)
+    for t in tasks:
+        if t.refresh == "live":
+            still = t.path.rpartition("/")[0] + "/" + STILL_PAGE if "/" in t.path else STILL_PAGE
+            out.append(replace(t, name=f"{t.name} still", path=still, refresh="still"))
+    return out
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -273,6 +298,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
         # Served by the CDN in place of any missing path, so its links start at the root.
         PageTask("404", "404.html", "404.html", {}, common, absolute=True),
@@ -288,6 +314,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
@@ -381,6 +408,7 @@ def log_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live" if n == 1 else "",  # older lines don't change while they're shown
         )
         for n, lines in enumerate(pages, 1)
     ]
@@ -433,6 +461,7 @@ def metrics_tasks(
                 "now": now,
             },
             common,
+            refresh="live" if page == 1 else "",
         )
         for page, run in enumerate(runs, 1)
     ]
@@ -447,12 +476,14 @@ def render_site(
 ) -> Rendered:
     """Render pages and panels, then the metrics pages packed from the panels, then the
     reports on all of that work (three rounds of pool tasks)."""
-    first = render(page_tasks(snap, common))
+    first = render(with_still_copies(page_tasks(snap, common)))
     panels = [p for p in first if p.record.fragment]
     titles = [p.title for p in snap.panels]
-    metrics = render(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    metrics = render(
+        with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    )
     records = tuple(p.record for p in (*first, *metrics))
-    last = render(reports(records))
+    last = render(with_still_copies(reports(records)))
     pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
     return Rendered(pages, records + tuple(p.record for p in last))
 
@@ -513,6 +544,7 @@ def report_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
         PageTask(
             "about",
@@ -535,5 +567,6 @@ def report_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
     ]
