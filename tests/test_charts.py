@@ -22,7 +22,7 @@ from sitegen.charts import (
 )
 from sitegen.charts.axes import unit_ticks
 from sitegen.charts.heatmap import buckets
-from sitegen.charts.line import segments
+from sitegen.charts.line import BOTTOM, TOP, segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
 from sitegen.traces.stats import Edge, dependencies
 from sitegen.traces.tree import span_rows
@@ -172,7 +172,7 @@ def test_a_drawn_line_keeps_two_points_per_pixel_column_and_its_spikes() -> None
         per_column[x] = per_column.get(x, 0) + 1
     assert max(per_column.values()) <= 2 and len(points) <= 2 * 566 + 2
     ys = [y for _, y in points]
-    assert min(ys) == 8 and max(ys) == 8 + 190  # both spikes reach the plot's edges
+    assert min(ys) == TOP and max(ys) == 220 - BOTTOM  # both spikes reach the plot edges
 
 
 def test_nan_and_time_gaps_break_the_line() -> None:

@@ -9,14 +9,14 @@ from markupsafe import Markup
 from sitegen.charts.svg import document, num, text, text_width, title
 from sitegen.units import format_value
 
-ROW, GAP = 18, 6
+ROW, GAP, TOP = 18, 6, 6  # TOP: room above the first label at the largest font in use
 LABEL_CHARS = 22  # a longer label is cut with "…"; the hover text and the table have it whole
 
 
 def hbars(items: Sequence[tuple[str, float]], unit: str, *, width: int = 480) -> Markup:
     """Draw (label, value) items as horizontal bars scaled to the largest value; the label and
     value columns are as wide as their longest text, so no text covers a bar or is clipped."""
-    height = ROW * max(1, len(items)) + 4
+    height = TOP + ROW * max(1, len(items)) + 4
     top_value = max((v for _, v in items), default=0.0) or 1.0
     shown = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
              for label, _ in items]  # fmt: skip
@@ -25,7 +25,7 @@ def hbars(items: Sequence[tuple[str, float]], unit: str, *, width: int = 480) ->
     bar_w = width - left - max(map(text_width, values), default=0) - GAP
     body = []
     for i, (label, value) in enumerate(items):
-        y = i * ROW
+        y = TOP + i * ROW
         w = max(1.0, value / top_value * bar_w)
         body.append(
             f'<g class="s{i % 8}">{title(f"{label}: {values[i]}")}'

@@ -15,7 +15,8 @@ from sitegen.charts.svg import CHAR_W, document, num, text, text_width, title
 from sitegen.model import Series
 from sitegen.units import format_value
 
-LEFT, RIGHT, TOP, BOTTOM = 64, 10, 8, 22
+# TOP leaves room above the highest tick label at the largest font in use (17 px).
+LEFT, RIGHT, TOP, BOTTOM = 64, 10, 14, 22
 CHART_COLUMNS = 640 - LEFT - RIGHT  # plot width of a default chart: one point per column
 GAP_FACTOR = 2.5  # a step this many times the usual one is missing data, not a slow sample
 # Values past this are drawn at it (the table keeps the true value): the axis arithmetic of
