@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from sitegen.cli import main
-from sitegen.render.pages import Common, render_batch, render_site, report_tasks
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import Common, render_batch, report_tasks
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
-from sitegen.render.pages import STILL_PAGE
+from sitegen.render.tasks import STILL_PAGE
 
 # Pages a search engine should not list: the still copies repeat their live page, and 404
 # is served in place of whatever is missing.

@@ -11,7 +11,7 @@ import math
 from sitegen import charts
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
-from sitegen.render.pages import iso
+from sitegen.render.environment import iso
 
 
 def _finite(value: float | None) -> float | None:
