@@ -276,14 +276,7 @@ def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None
     svg = str(depmap(names, edges))
     columns = {float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="150"', svg)}
     assert len(columns) <= 4  # call distance, not the longest path through every cycle
-    boxes = [
-        (float(x), float(y) - 4) for x, y in
-        re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="tick halo', svg)
-    ]  # fmt: skip
-    assert len(boxes) == len(edges)
-    for i, (x1, y1) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1 :]:
-            assert abs(x1 - x2) > 40 or abs(y1 - y2) >= 12, "two labels overlap"
+    assert_map_labels_clear(svg, len(edges))
 
 
 def test_a_trace_of_thousands_of_spans_is_folded_on_the_server() -> None:
@@ -414,3 +407,50 @@ def test_bar_labels_and_values_keep_clear_of_their_bars() -> None:
         assert float(value_x) >= float(rect_x) + float(width)
         assert float(rect_x) >= 22 * 17 * 0.6  # the cut label (22 characters) fits before it
         assert float(value_x) + len("3 s") * 17 * 0.6 <= 640
+
+
+def _bezier(curve: list[tuple[float, float]], t: float) -> tuple[float, float]:
+    w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3)
+    return (sum(k * p[0] for k, p in zip(w, curve, strict=True)),
+            sum(k * p[1] for k, p in zip(w, curve, strict=True)))  # fmt: skip
+
+
+def assert_map_labels_clear(svg: str, calls: int) -> None:
+    """Every call's label is on its own curve, inside the map, over no box or other label."""
+    view = [float(v) for v in re.search(r'viewBox="([^"]+)"', svg)[1].split()]
+    corners = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="150" height="26"', svg)
+    nodes = [(float(x), float(y), float(x) + 150, float(y) + 26) for x, y in corners]
+    curves = {
+        int(n): [tuple(map(float, c[i : i + 2])) for i in range(0, 8, 2)]
+        for n, *c in re.findall(r"<title>(\d+): [^<]*</title><path d=\"M([\d.-]+) ([\d.-]+)C"
+                                + " ".join([r"([\d.-]+)"] * 6), svg)
+    }  # fmt: skip
+    assert sorted(curves) == list(range(1, calls + 1))  # numbered as the calls table
+    boxes = []
+    for x, y, label in re.findall(
+        r'<text x="([\d.]+)" y="([\d.]+)" class="tick halo[^"]*" text-anchor="middle">([^<]*)<', svg
+    ):
+        n, x, y, w = int(label.split(":")[0]), float(x), float(y) - 4, len(label) * 6.7 + 6
+        box = (x - w / 2, y - 6.5, x + w / 2, y + 6.5)
+        assert view[0] <= box[0] and box[2] <= view[2] and box[1] >= 0 and box[3] <= view[3]
+        near = min(math.dist((x, y), _bezier(curves[n], k / 50)) for k in range(51))
+        assert near <= 4 * 13 + 6, f"label {label!r} is {near:.0f} px from its call"
+        for other in nodes + boxes:
+            apart = box[2] <= other[0] or other[2] <= box[0] or box[3] <= other[1]
+            assert apart or other[3] <= box[1], f"label {label!r} covers a box or a label"
+        boxes.append(box)
+    assert len(boxes) == calls
+
+
+def test_a_dense_mesh_of_six_services_and_thirty_calls_keeps_every_label_on_its_call() -> None:
+    names = ["frontend", "cart", "checkout", "payments", "ledger", "db"]
+    pairs = [(a, b) for a in names for b in names if a != b]
+    edges = [Edge(a, b, 10 + 7 * i, (i % 4 == 0) * (i + 1)) for i, (a, b) in enumerate(pairs)]
+    svg = str(depmap(names, edges))
+    assert_map_labels_clear(svg, 30)
+    # Arcs from one column spread apart instead of lying on each other.
+    paths = re.findall(r'<path d="(M[^"]+)" marker-end', svg)
+    assert len(set(paths)) == 30
+    few = str(CHARTS["depmap"]())
+    assert_map_labels_clear(few, 3)
+    assert ">2: 1 calls</text>" in few  # a sparse map says what each call is on the curve
