@@ -379,6 +379,12 @@ def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> No
     assert "so far" not in full and not plotted(full, "dot")  # a full history: lines only
     spark = str(sparkline(((T0, 1.0), (T0 + 30, 2.0))))
     assert len(re.findall(r"h0", "".join(plotted(spark, "dot")))) == 2
+    # One sample, a 25-minute gap, two more: the gap breaks the line even with three samples.
+    gapped = ((T0, 1.0), (T0 + 1500, 2.0), (T0 + 1530, 3.0))
+    spark = str(sparkline(gapped))
+    assert re.search(r'<path d="([^"]+)"', spark)[1].count("M") == 2
+    svg = str(line_chart("gap", [Series((), gapped)], "", t0=T0 - 3600, t1=T0 + 1530))
+    assert re.search(r'<path d="([^"]+)"', svg)[1].count("M") == 2
 
 
 def test_values_at_the_float_limits_are_drawn_clamped_with_the_true_value_in_the_hover() -> None:
