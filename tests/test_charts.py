@@ -226,6 +226,9 @@ def test_waterfall_orders_spans_depth_first_and_marks_errors() -> None:
 def test_gantt_has_one_lane_per_worker() -> None:
     svg = str(gantt(TASKS))
     assert svg.count('class="lane"') == 2 and "pid 100" in svg and "pid 101" in svg
+    # Lanes in pid order, as the table of workers lists them, whichever worker started first.
+    late = [TaskRecord("t", 7, 10**9, 2 * 10**9), TaskRecord("t", 5, 3 * 10**9, 4 * 10**9)]
+    assert re.findall(r">pid (\d+)<", str(gantt(late))) == ["5", "7"]
 
 
 @pytest.mark.parametrize(
