@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from sitegen.charts.downsample import Point, downsample
-from sitegen.charts.line import dots, gap_limit, path, segments
+from sitegen.charts.line import dots, drawable, gap_limit, path, segments
 from sitegen.charts.svg import document
 
 SPARSE = 6  # pixels per sample below which samples are dotted, not only joined
@@ -22,7 +22,7 @@ def sparkline(
     if points:
         t0, t1 = points[0][0], points[-1][0]
         limit = gap_limit(points, (t1 - t0) / width)
-        pts = downsample(points, width, t0, t1)
+        pts = downsample(drawable(points), width, t0, t1)
         finite = [v for _, v in pts if math.isfinite(v)]
         if finite:
             lo, hi = min(finite), max(finite)
