@@ -16,6 +16,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 EMBEDDED = "<embedded default>"
 PANEL_KINDS = ("line", "area", "stat", "bar", "heatmap")
@@ -103,6 +104,7 @@ class LogsConfig:
     journald: bool = False
     journald_matches: tuple[str, ...] = ()
     journald_directory: str = ""
+    timezone: str = "UTC"  # of log times written without a zone
 
 
 @dataclass(frozen=True)
@@ -122,6 +124,7 @@ class PublishConfig:
     endpoint_url: str = ""
     distribution_id: str = ""
     cloudwatch: bool = False
+    reconcile_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,14 @@ def _choice(*options: str) -> Callable[[Any], str]:
         return value
 
     return check
+
+
+def _zone(value: Any) -> str:
+    try:
+        ZoneInfo(_str(value))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"not an IANA time zone (e.g. UTC, Europe/Berlin): {value!r}") from None
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -424,6 +435,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("journald_directory", "journald_directory", _str, "path",
             "Journal directory to read (`journalctl --directory`), e.g. journals shipped "
             "from other hosts; empty = this machine's journal."),
+        Key("timezone", "timezone", _zone, "IANA zone",
+            "Zone of log times written without one (syslog, log4j, ...), e.g. "
+            "\"Europe/Berlin\"; times that name their zone or offset keep it."),
     )),
     "redact": (RedactConfig, (
         Key("patterns", "patterns", _regexes, "regexes",
@@ -436,12 +450,16 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("prefix", "prefix", _prefix, "string", "Key prefix inside the bucket."),
         Key("region", "region", _str, "string", "AWS region of the bucket."),
         Key("endpoint_url", "endpoint_url", _url(True), "URL",
-            "S3-compatible endpoint (moto, MinIO); empty = AWS."),
+            "Endpoint for S3, CloudFront and CloudWatch alike (a moto server; MinIO for S3 "
+            "alone, without distribution_id); empty = AWS."),
         Key("distribution_id", "distribution_id", _str, "string",
             "CloudFront distribution to invalidate; empty = no invalidation."),
         Key("cloudwatch", "cloudwatch", _bool, "boolean",
             "Chart the distribution's requests and error rates from CloudWatch (needs "
             "`distribution_id` and cloudwatch:GetMetricStatistics)."),
+        Key("reconcile_minutes", "reconcile_minutes", _int(1, 1440), "integer",
+            "How often `sitegen run` checks every object in the bucket (one LIST) and "
+            "repairs what was deleted or overwritten behind its back."),
     )),
 }  # fmt: skip
 

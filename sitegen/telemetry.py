@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from opentelemetry import trace
-from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import (
@@ -173,7 +172,10 @@ class Telemetry:
         self.provider.add_span_processor(SimpleSpanProcessor(self._buffer))
         if otlp_endpoint:
             # Batched, in a thread of the SDK's own: a slow or absent collector costs
-            # dropped spans, never a slower cycle.
+            # dropped spans, never a slower cycle. Imported here: it costs a tenth of a
+            # second to load, and most runs export nowhere.
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
             exporter = OTLPSpanExporter(endpoint=f"{otlp_endpoint}/v1/traces", timeout=5)
             self.provider.add_span_processor(BatchSpanProcessor(exporter))
         self.tracer = self.provider.get_tracer(SERVICE, __version__)

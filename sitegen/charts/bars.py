@@ -13,9 +13,12 @@ ROW, GAP, TOP = 18, 6, 6  # TOP: room above the first label at the largest font 
 LABEL_CHARS = 22  # a longer label is cut with "…"; the hover text and the table have it whole
 
 
-def hbars(items: Sequence[tuple[str, float]], unit: str, *, width: int = 480) -> Markup:
+def hbars(
+    items: Sequence[tuple[str, float]], unit: str, *, width: int = 480, classes: Sequence[str] = ()
+) -> Markup:
     """Draw (label, value) items as horizontal bars scaled to the largest value; the label and
-    value columns are as wide as their longest text, so no text covers a bar or is clipped."""
+    value columns are as wide as their longest text, so no text covers a bar or is clipped;
+    `classes` colour the bars by meaning (log levels) instead of by series."""
     height = TOP + ROW * max(1, len(items)) + 4
     top_value = max((v for _, v in items), default=0.0) or 1.0
     shown = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
@@ -27,8 +30,9 @@ def hbars(items: Sequence[tuple[str, float]], unit: str, *, width: int = 480) ->
     for i, (label, value) in enumerate(items):
         y = TOP + i * ROW
         w = max(1.0, value / top_value * bar_w)
+        cls = classes[i] if i < len(classes) else f"s{i % 8}"
         body.append(
-            f'<g class="s{i % 8}">{title(f"{label}: {values[i]}")}'
+            f'<g class="{cls}">{title(f"{label}: {values[i]}")}'
             f"{text(0, y + 13, shown[i], 'lbl')}"
             f'<rect x="{num(left)}" y="{y + 3}" width="{num(w)}" height="{ROW - 6}"/>'
             f"{text(left + w + 4, y + 13, values[i], 'tick')}</g>"

@@ -63,6 +63,41 @@ def snapshot_json(snap: Snapshot) -> bytes:
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _log_time(ts: float | None) -> str | None:
+    """Return a log line's time in RFC 3339 UTC with the fraction it has (to the µs), or None."""
+    if ts is None:
+        return None
+    whole = math.floor(ts)
+    micros = round((ts - whole) * 1e6)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
+    stamp = iso(whole)
+    return f"{stamp[:-1]}.{micros:06d}".rstrip("0") + "Z" if micros else stamp
+
+
+def logs_json(snap: Snapshot) -> bytes:
+    """Return data/logs.json: every record the logs pages show, newest first."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "records": [
+            {
+                "time": _log_time(r.ts),
+                "level": r.level,
+                "source": r.source,
+                "message": r.message,
+                "fields": dict(r.fields),
+                "trace_id": r.trace_id,
+                "duration_seconds": _finite(r.duration_s),
+            }
+            for r in reversed(snap.logs)
+        ],
+    }
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    # Log text may hold markup: escaped as Go's encoding/json does, the file holds none
+    # (the same strings after parsing), so no browser or viewer can take it for HTML.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
 def twins(snap: Snapshot) -> dict[str, bytes]:
     """Return every data/*.json file of the site for this snapshot, by site path."""
-    return {"data/snapshot.json": snapshot_json(snap)}
+    return {"data/snapshot.json": snapshot_json(snap), "data/logs.json": logs_json(snap)}

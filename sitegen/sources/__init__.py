@@ -15,7 +15,6 @@ from opentelemetry.trace import Status, StatusCode
 from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
 from sitegen.sources import (
-    cloudfront,
     host,
     jaeger,
     journald,
@@ -53,6 +52,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
     if ctx.cfg.panels:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
     if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
+        from sitegen.sources import cloudfront  # boto3: loaded only when it is used
+
         sources.append((cloudfront.NAME, cloudfront.collect))
     if ctx.cfg.traces.jaeger_url:
         sources.append((jaeger.NAME, jaeger.collect))
@@ -67,7 +68,7 @@ def _merge(parts: list[Part], ctx: SourceContext) -> Part:
     tails = [p.logs for p in parts if p.logs]
     logs = tails[0] if len(tails) == 1 else ()
     if len(tails) > 1:  # files and the journal: one tail in time order, as long as each
-        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.ts, ctx.now))
+        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.order, ctx.now))
         logs = tuple(merged[-ctx.cfg.logs.tail_lines :])
     return Part(
         figures=tuple(f for p in parts for f in p.figures),
