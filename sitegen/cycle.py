@@ -36,8 +36,8 @@ from sitegen.site.probe import probe
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
-from sitegen.state import LastGood
-from sitegen.telemetry import Telemetry, log
+from sitegen.state import LastGood, StateLock
+from sitegen.telemetry import Telemetry, log, page_span
 
 if TYPE_CHECKING:
     from sitegen.site.publish import Published
@@ -59,6 +59,7 @@ class Runtime:
     next_run: Callable[[], float | None] = field(default=lambda: None)
     progress: Callable[[str], None] = field(default=lambda _msg: None)
     reuse: Reuse = field(default_factory=Reuse)  # the last cycle's pages, by their inputs
+    lock: StateLock | None = None  # this process's hold on state_dir
 
     @classmethod
     def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
@@ -69,6 +70,7 @@ class Runtime:
         """
         state_dir = cfg.site.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = StateLock(state_dir)  # raises StateLocked while another sitegen uses it
         telemetry = Telemetry(
             state_dir, hostname=host_info().hostname, otlp_endpoint=cfg.site.otlp_endpoint
         )
@@ -97,12 +99,15 @@ class Runtime:
             metrics=SelfMetrics(),
             holder=lease.me(),
             progress=progress or (lambda _msg: None),
+            lock=lock,
         )
 
     def close(self) -> None:
         """Stop the pool and flush telemetry."""
         self.pool.close()
         self.telemetry.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 @dataclass(frozen=True)
@@ -242,11 +247,12 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
             # The pool's tasks become spans of this trace, with the times the workers measured.
             parent = trace.set_span_in_context(render_span)
             for r in records:
+                name, attributes = page_span(r.name)
                 span = tracer.start_span(
-                    f"page {r.name}",
+                    name,
                     context=parent,
                     start_time=r.start_ns,
-                    attributes={"worker.pid": r.pid, "page.bytes": r.size},
+                    attributes={**attributes, "worker.pid": r.pid, "page.bytes": r.size},
                 )
                 if r.error:
                     span.set_status(Status(StatusCode.ERROR, r.error))

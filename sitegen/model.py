@@ -178,6 +178,7 @@ class SourceStatus:
     error: str | None = None
     duration_s: float = 0.0
     detail: str = ""
+    problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
 
 
 @dataclass(frozen=True)

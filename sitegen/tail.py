@@ -46,6 +46,14 @@ def _identity(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
+def _offset(saved: object) -> tuple[int, str]:
+    """Return a saved (offset, head) pair; raise ValueError when it is not one."""
+    match saved:
+        case [int(offset), str(head)] if not isinstance(offset, bool) and offset >= 0:
+            return offset, head
+    raise ValueError(f"not an (offset, head) pair: {saved!r}"[:120])
+
+
 class Tailer:
     """Offsets of followed files, kept in a JSON file in state_dir."""
 
@@ -56,8 +64,8 @@ class Tailer:
         if state_file.exists():
             try:
                 saved = json.loads(state_file.read_text())
-                self.offsets = {str(k): (int(v[0]), str(v[1])) for k, v in saved.items()}
-            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+                self.offsets = {str(k): _offset(v) for k, v in saved.items()}
+            except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
                 quarantine(state_file, f"{type(exc).__name__}: {exc}")
 
     def _read(

@@ -14,6 +14,7 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
+from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import Series
 from sitegen.paths import data_dir
@@ -112,6 +113,7 @@ def environment() -> jinja2.Environment:
         line_chart=charts.line_chart,
         sparkline=charts.sparkline,
         waterfall=charts.waterfall,
+        service_key=service_key,
         gantt=charts.gantt,
         hbars=charts.hbars,
         heatmap=charts.heatmap,

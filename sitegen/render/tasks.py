@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
-from sitegen.traces.stats import breakdown, dependencies
+from sitegen.traces.stats import breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
@@ -157,7 +157,8 @@ def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
 
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
-    summaries = [_trace_summary(t) for t in snap.traces]
+    traces = newest_first(snap.traces)
+    summaries = [_trace_summary(t) for t in traces]
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     sources = snap.sources
@@ -192,6 +193,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "ops": breakdown(snap.traces),
                 "edges": dependencies(snap.traces),
                 "services": sorted({s.service for t in snap.traces for s in t.spans}),
+                "sources": snap.sources,
                 "now": snap.generated_at,
             },
             common,
@@ -220,7 +222,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             common,
             timeless=True,
         )
-        for t, s in zip(snap.traces, summaries, strict=True)
+        for t, s in zip(traces, summaries, strict=True)
     ]
     return tasks
 

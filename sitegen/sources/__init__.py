@@ -127,7 +127,11 @@ def collect_all(
             parts.append(part)
             if part.error is None:
                 last_good.save(name, (ctx.now, part))
-                statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+                statuses.append(
+                    SourceStatus(
+                        name, True, duration_s=seconds, detail=part.detail, problems=part.problems
+                    )
+                )
                 continue
             # The source failed but brought its own fallback (per panel, for Prometheus).
             error = part.error
