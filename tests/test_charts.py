@@ -377,8 +377,15 @@ def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> No
     xs = [int(x) for x in re.findall(r"M(\d+) \d+h0", dots)]
     assert len(xs) == 3 and xs[0] < 200 and xs[-1] == 630  # spread over the plot, not one pixel
     assert ">3 samples so far</text>" in svg
-    # The axis spans the last minute; its end ticks would not fit a phone's font, so they go.
-    assert re.findall(r'middle">([\d:]+)<', svg) == ["10:39:15", "10:39:30", "10:39:45"]
+    # The axis spans the last minute and a little before; the end tick at 10:40:00 would not
+    # fit a phone's font at the right edge, so it goes.
+    assert re.findall(r'middle">([\d:]+)<', svg) == ["10:39:00", "10:39:15", "10:39:30", "10:39:45"]
+    # Two samples seconds apart still spread across the plot.
+    close = [Series((), ((T0 + 3597, 1.0), (T0 + 3600, 2.0)))]
+    xs = re.findall(
+        r"M(\d+) \d+h0", plotted(str(line_chart("c", close, "", t0=T0, t1=T0 + 3600)), "dot")[0]
+    )
+    assert int(xs[0]) < 640 / 3
     full = str(CHARTS["line"]())
     assert "so far" not in full and not plotted(full, "dot")  # a full history: lines only
     spark = str(sparkline(((T0, 1.0), (T0 + 30, 2.0))))

@@ -24,7 +24,8 @@ GAP_FACTOR = 2.5  # a step this many times the usual one is missing data, not a 
 DRAWN_LIMIT = 1e300
 # History that starts this far into the range is "so far": the axis fits it, points get dots.
 FIT_SHARE = 0.05
-FIT_MIN_SECONDS = 60.0  # the narrowest a fitted time axis gets (one sample has no span)
+FIT_MARGIN = 0.1  # a fitted axis starts this share of the history's span before its first sample
+FIT_MIN_SECONDS = 1.0  # the narrowest a fitted time axis gets (one sample has no span)
 
 
 def left_margin(labels: Sequence[str]) -> int:
@@ -173,7 +174,8 @@ def line_chart(
     samples = max(map(len, raw), default=0)
     fitted = bool(stamps) and min(stamps) > t0 + FIT_SHARE * (t1 - t0)
     if fitted:
-        t0 = min(min(stamps), t1 - FIT_MIN_SECONDS)
+        first = min(stamps)
+        t0 = first - max(FIT_MARGIN * (t1 - first), FIT_MIN_SECONDS)
     finite = [v for c in curves for _, v in c if math.isfinite(v)] + list(thresholds)
     ticks = unit_ticks(min(0.0, min(finite)), max(finite), unit, 4) if finite else [0.0, 1.0]
     tick_labels = [format_value(t, unit) for t in ticks]
