@@ -22,6 +22,7 @@ from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
+from sitegen.render.crawl import crawl_files
 from sitegen.render.environment import iso
 from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool, worker_count
@@ -261,6 +262,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         with stage("write"):
             files = {**assets.files, **{p.path: p.body for p in pages}}
             files.update(twins(snap))
+            files.update(crawl_files(files, cfg.site.base_url))
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None
