@@ -17,6 +17,7 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from sitegen import __version__
+from sitegen.alerts.status import strip, witness
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
@@ -179,6 +180,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 deadline=time.monotonic() + _deadline(cfg),
             )
             got = collect_all(ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger)
+            seen = witness(cfg.alerts, cfg.site.state_dir, got.part.alerts, got.statuses, now)
             snap = Snapshot(
                 generated_at=now,
                 title=cfg.site.title,
@@ -193,6 +195,9 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 cycles=got.part.cycles,
                 version=__version__,
                 site=got.part.site,
+                alerts=seen.alerts,
+                incidents=seen.tracked.incidents,
+                days=strip(seen.tracked, rt.history.probes_by_day, now),
             )
 
         with stage("optimize"):

@@ -9,6 +9,7 @@ import json
 import math
 
 from sitegen import charts
+from sitegen.alerts.status import status_json
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
 from sitegen.render.pages import iso
@@ -65,4 +66,4 @@ def snapshot_json(snap: Snapshot) -> bytes:
 
 def twins(snap: Snapshot) -> dict[str, bytes]:
     """Return every data/*.json file of the site for this snapshot, by site path."""
-    return {"data/snapshot.json": snapshot_json(snap)}
+    return {"data/snapshot.json": snapshot_json(snap), "data/status.json": status_json(snap)}
