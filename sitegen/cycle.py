@@ -17,6 +17,8 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from sitegen import __version__
+from sitegen.alerts.files import alert_files
+from sitegen.alerts.incidents import firing_links
 from sitegen.alerts.status import strip, witness
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
@@ -217,6 +219,8 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 hostname=snap.host.hostname,
                 stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
                 failed_sources=tuple(s.name for s in snap.sources if not s.ok),
+                alerts=firing_links(snap.alerts, snap.incidents),
+                feed=bool(cfg.site.base_url),
             )
             # Rendering gets two intervals (at least a minute): past that a worker is stuck.
             limit = max(60.0, 2.0 * cfg.site.interval_seconds)
@@ -252,6 +256,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         with stage("write"):
             files = {**assets.files, **{p.path: p.body for p in pages}}
             files.update(twins(snap))
+            files.update(alert_files(snap, cfg.site.base_url))
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None

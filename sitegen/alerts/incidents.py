@@ -44,6 +44,19 @@ def incident_id(key: str, start: float) -> str:
     return hashlib.sha256(f"{key}\x1e{int(start)}".encode()).hexdigest()[:16]
 
 
+def incident_path(incident_id: str) -> str:
+    """Return the site path of an incident's permalink."""
+    return f"incidents/{incident_id}.html"
+
+
+def firing_links(
+    alerts: tuple[Alert, ...], incidents: tuple[Incident, ...]
+) -> tuple[tuple[Alert, str], ...]:
+    """Pair each firing alert with its ongoing incident's path ("" when it has none)."""
+    ongoing = {i.key: incident_path(i.id) for i in incidents if i.end is None}
+    return tuple((a, ongoing.get(a.key, "")) for a in alerts)
+
+
 def source_of(key: str) -> str:
     """Return the source named in an alert key (see Alert.key)."""
     return key.split("\x1f", 1)[0]

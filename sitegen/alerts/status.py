@@ -8,7 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitegen.alerts.incidents import IncidentStore, Tracked, failing_sources, transition
+from sitegen.alerts.incidents import (
+    IncidentStore,
+    Tracked,
+    failing_sources,
+    incident_path,
+    transition,
+)
 from sitegen.config import AlertsConfig
 from sitegen.model import Alert, Day, Incident, Snapshot, SourceStatus
 from sitegen.render.pages import iso
@@ -87,11 +93,6 @@ def strip(
         ids = tuple(i.id for i in sorted(touched, key=lambda i: i.start))
         out.append(Day(_day(start), state, ids, availability))
     return tuple(out)
-
-
-def incident_path(incident_id: str) -> str:
-    """Return the site path of an incident's permalink."""
-    return f"incidents/{incident_id}.html"
 
 
 def _iso(ts: float | None) -> str | None:

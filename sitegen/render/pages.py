@@ -22,8 +22,9 @@ import jinja2
 from markupsafe import Markup
 
 from sitegen import charts
+from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, top_errors
-from sitegen.model import LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.model import Alert, LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.paths import data_dir
 from sitegen.traces.stats import breakdown, critical_path, dependencies
 from sitegen.traces.tree import span_rows
@@ -67,6 +68,8 @@ class Common:
     hostname: str
     stale_sources: tuple[str, ...]
     failed_sources: tuple[str, ...]
+    alerts: tuple[tuple[Alert, str], ...] = ()  # firing, each with its incident's path
+    feed: bool = False  # whether feed.atom exists (it needs base_url)
 
 
 @dataclass(frozen=True)
@@ -271,6 +274,8 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "panel_count": len(snap.panels),
                 "host": snap.host,
                 "now": snap.generated_at,
+                "days": snap.days,
+                "incidents": snap.incidents,
             },
             common,
         ),
@@ -291,6 +296,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         ),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
+    tasks += [PageTask(*page, common) for page in incident_pages(snap)]
     # Each panel alone, so its weight is known before panels are packed into pages.
     tasks += [
         PageTask(
