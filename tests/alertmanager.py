@@ -9,13 +9,12 @@ from __future__ import annotations
 import http.server
 import subprocess
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
 
-from tests.promserver import binary, free_port
+from tests.promserver import binary, free_port, wait_ready
 
 CONFIG = """
 route:
@@ -51,17 +50,7 @@ class AlertmanagerServer:
              "--cluster.listen-address=", "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=log.open("ab"),
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(f"alertmanager did not start: {log.read_text()}")
+        wait_ready(self.url, self.proc, log, "alertmanager")
 
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""

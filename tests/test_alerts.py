@@ -3,15 +3,26 @@
 from __future__ import annotations
 
 import json
+import shutil
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import feedparser
+import httpx
 import pytest
 
 from sitegen.alerts.incidents import IncidentStore, Tracked, failing_sources, transition
 from sitegen.alerts.select import parse_matcher, public
 from sitegen.alerts.status import strip, witness
+from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.model import Alert, SourceStatus
+from sitegen.sources.alerts import alertmanager_alerts, prometheus_alerts
+from tests.alertmanager import AlertmanagerServer, Switch
+from tests.promserver import PromServer
 
 DAY = 86400.0
 NOW = 1_795_953_600.0  # 2026-11-29T12:00:00Z
@@ -148,3 +159,182 @@ def test_the_strip_marks_days_by_incidents_and_probes_and_unknown_before_trackin
     assert by["2026-11-29"].state == "ok" and by["2026-11-18"].state == "unknown"
     assert by["2026-11-19"].state == "ok"  # tracking began that day
     assert json.dumps([d.__dict__ for d in days])  # plain data
+
+
+# --- the source, on documented answers and on real servers ---
+
+FIXTURES = Path(__file__).parent / "fixtures" / "alerts"
+PROM_CONFIG = """
+global:
+  scrape_interval: 1s
+  evaluation_interval: 1s
+# The backfilled blocks reach an hour ahead: the exporter's samples are "older" than them.
+storage:
+  tsdb:
+    out_of_order_time_window: 2h
+rule_files: [rules.yml]
+scrape_configs:
+  - job_name: demo
+    static_configs:
+      - targets: ["{target}"]
+"""
+
+
+def test_prometheus_answer_keeps_firing_alerts_and_skips_bad_entries_alone():
+    answer = json.loads((FIXTURES / "prometheus-alerts.json").read_text())
+    alerts, bad = prometheus_alerts(answer)
+    assert bad == 2
+    assert [(a.name, a.severity) for a in alerts] == [
+        ("HighRequestLatency", "page"),
+        ("DiskFull", "critical"),
+    ]
+    assert alerts[0].since == pytest.approx(1530728832.606, abs=0.001)
+    assert alerts[0].summary == "High request latency"
+    assert alerts[1].since is None  # Go's zero time: unknown, not year 1
+
+
+def test_alertmanager_answer_keeps_active_alerts_only():
+    answer = json.loads((FIXTURES / "alertmanager-alerts.json").read_text())
+    alerts, bad = alertmanager_alerts(answer)
+    assert bad == 0
+    [a] = alerts
+    assert (a.name, a.source, dict(a.labels)["team"]) == ("V2SitesOffline", "alertmanager", "hit")
+    assert a.since == pytest.approx(1675698734.957, abs=0.001)
+
+
+def wait_for(check: Callable[[], bool], what: str, timeout: float = 90.0) -> None:
+    """Poll until check() holds; real servers take a scrape and an evaluation to move."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.2)
+    raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+
+
+def firing(url: str) -> set[str]:
+    alerts = httpx.get(f"{url}/api/v1/alerts", timeout=10).json()["data"]["alerts"]
+    return {a["labels"]["alertname"] for a in alerts if a["state"] == "firing"}
+
+
+@pytest.fixture(scope="module")
+def rules_prom(tmp_path_factory: pytest.TempPathFactory):
+    workdir = tmp_path_factory.mktemp("prom-rules")
+    switch = Switch()
+    server = PromServer(workdir)
+    shutil.copy(FIXTURES / "rules.yml", workdir / "rules.yml")
+    (workdir / "prometheus.yml").write_text(PROM_CONFIG.format(target=switch.address))
+    server.start()
+    yield server, switch
+    server.stop()
+    switch.close()
+
+
+def render(config: Path) -> dict:
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    return json.loads((config.parent / "public/data/status.json").read_text())
+
+
+def svg_badge(body: bytes) -> str:
+    """Return a badge's <title> after checking it is small, well-formed SVG."""
+    assert len(body) < 1024
+    root = ET.fromstring(body)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg" and root.get("role") == "img"
+    return root.findtext("{http://www.w3.org/2000/svg}title")
+
+
+def test_a_real_rule_fires_then_resolves_across_cycles_and_a_restart(rules_prom, tmp_path):
+    server, switch = rules_prom
+    base = "https://status.example.org/shop"
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\ntitle = "shop"\nbase_url = "{base}"\nworkers = 1\n'
+        f'[prometheus]\nurl = "{server.url}"\n'
+        "[alerts]\nmatchers = ['public=\"true\"']\n"
+    )
+    site = tmp_path / "public"
+    switch.value = 1
+    wait_for(lambda: firing(server.url) == {"CartTrafficHigh", "InternalOnly"}, "the rules to fire")
+
+    status = render(config)
+    assert status["state"] == "down"
+    [alert] = status["alerts"]
+    assert (alert["name"], alert["severity"]) == ("CartTrafficHigh", "critical")
+    assert alert["summary"] == "cart takes 0.2 requests/s" and alert["since"]
+    [incident] = status["incidents"]
+    assert incident["end"] is None and incident["url"] == f"incidents/{incident['id']}.html"
+    refreshing = ["index.html", "metrics/index.html", "logs/index.html", "traces/index.html",
+                  "about/index.html", "incidents/index.html", incident["url"]]  # fmt: skip
+    for page in refreshing:
+        html = (site / page).read_text()
+        assert 'class="alerting"' in html and "CartTrafficHigh" in html, page
+        assert "cart takes 0.2 requests/s" in html, page
+        assert 'rel="alternate" type="application/atom+xml"' in html, page
+    for path in site.rglob("*"):
+        if path.is_file():
+            assert b"InternalOnly" not in path.read_bytes(), path  # not public
+    for trace_page in site.glob("traces/*.html"):
+        if trace_page.name != "index.html":  # a finished trace carries no alert state
+            assert 'class="alerting"' not in trace_page.read_text()
+    feed = feedparser.parse((site / "feed.atom").read_bytes())
+    assert not feed.bozo, feed.bozo_exception
+    assert feed.version == "atom10"
+    [entry] = feed.entries
+    assert entry.link == f"{base}/{incident['url']}" and entry.title.startswith("started:")
+    assert svg_badge((site / "badges/status.svg").read_bytes()) == "status: down"
+    assert svg_badge((site / "badges/availability-30d.svg").read_bytes()).endswith("unknown")
+
+    # Another run (a restart: a new process, state from disk) carries the same incident on.
+    again = render(config)
+    assert [(i["id"], i["end"]) for i in again["incidents"]] == [(incident["id"], None)]
+
+    switch.value = 0
+    wait_for(lambda: not firing(server.url), "the rules to resolve")
+    status = render(config)
+    assert status["state"] == "ok" and status["alerts"] == []
+    [closed] = status["incidents"]
+    assert closed["id"] == incident["id"] and closed["end"] >= closed["start"]
+    permalink = (site / incident["url"]).read_text()
+    assert "✓ resolved" in permalink and "lasted" in permalink
+    assert 'http-equiv="refresh"' not in permalink and 'class="alerting"' not in permalink
+    assert "✓ all quiet" in (site / "index.html").read_text()
+    feed = feedparser.parse((site / "feed.atom").read_bytes())
+    assert not feed.bozo
+    assert [e.title.split(":")[0] for e in feed.entries] == ["resolved", "started"]
+    assert "lasted" in feed.entries[0].summary and feed.entries[0].link.startswith(base)
+    assert svg_badge((site / "badges/status.svg").read_bytes()) == "status: ok"
+    # A resolved incident's page is published once: the next cycle writes the same bytes.
+    render(config)
+    assert (site / incident["url"]).read_text() == permalink
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path):
+    server = AlertmanagerServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()
+
+
+def test_alertmanager_alerts_are_read_and_a_silence_is_honoured(alertmanager, tmp_path: Path):
+    started = datetime.now(UTC) - timedelta(minutes=5)
+    alertmanager.post({"alertname": "CheckoutDown", "severity": "critical"}, "checkout", started)
+    alertmanager.post({"alertname": "DiskAlmostFull", "severity": "warning"}, "disk", started)
+    alertmanager.silence("DiskAlmostFull")
+    config = tmp_path / "sitegen.toml"
+    config.write_text(f'[site]\nworkers = 1\n[alerts]\nalertmanager_url = "{alertmanager.url}"\n')
+    status = render(config)
+    assert [(a["name"], a["summary"]) for a in status["alerts"]] == [("CheckoutDown", "checkout")]
+    assert status["alerts"][0]["since"] == started.strftime("%Y-%m-%dT%H:%M:%SZ")
+    html = (tmp_path / "public/index.html").read_text()
+    assert "CheckoutDown" in html and "DiskAlmostFull" not in html
+    [incident] = status["incidents"]
+    assert incident["title"] == "CheckoutDown"
+    assert not (tmp_path / "public/feed.atom").exists()  # no base_url, no feed
+
+    alertmanager.stop()  # the source fails: its incident is neither closed nor forgotten
+    status = render(config)
+    assert [i["end"] for i in status["incidents"]] == [None]
+    assert (
+        "as of the alerts source's last good answer" in (tmp_path / "public/index.html").read_text()
+    )
