@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 import time
@@ -14,13 +15,26 @@ import feedparser
 import httpx
 import pytest
 
-from sitegen.alerts.incidents import IncidentStore, Tracked, failing_sources, transition
+from sitegen.alerts.badges import _stat, badge
+from sitegen.alerts.files import alert_files
+from sitegen.alerts.incidents import (
+    IncidentStore,
+    Tracked,
+    failing_sources,
+    firing_links,
+    transition,
+)
 from sitegen.alerts.select import parse_matcher, public
 from sitegen.alerts.status import strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
-from sitegen.model import Alert, SourceStatus
+from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
+from sitegen.render.pages import Common, render_page, render_site
+from sitegen.render.twins import twins
+from sitegen.site.output import content_type
+from sitegen.site.publish import cache_control
 from sitegen.sources.alerts import alertmanager_alerts, prometheus_alerts
+from sitegen.synthetic import Workload, snapshot
 from tests.alertmanager import AlertmanagerServer, Switch
 from tests.promserver import PromServer
 
@@ -338,3 +352,94 @@ def test_alertmanager_alerts_are_read_and_a_silence_is_honoured(alertmanager, tm
     assert (
         "as of the alerts source's last good answer" in (tmp_path / "public/index.html").read_text()
     )
+
+
+# --- bad input, badges, publishing, the embedded default ---
+
+EVIL = '<script>alert(1)</script> \x1b[31m \u202eevil\n"quoted" & </title>'
+
+
+def hostile_site() -> tuple[Snapshot, dict[str, bytes]]:
+    """Render every page, twin, badge and the feed of a snapshot whose alert is all bad input."""
+    snap = snapshot(Workload(panels=1, points=20, traces=1, spans_per_trace=3, log_lines=5))
+    now = snap.generated_at
+    bad = Alert(f"Bad{EVIL}", "critical", EVIL, (("alertname", "Bad"), ("x", EVIL)), now - 60)
+    tracked = transition(Tracked(since=now - DAY), (bad,), frozenset(), now, KEEP)
+    stat = Panel(EVIL, "q", "percent", "prometheus", (Series((), ((now, 99.5),)),), kind="stat")
+    snap = dataclasses.replace(snap, alerts=(bad,), incidents=tracked.incidents,
+                               days=strip(tracked, lambda since: {}, now),
+                               panels=(*snap.panels, stat))  # fmt: skip
+    common = Common("t", now, 30, None, "assets/site.css", "", "test", "host", (), (),
+                    alerts=firing_links(snap.alerts, snap.incidents), feed=True)  # fmt: skip
+    done = render_site(lambda tasks: [render_page(t) for t in tasks], snap, common, 0,
+                       lambda records: [])  # fmt: skip
+    assert not [r.error for r in done.records if r.error]
+    files = {p.path: p.body for p in done.pages}
+    return snap, {**files, **twins(snap), **alert_files(snap, "https://example.org")}
+
+
+def test_bad_alert_text_is_escaped_everywhere_and_costs_nothing_else():
+    snap, files = hostile_site()
+    incident = snap.incidents[0]
+    assert {"index.html", "incidents/index.html", f"incidents/{incident.id}.html"} <= set(files)
+    # Pages, the feed and the badges; the JSON twins carry the text as data (checked below).
+    for path, body in ((p, b) for p, b in files.items() if not p.endswith(".json")):
+        assert b"<script>" not in body and b"\x1b" not in body, path
+        assert "\u202e".encode() not in body, path
+    index = files["index.html"].decode()
+    assert "&lt;script&gt;" in index and "\\x1b" in index and "\\u202e" in index
+    feed = feedparser.parse(files["feed.atom"])
+    assert not feed.bozo, feed.bozo_exception
+    assert "<script>alert(1)</script>" in feed.entries[0].summary  # as text, not markup
+    status = json.loads(files["data/status.json"])
+    assert status["alerts"][0]["summary"] == EVIL  # JSON carries the text as it was
+    for path in (p for p in files if p.startswith("badges/")):
+        assert svg_badge(files[path]), path
+
+
+def test_badges_are_small_titled_and_never_invent_a_value():
+    snap, files = hostile_site()
+    stat = [p for p in files if p.startswith("badges/") and "status" not in p
+            and "availability" not in p]  # fmt: skip
+    [path] = stat
+    title = svg_badge(files[path])
+    assert title.endswith(": 99.5%") and "\\x1b" in title
+    assert svg_badge(badge("x" * 500, "y" * 500, "#000")).count("…") == 2  # cut, still < 1 KB
+    no_data = dataclasses.replace(snap.panels[-1], series=())
+    assert svg_badge(_stat(no_data)).endswith(": unknown")
+    two = dataclasses.replace(snap.panels[-1], series=snap.panels[-1].series * 2)
+    assert svg_badge(_stat(two)).endswith(": 2 series")
+
+
+def test_badges_and_the_feed_get_a_short_cache_control():
+    for path in ("badges/status.svg", "feed.atom", "data/status.json"):
+        assert cache_control(path, 30).startswith("public, max-age=30,"), path
+    assert content_type("feed.atom") == "application/atom+xml"
+
+
+def test_check_says_why_there_is_no_feed(tmp_path: Path, capsys: pytest.CaptureFixture):
+    config = tmp_path / "sitegen.toml"
+    config.write_text("[site]\ntitle = 'x'\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "no feed.atom: site.base_url is empty" in capsys.readouterr().out
+    config.write_text("[site]\nbase_url = 'https://example.org'\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "feed" not in capsys.readouterr().out
+
+
+def test_the_embedded_default_opens_an_incident_when_a_source_fails_three_cycles(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    # The embedded default plus one source that cannot answer (nothing listens on port 9).
+    monkeypatch.chdir(tmp_path)
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\nworkers = 1\n[traces]\njaeger_url = "http://127.0.0.1:9"\n')
+    for _ in range(2):
+        assert render(config)["incidents"] == []
+    [incident] = render(config)["incidents"]
+    assert incident["title"] == "SourceFailing" and incident["end"] is None
+    page = (tmp_path / "public" / incident["url"]).read_text()
+    assert "jaeger" in page and "✗ ongoing" in page
+    config.write_text("[site]\nworkers = 1\n")
+    [closed] = render(config)["incidents"]
+    assert closed["id"] == incident["id"] and closed["end"] is not None
