@@ -1,1 +1,1 @@
-"""logs."""
+"""Reading log formats: times, levels, fields, and the summaries drawn from log records."""

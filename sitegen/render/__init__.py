@@ -1,1 +1,1 @@
-"""render."""
+"""Rendering: the jinja2 environment, page tasks, the rounds, the persistent process pool."""

@@ -1,1 +1,1 @@
-"""traces."""
+"""Trace decoding plumbing, span trees, the critical path and latency statistics."""
