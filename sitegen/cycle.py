@@ -19,7 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 from sitegen import __version__
 from sitegen.alerts.files import alert_files
 from sitegen.alerts.incidents import firing_links
-from sitegen.alerts.status import strip, witness
+from sitegen.alerts.status import day_strip, witness
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
@@ -199,7 +199,9 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 site=got.part.site,
                 alerts=seen.alerts,
                 incidents=seen.tracked.incidents,
-                days=strip(seen.tracked, rt.history.probes_by_day, now),
+                days=day_strip(
+                    seen.tracked, rt.history.probes_by_day, now, cfg.alerts.keep_days * 86400.0
+                ),
             )
 
         with stage("optimize"):

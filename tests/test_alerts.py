@@ -25,7 +25,7 @@ from sitegen.alerts.incidents import (
     transition,
 )
 from sitegen.alerts.select import parse_matcher, public
-from sitegen.alerts.status import strip, witness
+from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
@@ -165,7 +165,7 @@ def test_the_strip_marks_days_by_incidents_and_probes_and_unknown_before_trackin
                    NOW - 2 * DAY, KEEP)  # fmt: skip
     t = transition(t, (), frozenset(), NOW - 2 * DAY + 600, KEEP)
     probes = {"2026-11-28": (3, 4)}
-    days = strip(t, lambda since: probes, NOW)
+    days = day_strip(t, lambda since: probes, NOW, KEEP)
     assert len(days) == 90 and days[-1].date == "2026-11-29"
     by = {d.date: d for d in days}
     assert by["2026-11-27"].state == "down" and by["2026-11-27"].incidents == (t.incidents[0].id,)
@@ -173,6 +173,13 @@ def test_the_strip_marks_days_by_incidents_and_probes_and_unknown_before_trackin
     assert by["2026-11-29"].state == "ok" and by["2026-11-18"].state == "unknown"
     assert by["2026-11-19"].state == "ok"  # tracking began that day
     assert json.dumps([d.__dict__ for d in days])  # plain data
+    # Incidents are kept 1 day here: the days before that are unknown, not "ok".
+    short = {d.date: d.state for d in day_strip(t, lambda since: probes, NOW, DAY)}
+    assert (short["2026-11-26"], short["2026-11-27"], short["2026-11-28"]) == (
+        "unknown",
+        "down",  # an incident still in state counts wherever it falls
+        "degraded",  # partly within the day kept: the probes count
+    )
 
 
 # --- the source, on documented answers and on real servers ---
@@ -367,7 +374,7 @@ def hostile_site() -> tuple[Snapshot, dict[str, bytes]]:
     tracked = transition(Tracked(since=now - DAY), (bad,), frozenset(), now, KEEP)
     stat = Panel(EVIL, "q", "percent", "prometheus", (Series((), ((now, 99.5),)),), kind="stat")
     snap = dataclasses.replace(snap, alerts=(bad,), incidents=tracked.incidents,
-                               days=strip(tracked, lambda since: {}, now),
+                               days=day_strip(tracked, lambda since: {}, now, KEEP),
                                panels=(*snap.panels, stat))  # fmt: skip
     common = Common("t", now, 30, None, "assets/site.css", "", "test", "host", (), (),
                     alerts=firing_links(snap.alerts, snap.incidents), feed=True)  # fmt: skip

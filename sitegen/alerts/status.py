@@ -66,14 +66,17 @@ def _day(ts: float) -> str:
     return time.strftime("%Y-%m-%d", time.gmtime(ts))
 
 
-def strip(
+def day_strip(
     tracked: Tracked,
     probes: Callable[[float], dict[str, tuple[int, int]]],
     now: float,
+    keep_seconds: float,
     days: int = STRIP_DAYS,
 ) -> tuple[Day, ...]:
     """Return one Day per UTC day of the last `days` (today last): the worst of its incidents
-    and of the site's probes; unknown before tracking began, unless an incident says more."""
+    and of the site's probes; unknown before tracking began or before the incidents kept
+    reach (an older incident is forgotten, so "ok" would be made up), unless one says more."""
+    known_from = max(tracked.since, now - keep_seconds)
     today = int(now // 86400) * 86400
     first = today - (days - 1) * 86400
     by_day = probes(first)
@@ -84,8 +87,8 @@ def strip(
         ]
         ok, total = by_day.get(_day(start), (0, 0))
         availability = 100.0 * ok / total if total else None
-        state = "unknown" if start + 86400 <= tracked.since else "ok"
-        if total:
+        state = "unknown" if start + 86400 <= known_from else "ok"
+        if total and state == "ok":
             state = "down" if ok == 0 else "degraded" if ok < total else "ok"
         for i in touched:
             if _RANK[incident_state(i)] > _RANK[state] or state == "unknown":
