@@ -24,12 +24,13 @@ from sitegen.alerts.incidents import (
     firing_links,
     transition,
 )
+from sitegen.alerts.pages import incident_pages
 from sitegen.alerts.select import parse_matcher, public
 from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
-from sitegen.render.pages import Common, render_page, render_site
+from sitegen.render.pages import PAGE_BUDGET, Common, PageTask, render_page, render_site
 from sitegen.render.twins import twins
 from sitegen.site.output import content_type
 from sitegen.site.publish import cache_control
@@ -450,3 +451,23 @@ def test_the_embedded_default_opens_an_incident_when_a_source_fails_three_cycles
     config.write_text("[site]\nworkers = 1\n")
     [closed] = render(config)["incidents"]
     assert closed["id"] == incident["id"] and closed["end"] is not None
+
+
+def test_a_long_history_is_split_into_linked_pages_each_within_the_budget():
+    snap = snapshot(Workload(panels=0, points=1, traces=0, log_lines=1))
+    t = Tracked(since=snap.generated_at - 80 * DAY)
+    for n in range(120):  # an alert flapping every few hours for weeks
+        at = snap.generated_at - 80 * DAY + n * 4 * 3600
+        t = transition(t, (alert(f"Flap{n % 3}", since=at, note=EVIL),), frozenset(), at, KEEP)
+        t = transition(t, (), frozenset(), at + 600, KEEP)
+    snap = dataclasses.replace(snap, incidents=t.incidents)
+    pages = {path: data for _, path, _, data in incident_pages(snap)}
+    lists = [p for p in pages if p == "incidents/index.html" or "/page-" in p]
+    assert lists == ["incidents/index.html", "incidents/page-2.html", "incidents/page-3.html"]
+    assert sum(len(pages[p]["incidents"]) for p in lists) == 120
+    assert len(pages) == 3 + 120
+    common = Common("t", snap.generated_at, 30, None, "assets/site.css", "", "test", "h", (), ())
+    tasks = [PageTask(n, p, tpl, d, common) for n, p, tpl, d in incident_pages(snap)[:3]]
+    for page in (render_page(t) for t in tasks):
+        assert page.record.error is None and page.record.gzip_size < PAGE_BUDGET - 4000
+        assert b'aria-label="incidents pages"' in page.body

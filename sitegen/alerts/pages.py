@@ -10,18 +10,33 @@ from __future__ import annotations
 from sitegen.alerts.incidents import incident_path
 from sitegen.model import Snapshot
 
-INDEX = "incidents/index.html"
+# Rows of the incidents list on one page: about 5 KB gzipped, well inside the page budget.
+PER_PAGE = 50
 
 
 def incident_pages(snap: Snapshot) -> list[tuple[str, str, str, dict]]:
-    """Return the incidents index and one permalink per incident kept."""
+    """Return the incidents list (split into pages of PER_PAGE) and a permalink per incident."""
+    # Imported here: the render stage imports this module to build its tasks.
+    from sitegen.render.pages import page_links, page_path
+
+    runs = [snap.incidents[i : i + PER_PAGE] for i in range(0, len(snap.incidents), PER_PAGE)]
+    runs = runs or [()]
+    links = page_links("incidents", len(runs))
     pages = [
         (
-            "incidents",
-            INDEX,
+            "incidents" if n == 1 else f"incidents {n}",
+            page_path("incidents", n),
             "incidents.html",
-            {"incidents": snap.incidents, "now": snap.generated_at},
+            {
+                "incidents": run,
+                "total": len(snap.incidents),
+                "ongoing": sum(1 for i in snap.incidents if i.end is None),
+                "pages": links,
+                "current": n,
+                "now": snap.generated_at,
+            },
         )
+        for n, run in enumerate(runs, 1)
     ]
     pages += [
         (f"incident {i.id[:8]}", incident_path(i.id), "incident.html", {"i": i})
