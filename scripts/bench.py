@@ -15,8 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sitegen.render.pages import MAIN_PAGES, Common, iso, page_tasks, render_site, report_tasks
+from sitegen.render.environment import iso
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import MAIN_PAGES, Common, page_tasks, report_tasks
 from sitegen.render.twins import snapshot_json
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site

@@ -20,7 +20,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from sitegen.charts import depmap, gantt, hbars, heatmap, line_chart, sparkline, waterfall
 from sitegen.charts.heatmap import buckets
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
-from sitegen.render.pages import bar_items
+from sitegen.render.environment import bar_items
 from sitegen.synthetic import Workload, snapshot
 from sitegen.traces.stats import critical_path, dependencies
 from sitegen.traces.tree import span_rows

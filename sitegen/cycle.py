@@ -24,8 +24,10 @@ from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
-from sitegen.render.pages import Common, PageTask, iso, render_site, report_tasks
+from sitegen.render.environment import iso
 from sitegen.render.pool import RenderPool, worker_count
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import Common, PageTask, report_tasks
 from sitegen.render.twins import twins
 from sitegen.site import lease
 from sitegen.site.optimize import build_assets

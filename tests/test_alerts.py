@@ -30,7 +30,8 @@ from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
-from sitegen.render.pages import PAGE_BUDGET, Common, PageTask, render_page, render_site
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_page
 from sitegen.render.twins import twins
 from sitegen.site.output import content_type
 from sitegen.site.publish import cache_control

@@ -17,7 +17,7 @@ import pytest
 
 from sitegen.cli import main
 from sitegen.redact import redact
-from sitegen.render.pages import trace_path
+from sitegen.render.environment import trace_path
 from tests import journal
 from tests.test_logs import SECRETS
 from tests.test_render import HOSTILE

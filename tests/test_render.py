@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 
 from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
-from sitegen.render.pages import (
-    PAGE_BUDGET,
-    Common,
-    pack,
-    page_tasks,
-    render_page,
-    render_site,
-    report_tasks,
-    trace_path,
-)
+from sitegen.render.environment import trace_path
 from sitegen.render.pool import RenderPool
+from sitegen.render.rounds import pack, render_site
+from sitegen.render.tasks import PAGE_BUDGET, Common, page_tasks, render_page, report_tasks
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
@@ -162,7 +155,7 @@ def test_pack_measures_parts_compressed_together() -> None:
 
 
 def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() -> None:
-    from sitegen.render.pages import PageTask
+    from sitegen.render.tasks import PageTask
 
     snap = snapshot(Workload(panels=1, traces=1, log_lines=1))
     broken_trace = PageTask("trace x", "traces/x.html", "trace.html", {"now": 0.0}, common())
@@ -283,7 +276,7 @@ def test_a_stuck_worker_is_killed_and_the_pool_started_again() -> None:
 def test_when_shows_the_date_off_today_and_the_year_past_a_year() -> None:
     import calendar
 
-    from sitegen.render.pages import when
+    from sitegen.render.environment import when
 
     now = float(calendar.timegm((2026, 11, 22, 10, 22, 42)))
     assert when(now - 60, now) == "10:21:42"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.cli import main
-from sitegen.render.pages import MAIN_PAGES as PAGES
+from sitegen.render.tasks import MAIN_PAGES as PAGES
 
 
 class Links(HTMLParser):

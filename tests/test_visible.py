@@ -5,7 +5,7 @@ from __future__ import annotations
 from markupsafe import Markup
 
 from sitegen.charts.svg import text, title
-from sitegen.render.pages import environment
+from sitegen.render.environment import environment
 from sitegen.visible import visible
 
 HOSTILE = "a\x1b]0;owned\x07b\nc\u202eevil\u2066d\u200be\x00f\x7fg\x85h"

@@ -11,7 +11,7 @@ import xml.etree.ElementTree as ET
 
 from sitegen.alerts.incidents import incident_path
 from sitegen.model import Incident, Snapshot
-from sitegen.render.pages import iso
+from sitegen.render.environment import iso
 from sitegen.units import format_value
 from sitegen.visible import visible
 

@@ -17,7 +17,7 @@ PER_PAGE = 50
 def incident_pages(snap: Snapshot) -> list[tuple[str, str, str, dict]]:
     """Return the incidents list (split into pages of PER_PAGE) and a permalink per incident."""
     # Imported here: the render stage imports this module to build its tasks.
-    from sitegen.render.pages import page_links, page_path
+    from sitegen.render.tasks import page_links, page_path
 
     runs = [snap.incidents[i : i + PER_PAGE] for i in range(0, len(snap.incidents), PER_PAGE)]
     runs = runs or [()]

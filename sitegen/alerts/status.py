@@ -17,7 +17,7 @@ from sitegen.alerts.incidents import (
 )
 from sitegen.config import AlertsConfig
 from sitegen.model import Alert, Day, Incident, Snapshot, SourceStatus
-from sitegen.render.pages import iso
+from sitegen.render.environment import iso
 from sitegen.sources.alerts import NAME as ALERTS_SOURCE
 
 STRIP_DAYS = 90

@@ -13,14 +13,8 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
-from sitegen.render.pages import (
-    PageTask,
-    RenderedPage,
-    environment,
-    render_batch,
-    render_page,
-    split_runs,
-)
+from sitegen.render.environment import environment
+from sitegen.render.tasks import PageTask, RenderedPage, render_batch, render_page, split_runs
 
 logger = logging.getLogger("sitegen")
 # Batches per worker and round: enough that a slow batch doesn't leave the others idle,

@@ -12,7 +12,7 @@ from sitegen import charts
 from sitegen.alerts.status import status_json
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
-from sitegen.render.pages import iso
+from sitegen.render.environment import iso
 
 
 def _finite(value: float | None) -> float | None:

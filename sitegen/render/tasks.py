@@ -1,4 +1,4 @@
-"""Snapshot -> pages: the jinja2 environment and the page tasks the pool runs.
+"""Page tasks: what each page of the site shows, and rendering one task into its bytes.
 
 Page tasks carry only the slice of the snapshot their page needs, so pickling them into the
 pool stays cheap; the charts are drawn inside the worker, where the CPU time is.
@@ -7,31 +7,18 @@ pool stays cheap; the charts are drawn inside the worker, where the CPU time is.
 from __future__ import annotations
 
 import gzip
-import hashlib
-import math
 import os
-import re
 import statistics
 import time
-import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
-import jinja2
-from markupsafe import Markup
-
-from sitegen import charts
 from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, top_errors
-from sitegen.model import Alert, LogRecord, Series, Snapshot, StageTiming, TaskRecord, Trace
-from sitegen.paths import data_dir
-from sitegen.traces.stats import breakdown, critical_path, dependencies
-from sitegen.traces.tree import span_rows
-from sitegen.units import format_duration_ns, format_value
-from sitegen.visible import finalize
+from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.render.environment import environment, minify, trace_path
+from sitegen.traces.stats import breakdown, dependencies
 
-TEMPLATES_DIR = data_dir("templates")
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
     "index.html",
@@ -49,9 +36,6 @@ LOG_PAGE_TEXT = 27_000
 LOG_LINE_TEXT = 24
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
-_SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
-_PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
-_NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
 
 
 @dataclass(frozen=True)
@@ -92,113 +76,6 @@ class RenderedPage:
     path: str
     body: bytes
     record: TaskRecord
-
-
-@dataclass(frozen=True)
-class Rendered:
-    """Every file of the site rendered in one cycle, and every pool task that went into it."""
-
-    pages: tuple[RenderedPage, ...]
-    records: tuple[TaskRecord, ...]
-
-
-def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
-    """Format UNIX seconds as UTC text ("–" for none, "out of range" past what a date holds)."""
-    if ts is None:
-        return "–"
-    try:
-        return time.strftime(fmt, time.gmtime(ts))
-    except (OverflowError, OSError, ValueError):  # a span "in the year 10^13" is bad input
-        return "out of range"
-
-
-def when(ts: float | None, now: float) -> str:
-    """Format a time for a reader: the time alone today, with its date otherwise, with its year
-    when it is more than a year from `now` (all in UTC); "–" when unknown."""
-    if ts is None:
-        return "–"
-    try:
-        day, today = time.gmtime(ts)[:3], time.gmtime(now)[:3]
-    except (OverflowError, OSError, ValueError):
-        return "out of range"
-    if day == today:
-        return utc(ts, "%H:%M:%S")
-    return utc(ts, "%m-%d %H:%M:%S" if abs(now - ts) < 365 * 86400 else "%Y-%m-%d %H:%M:%S")
-
-
-def iso(ts: float) -> str:
-    """Format UNIX seconds as an ISO 8601 UTC timestamp."""
-    return utc(ts, "%Y-%m-%dT%H:%M:%SZ")
-
-
-def ago(ts: float | None, now: float) -> str:
-    """Say how long before `now` the time `ts` was, as "3m 20s ago"."""
-    if ts is None:
-        return "never"
-    return format_value(max(0.0, now - ts), "seconds") + " ago"
-
-
-def trace_path(trace_id: str) -> str:
-    """Return the site path of a trace's page; hostile ids get a hash for a file name."""
-    name = trace_id if _SAFE_ID.match(trace_id) else hashlib.sha256(trace_id.encode()).hexdigest()
-    return f"traces/{name[:32]}.html"
-
-
-def bar_items(series: Sequence[Series]) -> list[tuple[str, float]]:
-    """Return (name, newest value) of each series with a finite value, largest first."""
-    items = [(s.name(), s.last) for s in series if s.last is not None and math.isfinite(s.last)]
-    return sorted(items, key=lambda item: (-item[1], item[0]))
-
-
-@cache
-def environment() -> jinja2.Environment:
-    """Return this process's jinja2 environment: autoescaped, strict, with the chart helpers."""
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(os.environ.get("SITEGEN_TEMPLATES", TEMPLATES_DIR)),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        finalize=finalize,
-    )
-    env.filters.update(
-        fmt=format_value,
-        dur=format_duration_ns,
-        utc=utc,
-        when=when,
-        iso=iso,
-        figure_row=lambda f: (f.title, f.points, f.unit),
-    )
-    env.globals.update(
-        line_chart=charts.line_chart,
-        sparkline=charts.sparkline,
-        waterfall=charts.waterfall,
-        gantt=charts.gantt,
-        hbars=charts.hbars,
-        heatmap=charts.heatmap,
-        buckets=charts.heatmap_buckets,
-        depmap=charts.depmap,
-        bar_items=bar_items,
-        critical_path=critical_path,
-        span_rows=span_rows,
-        ago=ago,
-        trace_path=trace_path,
-        levels=LEVELS,
-        nl=Markup("\n"),
-    )
-    return env
-
-
-def minify(html: str) -> str:
-    """Fold every whitespace run holding a newline into one newline, except inside <pre>.
-
-    Browsers render such a run like one space, so the page looks the same. A full minifier
-    (minify-html) was tried: it also decodes entities (``&lt;`` inside <title> and attribute
-    values becomes ``<``), which is valid HTML but defeats byte-level audits for markup.
-    """
-    parts = _PRE.split(html)
-    parts[::2] = [_NEWLINE_RUN.sub("\n", p) for p in parts[::2]]
-    return "".join(parts)
 
 
 def render_page(task: PageTask) -> RenderedPage:
@@ -390,77 +267,6 @@ def log_tasks(
         )
         for n, lines in enumerate(pages, 1)
     ]
-
-
-def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[int]]:
-    """Split part indexes, in order, into runs that each gzip to at most `budget` bytes.
-
-    Sizes are measured on the run compressed together (parts of one page share words, so
-    the page is smaller than the sum of its parts gzipped alone), starting from `prefix`.
-    A part larger than the budget gets a run of its own: it can't be made to fit.
-    """
-    runs: list[list[int]] = []
-    stream, written = zlib.compressobj(6), budget + 1  # "full": the first part opens a run
-    for i, part in enumerate(parts):
-        trial = stream.copy()
-        if written + len(trial.compress(part)) + len(trial.flush()) > budget:
-            stream, written = zlib.compressobj(6), 0
-            written += len(stream.compress(prefix))
-            runs.append([])
-        written += len(stream.compress(part))
-        runs[-1].append(i)
-    return runs
-
-
-def metrics_tasks(
-    panels: Sequence[RenderedPage],
-    titles: Sequence[str],
-    common: Common,
-    css_gzip: int,
-    now: float,
-) -> list[PageTask]:
-    """Pack rendered panels into metrics pages that each fit the page budget with the CSS."""
-    budget = PAGE_BUDGET - css_gzip - PAGE_CHROME_GZIP
-    contents = "\n".join(titles).encode()  # each page lists every panel
-    runs = pack([p.body for p in panels], budget, contents) or [[]]
-    links = page_links("metrics", len(runs))
-    href = {i: links[page][1] for page, run in enumerate(runs) for i in run}
-    toc = [(title, f"{href[i]}#p{i + 1}") for i, title in enumerate(titles)]
-    return [
-        PageTask(
-            "metrics" if page == 1 else f"metrics {page}",
-            page_path("metrics", page),
-            "metrics.html",
-            {
-                "fragments": [Markup(panels[i].body.decode()) for i in run],
-                "toc": toc,
-                "pages": links,
-                "current": page,
-                "now": now,
-            },
-            common,
-        )
-        for page, run in enumerate(runs, 1)
-    ]
-
-
-def render_site(
-    render: Callable[[list[PageTask]], list[RenderedPage]],
-    snap: Snapshot,
-    common: Common,
-    css_gzip: int,
-    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
-) -> Rendered:
-    """Render pages and panels, then the metrics pages packed from the panels, then the
-    reports on all of that work (three rounds of pool tasks)."""
-    first = render(page_tasks(snap, common))
-    panels = [p for p in first if p.record.fragment]
-    titles = [p.title for p in snap.panels]
-    metrics = render(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
-    records = tuple(p.record for p in (*first, *metrics))
-    last = render(reports(records))
-    pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
-    return Rendered(pages, records + tuple(p.record for p in last))
 
 
 def _utilisation(records: tuple[TaskRecord, ...]) -> dict:

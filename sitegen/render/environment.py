@@ -1,0 +1,127 @@
+"""The jinja2 environment of the pages: its filters and helpers, and the minifier."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import re
+import time
+from collections.abc import Sequence
+from functools import cache
+
+import jinja2
+from markupsafe import Markup
+
+from sitegen import charts
+from sitegen.logs.stats import LEVELS
+from sitegen.model import Series
+from sitegen.paths import data_dir
+from sitegen.traces.stats import critical_path
+from sitegen.traces.tree import span_rows
+from sitegen.units import format_duration_ns, format_value
+from sitegen.visible import finalize
+
+TEMPLATES_DIR = data_dir("templates")
+_SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
+_PRE = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+_NEWLINE_RUN = re.compile(r"[ \t\r]*\n\s*")
+
+
+def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
+    """Format UNIX seconds as UTC text ("–" for none, "out of range" past what a date holds)."""
+    if ts is None:
+        return "–"
+    try:
+        return time.strftime(fmt, time.gmtime(ts))
+    except (OverflowError, OSError, ValueError):  # a span "in the year 10^13" is bad input
+        return "out of range"
+
+
+def when(ts: float | None, now: float) -> str:
+    """Format a time for a reader: the time alone today, with its date otherwise, with its year
+    when it is more than a year from `now` (all in UTC); "–" when unknown."""
+    if ts is None:
+        return "–"
+    try:
+        day, today = time.gmtime(ts)[:3], time.gmtime(now)[:3]
+    except (OverflowError, OSError, ValueError):
+        return "out of range"
+    if day == today:
+        return utc(ts, "%H:%M:%S")
+    return utc(ts, "%m-%d %H:%M:%S" if abs(now - ts) < 365 * 86400 else "%Y-%m-%d %H:%M:%S")
+
+
+def iso(ts: float) -> str:
+    """Format UNIX seconds as an ISO 8601 UTC timestamp."""
+    return utc(ts, "%Y-%m-%dT%H:%M:%SZ")
+
+
+def ago(ts: float | None, now: float) -> str:
+    """Say how long before `now` the time `ts` was, as "3m 20s ago"."""
+    if ts is None:
+        return "never"
+    return format_value(max(0.0, now - ts), "seconds") + " ago"
+
+
+def trace_path(trace_id: str) -> str:
+    """Return the site path of a trace's page; hostile ids get a hash for a file name."""
+    name = trace_id if _SAFE_ID.match(trace_id) else hashlib.sha256(trace_id.encode()).hexdigest()
+    return f"traces/{name[:32]}.html"
+
+
+def bar_items(series: Sequence[Series]) -> list[tuple[str, float]]:
+    """Return (name, newest value) of each series with a finite value, largest first."""
+    items = [(s.name(), s.last) for s in series if s.last is not None and math.isfinite(s.last)]
+    return sorted(items, key=lambda item: (-item[1], item[0]))
+
+
+@cache
+def environment() -> jinja2.Environment:
+    """Return this process's jinja2 environment: autoescaped, strict, with the chart helpers."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(os.environ.get("SITEGEN_TEMPLATES", TEMPLATES_DIR)),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        finalize=finalize,
+    )
+    env.filters.update(
+        fmt=format_value,
+        dur=format_duration_ns,
+        utc=utc,
+        when=when,
+        iso=iso,
+        figure_row=lambda f: (f.title, f.points, f.unit),
+    )
+    env.globals.update(
+        line_chart=charts.line_chart,
+        sparkline=charts.sparkline,
+        waterfall=charts.waterfall,
+        gantt=charts.gantt,
+        hbars=charts.hbars,
+        heatmap=charts.heatmap,
+        buckets=charts.heatmap_buckets,
+        depmap=charts.depmap,
+        bar_items=bar_items,
+        critical_path=critical_path,
+        span_rows=span_rows,
+        ago=ago,
+        trace_path=trace_path,
+        levels=LEVELS,
+        nl=Markup("\n"),
+    )
+    return env
+
+
+def minify(html: str) -> str:
+    """Fold every whitespace run holding a newline into one newline, except inside <pre>.
+
+    Browsers render such a run like one space, so the page looks the same. A full minifier
+    (minify-html) was tried: it also decodes entities (``&lt;`` inside <title> and attribute
+    values becomes ``<``), which is valid HTML but defeats byte-level audits for markup.
+    """
+    parts = _PRE.split(html)
+    parts[::2] = [_NEWLINE_RUN.sub("\n", p) for p in parts[::2]]
+    return "".join(parts)

@@ -1,0 +1,101 @@
+"""The rounds of a cycle's render: pages and panels, metrics pages packed from the panels,
+then the reports on that work."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from markupsafe import Markup
+
+from sitegen.model import Snapshot, TaskRecord
+from sitegen.render.tasks import (
+    PAGE_BUDGET,
+    PAGE_CHROME_GZIP,
+    Common,
+    PageTask,
+    RenderedPage,
+    page_links,
+    page_path,
+    page_tasks,
+)
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """Every file of the site rendered in one cycle, and every pool task that went into it."""
+
+    pages: tuple[RenderedPage, ...]
+    records: tuple[TaskRecord, ...]
+
+
+def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[int]]:
+    """Split part indexes, in order, into runs that each gzip to at most `budget` bytes.
+
+    Sizes are measured on the run compressed together (parts of one page share words, so
+    the page is smaller than the sum of its parts gzipped alone), starting from `prefix`.
+    A part larger than the budget gets a run of its own: it can't be made to fit.
+    """
+    runs: list[list[int]] = []
+    stream, written = zlib.compressobj(6), budget + 1  # "full": the first part opens a run
+    for i, part in enumerate(parts):
+        trial = stream.copy()
+        if written + len(trial.compress(part)) + len(trial.flush()) > budget:
+            stream, written = zlib.compressobj(6), 0
+            written += len(stream.compress(prefix))
+            runs.append([])
+        written += len(stream.compress(part))
+        runs[-1].append(i)
+    return runs
+
+
+def metrics_tasks(
+    panels: Sequence[RenderedPage],
+    titles: Sequence[str],
+    common: Common,
+    css_gzip: int,
+    now: float,
+) -> list[PageTask]:
+    """Pack rendered panels into metrics pages that each fit the page budget with the CSS."""
+    budget = PAGE_BUDGET - css_gzip - PAGE_CHROME_GZIP
+    contents = "\n".join(titles).encode()  # each page lists every panel
+    runs = pack([p.body for p in panels], budget, contents) or [[]]
+    links = page_links("metrics", len(runs))
+    href = {i: links[page][1] for page, run in enumerate(runs) for i in run}
+    toc = [(title, f"{href[i]}#p{i + 1}") for i, title in enumerate(titles)]
+    return [
+        PageTask(
+            "metrics" if page == 1 else f"metrics {page}",
+            page_path("metrics", page),
+            "metrics.html",
+            {
+                "fragments": [Markup(panels[i].body.decode()) for i in run],
+                "toc": toc,
+                "pages": links,
+                "current": page,
+                "now": now,
+            },
+            common,
+        )
+        for page, run in enumerate(runs, 1)
+    ]
+
+
+def render_site(
+    render: Callable[[list[PageTask]], list[RenderedPage]],
+    snap: Snapshot,
+    common: Common,
+    css_gzip: int,
+    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
+) -> Rendered:
+    """Render pages and panels, then the metrics pages packed from the panels, then the
+    reports on all of that work (three rounds of pool tasks)."""
+    first = render(page_tasks(snap, common))
+    panels = [p for p in first if p.record.fragment]
+    titles = [p.title for p in snap.panels]
+    metrics = render(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    records = tuple(p.record for p in (*first, *metrics))
+    last = render(reports(records))
+    pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
+    return Rendered(pages, records + tuple(p.record for p in last))
