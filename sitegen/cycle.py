@@ -201,6 +201,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 site=got.part.site,
                 alerts=seen.alerts,
                 incidents=seen.tracked.incidents,
+                watched_since=seen.tracked.since,
                 days=day_strip(
                     seen.tracked, rt.history.probes_by_day, now, cfg.alerts.keep_days * 86400.0
                 ),

@@ -287,3 +287,4 @@ class Snapshot:
     alerts: tuple[Alert, ...] = ()  # firing now, public ones only
     incidents: tuple[Incident, ...] = ()  # ongoing first, then newest
     days: tuple[Day, ...] = ()  # the 90-day strip, oldest first
+    watched_since: float | None = None  # when incidents began to be tracked

@@ -16,6 +16,7 @@ import httpx
 import pytest
 
 from sitegen.alerts.badges import _stat, badge
+from sitegen.alerts.feed import feed_atom
 from sitegen.alerts.files import alert_files
 from sitegen.alerts.incidents import (
     IncidentStore,
@@ -30,6 +31,7 @@ from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
+from sitegen.render.environment import iso
 from sitegen.render.rounds import render_site
 from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_page
 from sitegen.render.twins import twins
@@ -472,3 +474,14 @@ def test_a_long_history_is_split_into_linked_pages_each_within_the_budget():
     for page in (render_page(t) for t in tasks):
         assert page.record.error is None and page.record.gzip_size < PAGE_BUDGET - 4000
         assert b'aria-label="incidents pages"' in page.body
+
+
+def test_the_feed_changes_only_when_an_incident_does():
+    snap = snapshot(Workload(panels=0, points=1, traces=0, log_lines=1))
+    empty = dataclasses.replace(snap, watched_since=snap.generated_at - DAY)
+    later = dataclasses.replace(empty, generated_at=snap.generated_at + 30)
+    assert feed_atom(empty, "https://example.org") == feed_atom(later, "https://example.org")
+    parsed = feedparser.parse(feed_atom(empty, "https://example.org/"))
+    assert not parsed.bozo and parsed.entries == []
+    assert parsed.feed.updated == iso(snap.generated_at - DAY)
+    assert parsed.feed.links[0].href == "https://example.org/feed.atom"  # one slash

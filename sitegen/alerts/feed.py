@@ -39,8 +39,10 @@ def feed_atom(snap: Snapshot, base_url: str) -> bytes:
     root = ET.Element(f"{{{ATOM}}}feed")
     _text(root, "id", f"{base}/feed.atom")
     _text(root, "title", f"{snap.title} incidents")
-    # The newest event, so the feed's bytes change only when an incident does.
-    _text(root, "updated", iso(events[0][0] if events else snap.generated_at))
+    # The newest event (or, with none, when watching began), so the feed's bytes change only
+    # when an incident does and it is not published and invalidated every cycle.
+    updated = events[0][0] if events else snap.watched_since or snap.generated_at
+    _text(root, "updated", iso(updated))
     author = ET.SubElement(root, f"{{{ATOM}}}author")
     _text(author, "name", snap.title)
     ET.SubElement(root, f"{{{ATOM}}}link", rel="self", href=f"{base}/feed.atom")
