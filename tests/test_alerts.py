@@ -88,6 +88,10 @@ def test_refiring_opens_a_new_incident_that_never_overlaps_the_last():
     t = transition(t, (alert(since=NOW - 600),), frozenset(), NOW + 60, KEEP)
     new, old = t.incidents
     assert new.end is None and new.start == NOW + 30 and new.id != old.id
+    # A third time: it starts after the newest of the two that ended, not the oldest.
+    t = transition(t, (), frozenset(), NOW + 90, KEEP)
+    t = transition(t, (alert(since=NOW - 600),), frozenset(), NOW + 120, KEEP)
+    assert [i.start for i in t.incidents] == [NOW + 90, NOW + 30, NOW - 600]
 
 
 def test_ongoing_first_then_newest_and_old_ones_dropped_after_keep_days():

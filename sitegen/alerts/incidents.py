@@ -79,7 +79,10 @@ def transition(
     retention."""
     incidents = list(tracked.incidents)
     open_at = {i.key: n for n, i in enumerate(incidents) if i.end is None}
-    last_end = {i.key: i.end for i in incidents if i.end is not None}
+    last_end: dict[str, float] = {}
+    for i in incidents:
+        if i.end is not None:
+            last_end[i.key] = max(i.end, last_end.get(i.key, i.end))
     seen = set()
     for alert in firing:
         key = alert.key
