@@ -18,7 +18,7 @@ from pathlib import Path
 from sitegen.render.environment import iso
 from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import render_site
-from sitegen.render.tasks import MAIN_PAGES, Common, page_tasks, report_tasks
+from sitegen.render.tasks import MAIN_PAGES, Common, report_tasks
 from sitegen.render.twins import snapshot_json
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
@@ -72,132 +72,6 @@ def bench_prometheus(runs: int) -> None:
         f"  cycle median {cycle * 1000:.1f} ms; Prometheus source median {wait * 1000:.1f} ms "
         f"= {100 * wait / cycle:.0f}% of the cycle (it runs in parallel with the host "
         f"source's 250 ms sample)"
-    )
-
-
-class Counter:
-    """A loopback HTTP proxy in front of the S3 server that counts requests and bytes sent."""
-
-    def __init__(self, upstream_port: int) -> None:
-        import http.client
-        import http.server
-        import threading
-
-        counter = self
-        self.requests = self.bytes = 0
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def _body(self) -> bytes:
-                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
-                    data = b""
-                    while size := int(self.rfile.readline().split(b";")[0], 16):
-                        data += self.rfile.read(size)
-                        self.rfile.readline()
-                    self.rfile.readline()
-                    return data
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
-
-            def _forward(self) -> None:
-                body = self._body()
-                counter.requests += 1
-                counter.bytes += len(body) + len(str(self.headers)) + len(self.requestline)
-                headers = {
-                    k: v for k, v in self.headers.items() if k.lower() != "transfer-encoding"
-                }
-                headers["Content-Length"] = str(len(body))
-                conn = http.client.HTTPConnection("127.0.0.1", upstream_port, timeout=60)
-                conn.request(self.command, self.path, body=body, headers=headers)
-                answer = conn.getresponse()
-                data = answer.read()
-                self.send_response(answer.status)
-                for k, v in answer.getheaders():
-                    if k.lower() not in ("transfer-encoding", "content-length", "connection"):
-                        self.send_header(k, v)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-                conn.close()
-
-            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _forward
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-
-def bench_publish(cycles: int) -> None:
-    """Publish a changing site `cycles` times with sitegen and with `aws s3 sync`; compare."""
-    import os
-    import subprocess
-
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    from sitegen.config import PublishConfig
-    from sitegen.site.publish import publish
-
-    cli_venv = Path(__file__).resolve().parent.parent / ".venv-awscli"
-    if not (cli_venv / "bin" / "aws").exists():
-        print("installing awscli into .venv-awscli", file=sys.stderr)
-        subprocess.run([sys.executable, "-m", "venv", str(cli_venv)], check=True)
-        subprocess.run([str(cli_venv / "bin" / "pip"), "install", "-q", "awscli"], check=True)
-    env = {**os.environ, "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AWS_DEFAULT_REGION": "us-east-1"}  # fmt: skip
-    os.environ.update(env)
-    moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    moto.start()
-    port = moto._server.server_port  # port 0: the server picked a free one
-    ours, theirs = Counter(port), Counter(port)
-    s3 = boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}")
-    for bucket in ("sitegen", "awscli"):
-        s3.create_bucket(Bucket=bucket)
-    w = Workload(panels=12, points=240, traces=60, spans_per_trace=25, log_lines=500)
-    cfg = PublishConfig(bucket="sitegen", endpoint_url=ours.url)
-    with tempfile.TemporaryDirectory() as d, RenderPool(2) as pool:
-        for cycle in range(cycles):
-            # Every cycle: new data at a new time, three new traces, three old ones gone.
-            snap = snapshot(w, now=1_795_340_562.0 + 30 * cycle, first_trace=3 * cycle)
-            assets = build_assets()
-            common = _common(snap, assets.css_href)
-            pages = render_site(pool.render, snap, common, assets.css_gzip, _no_reports).pages
-            files = {**assets.files, **{p.path: p.body for p in pages}}
-            files["data/snapshot.json"] = snapshot_json(snap)
-            site = write_site(Path(d) / "public", files, iso(snap.generated_at)).path
-            publish(site, cfg, Path(d) / "state", 30)
-            subprocess.run(
-                [str(cli_venv / "bin" / "aws"), "s3", "sync", f"{site}/", "s3://awscli/",
-                 "--delete", "--endpoint-url", theirs.url, "--only-show-errors"],
-                check=True, env=env,
-            )  # fmt: skip
-        final = {p for p in files} | {"manifest.json"}
-
-    def contents(bucket: str) -> dict[str, str]:
-        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-        return {o["Key"]: o["ETag"] for o in listed}
-
-    a, b = contents("sitegen"), contents("awscli")
-    same = all(a.get(k) == b.get(k) for k in final) and set(b) == final
-    extra = sorted(set(a) - final)
-    moto.stop()
-    print(
-        f"{cycles} cycles of a site whose data changes every cycle ({len(final)} files), "
-        f"published to one moto server:"
-    )
-    print(f"  sitegen publish: {ours.requests:6d} requests {ours.bytes / 1e6:8.2f} MB sent")
-    print(f"  aws s3 sync    : {theirs.requests:6d} requests {theirs.bytes / 1e6:8.2f} MB sent")
-    print(
-        f"  sitegen sends {theirs.requests / ours.requests:.1f}x fewer requests and "
-        f"{theirs.bytes / ours.bytes:.1f}x fewer bytes"
-    )
-    print(
-        f"  same end state for the {len(final)} files of the last site: {same}; "
-        f"sitegen also still holds {len(extra)} keys of the previous site (deleted next "
-        f"cycle, by design)"
     )
 
 
@@ -259,7 +133,7 @@ def main() -> None:
         type=int,
         metavar="CYCLES",
         default=0,
-        help="instead: publish a changing site CYCLES times, sitegen against aws s3 sync",
+        help="instead: publish a changing site CYCLES times: sitegen, rclone, aws s3 sync",
     )
     ap.add_argument(
         "--cycles",
@@ -297,14 +171,16 @@ def main() -> None:
         bench_prometheus(args.runs)
         return
     if args.publish:
-        bench_publish(args.publish)
+        import bench_publish
+
+        bench_publish.main([str(args.publish)])
         return
     w = Workload(traces=20, log_lines=1000, panels=6) if args.small else Workload()
     workers = max(2, worker_count(args.workers))
     snap = snapshot(w)
     times: dict[str, list[float]] = {}
     with RenderPool(workers) as pool, RenderPool(1) as inline, tempfile.TemporaryDirectory() as d:
-        pool.render(page_tasks(snap, _common(snap, "x.css"))[:workers])  # start the workers
+        pool.warm_up()  # start the workers before timing
         for _ in range(args.runs):
             t_opt, assets = timed(build_assets)
             common = _common(snap, assets.css_href)

@@ -1,4 +1,4 @@
-"""Benchmark the trace readers: spans per second parsed from OTLP JSON and from Jaeger answers.
+"""Benchmark the trace readers: spans per second from OTLP JSON files and Jaeger answers.
 
 The input is shaped as the formats document it (tests/traceapi.py): traces of 25 spans
 with HTTP attributes, every tenth span an error with an exception event. Each run reads
@@ -17,8 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sitegen.sources.jaeger import JaegerReader
-from sitegen.sources.otlp import OtlpReader
+from sitegen.traces.documents import split
+from sitegen.traces.jaeger import JaegerReader
+from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import Scrub
 from tests.traceapi import jaeger_trace, otlp_document, otlp_trace
 
@@ -26,19 +27,17 @@ SPANS_PER_TRACE = 25
 TRACES_PER_LINE = 4  # the Collector's file exporter writes one batch per line
 
 
-def otlp_lines(traces: int) -> list[bytes]:
-    """Return OTLP JSON lines (hex ids, as the Collector's file exporter writes them)."""
+def otlp_documents(traces: int) -> list[dict]:
+    """Return OTLP JSON documents (hex ids, as the Collector's file exporter writes them)."""
     start = time.time_ns()
     return [
-        json.dumps(
-            otlp_document(
-                [
-                    s
-                    for t in range(i, i + TRACES_PER_LINE)
-                    for s in otlp_trace(t + 1, SPANS_PER_TRACE, start + t)
-                ]
-            )
-        ).encode()
+        otlp_document(
+            [
+                s
+                for t in range(i, i + TRACES_PER_LINE)
+                for s in otlp_trace(t + 1, SPANS_PER_TRACE, start + t)
+            ]
+        )
         for i in range(0, traces, TRACES_PER_LINE)
     ]
 
@@ -50,11 +49,11 @@ def jaeger_answer(traces: int) -> bytes:
     return json.dumps({"data": data, "total": 0, "limit": 0, "offset": 0, "errors": None}).encode()
 
 
-def otlp_rate(lines: list[bytes], spans: int) -> float:
-    """Parse the lines (JSON decoding included) once; return spans per second."""
+def otlp_rate(text: str, spans: int) -> float:
+    """Split a file's text into documents and read their spans once; return spans per second."""
     start = time.perf_counter()
     reader = OtlpReader(Scrub(), budget=spans)
-    reader.lines(lines)
+    reader.documents(split(text).docs)
     took = time.perf_counter() - start
     assert len(reader.spans) == spans, len(reader.spans)
     return spans / took
@@ -80,14 +79,17 @@ def main(argv: list[str] | None = None) -> int:
         TRACES_PER_LINE, args.spans // SPANS_PER_TRACE // TRACES_PER_LINE * TRACES_PER_LINE
     )
     spans = traces * SPANS_PER_TRACE
-    lines, body = otlp_lines(traces), jaeger_answer(traces)
-    size = sum(len(line) + 1 for line in lines)
+    docs, body = otlp_documents(traces), jaeger_answer(traces)
+    lines = "".join(json.dumps(d) + "\n" for d in docs)
+    pretty = "".join(json.dumps(d, indent=2) + "\n" for d in docs)
     print(
-        f"{spans} spans in {traces} traces; OTLP JSON {size / 2**20:.1f} MiB in {len(lines)} "
-        f"lines, Jaeger answer {len(body) / 2**20:.1f} MiB; median of {args.runs} runs:"
+        f"{spans} spans in {traces} traces; OTLP JSON {len(lines) / 2**20:.1f} MiB in "
+        f"{len(docs)} lines ({len(pretty) / 2**20:.1f} MiB pretty-printed), Jaeger answer "
+        f"{len(body) / 2**20:.1f} MiB; median of {args.runs} runs:"
     )
     for name, rate in (
-        ("OTLP JSON reader", lambda: otlp_rate(lines, spans)),
+        ("OTLP JSON, one document a line", lambda: otlp_rate(lines, spans)),
+        ("OTLP JSON, pretty-printed", lambda: otlp_rate(pretty, spans)),
         ("Jaeger converter", lambda: jaeger_rate(body, spans)),
     ):
         rates = [rate() for _ in range(args.runs)]

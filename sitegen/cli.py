@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sitegen import __version__
 from sitegen.config import Config, ConfigError, load
+from sitegen.state import StateLocked
 from sitegen.units import format_value
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -59,6 +60,8 @@ def cmd_render(args: argparse.Namespace) -> int:
         if not s.ok:
             stale = " (showing stale data)" if s.stale_since else ""
             _err(f"  warning: source {s.name} failed: {s.error}{stale}")
+        for problem in s.problems:
+            _err(f"  warning: source {s.name}: {problem}")
     w = result.written
     seconds = sum(s.seconds for s in result.stages)
     print(
@@ -178,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
         for error in exc.errors:
             _err(error)
         _err(f"{len(exc.errors)} error(s) in the configuration")
+        return EXIT_CONFIG
+    except StateLocked as exc:
+        _err(f"sitegen: {exc}")
         return EXIT_CONFIG
     except OSError as exc:
         _err(f"sitegen: {exc}")

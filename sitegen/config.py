@@ -8,6 +8,8 @@ tested against the same table.
 from __future__ import annotations
 
 import difflib
+import ipaddress
+import math
 import os
 import re
 import tomllib
@@ -16,6 +18,7 @@ from dataclasses import MISSING, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sitegen.alerts.select import parse_matcher
 
@@ -80,6 +83,7 @@ class PanelConfig:
     rate_seconds: int = 300
     legend: str = ""
     thresholds: tuple[float, ...] = ()
+    max_series: int = 50
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class LogsConfig:
     journald: bool = False
     journald_matches: tuple[str, ...] = ()
     journald_directory: str = ""
+    timezone: str = "UTC"  # of log times written without a zone
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,7 @@ class PublishConfig:
     endpoint_url: str = ""
     distribution_id: str = ""
     cloudwatch: bool = False
+    reconcile_minutes: int = 10
 
 
 @dataclass(frozen=True)
@@ -193,11 +199,16 @@ def parse_duration(value: Any) -> float:
     """Return seconds from "30s", "5m", "1h", "7d", "2w" or a bare number of seconds."""
     if isinstance(value, bool):
         raise ValueError(f"must be a duration, got {_kind(value)}")
-    if isinstance(value, (int, float)):
-        return float(value)
+    if isinstance(value, int):
+        # A 400-digit integer does not fit a float: as a duration it is simply infinite.
+        return float(value) if abs(value) < 10**300 else (math.inf if value > 0 else -math.inf)
+    if isinstance(value, float):
+        return value
     if isinstance(value, str):
         if m := _DURATION.match(value):
-            return float(m.group(1)) * _UNIT_SECONDS[m.group(2)]
+            number = m.group(1)
+            amount = float(number) if len(number) < 300 else math.inf
+            return amount * _UNIT_SECONDS[m.group(2)]
         raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 5m, 1h, 7d)")
     raise ValueError(f"must be a duration, got {_kind(value)}")
 
@@ -219,13 +230,27 @@ def _human(seconds: int) -> str:
     return f"{seconds}s"
 
 
-def _url(optional: bool) -> Callable[[Any], str]:
+def _url(optional: bool, credentials: str = "") -> Callable[[Any], str]:
+    """Check an http(s) URL; `credentials` names the keys that carry its user and password."""
+
     def check(value: Any) -> str:
         text = _str(value).strip()
         if optional and not text:
             return ""
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:
+            parts = urlsplit(text)
+            host, userinfo = parts.hostname, parts.username is not None
+            parts.port  # noqa: B018 -- raises ValueError on a port out of range
+        except ValueError:
+            host = userinfo = None
+        if userinfo:
+            # The URL is shown on the site (sources, errors): a password in it would be public.
+            # Never echo the value here: this message is printed and logged.
+            use = f"; use {credentials}" if credentials else ""
+            raise ValueError(
+                f"must not carry a user name or password (it would be shown on the site){use}"
+            )
+        if parts.scheme not in ("http", "https") or not host:
             raise ValueError(f"must be an http(s) URL with a host, got {value!r}")
         return text.rstrip("/")
 
@@ -239,6 +264,14 @@ def _choice(*options: str) -> Callable[[Any], str]:
         return value
 
     return check
+
+
+def _zone(value: Any) -> str:
+    try:
+        ZoneInfo(_str(value))
+    except (ValueError, ZoneInfoNotFoundError):
+        raise ValueError(f"not an IANA time zone (e.g. UTC, Europe/Berlin): {value!r}") from None
+    return value
 
 
 def _bool(value: Any) -> bool:
@@ -299,7 +332,7 @@ def _regexes(value: Any) -> tuple[str, ...]:
     for i, pattern in enumerate(_strings(value)):
         try:
             re.compile(pattern)
-        except re.error as exc:
+        except (re.error, OverflowError, RecursionError) as exc:  # a{99999999999}: Overflow
             problems.append(f"[{i}] {pattern!r} is not a regular expression: {exc}")
     if problems:
         raise ValueError("; ".join(problems))
@@ -320,9 +353,24 @@ def _matchers(value: Any) -> tuple[str, ...]:
 
 def _listen(value: Any) -> str:
     host, sep, port = _str(value).rpartition(":")
-    if value and not (sep and host and port.isdigit() and 0 < int(port) < 65536):
-        raise ValueError(f"must be host:port (e.g. 127.0.0.1:9464) or empty, got {value!r}")
+    if value and not (
+        sep and _listen_host(host) and port.isascii() and port.isdigit() and 0 < int(port) < 65536
+    ):
+        raise ValueError(
+            f"must be host:port (e.g. 127.0.0.1:9464, [::1]:9464) or empty, got {value!r}"
+        )
     return value
+
+
+def _listen_host(host: str) -> bool:
+    """Whether the server can bind to host: an IPv4 address, [IPv6] in brackets, or a name."""
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    # A bare IPv6 address is ambiguous with its port; a name must be a plain DNS name.
+    return bool(re.fullmatch(r"[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?", host))
 
 
 def _bucket(value: Any) -> str:
@@ -339,7 +387,12 @@ def _prefix(value: Any) -> str:
 def _path(value: Any) -> Path:
     if not _nonempty(value):
         raise ValueError("must not be empty")
-    return Path(value).expanduser()
+    if "\0" in value:
+        raise ValueError("must not contain a NUL character")
+    try:
+        return Path(value).expanduser()
+    except RuntimeError:  # ~someone who does not exist here
+        raise ValueError(f"cannot expand {value!r}: no such user's home directory") from None
 
 
 @dataclass(frozen=True)
@@ -379,7 +432,8 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "sitegen's own spans; empty = spans stay local."),
     )),
     "prometheus": (PrometheusConfig, (
-        Key("url", "url", _url(False), "URL", "Prometheus (or Thanos, Mimir) HTTP API base URL."),
+        Key("url", "url", _url(False, "prometheus.username and prometheus.password"), "URL",
+            "Prometheus (or Thanos, Mimir) HTTP API base URL, without credentials."),
         Key("timeout_seconds", "timeout_seconds", _number(0, 300), "number",
             "Timeout of each query, in seconds."),
         Key("bearer_token", "bearer_token", _str, "secret",
@@ -408,6 +462,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "How far back the chart reaches."),
         Key("unit", "unit", _str, "string",
             "Drives number formatting: bytes, bytes/s, seconds, percent, ratio, req/s, ..."),
+        Key("max_series", "max_series", _int(1, 1000), "integer",
+            "Series drawn at most; past it the ones with the largest newest value are drawn "
+            "and the panel says how many more there were."),
         Key("kind", "kind", _choice(*PANEL_KINDS), ", ".join(PANEL_KINDS),
             "Chart kind: lines, stacked areas, a figure with a sparkline per series, bars of "
             "each series' newest value, or a heatmap of a `histogram`'s buckets over time."),
@@ -445,6 +502,9 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("journald_directory", "journald_directory", _str, "path",
             "Journal directory to read (`journalctl --directory`), e.g. journals shipped "
             "from other hosts; empty = this machine's journal."),
+        Key("timezone", "timezone", _zone, "IANA zone",
+            "Zone of log times written without one (syslog, log4j, ...), e.g. "
+            "\"Europe/Berlin\"; times that name their zone or offset keep it."),
     )),
     "redact": (RedactConfig, (
         Key("patterns", "patterns", _regexes, "regexes",
@@ -457,12 +517,16 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
         Key("prefix", "prefix", _prefix, "string", "Key prefix inside the bucket."),
         Key("region", "region", _str, "string", "AWS region of the bucket."),
         Key("endpoint_url", "endpoint_url", _url(True), "URL",
-            "S3-compatible endpoint (moto, MinIO); empty = AWS."),
+            "Endpoint for S3, CloudFront and CloudWatch alike (a moto server; MinIO for S3 "
+            "alone, without distribution_id); empty = AWS."),
         Key("distribution_id", "distribution_id", _str, "string",
             "CloudFront distribution to invalidate; empty = no invalidation."),
         Key("cloudwatch", "cloudwatch", _bool, "boolean",
             "Chart the distribution's requests and error rates from CloudWatch (needs "
             "`distribution_id` and cloudwatch:GetMetricStatistics)."),
+        Key("reconcile_minutes", "reconcile_minutes", _int(1, 1440), "integer",
+            "How often `sitegen run` checks every object in the bucket (one LIST) and "
+            "repairs what was deleted or overwritten behind its back."),
     )),
     "alerts": (AlertsConfig, (
         Key("prometheus", "prometheus", _bool, "boolean",
@@ -536,11 +600,13 @@ def _table(
         if key is None:
             errors.append(_unknown(path, name, list(keys)))
             continue
-        value = _interpolate(value, path, env, errors)
         try:
+            value = _interpolate(value, path, env, errors)
             out[key.attr] = key.check(value)
         except ValueError as exc:
             errors.append(f"{path}: {exc}")
+        except RecursionError:  # arrays nested hundreds deep: no key takes those
+            errors.append(f"{path}: nested too deeply for a {key.kind}")
     for key in keys.values():
         if key.required and key.name not in raw:
             errors.append(f"{where}.{key.name}: required")
@@ -559,6 +625,8 @@ def parse(
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([f"{source}: TOML syntax error: {exc}"]) from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise ConfigError([f"{source}: TOML nested too deeply to read"]) from None
     errors: list[str] = []
     built: dict[str, Any] = {}
     for name, value in raw.items():

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
@@ -25,6 +26,7 @@ from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
 from sitegen.render.environment import iso
+from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import render_site
 from sitegen.render.tasks import Common, PageTask, report_tasks
@@ -33,12 +35,14 @@ from sitegen.site import lease
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import Written, write_site
 from sitegen.site.probe import probe
-from sitegen.site.publish import Published, publish
 from sitegen.sources import collect_all, default_sources
 from sitegen.sources.base import SourceContext
 from sitegen.sources.host import host_info
-from sitegen.state import LastGood
-from sitegen.telemetry import Telemetry, log
+from sitegen.state import LastGood, StateLock
+from sitegen.telemetry import Telemetry, log, page_span
+
+if TYPE_CHECKING:
+    from sitegen.site.publish import Published
 
 
 @dataclass
@@ -56,16 +60,19 @@ class Runtime:
     # there is no next one (sitegen render).
     next_run: Callable[[], float | None] = field(default=lambda: None)
     progress: Callable[[str], None] = field(default=lambda _msg: None)
+    reuse: Reuse = field(default_factory=Reuse)  # the last cycle's pages, by their inputs
+    lock: StateLock | None = None  # this process's hold on state_dir
 
     @classmethod
     def start(cls, cfg: Config, progress: Callable[[str], None] | None = None) -> Runtime:
-        """Create the state directory, telemetry, history and a warm render pool.
+        """Create the state directory, telemetry, history and the render pool.
 
         Start-up is traced and logged like a cycle, so even the very first site shows
         sitegen's own spans and log lines from real work.
         """
         state_dir = cfg.site.state_dir
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        lock = StateLock(state_dir)  # raises StateLocked while another sitegen uses it
         telemetry = Telemetry(
             state_dir, hostname=host_info().hostname, otlp_endpoint=cfg.site.otlp_endpoint
         )
@@ -73,16 +80,15 @@ class Runtime:
         with tracer.start_as_current_span("startup", attributes={"config": cfg.source}):
             with tracer.start_as_current_span("open state"):
                 history = History(state_dir, cfg.site.history_retention_seconds)
-            with tracer.start_as_current_span("start render pool", attributes={"workers": workers}):
-                pool = RenderPool(workers)
-                pids = pool.warm_up()
+            # Its workers start when a round is worth them (always, for a configured count).
+            pool = RenderPool(workers, adaptive=cfg.site.workers == 0)
             where = {"out_dir": str(cfg.site.out_dir), "state_dir": str(state_dir)}
             log(
                 telemetry.logger,
                 logging.INFO,
                 "sitegen started",
                 config=cfg.source,
-                worker_pids=pids,
+                workers=workers,
                 **where,
             )
         telemetry.flush()
@@ -95,12 +101,15 @@ class Runtime:
             metrics=SelfMetrics(),
             holder=lease.me(),
             progress=progress or (lambda _msg: None),
+            lock=lock,
         )
 
     def close(self) -> None:
         """Stop the pool and flush telemetry."""
         self.pool.close()
         self.telemetry.close()
+        if self.lock is not None:
+            self.lock.release()
 
 
 @dataclass(frozen=True)
@@ -135,6 +144,8 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
 
 def _publish(rt: Runtime, site: Path) -> Published:
     """Publish the written site, then probe the public URL the way a reader would."""
+    from sitegen.site.publish import publish  # boto3 costs a third of a second: only to publish
+
     cfg, logger = rt.cfg, rt.telemetry.logger
     done = publish(
         site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, holder=rt.holder
@@ -237,7 +248,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 )
 
             rendered = render_site(
-                lambda tasks: rt.pool.render(tasks, timeout=limit),
+                rt.reuse.cycle(lambda tasks: rt.pool.render(tasks, timeout=limit)),
                 snap,
                 common,
                 assets.css_gzip,
@@ -247,11 +258,12 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
             # The pool's tasks become spans of this trace, with the times the workers measured.
             parent = trace.set_span_in_context(render_span)
             for r in records:
+                name, attributes = page_span(r.name)
                 span = tracer.start_span(
-                    f"page {r.name}",
+                    name,
                     context=parent,
                     start_time=r.start_ns,
-                    attributes={"worker.pid": r.pid, "page.bytes": r.size},
+                    attributes={**attributes, "worker.pid": r.pid, "page.bytes": r.size},
                 )
                 if r.error:
                     span.set_status(Status(StatusCode.ERROR, r.error))

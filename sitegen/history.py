@@ -1,18 +1,24 @@
 """Local SQLite history in state_dir: host and self samples, and one row per finished cycle.
 
-Every run adds points, so charts of the embedded default show history across runs; rows
-older than the retention are deleted on each write, so the file stays bounded.
+Every run adds points, so charts of the embedded default show history across runs. Samples
+are kept in tiers: raw for the last RAW_SECONDS, and rolled up (count, sum, min, max per
+step) at each of ROLLUP_STEPS, each tier kept as long as a chart can need it; a chart reads
+the tier that gives it about two points per pixel column, whatever the retention. Old rows
+are deleted a bounded batch at a time on each write, so no write scans the whole table.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import sqlite3
+import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import closing
 from pathlib import Path
+from typing import TypeVar
 
 from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
 from sitegen.state import quarantine
@@ -22,6 +28,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS samples (metric TEXT NOT NULL, labels TEXT NOT NULL,
                                     ts REAL NOT NULL, value REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS samples_metric_ts ON samples (metric, ts);
+CREATE INDEX IF NOT EXISTS samples_ts ON samples (ts);
+CREATE TABLE IF NOT EXISTS rollups (metric TEXT NOT NULL, labels TEXT NOT NULL,
+                                    step INTEGER NOT NULL, ts REAL NOT NULL, n INTEGER NOT NULL,
+                                    total REAL NOT NULL, low REAL NOT NULL, high REAL NOT NULL,
+                                    PRIMARY KEY (metric, step, labels, ts));
+CREATE INDEX IF NOT EXISTS rollups_step_ts ON rollups (step, ts);
 CREATE TABLE IF NOT EXISTS cycles (ts REAL NOT NULL, seconds REAL NOT NULL, stages TEXT NOT NULL,
                                    pages INTEGER NOT NULL, bytes INTEGER NOT NULL,
                                    ok INTEGER NOT NULL);
@@ -32,26 +44,107 @@ CREATE TABLE IF NOT EXISTS probes (hour INTEGER PRIMARY KEY, ok INTEGER NOT NULL
 # Probes of the public site are kept per hour, for PROBE_DAYS: uptime over 30 days costs
 # 720 rows, whatever the interval.
 PROBE_DAYS = 90
+# Raw samples are kept this long: charts of up to ~2 points per column at one sample a
+# second read them, and every tier reads them past its last complete step.
+RAW_SECONDS = 3600.0
+# Rolled-up tiers (seconds per step); each is kept as long as it is the one a chart of
+# CHART_COLUMNS reads, the coarsest for the whole retention.
+ROLLUP_STEPS = (10, 60, 300, 1800)
+# Columns of a chart, and the points per column a tier is chosen for.
+CHART_COLUMNS = 566
+POINTS_PER_COLUMN = 2
+# Rows deleted per table and write: enough to keep up, never a scan of a big table.
+DELETE_BATCH = 2000
+# SQLite's primary result codes for a damaged database (or one of another shape):
+# SQLITE_ERROR (our statements only fail so on a foreign schema), CORRUPT and NOTADB.
+_DAMAGED_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 Sample = tuple[str, Labels, float, float]  # metric, labels, ts, value
+T = TypeVar("T")
+
+_UPSERT = """
+INSERT INTO rollups VALUES (?, ?, ?, ?, 1, ?, ?, ?) ON CONFLICT (metric, step, labels, ts)
+DO UPDATE SET n = n + 1, total = total + excluded.total, low = min(low, excluded.low),
+              high = max(high, excluded.high)
+"""
+_BACKFILL = """
+INSERT OR IGNORE INTO rollups SELECT metric, labels, ?1, CAST(ts / ?1 AS INTEGER) * ?1,
+       count(*), sum(value), min(value), max(value) FROM samples GROUP BY 1, 2, 3, 4
+"""
+# Bounded: a retention change or a long stop never makes one write delete a million rows.
+_BOUNDED_DELETE = (
+    "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT ?)"
+)
+
+
+def _damaged(exc: sqlite3.DatabaseError) -> bool:
+    """Say whether an error means the database is damaged, not busy, full or unwritable."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is None or code & 0xFF in _DAMAGED_CODES
+
+
+def _guarded(method: Callable[..., T]) -> Callable[..., T]:
+    """Run a History method; on damage, move the database aside and run it on a new one."""
+
+    @functools.wraps(method)
+    def run(self: History, *args: object, **kwargs: object) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as exc:
+            if not _damaged(exc):
+                raise  # locked, disk full, I/O error: the database is fine, the cycle is not
+            self._replace(f"history database damaged: {exc}")
+            return method(self, *args, **kwargs)
+
+    return run
+
+
+def tier(seconds: float, columns: int = CHART_COLUMNS) -> int:
+    """Return the step a chart of `seconds` reads (0 = raw): the finest with at most
+    POINTS_PER_COLUMN points per column, else the coarsest."""
+    wanted = seconds / (columns * POINTS_PER_COLUMN)
+    if wanted <= 1.0:  # raw samples come at most once a second (the shortest interval)
+        return 0
+    return next((step for step in ROLLUP_STEPS if step >= wanted), ROLLUP_STEPS[-1])
 
 
 class History:
-    """A handle on the history database; each method opens its own short connection."""
+    """A handle on the history database; each method opens its own short connection.
+
+    A damaged database (found at start by an integrity check, or by any statement later)
+    costs its history, never a cycle: it is moved aside and a new one started.
+    """
 
     def __init__(self, state_dir: Path, retention_seconds: float) -> None:
         self.path = state_dir / HISTORY_FILE
         self.retention_seconds = retention_seconds
+        self._lock = threading.Lock()
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
-            with closing(self._connect()) as db:
-                db.executescript(_SCHEMA)
-                db.execute("SELECT count(*) FROM samples").fetchone()
+            self._open()
         except sqlite3.DatabaseError as exc:
-            # A damaged history costs its charts, never the cycle: start a new one.
-            quarantine(self.path, f"history database unreadable: {exc}")
-            with closing(self._connect()) as db:
-                db.executescript(_SCHEMA)
+            if not _damaged(exc):
+                raise
+            self._replace(f"history database unreadable: {exc}")
+
+    def _open(self) -> None:
+        with closing(self._connect()) as db:
+            problems = [row[0] for row in db.execute("PRAGMA quick_check")]
+            if problems != ["ok"]:
+                raise sqlite3.DatabaseError("; ".join(problems[:3]))
+            fresh = db.execute("SELECT name FROM sqlite_master WHERE name = 'rollups'").fetchone()
+            db.executescript(_SCHEMA)
+            if fresh is None:  # a history from before the tiers: roll up what it holds
+                with db:
+                    for step in ROLLUP_STEPS:
+                        db.execute(_BACKFILL, (step,))
+
+    def _replace(self, reason: str) -> None:
+        with self._lock:
+            quarantine(self.path, reason)
+            for suffix in ("-wal", "-shm"):  # they belong to the damaged file
+                Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+            self._open()
 
     def _connect(self) -> sqlite3.Connection:
         # Threads of the collect stage each open their own connection; WAL lets them read
@@ -60,36 +153,82 @@ class History:
         db.execute("PRAGMA journal_mode=WAL")
         return db
 
+    @_guarded
     def add(self, samples: Iterable[Sample]) -> None:
-        """Store samples and drop what is older than the retention."""
+        """Store samples into every tier and drop a batch of what is past its tier's age."""
         rows = [
             (m, json.dumps(dict(labels), sort_keys=True), ts, v) for m, labels, ts, v in samples
         ]
+        ups = [
+            (m, labels, step, ts // step * step, v, v, v)
+            for m, labels, ts, v in rows
+            if math.isfinite(ts)
+            for step in ROLLUP_STEPS
+        ]
+        now = time.time()
         with closing(self._connect()) as db, db:
             db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
-            db.execute("DELETE FROM samples WHERE ts < ?", (time.time() - self.retention_seconds,))
+            db.executemany(_UPSERT, ups)
+            raw = now - min(RAW_SECONDS, self.retention_seconds)
+            db.execute(_BOUNDED_DELETE.format(table="samples", where="ts < ?"), (raw, DELETE_BATCH))
+            for step in ROLLUP_STEPS:
+                kept = min(self._kept(step), self.retention_seconds)
+                db.execute(
+                    _BOUNDED_DELETE.format(table="rollups", where="step = ? AND ts < ?"),
+                    (step, now - kept, DELETE_BATCH),
+                )
 
-    def series(self, metric: str, since: float) -> tuple[Series, ...]:
-        """Return the stored series of one metric from `since` on, one per label set."""
+    @staticmethod
+    def _kept(step: int) -> float:
+        """Return how long a tier is kept: as long as some chart reads it."""
+        if step == ROLLUP_STEPS[-1]:
+            return math.inf
+        return 1.1 * step * CHART_COLUMNS * POINTS_PER_COLUMN
+
+    @_guarded
+    def series(self, metric: str, since: float, until: float | None = None) -> tuple[Series, ...]:
+        """Return the series of one metric from `since` to now, one per label set, read from
+        the tier that gives a chart of that range about two points per pixel column.
+
+        Rolled-up steps give their mean at the step's middle; past the last complete step
+        the raw samples follow, so the newest value is always the newest sample.
+        """
+        until = time.time() if until is None else until
+        step = tier(until - since)
         with closing(self._connect()) as db:
-            rows = db.execute(
+            rows = []
+            raw_since = since
+            if step:
+                raw_since = max(since, until - until % step)
+                rows = db.execute(
+                    "SELECT labels, ts + ? / 2.0, total / n FROM rollups "
+                    "WHERE metric = ? AND step = ? AND ts >= ? AND ts < ? ORDER BY labels, ts",
+                    (step, metric, step, since - since % step, raw_since),
+                ).fetchall()
+            rows += db.execute(
                 "SELECT labels, ts, value FROM samples WHERE metric = ? AND ts >= ? "
                 "ORDER BY labels, ts",
-                (metric, since),
+                (metric, raw_since),
             ).fetchall()
         grouped: dict[str, list[tuple[float, float]]] = {}
         for labels, ts, value in rows:
             grouped.setdefault(labels, []).append((ts, value))
         return tuple(
-            Series(labels=tuple(sorted(json.loads(k).items())), points=tuple(pts))
-            for k, pts in grouped.items()
+            Series(labels=tuple(sorted(json.loads(k).items())), points=tuple(sorted(pts)))
+            for k, pts in sorted(grouped.items())
         )
 
+    @_guarded
     def first_ts(self) -> float | None:
         """Return the time of the oldest stored sample, or None for an empty history."""
         with closing(self._connect()) as db:
-            return db.execute("SELECT min(ts) FROM samples").fetchone()[0]
+            raw = db.execute("SELECT min(ts) FROM samples").fetchone()[0]
+            rolled = db.execute(
+                "SELECT min(ts) FROM rollups WHERE step = ?", (ROLLUP_STEPS[-1],)
+            ).fetchone()[0]
+        return min((t for t in (raw, rolled) if t is not None), default=None)
 
+    @_guarded
     def add_cycle(self, record: CycleRecord) -> None:
         """Store one finished cycle and drop cycles older than the retention."""
         stages = json.dumps({s.name: s.seconds for s in record.stages})
@@ -100,6 +239,7 @@ class History:
             )
             db.execute("DELETE FROM cycles WHERE ts < ?", (time.time() - self.retention_seconds,))
 
+    @_guarded
     def cycles(self, limit: int = 100) -> tuple[CycleRecord, ...]:
         """Return the newest cycles, oldest first."""
         with closing(self._connect()) as db:
@@ -119,6 +259,7 @@ class History:
             for ts, seconds, stages, pages, size, ok in reversed(rows)
         )
 
+    @_guarded
     def add_probe(self, ts: float, ok: bool, seconds: float) -> None:
         """Count one probe of the public site into its hour."""
         hour = int(ts // 3600)
@@ -130,6 +271,7 @@ class History:
             )
             db.execute("DELETE FROM probes WHERE hour < ?", (hour - PROBE_DAYS * 24,))
 
+    @_guarded
     def probes_by_day(self, since: float) -> dict[str, tuple[int, int]]:
         """Return (ok, total) probes of each UTC day (YYYY-MM-DD) from `since` on."""
         with closing(self._connect()) as db:
@@ -139,6 +281,7 @@ class History:
             ).fetchall()
         return {time.strftime("%Y-%m-%d", time.gmtime(d * 86400)): (ok, n) for d, ok, n in rows}
 
+    @_guarded
     def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:
         """Return (availability %, mean latency s, probes) over the last `hours` hours."""
         with closing(self._connect()) as db:

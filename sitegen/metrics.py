@@ -6,6 +6,7 @@ many as they like and nothing else in the process leaks into the scrape.
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -64,9 +65,14 @@ def serve(metrics: SelfMetrics, listen: str, health: Callable[[], tuple[bool, st
         return exporter(environ, start_response)
 
     host, _, port = listen.rpartition(":")
-    server = make_server(host.strip("[]"), int(port), app, ThreadingWSGIServer, _QuietHandler)
+    server_class = _IPv6Server if host.startswith("[") else ThreadingWSGIServer
+    server = make_server(host.strip("[]"), int(port), app, server_class, _QuietHandler)
     threading.Thread(target=server.serve_forever, daemon=True, name="metrics").start()
     return server
+
+
+class _IPv6Server(ThreadingWSGIServer):
+    address_family = socket.AF_INET6  # "[::1]:9464": check accepts it, so it must bind
 
 
 class _QuietHandler(WSGIRequestHandler):

@@ -8,6 +8,7 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 Labels = tuple[tuple[str, str], ...]
 Point = tuple[float, float]
@@ -86,12 +87,20 @@ class Span:
 
 @dataclass(frozen=True)
 class Trace:
-    """The spans of one trace, sorted by start time."""
+    """The spans of one trace, sorted by start time.
+
+    Its bounds, root and error flag are cached: pages and sorting ask for them thousands of
+    times a cycle, and the spans never change.
+    """
 
     trace_id: str
     spans: tuple[Span, ...]
 
-    @property
+    def __getstate__(self) -> dict:
+        # Pickles (to the pool, to the cache, into task keys) carry the spans, not the caches.
+        return {"trace_id": self.trace_id, "spans": self.spans}
+
+    @cached_property
     def root(self) -> Span:
         """Return the span without a parent in this trace (else the earliest)."""
         ids = {s.span_id for s in self.spans}
@@ -100,17 +109,17 @@ class Trace:
                 return span
         return self.spans[0]
 
-    @property
+    @cached_property
     def start_ns(self) -> int:
         """Return when the earliest span started."""
         return min(s.start_ns for s in self.spans)
 
-    @property
+    @cached_property
     def duration_ns(self) -> int:
         """Return the time from the first span's start to the last span's end."""
         return max(s.end_ns for s in self.spans) - self.start_ns
 
-    @property
+    @cached_property
     def has_error(self) -> bool:
         """Return whether any span ended with an error status."""
         return any(s.status == "error" for s in self.spans)
@@ -120,13 +129,19 @@ class Trace:
 class LogRecord:
     """One parsed log line."""
 
-    ts: float
-    level: str  # lower case: debug, info, warning, error, critical
+    ts: float | None  # when the line says it was written; None when it does not say
+    level: str | None  # debug, info, warning, error, critical; None when the line names none
     message: str
     source: str
     trace_id: str | None = None
     fields: Labels = ()
     duration_s: float | None = None  # from a duration field (duration_ms, latency, took, ...)
+    place: float | None = None  # a line without a time sorts here: after the line before it
+
+    @property
+    def order(self) -> float:
+        """Return the time the line sorts by: its own, else its place in its file."""
+        return self.ts if self.ts is not None else (self.place or 0.0)
 
 
 @dataclass(frozen=True)
@@ -163,6 +178,7 @@ class SourceStatus:
     error: str | None = None
     duration_s: float = 0.0
     detail: str = ""
+    problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
 
 
 @dataclass(frozen=True)
@@ -177,6 +193,7 @@ class TaskRecord:
     gzip_size: int = 0
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     error: str | None = None  # why the page could not be rendered (it says so instead)
+    reused: bool = False  # its inputs had not changed: the last cycle's bytes, not rendered
 
 
 @dataclass(frozen=True)

@@ -39,15 +39,32 @@ _TOKENS = re.compile(
     )
 )
 
+# Headers that carry a credential whatever their value looks like.
+_HEADERS = (
+    r"(?:proxy-)?authorization|(?:set-)?cookie|x-(?:auth|access|api|csrf|xsrf|amz-security)"
+    r"-?token|x-api-key"
+)
+# A header's value: the whole line's rest, a quoted string, or an array of them as JSON,
+# Go's http.Header (map[Cookie:[a=b]]) or Python print it; an array too long to see the
+# end of is masked to the end of the line.
+_HEADER = re.compile(
+    rf"(?i)(\b(?:{_HEADERS})\\?[\"']?\s*[:=]\s*)"
+    r"(\[[^\]\r\n]{0,4096}\]|\[[^\r\n]*|(\\?[\"']?)[^\"'\r\n\\]+(?:[\"'][^\"'\r\n\\]*[\"'])?)"
+)
+
+
+def _header_value(m: re.Match[str]) -> str:
+    if m.group(2).startswith("["):
+        return f"{m.group(1)}[{MASK}]"
+    return m.group(1) + (m.group(3) or "") + MASK
+
+
 # Each of these keeps its harmless context (group 1) and masks what follows it.
 _CONTEXT = (
-    # Authorization / Proxy-Authorization / Cookie headers: the whole value, any scheme
-    re.compile(
-        r"(?i)(\b(?:(?:proxy-)?authorization|(?:set-)?cookie)\\?[\"']?\s*[:=]\s*\\?[\"']?)"
-        r"[^\"'\r\n\\]+"
-    ),
     # Bearer credentials wherever they appear, whatever they look like
     re.compile(r"(\b(?i:bearer)\s+)[A-Za-z0-9._~+/=-]{8,}"),
+    # Token scheme credentials (Django REST framework, Rails): a long run with a digit
+    re.compile(r"(\b(?i:token)\s+)(?=[A-Za-z0-9._~+/=-]{0,255}\d)[A-Za-z0-9._~+/=-]{16,256}"),
     # Basic credentials ("basic setup" is prose: base64 of user:password has a digit, a
     # capital or a symbol)
     re.compile(r"(\b(?i:basic)\s+)(?=[A-Za-z0-9._~+/=-]*[0-9A-Z._~+/=-])[A-Za-z0-9._~+/=-]{8,}"),
@@ -76,16 +93,36 @@ _SECRET_WORDS = (
 )
 # A key starts where a run of name characters starts, and the runs around the word are
 # bounded: otherwise a long run without a secret word in it costs quadratic time.
+# The secret word is in the key's last dotted part (db.password, not Token.method) and the
+# rest of that part is kept apart, to tell token_type or passwordPolicy from a secret.
 _KEY_VALUE = re.compile(
-    rf"(?i)((?<![\w.-])[\w.-]{{0,128}}(?:{_SECRET_WORDS})[\w.-]{{0,64}}\\?[\"']?\s{{0,8}}"
-    r"[:=]\s{0,8})"
+    rf"(?i)((?<![\w.-])[\w.-]{{0,128}}(?:{_SECRET_WORDS})(?P<rest>[\w-]{{0,64}})\\?[\"']?"
+    r"\s{0,8}[:=]\s{0,8})"
     r"(\\\"(?:(?!\\\").)*\\\"|\"(?:[^\"\\]|\\.)*\"|'[^']*'|[\"']?[^\s,;&\"'<>]+)"
 )
 # A 40-character AWS secret key a little after the word "secret" ("secret key: ...").
 _NEAR_SECRET = re.compile(
     r"(?i)(secret[\w\s\"':=-]{0,30}?)(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"
 )
-_SECRET_KEY = re.compile(rf"(?i)(?:{_SECRET_WORDS}|authorization|\bauth\b|cookie|dsn)", re.ASCII)
+_SECRET_KEY = re.compile(
+    rf"(?i)(?:{_SECRET_WORDS}|authorization|\bauth\b|cookie|dsn)(?P<rest>[a-z0-9_-]*)", re.ASCII
+)
+# What a name may go on with after a secret word and still hold none: it names a property
+# of the secret (tokenValiditySeconds, token_type, password_length, passwordPolicy).
+_PROPERTIES = frozenset(
+    (
+        *("type", "ttl", "expiry", "expires", "expiresin", "expiresat", "validity"),
+        *("validityseconds", "length", "minlength", "maxlength", "policy", "count", "url"),
+        *("uri", "endpoint", "path", "file", "service", "kind", "name", "names"),
+    )
+)
+# A value that opens an object's printout (Java's Token{a64f992 ..., Hadoop's Token { kind:
+# ...}): a class, not a credential.
+_OBJECT = re.compile(r"[A-Z][A-Za-z0-9_$]*(?:\{[0-9a-f]{6,8}\s| \{ \w+:)")
+
+
+def _property(rest: str) -> bool:
+    return rest.replace("_", "").replace("-", "").lower() in _PROPERTIES
 
 
 def _after_context(m: re.Match[str]) -> str:
@@ -94,7 +131,9 @@ def _after_context(m: re.Match[str]) -> str:
 
 def _masked_value(m: re.Match[str]) -> str:
     """Mask a key's value, keeping the quotes around it so JSON-looking text stays readable."""
-    value = m.group(2)
+    if _property(m.group("rest")) or _OBJECT.match(m.string, m.start(3)):
+        return m.group(0)
+    value = m.group(3)
     quote = value[:2] if value.startswith('\\"') else value[:1] if value[:1] in "\"'" else ""
     closing = quote if len(value) > 2 * len(quote) and value.endswith(quote) else ""
     return m.group(1) + quote + MASK + closing
@@ -109,6 +148,7 @@ def _compiled(extra: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
 def redact(text: str, extra: tuple[str, ...] = ()) -> str:
     """Return text with every known kind of secret, and whatever `extra` matches, masked."""
     text = _TOKENS.sub(MASK, text)
+    text = _HEADER.sub(_header_value, text)
     for pattern in _CONTEXT:
         text = pattern.sub(_after_context, text)
     text = _KEY_VALUE.sub(_masked_value, text)
@@ -120,7 +160,8 @@ def redact(text: str, extra: tuple[str, ...] = ()) -> str:
 
 def redact_field(key: str, value: str, extra: tuple[str, ...] = ()) -> str:
     """Return a structured field's value, masked whole when its key names a secret."""
-    return MASK if _SECRET_KEY.search(key) else redact(value, extra)
+    secret = any(not _property(m.group("rest")) for m in _SECRET_KEY.finditer(key))
+    return MASK if secret else redact(value, extra)
 
 
 # A private key logged one line per record: the BEGIN line, base64 lines, the END line.

@@ -1,8 +1,12 @@
 """`sitegen run`: a cycle every interval (APScheduler), one at a time, and a clean shutdown.
 
-SIGTERM or SIGINT stops scheduling and waits (at most SHUTDOWN_SECONDS) for the running
-cycle; the site on disk is whole either way, since a build only becomes visible by an atomic
-swap. A second signal exits at once.
+SIGTERM or SIGINT stops scheduling and waits for the running cycle; the site on disk is
+whole either way, since a build only becomes visible by an atomic swap. Whatever the cycle
+or its workers do (a worker frozen by SIGSTOP, a source that never answers), the process
+is gone SHUTDOWN_SECONDS after the signal: past CYCLE_GRACE_SECONDS the cycle is abandoned,
+every child process (render workers, the forkserver, the resource tracker) is killed and
+the process exits at once, and a watchdog does the same if even that cleanup hangs. A
+second signal exits at once.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+import psutil
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -27,7 +32,28 @@ from sitegen.site.publish import clients
 from sitegen.telemetry import log
 
 SHUTDOWN_SECONDS = 10.0
+CYCLE_GRACE_SECONDS = 7.0  # what the running cycle gets; the rest is for cleaning up
 EXIT_FORCED = 1
+
+
+def kill_children() -> None:
+    """Kill every process this one started, and theirs (workers hang off the forkserver)."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:  # one vanished mid-walk (a pool restarting): take who is there now
+        children = psutil.Process().children()
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            child.kill()  # SIGKILL works on a stopped (SIGSTOP) process too
+
+
+def _exit_now(code: int) -> None:
+    """Leave without waiting for threads (a stuck cycle's thread would be joined forever)."""
+    try:
+        kill_children()
+    finally:
+        # No flush of stdout/stderr: a reader that stopped reading must not hold us here.
+        os._exit(code)
 
 
 def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
@@ -72,8 +98,12 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
 
     def on_signal(signum: int, _frame: object) -> None:
         if stopping.is_set():
-            os._exit(EXIT_FORCED)  # second signal: the user wants out now
+            _exit_now(EXIT_FORCED)  # second signal: the user wants out now
         stopping.set()
+        # The backstop: whatever hangs below (a cleanup step, a flush), the process ends.
+        watchdog = threading.Timer(SHUTDOWN_SECONDS - 0.5, _exit_now, args=(0,))
+        watchdog.daemon = True
+        watchdog.start()
         log(logger, logging.INFO, "stopping", signal=signal.Signals(signum).name)
         scheduler.shutdown(wait=False)
 
@@ -81,13 +111,17 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
     log(logger, logging.INFO, "running", interval_seconds=interval,
         metrics=cfg.site.metrics_listen or "off")  # fmt: skip
     progress(f"running a cycle every {interval}s; stop with Ctrl-C or SIGTERM")
+    abandoned = False
     try:
         scheduler.start()  # returns once a signal shut the scheduler down
-        if busy.acquire(timeout=SHUTDOWN_SECONDS):
+        if busy.acquire(timeout=CYCLE_GRACE_SECONDS):
             busy.release()
         else:
+            abandoned = True
             log(logger, logging.WARNING, "abandoned the running cycle at shutdown",
-                waited_seconds=SHUTDOWN_SECONDS)  # fmt: skip
+                waited_seconds=CYCLE_GRACE_SECONDS)  # fmt: skip
+            # Its workers may be frozen: closing the pool politely would wait on them.
+            kill_children()
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -98,5 +132,8 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
                 s3, _ = clients(cfg.publish)
                 release(s3, cfg.publish.bucket, cfg.publish.prefix + LEASE_KEY, rt.holder)
         log(logger, logging.INFO, "stopped")
+        if abandoned:
+            rt.telemetry.close()  # spans and logs kept; the cycle's thread is left behind
+            _exit_now(0)
         rt.close()
     return 0

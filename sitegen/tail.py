@@ -5,7 +5,8 @@ renamed by logrotate is finished from where it was left, and the new file at the
 starts from its beginning. A file that shrank, or whose first bytes changed, was truncated
 and rewritten: it is read again from 0.
 Each call reads at most `max_bytes` per file; a backlog larger than that is skipped to its
-newest part, and the skipped bytes are reported.
+newest part, and the skipped bytes are reported. A last line without a newline may still be
+being written: it is read once the file was last modified before `quiet_since`.
 """
 
 from __future__ import annotations
@@ -45,6 +46,14 @@ def _identity(st: os.stat_result) -> str:
     return f"{st.st_dev}:{st.st_ino}"
 
 
+def _offset(saved: object) -> tuple[int, str]:
+    """Return a saved (offset, head) pair; raise ValueError when it is not one."""
+    match saved:
+        case [int(offset), str(head)] if not isinstance(offset, bool) and offset >= 0:
+            return offset, head
+    raise ValueError(f"not an (offset, head) pair: {saved!r}"[:120])
+
+
 class Tailer:
     """Offsets of followed files, kept in a JSON file in state_dir."""
 
@@ -55,11 +64,13 @@ class Tailer:
         if state_file.exists():
             try:
                 saved = json.loads(state_file.read_text())
-                self.offsets = {str(k): (int(v[0]), str(v[1])) for k, v in saved.items()}
-            except (ValueError, TypeError, AttributeError, IndexError) as exc:
+                self.offsets = {str(k): _offset(v) for k, v in saved.items()}
+            except (ValueError, TypeError, AttributeError, IndexError, RecursionError) as exc:
                 quarantine(state_file, f"{type(exc).__name__}: {exc}")
 
-    def _read(self, path: Path, max_bytes: int) -> tuple[Chunk, tuple[int, str] | None]:
+    def _read(
+        self, path: Path, max_bytes: int, quiet_since: float | None
+    ) -> tuple[Chunk, tuple[int, str] | None]:
         # O_NONBLOCK: a FIFO swapped in after the glob matched must not hang the cycle.
         with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK), "rb") as f:
             st = os.fstat(f.fileno())
@@ -74,18 +85,28 @@ class Tailer:
             start = offset + skipped
             f.seek(start)
             data = f.read(st.st_size - start)
+        cut = 0
         if skipped:
             cut = data.find(b"\n") + 1  # the first line was cut in the middle
             data, start = data[cut:], start + cut
-        end = data.rfind(b"\n") + 1  # a last line without newline is still being written
+        end = data.rfind(b"\n") + 1  # a last line without newline may still be being written
+        # ... unless the file has been quiet since: then its writer is done with that line
+        # (not when it is the middle of a line whose start was skipped).
+        if quiet_since is not None and st.st_mtime < quiet_since and (cut or not skipped):
+            end = len(data)
         return Chunk(path, data[:end].splitlines(), skipped, key), (start + end, head)
 
     def follow(
-        self, paths: list[Path], max_bytes: int, stop_at: float | None = None
+        self,
+        paths: list[Path],
+        max_bytes: int,
+        stop_at: float | None = None,
+        quiet_since: float | None = None,
     ) -> Iterator[Chunk]:
         """Yield what each file gained since the last read; remember the new offsets once
         every file was yielded. Past `stop_at` (time.monotonic()), the remaining files keep
-        their offsets for the next call (counted in `deferred`)."""
+        their offsets for the next call (counted in `deferred`). A file not modified since
+        `quiet_since` (UNIX seconds) gives its last line even without a newline."""
         seen: dict[str, tuple[int, str]] = {}
         self.deferred = 0
         for path in paths:
@@ -99,7 +120,7 @@ class Tailer:
                     seen[key] = self.offsets[key]
                 continue
             try:
-                chunk, offset = self._read(path, max_bytes)
+                chunk, offset = self._read(path, max_bytes, quiet_since)
             except OSError as exc:
                 # Vanished or unreadable since the glob matched it: said, and tried next cycle.
                 yield Chunk(path, [], 0, error=exc.strerror or type(exc).__name__)

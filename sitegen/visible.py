@@ -12,10 +12,11 @@ import re
 from markupsafe import Markup
 
 # C0 (but tab) and C1 controls, DEL, zero-width and bidi controls, line/paragraph separators
-# and the byte-order mark.
+# and the byte-order mark; also lone surrogates (JSON may carry "\ud800": no UTF-8 can encode
+# it) and U+FFFE/U+FFFF, which XML forbids, so an inline SVG stays well-formed.
 _INVISIBLE = re.compile(
     "[\x00-\x08\x0a-\x1f\x7f-\x9f\u200b-\u200f\u2028\u2029\u202a-\u202e\u2060-\u2064"
-    "\u2066-\u2069\ufeff]"
+    "\u2066-\u2069\ufeff\ud800-\udfff\ufffe\uffff]"
 )
 
 

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from sitegen import __version__
 from sitegen.cli import main
+from sitegen.config import SCHEMA
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -64,3 +69,80 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
         [sys.executable, "-m", "sitegen", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("sitegen ")
+
+
+# --- any TOML at all: `check` answers 0 or 2 with messages, never a traceback ---
+
+_text = st.text(st.characters(exclude_categories=("Cs",)), max_size=30)
+_scalars = st.one_of(
+    _text,
+    st.sampled_from(["30s", "1h", "~nosuchuser/x", "${NOPE}", "a{99999999999}", "[::1]:9464",
+                     "http://u:p@h", "/", "", "\x00", "(", "up", "heatmap", "ftp://x"]),
+    st.integers(min_value=-(10**400), max_value=10**400),
+    st.sampled_from([10**400, -(10**400), 2**63, 0, -1]),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+)  # fmt: skip
+_values = st.recursive(
+    _scalars,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=3),
+    max_leaves=12,
+)
+
+
+def _toml_value(value: object) -> str:
+    """Write a value as TOML (tomllib reads, it does not write)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        return (
+            "nan" if value != value else {"inf": "inf", "-inf": "-inf"}.get(str(value), repr(value))
+        )
+    if isinstance(value, str):
+        return _toml_string(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return "{" + ", ".join(f"{_toml_string(k)} = {_toml_value(v)}" for k, v in value.items()) + "}"
+
+
+def _toml_string(text: str) -> str:
+    # JSON's escapes are TOML's, but for DEL (raw in JSON, not in TOML) and astral characters
+    # (surrogate pairs in JSON): written as they are, they need no escape.
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+def _section_keys(section: str) -> list[str]:
+    return [key for s, key, *_ in SCHEMA if s == section] + ["nosuchkey"]
+
+
+@st.composite
+def _documents(draw: st.DrawFn) -> str:
+    """A TOML document: known sections and keys (mostly) with values of any type."""
+    lines = []
+    for section in draw(st.lists(st.sampled_from([*dict.fromkeys(s for s, *_ in SCHEMA), "x"]),
+                                 max_size=4, unique=True)):  # fmt: skip
+        header = f"[[{section}]]" if section == "panels" else f"[{section}]"
+        keys = draw(st.lists(st.sampled_from(_section_keys(section)), max_size=5, unique=True))
+        lines += [header, *(f"{k} = {_toml_value(draw(_values))}" for k in keys)]
+    return "\n".join(lines) + "\n"
+
+
+@settings(
+    max_examples=300,
+    deadline=timedelta(seconds=5),
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(document=st.one_of(_documents(), st.text(max_size=200), st.just("x = " + "[" * 5000)))
+def test_any_toml_gives_exit_0_or_2_never_a_traceback(
+    document: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "fuzz.toml"
+    config.write_text(document, encoding="utf-8", errors="surrogatepass")
+    code = main(["check", "--config", str(config)])
+    out, err = capsys.readouterr()
+    assert code in (0, 2), (document, err)
+    assert "Traceback" not in err
+    assert (code == 0 and ": ok (" in out) or (code == 2 and "error(s) in the configuration" in err)

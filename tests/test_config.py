@@ -47,6 +47,26 @@ def errors(text: str, env: dict[str, str] | None = None) -> list[str]:
         ('[logs]\njournald_matches = ["nginx"]', "logs.journald_matches: not a journal match"),
         ('[traces]\njaeger_url = "jaeger:16686"', "traces.jaeger_url: must be an http(s) URL"),
         ('[traces]\nlookback = "10s"', "traces.lookback: must be between 1m and 1w"),
+        # Hostile values: each an error naming its key, none a crash.
+        (f"[site]\ninterval_seconds = {'9' * 400}", "site.interval_seconds: must be between"),
+        (f'[site]\nhistory_retention = "{"9" * 400}s"', "site.history_retention: must be betw"),
+        ('[site]\nout_dir = "~nosuchuser/x"', "site.out_dir: cannot expand '~nosuchuser/x'"),
+        ('[site]\nstate_dir = "a\\u0000b"', "site.state_dir: must not contain a NUL character"),
+        ('[redact]\npatterns = ["a{99999999999}"]', "redact.patterns: [0] 'a{99999999999}' is not"),
+        ("x = " + "[" * 5000 + "]" * 5000, "<string>: TOML nested too deeply"),
+        ("[logs]\npaths = " + "[" * 400 + "]" * 400, "logs.paths: must be an array of non-empty"),
+        ('[site]\nmetrics_listen = "::1:9464"', "site.metrics_listen: must be host:port"),
+        ('[site]\nmetrics_listen = "no such host:9464"', "site.metrics_listen: must be host:port"),
+        ('[site]\nmetrics_listen = "127.0.0.1:99999"', "site.metrics_listen: must be host:port"),
+        # Credentials in a URL would be shown on the site.
+        (
+            '[prometheus]\nurl = "http://admin:hunter2@127.0.0.1:9090"',
+            "prometheus.url: must not carry a user name or password (it would be shown on the "
+            "site); use prometheus.username and prometheus.password",
+        ),
+        ('[traces]\njaeger_url = "http://u:p@j:16686"', "traces.jaeger_url: must not carry a"),
+        ('[traces]\ntempo_url = "http://token@t:3200"', "traces.tempo_url: must not carry a"),
+        ('[site]\nbase_url = "https://u:p@example.org"', "site.base_url: must not carry a"),
     ],
 )
 def test_each_error_names_its_key(toml: str, expected: str) -> None:
@@ -118,3 +138,14 @@ def test_relative_dirs_follow_the_config_file(tmp_path: Path) -> None:
 def test_every_key_is_documented() -> None:
     assert len(SCHEMA) >= 25
     assert all(doc.strip() for *_, doc in SCHEMA)
+
+
+def test_an_ipv6_listen_address_is_accepted_in_brackets() -> None:
+    cfg = parse('[site]\nmetrics_listen = "[::1]:9464"', env={})
+    assert cfg.site.metrics_listen == "[::1]:9464"
+
+
+def test_a_refused_url_is_not_echoed() -> None:
+    # The error is printed and logged, maybe pasted into a ticket: the password stays out.
+    (error,) = errors('[prometheus]\nurl = "http://admin:hunter2@127.0.0.1:9090"')
+    assert "hunter2" not in error and "admin" not in error

@@ -8,6 +8,7 @@ shown, not dropped) and the raw form nowhere.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 from html.parser import HTMLParser
@@ -18,6 +19,7 @@ import pytest
 from sitegen.cli import main
 from sitegen.redact import redact
 from sitegen.render.environment import trace_path
+from sitegen.state import LastGood
 from tests import journal
 from tests.test_logs import SECRETS
 from tests.test_render import HOSTILE
@@ -243,9 +245,61 @@ def test_a_span_time_past_year_9999_does_not_break_the_render(tmp_path: Path) ->
     assert b"out of range" in page  # the span's time, said to be nonsense, not a crash
 
 
-@pytest.mark.parametrize("piece", ["x:", "eyJa.", "ghp_", "ab://c:", "_", "sk_live_", "a.b-"])
+@pytest.mark.parametrize(
+    "piece",
+    ["x:", "eyJa.", "ghp_", "ab://c:", "_", "sk_live_", "a.b-", "Cookie:[", "Authorization: ",
+     "x-auth-token=[a ", "token ", "tokenType=", "a.b_token"],
+)  # fmt: skip
 def test_redaction_stays_linear_on_runs_built_to_make_a_regex_backtrack(piece: str) -> None:
     line = piece * (200_000 // len(piece))  # quadratic patterns took minutes on these
     started = time.perf_counter()
     redact(line)
     assert time.perf_counter() - started < 3.0, piece
+
+
+# Control characters a terminal acts on: none may be in any text file sitegen writes.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def test_escapes_newlines_and_an_unfinished_last_line(tmp_path: Path) -> None:
+    """Points 4-6 of a log reader's duty: decoded escapes shown, never obeyed; a newline in
+    a value never forges a line; a last line without a newline shown once the file is quiet."""
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    forged = "first\n2026-01-01T00:00:00Z ERROR forged line"
+    junk = "\u001b]0;pwned\u0007 \u001b[2J \b\u0000 \u009b \u202eevil\u202c \u200b \u2066x\u2069"
+    (logs / "app.json.log").write_text(
+        json.dumps({"ts": stamp(), "level": "warn", "msg": forged, "note": junk}) + "\n"
+        + f"ts={stamp()} level=info msg={json.dumps(f'logfmt{forged} too {junk}')}\n"
+    )  # fmt: skip
+    quiet = logs / "quiet.log"
+    quiet.write_text(f"{stamp(-120)} INFO complete\n{stamp(-60)} ERROR no newline at the end")
+    old = time.time() - 3600
+    os.utime(quiet, (old, old))  # older than the interval: the writer is done with it
+    busy = logs / "busy.log"
+    busy.write_text(f"{stamp()} INFO done\n{stamp()} INFO still being writ")
+    site = render(config(tmp_path))
+    files = site_files(site)
+    page = files["logs/index.html"].decode()
+    tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', page, re.S).group(1)
+    lines = tail.split("\n")
+    assert [line for line in lines if "forged" in line] == [
+        line for line in lines if "first⏎2026-01-01T00:00:00Z ERROR forged line" in line
+    ]
+    assert len([line for line in lines if "forged" in line]) == 2, lines  # JSON and logfmt
+    assert "\\x1b]0;pwned\\x07" in page and "\\u202eevil" in page and "\\x00" in page
+    assert "no newline at the end" in page
+    messages = [r["message"] for r in json.loads(files["data/logs.json"])["records"]]
+    assert "first⏎2026-01-01T00:00:00Z ERROR forged line" in messages
+    assert "still being writ" not in page  # its writer may be mid-line
+    for path, body in files.items():
+        if path.endswith((".html", ".json", ".svg", ".xml", ".txt", ".atom", ".css")):
+            assert not RAW_CONTROL.search(body.decode()), path
+    records = LastGood(tmp_path / "state").load("logs")[1].logs
+    for record in records:  # the cache holds what the page shows
+        assert not RAW_CONTROL.search(record.message + "".join(k + v for k, v in record.fields))
+    # The next cycle finishes the busy line once its writer is quiet.
+    with busy.open("a") as f:
+        f.write("ten")
+    os.utime(busy, (old, old))
+    assert "still being written" in (render(config(tmp_path)) / "logs" / "index.html").read_text()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import fnmatch
 import os
 import re
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from sitegen.config import Config, PublishConfig
 from sitegen.history import History
+from sitegen.site.lease import LEASE_KEY
 from sitegen.site.output import write_site
 from sitegen.site.publish import publish
 from sitegen.sources import cloudfront
@@ -125,3 +127,95 @@ def test_the_publisher_policy_allows_every_call_it_makes_and_nothing_more(aws, t
     assert granted["cloudfront:CreateInvalidation"] == ["${aws_cloudfront_distribution.site.arn}"]
     assert granted["kms:GenerateDataKey"] == ["${aws_kms_key.site.arn}"]
     assert granted["cloudwatch:GetMetricStatistics"] == ["*"]  # no resource-level reads
+
+
+# -- who may read what: the bucket and key policies evaluated as IAM does -------------------
+
+ACCOUNT = "123456789012"
+DISTRIBUTION_ARN = f"arn:aws:cloudfront::{ACCOUNT}:distribution/E2QWRUHEXAMPLE"
+
+
+def documents(path: Path) -> dict[str, list[dict]]:
+    """Return name -> statements of every aws_iam_policy_document in a .tf file."""
+    with path.open() as f:
+        doc = hcl2.load(f)
+    return {
+        unquote(name): body["statement"]
+        for block in doc.get("data", [])
+        for kind, named in block.items()
+        if unquote(kind) == "aws_iam_policy_document"
+        for name, body in named.items()
+    }
+
+
+def resolve(value: str, names: dict[str, str]) -> str:
+    """Replace the ${...} references of a policy value by the test's names for them."""
+    return re.sub(r"\$\{([^}]+)\}", lambda m: names[m.group(1)], unquote(value))
+
+
+def allowed(statements: list[dict], action: str, resource: str, service: str, names) -> bool:
+    """IAM's rule over one request by a service principal: a Deny wins, else an Allow."""
+    context = {"aws:sourcearn": DISTRIBUTION_ARN, "aws:securetransport": "true"}
+
+    def holds(condition: dict) -> bool:
+        test = unquote(condition["test"])
+        have = context[unquote(condition["variable"]).lower()]
+        values = [resolve(v, names) for v in condition["values"]]
+        if test == "StringLike":
+            return any(fnmatch.fnmatchcase(have, v) for v in values)
+        assert test in ("StringEquals", "Bool"), test  # the only others these policies use
+        return have in values
+
+    def applies(st: dict) -> bool:
+        who = {resolve(i, names) for p in st["principals"] for i in p["identifiers"]}
+        return (
+            bool(who & {service, "*"})
+            and any(fnmatch.fnmatchcase(action, unquote(a)) for a in st["actions"])
+            and any(fnmatch.fnmatchcase(resource, resolve(r, names)) for r in st["resources"])
+            and all(holds(c) for c in st.get("condition", []))
+        )
+
+    effects = {unquote(st.get("effect", "Allow")) for st in statements if applies(st)}
+    return "Allow" in effects and "Deny" not in effects
+
+
+def test_cloudfront_may_decrypt_what_it_serves() -> None:
+    kms = documents(INFRA / "s3.tf")["kms"]
+    names = {"data.aws_caller_identity.current.account_id": ACCOUNT}
+    key = f"arn:aws:kms:us-east-1:{ACCOUNT}:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    # Without it CloudFront could read no object of the SSE-KMS buckets, nor fail over.
+    assert allowed(kms, "kms:Decrypt", key, "cloudfront.amazonaws.com", names)
+    assert not allowed(kms, "kms:Encrypt", key, "cloudfront.amazonaws.com", names)
+
+
+def test_cloudfront_reads_the_site_but_never_the_publish_lease() -> None:
+    bucket = documents(INFRA / "modules" / "site_bucket" / "main.tf")["this"]
+    names = {
+        "aws_s3_bucket.this.arn": "arn:aws:s3:::site",
+        "var.distribution_arn": DISTRIBUTION_ARN,
+    }
+    for key in ("index.html", "traces/abc.html", "site/index.html", "assets/site.0123.css"):
+        assert allowed(
+            bucket, "s3:GetObject", f"arn:aws:s3:::site/{key}", "cloudfront.amazonaws.com", names
+        ), key
+    for prefix in ("", "site/", "a/b/"):  # wherever [publish] prefix puts it
+        lease = f"arn:aws:s3:::site/{prefix}{LEASE_KEY}"
+        assert not allowed(bucket, "s3:GetObject", lease, "cloudfront.amazonaws.com", names)
+
+
+def test_a_refused_or_missing_object_is_answered_with_the_404_page() -> None:
+    with (INFRA / "cloudfront.tf").open() as f:
+        doc = hcl2.load(f)
+    (dist,) = [
+        body
+        for block in doc["resource"]
+        for kind, named in block.items()
+        if unquote(kind) == "aws_cloudfront_distribution"
+        for body in named.values()
+    ]
+    # With Origin Access Control, S3 answers 403 for a key it does not have (the
+    # distribution may not list the bucket), and 403 for the refused lease object.
+    pages = {int(e["error_code"]): e for e in dist["custom_error_response"]}
+    for status in (403, 404):
+        assert unquote(pages[status]["response_page_path"]) == "/404.html", status
+        assert int(pages[status]["response_code"]) == 404, status

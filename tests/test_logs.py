@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -12,14 +14,23 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.config import Config, parse
+from sitegen.config import Config, ConfigError, parse
 from sitegen.logs.fields import level_of
-from sitegen.logs.parse import MAX_LINE, MAX_MESSAGE, FileParser, FileState, parse_line, to_record
+from sitegen.logs.parse import (
+    MAX_LINE,
+    MAX_MESSAGE,
+    FileParser,
+    FileState,
+    parse_line,
+    to_record,
+)
 from sitegen.logs.stats import by_level, level_samples
-from sitegen.model import Panel, Series, SourceStatus
+from sitegen.model import LogRecord, Panel, Series, SourceStatus
+from sitegen.redact import MASK
 from sitegen.sources import collect_all, journald, logs
 from sitegen.sources.base import Part
 from sitegen.state import LastGood
+from sitegen.synthetic import Workload, snapshot
 from sitegen.tail import Tailer
 from tests import journal
 from tests.test_sources import LOGGER, TRACER, context
@@ -58,11 +69,11 @@ def cycle(cfg: Config) -> Part:
          "app - ERROR - db"),
         ("[2026-11-22 10:00:00.5 +0200] [error] x", "2026-11-22T08:00:00.500", "error",
          "[error] x"),
-        ("2026-11-22T10:00:00-05 notice", "2026-11-22T15:00:00", "info", "notice"),
+        ("2026-11-22T10:00:00-05 NOTICE", "2026-11-22T15:00:00", "info", "NOTICE"),
         ("<34>Oct 11 22:14:15 host su: failed", "2026-10-11T22:14:15", "critical",
          "host su: failed"),
-        ("Dec 31 23:59:59 host cron[1]: ran", "2025-12-31T23:59:59", "info", "host cron[1]: ran"),
-        ("Oct 11 2024 22:14:15 host app: y", "2024-10-11T22:14:15", "info", "host app: y"),
+        ("Dec 31 23:59:59 host cron[1]: ran", "2025-12-31T23:59:59", None, "host cron[1]: ran"),
+        ("Oct 11 2024 22:14:15 host app: y", "2024-10-11T22:14:15", None, "host app: y"),
         ("<165>1 2003-10-11T22:14:15.003Z web1 evntslog - ID47 [ex@32473 iut=\"3\"] event",
          "2003-10-11T22:14:15.003", "info", "event"),
         ('10.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a HTTP/1.0" 404 2326',
@@ -73,9 +84,9 @@ def cycle(cfg: Config) -> Part:
          "2000-10-11T14:32:52.123456", "error", "[pid 35708] AH00124"),
         ("2006/01/02 15:04:05 [warn] 1234#0: upstream", "2006-01-02T15:04:05", "warning",
          "[warn] 1234#0: upstream"),
-        ("2006/01/02 15:04:05.000123 plain go", "2006-01-02T15:04:05.000123", "info", "plain go"),
-        ("1700000000 epoch seconds", "2023-11-14T22:13:20", "info", "epoch seconds"),
-        ("1700000000123 epoch ms", "2023-11-14T22:13:20.123", "info", "epoch ms"),
+        ("2006/01/02 15:04:05.000123 plain go", "2006-01-02T15:04:05.000123", None, "plain go"),
+        ("1700000000 epoch seconds", "2023-11-14T22:13:20", None, "epoch seconds"),
+        ("1700000000123 epoch ms", "2023-11-14T22:13:20.123", None, "epoch ms"),
         ("1700000000.5 DEBUG fraction", "2023-11-14T22:13:20.500", "debug", "DEBUG fraction"),
         ("I1125 09:59:58.123456   12345 main.go:42] ready", "2026-11-25T09:59:58.123456",
          "info", "ready"),
@@ -84,19 +95,81 @@ def cycle(cfg: Config) -> Part:
          "last year"),
     ],
 )  # fmt: skip
-def test_plain_timestamp_shapes(line: str, when: str, level: str, message: str) -> None:
+def test_plain_timestamp_shapes(line: str, when: str, level: str | None, message: str) -> None:
     got = parse_line(line, "plain", NOW)
     assert got.ts == pytest.approx(utc(when), abs=1e-6)
     assert got.level == level
     assert got.message.startswith(message)
 
 
-def test_lines_without_a_stamp_keep_no_time_and_take_the_files() -> None:
+def test_lines_without_a_stamp_or_level_say_so_and_keep_their_place(tmp_path: Path) -> None:
     got = parse_line("    at Object.<anonymous> (app.js:1:1)", "plain", NOW)
-    assert got.ts is None and got.level == "info"
-    record = to_record(got, "app.log", 1234.0)
-    assert record.ts == 1234.0
+    assert (got.ts, got.level) == (None, None)
     assert parse_line("2026-02-31T10:00:00Z impossible date", "plain", NOW).ts is None
+    (tmp_path / "a.log").write_text(
+        "continued from an earlier write\n"
+        "2026-11-22T10:00:00Z ERROR boom\n    at Object.<anonymous> (app.js:1:1)\n"
+        "2026-11-22T10:00:05Z INFO later\n"
+    )
+    (tmp_path / "b.log").write_text("2026-11-22T10:00:02Z WARN between\n")
+    cfg = logs_config(tmp_path)
+    part = cycle(cfg)
+    shown = [(r.message, r.ts, r.level) for r in part.logs]
+    # The file's modification time is no line's time: the untimed first line is shown
+    # without one (it sorts at the file's last write, an upper bound: here the newest), the
+    # trace line right after the line it continues.
+    assert shown == [
+        ("ERROR boom", utc("2026-11-22T10:00:00"), "error"),
+        ("    at Object.<anonymous> (app.js:1:1)", None, None),
+        ("WARN between", utc("2026-11-22T10:00:02"), "warning"),
+        ("INFO later", utc("2026-11-22T10:00:05"), "info"),
+        ("continued from an earlier write", None, None),
+    ]
+    # A later cycle's untimed line goes after the file's last timed line of earlier cycles.
+    with (tmp_path / "a.log").open("a") as f:
+        f.write("    at next (app.js:2:2)\n")
+    (tmp_path / "b.log").write_text("2026-11-22T10:00:09Z WARN b again\n")
+    wanted = ("    at next (app.js:2:2)", "WARN b again")
+    later = [r for r in cycle(cfg).logs if r.message in wanted]
+    assert [(r.message, r.ts, r.place) for r in later] == [
+        ("    at next (app.js:2:2)", None, utc("2026-11-22T10:00:05")),
+        ("WARN b again", utc("2026-11-22T10:00:09"), None),
+    ]
+
+
+def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
+    from tests.test_render import render_all
+
+    snap = snapshot(Workload(panels=1, traces=1, log_lines=0))
+    records = [
+        LogRecord(None, None, "no time, no level", "x.log"),
+        LogRecord(NOW - 60, "error", "disk 1 full", "x.log"),
+        LogRecord(NOW - 50, "error", "disk 2 full", "x.log"),
+        LogRecord(None, "critical", "kernel panic", "x.log", place=NOW - 40),
+        LogRecord(NOW - 30, "info", "fine", "x.log"),
+    ]
+    files = render_all(dataclasses.replace(snap, logs=tuple(records)))
+    page = files["logs/index.html"].decode()
+    # Times from another day than the page's show their date, on the tail and the index.
+    index = files["index.html"].decode()
+    assert "11-25 09:59:00" in page and "11-25 09:59:00" in index  # NOW - 60: disk 1 full
+    badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
+    assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
+                      "-": "1"}  # fmt: skip
+    table = re.search(r"<table[^>]*>\s*<caption>lines shown by level.*?</table>", page, re.S)
+    assert table, page
+    rows = dict(re.findall(r"<th scope=\"row\">(\w+|-)</th><td class=\"num\">(\d+)</td>",
+                           table.group(0)))  # fmt: skip
+    assert rows == badges
+    top = dict((m, int(n)) for n, m in re.findall(r'<td class="num">(\d+)</td><td>([^<]+)</td>',
+                                               page.split('id="top"')[1]))  # fmt: skip
+    assert top == {"disk # full": 2, "kernel panic": 1}
+    tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', page, re.S).group(1)
+    assert re.search(
+        r'<span class="dim">–</span> <span class="lv none">-    </span> '
+        r'<span class="dim">x.log</span> no time, no level',
+        tail,
+    ), tail
 
 
 @pytest.mark.parametrize(
@@ -123,11 +196,11 @@ def test_level_spellings(spellings: list, level: str | None) -> None:
         ("2026-11-22T10:00:00Z <warn> disk at 91%", "warning"),
         ("2026-11-22T10:00:00Z request done level=debug", "debug"),
         ("Error: cannot open file", "error"),
-        ("2026-11-22T10:00:00Z all good, no error found", "info"),  # prose is no level
+        ("2026-11-22T10:00:00Z all good, no error found", None),  # prose is no level
         ("\x1b[31mERROR\x1b[0m colour codes are dropped", "error"),
     ],
 )
-def test_levels_in_plain_text(line: str, level: str) -> None:
+def test_levels_in_plain_text(line: str, level: str | None) -> None:
     from sitegen.logs.parse import clean
 
     assert parse_line(clean(line.encode()), "plain", NOW).level == level
@@ -145,7 +218,7 @@ def test_json_lines_are_read_by_meaning_whatever_the_logger() -> None:
             (utc("2026-11-22T10:00:00"), "warning", "ecs", trace, 0.0015),
         # Docker's json-file driver
         '{"log":"docker line\\n","stream":"stderr","time":"2026-11-22T10:00:00.5Z"}':
-            (utc("2026-11-22T10:00:00.5"), "info", "docker line", None, None),
+            (utc("2026-11-22T10:00:00.5"), None, "docker line", None, None),
         # Serilog CLEF
         '{"@t":"2026-11-22T10:00:00Z","@l":"Error","@m":"clef","Elapsed":"1.5s"}':
             (utc("2026-11-22T10:00:00"), "error", "clef", None, 1.5),
@@ -370,6 +443,25 @@ SECRETS = [
     ("AccountKey=Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA==;EndpointSuffix=x", "Zm9vYmFy"),
     ("-----BEGIN PRIVATE KEY-----\\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\\n-----END PRIVATE KEY-----",
      "MIIEvQIBADANBgkqhkiG9w0BAQEFAASC"),
+    # Headers as arrays and maps: Caddy's JSON, Go's http.Header, Python dicts, curl
+    ('{"request":{"headers":{"Cookie":["session=0a1b2c3d4e5f"]}}}', "0a1b2c3d4e5f"),
+    ('"Set-Cookie":["id=a3fWa9x7; Expires=Thu, 21 Oct 2021 07:28:00 GMT", "csrf=Zx81Qw"]',
+     "a3fWa9x7"),
+    ('"Set-Cookie":["id=a3fWa9x7; Expires=Thu, 21 Oct 2021 07:28:00 GMT", "csrf=Zx81Qw"]',
+     "Zx81Qw"),
+    ('"set-cookie": ["a=b1c2d3", "theme=dark; csrftoken=Q9w8E7r6"]', "Q9w8E7r6"),
+    ('"X-Auth-Token":["gAAAAABkZ1xYz0123"]', "gAAAAABkZ1xYz0123"),
+    ('"Authorization":["Token 9944b09199c62bcf9418ad846dd0e4bbdfc6ee4b"]', "9944b09199c62bcf"),
+    ('Authorization: Token token="abc123secret"', "abc123secret"),
+    ('curl -H "Authorization: Token 5f4dcc3b5aa765d61d8327deb882cf99" https://api/', "5f4dcc3b"),
+    ("using Token 5f4dcc3b5aa765d61d8327deb882cf99 for the API", "5f4dcc3b5aa765d6"),
+    ('{"X-Api-Key": "k3yv4lue9876"}', "k3yv4lue9876"),
+    ("{'X-Auth-Token': 'abcd1234efgh'}", "abcd1234efgh"),
+    ("map[Authorization:[Bearer abc.def.ghi123] Cookie:[session=xyz98765]]", "xyz98765"),
+    ("X-Auth-Token: tok_12345678", "tok_12345678"),
+    ("Proxy-Authorization: Basic dXNlcjpwYXNzd29yZA==", "dXNlcjpwYXNzd29yZA"),
+    ("X-Api-Key=zz99yy88", "zz99yy88"),
+    ("password=Summer{2024} token=Ab{c0ffee1 x", "Summer{2024}"),  # not an object printout
 ]  # fmt: skip
 
 
@@ -379,6 +471,46 @@ def test_every_kind_of_secret_is_masked(text: str, secret: str) -> None:
 
     masked = redact(text)
     assert secret not in masked and MASK in masked, masked
+
+
+# Names and words that contain a secret word but hold none: they must stay as written.
+BENIGN = [
+    "at com.android.server.wm.AppWindowToken.destroySurfaces:374",
+    "at com.example.auth.TokenRefreshService.refreshTokens(TokenRefreshService.java:88)",
+    "printFreezingDisplayLogsopening app wtoken = AppWindowToken{9f4ef63 token=Token{a64f992 "
+    "ActivityRecord{de9231d u0 com.tencent.qt.qtl/.activity.info.NewsDetailXmlActivity t761}}}",
+    "Skipping AppWindowToken{df0798e token=Token{78af589 ActivityRecord{3b04890}}} -- going",
+    "Token: Token { kind: HDFS_DELEGATION_TOKEN, service: 10.0.0.1:8020 }",
+    "Kind: YARN_AM_RM_TOKEN, Service: , Ident: (appAttemptId { attemptId: 1 } keyId: -1276)",
+    "Executing with tokens:",
+    "CsrfTokenRepository loaded, tokenValiditySeconds: 3600, token_type=bearer",
+    "password_length=12 passwordPolicy: strong",
+    "New session 12 of user alice.",
+    "pam_unix(sshd:session): session opened for user root by (uid=0)",
+    "Removed session 7f3a9c.",
+    "the token expired after 5 minutes",
+    "Token Service started",
+]
+
+
+@pytest.mark.parametrize("text", BENIGN)
+def test_names_and_words_that_hold_no_secret_stay_untouched(text: str) -> None:
+    from sitegen.redact import redact
+
+    assert redact(text) == text
+
+
+def test_a_json_log_behind_a_compose_prefix_is_read_and_redacted() -> None:
+    line = ('caddy  | {"level":"info","ts":1646861401.5,"msg":"handled request","request":'
+            '{"headers":{"Cookie":["session=0a1b2c3d4e5f"],"X-Auth-Token":["gAAAAABkZ1xYz"],'
+            '"User-Agent":["curl/7.81.0"]}}}')  # fmt: skip
+    record = to_record(parse_line(line, "auto", NOW), "docker-compose.log", NOW)
+    assert (record.message, record.level, record.ts) == ("handled request", "info", 1646861401.5)
+    fields = dict(record.fields)
+    assert fields["service"] == "caddy"
+    assert fields["request.headers.Cookie"] == fields["request.headers.X-Auth-Token"] == MASK
+    assert fields["request.headers.User-Agent"] == '["curl/7.81.0"]'
+    assert "0a1b2c3d4e5f" not in repr(record) and "gAAAAABkZ1xYz" not in repr(record)
 
 
 @pytest.mark.parametrize(
@@ -434,6 +566,7 @@ def test_vanished_files_and_fifos_are_said_not_waited_on(tmp_path: Path, monkeyp
     part = cycle(logs_config(tmp_path))
     assert time.monotonic() - start < 5
     assert [r.message for r in part.logs] == ["fine"]
+    assert part.detail.startswith("1 new line from 3 files, 1 shown")  # one of them read
     assert (
         "unreadable: gone.log (No such file or directory), pipe.log (not a regular file)"
         in part.detail
@@ -593,14 +726,14 @@ def test_journald_entries_are_mapped_and_followed_by_cursor(tmp_path: Path) -> N
     cfg = journal_config(tmp_path)
     part, status = journal_cycle(cfg)
     assert status.ok, status.error
-    assert [r.level for r in part.logs] == ["info", "error", "warning", "critical", "debug", "info"]
+    assert [r.level for r in part.logs] == ["info", "error", "warning", "critical", "debug", None]
     assert [r.ts for r in part.logs] == [T0 + i for i in range(6)]
     assert [r.source for r in part.logs] == ["nginx.service", "app", "worker", "kernel", "app",
                                              "journal"]  # fmt: skip
     first, binary, multi = part.logs[:3]
     assert first.fields == (("host", "web1"),)
     assert binary.message == "binary \ufffd\ufffd <b>" and binary.trace_id == TRACE
-    assert multi.message == "two ↵ lines took 12ms" and multi.duration_s == 0.012
+    assert multi.message == "two⏎lines took 12ms" and multi.duration_s == 0.012
     assert part.logs[4].trace_id == TRACE
     assert status.detail == "6 new entries, 6 shown"
 
@@ -655,7 +788,7 @@ def test_journalctl_is_killed_when_time_is_up(tmp_path: Path, monkeypatch) -> No
     assert time.monotonic() - start < 1.5
     assert status.ok, status.error
     assert [r.message for r in part.logs] == ["first"]
-    assert "out of time after 1 entries" in status.detail
+    assert "out of time after 1 entry:" in status.detail
 
 
 def test_journald_errors_are_clear_and_fail_alone(tmp_path: Path, monkeypatch) -> None:
@@ -705,3 +838,173 @@ def test_journald_secrets_and_keys_over_several_entries_are_masked(tmp_path: Pat
     for secret in ("b3Bl", "MIIE", "hunter2", "48151623", body[::-1][:20]):
         assert secret not in text, secret
     assert [r.message for r in part.logs][-1] == "after"
+
+
+# --- a corpus of real formats: every time and level as written ---
+
+FIXTURES = ROOT / "tests" / "fixtures" / "logs"
+# Per file, per line: the time the line states (UTC; a number is epoch seconds; None: it
+# states none) and the level it names (None: it names none). Year-less stamps are read
+# relative to NOW (2026-11-25): December is last year's.
+CORPUS: dict[str, list[tuple[str | float | None, str | None]]] = {
+    "android.log": [("2026-03-17T16:13:38.811", "debug"), ("2026-03-17T16:13:38.819", "debug"),
+                    ("2026-03-17T16:13:38.839", "debug"), ("2026-03-17T16:13:38.896", "info"),
+                    ("2026-03-17T16:14:02.137", "warning"), ("2026-03-17T16:15:11.402", "error")],
+    "hdfs.log": [("2008-11-09T20:36:15", "info"), ("2008-11-09T20:38:07", "info"),
+                 ("2008-11-09T20:40:05", "info"), ("2008-11-09T21:40:43", "warning")],
+    "spark.log": [("2017-06-09T20:10:40", "info"), ("2017-06-09T20:10:41", "info"),
+                  ("2017-06-09T20:11:11", "warning"), ("2017-06-09T20:11:12", "error")],
+    "openstack.log": [("2017-05-16T00:00:00.008", "info"), ("2017-05-16T00:00:04.500", "info"),
+                      ("2017-05-16T00:00:05.185", "warning"), ("2017-05-16T00:00:10.296", "error")],
+    "bgl.log": [(1117838570, "info"), (1117838573, "info"), (1117869872, "critical"),
+                (1118536327, "critical")],
+    "thunderbird.log": [(1131566461, None), (1131566461, None), (1131566462, "warning"),
+                        (1131567242, "error")],
+    "hpc.log": [(1077804742, None), (1077804746, None), (1074119817, None)],
+    "healthapp.log": [("2017-12-23T22:15:29.606", None), ("2017-12-23T22:15:29.615", None),
+                      ("2017-12-23T22:15:29.633", None)],
+    "proxifier.log": [("2026-10-30T16:49:06", None), ("2026-10-30T16:49:06", None),
+                      ("2026-10-30T16:49:07", None)],
+    "apache-error.log": [("2005-12-04T04:47:44", "info"), ("2005-12-04T04:47:44", "error"),
+                         ("2005-12-04T04:51:08", "info")],
+    "hadoop.log": [("2015-10-18T18:01:47.978", "info"), ("2015-10-18T18:01:48.963", "info"),
+                   ("2015-10-18T18:01:48.963", "info"), ("2015-10-18T18:10:49.386", "warning"),
+                   ("2015-10-18T18:10:56.597", "error")],
+    "zookeeper.log": [("2015-07-29T17:41:44.747", "info"), ("2015-07-29T19:04:12.394", "warning"),
+                      ("2015-07-29T19:04:29.071", "error")],
+    "linux-syslog.log": [("2026-06-14T15:16:01", None), ("2026-06-15T04:06:18", None),
+                         ("2026-06-15T04:06:19", "critical")],
+    "mac.log": [("2026-07-01T09:00:55", None), ("2026-07-01T09:01:05", None),
+                ("2026-07-01T09:02:26", None)],
+    "windows-cbs.log": [("2016-09-28T04:30:30", "info"), ("2016-09-28T04:30:31", "info"),
+                        ("2016-09-28T04:30:31", "error")],
+    "openssh.log": [("2025-12-10T06:55:46", None), ("2025-12-10T06:55:46", None),
+                    ("2025-12-10T07:02:47", "error")],
+    "nginx-access.log": [("2015-05-17T08:05:32", "info"), ("2015-05-17T08:05:24", "warning"),
+                         ("2015-05-17T06:05:12", "info"), ("2000-10-10T20:55:36", "error")],
+    "nginx-error.log": [("2015-05-17T08:05:32", "error"), ("2015-05-17T08:06:01", "warning"),
+                        ("2015-05-17T08:07:12", "info")],
+    "rfc5424.log": [("2003-10-11T22:14:15.003", "critical"), ("2003-08-24T12:14:15.000003", "info"),
+                    ("2003-10-11T22:14:15.003", "info"), (None, "warning")],
+    "rfc3164.log": [("2026-10-11T22:14:15", "critical"), ("2026-02-05T17:32:18", "info")],
+    "klog.log": [("2026-07-15T14:26:15.123456", "info"), ("2026-07-15T14:26:16.000001", "warning"),
+                 ("2026-07-15T14:26:17.5", "error")],
+    "golang.log": [("2009-11-10T23:00:00", None), ("2009-11-10T23:00:01.123456", None),
+                   ("2009-11-10T23:00:02", "error")],
+    "zap-console.log": [("2023-03-15T10:20:30.123", "error"), ("2023-03-15T10:20:31.456", "info"),
+                        ("2023-03-15T10:20:32", "warning"), ("2023-03-15T09:20:33", "debug")],
+    "rust-tracing.log": [("2023-01-10T12:34:56.789012", "info"),
+                         ("2023-01-10T12:34:57.000001", "warning"),
+                         ("2023-01-10T12:34:58.1", "error"), ("2023-01-10T12:34:59", "debug")],
+    "rust-tracing-json.log": [("2023-01-10T12:34:56.789012", "info"),
+                              ("2023-01-10T12:34:58.1", "error")],
+    "logstash-v0.log": [("2013-01-22T11:30:01.123", "error"), ("2013-01-22T11:30:02", "warning")],
+    "ecs.log": [("2019-08-06T12:09:12.375", "error"), ("2019-08-06T12:09:13", "warning")],
+    "docker-compose.log": [(1646861401.5241024, "info"), (1646861402.0, "error"),
+                           ("2022-03-09T21:30:05", "info"), ("2022-03-09T21:30:06.123", "info")],
+    "cri.log": [("2016-10-06T00:17:09.669794", None), ("2016-10-06T00:17:09.669794", None),
+                ("2016-10-06T00:17:10.113243", "warning"), ("2016-10-06T00:17:11", "info")],
+    "journald-export.log": [(1700000000.123456, "info"), (1700000001.0, "error")],
+    "postgresql.log": [("2023-01-01T12:00:00.123", "info"), ("2023-01-01T12:00:05.456", "error"),
+                       ("2023-01-01T12:00:05.456", None), ("2023-01-01T11:00:09", "warning")],
+    "mysql.log": [("2023-01-01T12:00:00.123456", "info"), ("2023-01-01T12:00:01", "warning"),
+                  ("2023-01-01T12:00:02", "error")],
+    "python-logging.log": [("2023-01-01T12:00:00.123", "error"), ("2023-01-01T12:00:01", "info"),
+                           ("2023-01-01T12:00:02.5", "critical")],
+    "logfmt.log": [("2023-01-01T12:00:00.123", "info"), ("2023-01-01T12:00:01", "warning"),
+                   ("2023-01-01T12:00:02", "error")],
+    "pino.log": [(1700000000.0, "info"), (1700000001.5, "error")],
+    "docker-json-file.log": [("2023-01-01T12:00:00", "error"), ("2023-01-01T12:00:01.5", None)],
+    "redis.log": [("2026-11-25T09:58:00.123", "info"), ("2026-11-25T09:58:30", "warning"),
+                  ("2026-11-25T09:59:00", "debug")],
+}  # fmt: skip
+
+
+def test_a_corpus_of_real_formats_reads_time_and_level_as_written() -> None:
+    assert sorted(CORPUS) == sorted(p.name for p in FIXTURES.glob("*.log"))
+    assert len(CORPUS) >= 25
+    right, wrong = 0, []
+    for name, expected in CORPUS.items():
+        raws = (FIXTURES / name).read_bytes().splitlines()
+        lines = list(FileParser("auto", FileState()).parse(raws, NOW))
+        assert len(lines) == len(expected), name
+        for n, (line, (when, level)) in enumerate(zip(lines, expected, strict=True), 1):
+            ts = utc(when) if isinstance(when, str) else when
+            if (line.ts is None, line.level) == (ts is None, level) and (
+                ts is None or abs(line.ts - ts) < 1e-6
+            ):
+                right += 1
+            else:
+                wrong.append((f"{name}:{n}", line.ts, line.level, ts, level))
+    total = sum(len(e) for e in CORPUS.values())
+    assert right / total >= 0.98, wrong
+
+
+def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
+    (tmp_path / "app.log").write_text(
+        "2026-07-01 12:00:00,000 INFO summer, naive\n"
+        "2026-01-01 12:00:00,000 INFO winter, naive\n"
+        "2026-07-01T12:00:00Z INFO zoned\n"
+        "Jul  1 12:00:00 host app: syslog, naive\n"
+        '{"time":"2026-07-01T12:00:00","msg":"json, naive"}\n'
+    )
+    cfg = logs_config(tmp_path, 'timezone = "America/New_York"\n')
+    got = {r.message.split(",")[0]: r.ts for r in cycle(cfg).logs}
+    assert got == {
+        "INFO summer": utc("2026-07-01T16:00:00"),  # EDT, -4
+        "INFO winter": utc("2026-01-01T17:00:00"),  # EST, -5
+        "INFO zoned": utc("2026-07-01T12:00:00"),
+        "host app: syslog": utc("2026-07-01T16:00:00"),
+        "json": utc("2026-07-01T16:00:00"),
+    }
+    assert parse('[logs]\ntimezone = "UTC"\n', env={}).logs.timezone == "UTC"
+    with pytest.raises(ConfigError) as bad:
+        parse('[logs]\ntimezone = "Mars/Olympus"\n', env={})
+    assert bad.value.errors == [
+        "logs.timezone: not an IANA time zone (e.g. UTC, Europe/Berlin): 'Mars/Olympus'"
+    ]
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["[abc] " * 3000, "ERRORS " * 2500, "level=" * 2700, "x: " * 5000, "1" * 16000,
+     "caddy | " * 2000, "2026-11-22 " * 1400],
+)  # fmt: skip
+def test_a_level_and_time_search_over_the_whole_line_stays_linear(line: str) -> None:
+    started = time.perf_counter()
+    for _ in range(20):
+        parse_line(line[:MAX_LINE], "auto", NOW)
+    assert time.perf_counter() - started < 2.0
+
+
+def test_data_logs_json_holds_every_shown_record_newest_first() -> None:
+    from sitegen.render.twins import twins
+
+    records = (
+        LogRecord(utc("2005-12-04T04:47:44"), "error", "mod_jk child in error state", "apache.log"),
+        LogRecord(None, None, "    at x (app.js:1:1)", "app.log", place=utc("2005-12-04T04:47:44")),
+        LogRecord(
+            1700000000.123456,
+            "info",
+            "<b>done</b> & ok",
+            "app.log",
+            "ab" * 16,
+            (("k", "v"),),
+            0.012,
+        ),
+    )
+    snap = dataclasses.replace(snapshot(Workload(panels=0, traces=0, log_lines=0)), logs=records)
+    raw = twins(snap)["data/logs.json"]
+    assert b"<" not in raw and b"&" not in raw  # markup in log text is escaped, not HTML
+    doc = json.loads(raw)
+    assert doc["generated_at"] == "2026-11-22T09:42:42Z"
+    assert doc["records"] == [
+        {"time": "2023-11-14T22:13:20.123456Z", "level": "info", "source": "app.log",
+         "message": "<b>done</b> & ok", "fields": {"k": "v"}, "trace_id": "ab" * 16,
+         "duration_seconds": 0.012},
+        {"time": None, "level": None, "source": "app.log", "message": "    at x (app.js:1:1)",
+         "fields": {}, "trace_id": None, "duration_seconds": None},
+        {"time": "2005-12-04T04:47:44Z", "level": "error", "source": "apache.log",
+         "message": "mod_jk child in error state", "fields": {}, "trace_id": None,
+         "duration_seconds": None},
+    ]  # fmt: skip

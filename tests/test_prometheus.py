@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import json
 import math
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import ClassVar
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -152,24 +156,59 @@ def test_the_stack_sample_config_is_valid_and_its_promql_parses(prom: PromServer
 
 
 class Faulty(http.server.BaseHTTPRequestHandler):
-    """A stand-in server for faults a healthy Prometheus won't produce on demand."""
+    """A stand-in server for faults a healthy Prometheus won't produce on demand.
+
+    Modes: "503" (overloaded), "slow" (3 s before answering), "trickle" (a byte a second,
+    forever), "answers" (each query's (status, body) from `answers`; a real-looking empty
+    vector for any other query).
+    """
 
     mode = "503"
     hits = 0
+    answers: ClassVar[dict[str, tuple[int, bytes]]] = {}
 
     def do_GET(self) -> None:
         type(self).hits += 1
         if self.mode == "slow":
             time.sleep(3)
-        body = b'{"status":"error","errorType":"unavailable","error":"overloaded, try later"}'
-        self.send_response(503)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        status, body = (
+            503,
+            b'{"status":"error","errorType":"unavailable","error":"overloaded, try later"}',
+        )
+        if self.mode == "answers":
+            query = parse_qs(urlsplit(self.path).query).get("query", [""])[0]
+            empty = b'{"status":"success","data":{"resultType":"matrix","result":[]}}'
+            status, body = self.answers.get(query, (200, empty))
+        # The client may hang up first (its deadline): that is the point, not an error.
+        with contextlib.suppress(OSError):
+            if self.mode == "trickle":
+                self.wfile.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n")
+                while True:
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+                    time.sleep(1)  # the fault itself: one byte a second
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
 
     def log_message(self, *args: object) -> None:
         pass
+
+
+@contextlib.contextmanager
+def faulty(mode: str, answers: dict[str, tuple[int, bytes]] | None = None) -> Iterator[str]:
+    """Serve Faulty in `mode` on a loopback port; yield its URL."""
+    Faulty.mode, Faulty.hits, Faulty.answers = mode, 0, answers or {}
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
+    server.daemon_threads = True  # a trickling handler ends when its client hangs up
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.mark.parametrize(
@@ -179,18 +218,12 @@ class Faulty(http.server.BaseHTTPRequestHandler):
 def test_5xx_and_timeouts_are_retried_within_the_deadline(
     cfg, mode: str, error: str, hits: int
 ) -> None:
-    Faulty.mode, Faulty.hits = mode, 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        url = f"http://127.0.0.1:{server.server_address[1]}"
+    with faulty(mode) as url:
         panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
         prom_cfg = PrometheusConfig(url=url, timeout_seconds=0.5)
         started = time.monotonic()
         result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 5)
         assert time.monotonic() - started < 5
-    finally:
-        server.shutdown()
     assert result.error.startswith(error), result.error
     if mode == "503":
         assert "unavailable: overloaded, try later" in result.error
@@ -198,15 +231,120 @@ def test_5xx_and_timeouts_are_retried_within_the_deadline(
 
 
 def test_retries_stop_at_the_deadline(cfg) -> None:
-    Faulty.mode, Faulty.hits = "slow", 0
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        prom_cfg = PrometheusConfig(url=f"http://127.0.0.1:{server.server_address[1]}")
+    with faulty("slow") as url:
+        prom_cfg = PrometheusConfig(url=url)
         panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
         started = time.monotonic()
         result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 1.2)
         assert time.monotonic() - started < 2.5
-    finally:
-        server.shutdown()
     assert result.error is not None and Faulty.hits <= 2
+
+
+def _answer(series: list, kind: str = "matrix") -> tuple[int, bytes]:
+    return 200, json.dumps(
+        {"status": "success", "data": {"resultType": kind, "result": series}}
+    ).encode()
+
+
+def _render_against(url: str, tmp_path: Path, panels: str, redact: str = "") -> dict:
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[site]\nworkers = 1\ninterval_seconds = 4\n[prometheus]\nurl = "{url}"\n'
+        f"timeout_seconds = 5\n{redact}{panels}"
+    )
+    return render(config)
+
+
+def test_a_trickling_server_costs_the_deadline_not_more_and_leaves_no_thread(
+    tmp_path: Path,
+) -> None:
+    # A per-read timeout never fires on a byte a second: only a whole-request limit does.
+    before = set(threading.enumerate())
+    with faulty("trickle") as url:
+        started = time.monotonic()
+        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "t"\nquery = "up"\n')
+        took = time.monotonic() - started
+        # Threads of this test's stand-in server aside, nothing the cycle started is left.
+        left = [t.name for t in set(threading.enumerate()) - before if "serve" not in t.name
+                and "process_request" not in t.name]  # fmt: skip
+    assert took < 15, took  # the sources' deadline is 2 s (half the interval of 4 s)
+    assert "timed out after" in doc["sources"]["prometheus"]["error"]
+    assert left == []
+
+
+MALFORMED = {
+    "bad_point": _answer([{"metric": {"a": "1"}, "values": [[1, "x"], [2]]}]),
+    "not_a_list": _answer({"oops": 1}),
+    "not_json": (200, b"<html>proxy</html>"),
+    "metric_list": _answer([{"metric": ["a"], "values": []}]),
+}
+
+
+def test_a_malformed_answer_costs_only_its_panel(tmp_path: Path) -> None:
+    panels = "".join(f'[[panels]]\ntitle = "{q}"\nquery = "{q}"\n' for q in MALFORMED)
+    panels += '[[panels]]\ntitle = "good"\nquery = "good"\n'
+    good = _answer([{"metric": {"job": "x"}, "values": [[time.time() - 60, "1.5"]]}])
+    with faulty("answers", {**MALFORMED, "good": good}) as url:
+        doc = _render_against(url, tmp_path, panels)
+    assert doc["sources"]["prometheus"]["ok"] is True
+    errors = {q: panel(doc, q)["error"] for q in MALFORMED}
+    assert errors["bad_point"].startswith("malformed series #0 in the answer"), errors
+    assert errors["metric_list"].startswith("malformed series #0 in the answer"), errors
+    assert errors["not_a_list"].startswith("malformed answer from http://127.0.0.1:"), errors
+    assert errors["not_json"].startswith("not JSON from http://127.0.0.1:"), errors
+    assert panel(doc, "good")["series"][0]["last"] == 1.5
+
+
+def test_series_label_length_and_answer_size_are_capped(tmp_path: Path) -> None:
+    now = time.time()
+    many = [
+        {"metric": {"i": str(i), "long": "v" * 10_000}, "values": [[now - 60, str(i)]]}
+        for i in range(10_000)
+    ]
+    huge = [{"metric": {"i": "0"}, "values": [[now - 60, "1"]] * 400_000}]
+    panels = '[[panels]]\ntitle = "many"\nquery = "many"\n'
+    panels += '[[panels]]\ntitle = "few"\nquery = "many"\nmax_series = 3\n'
+    panels += '[[panels]]\ntitle = "huge"\nquery = "huge"\n'
+    short = [{**s, "metric": {"i": s["metric"]["i"]}} for s in many]
+    with faulty("answers", {"many": _answer(short), "huge": _answer(huge)}) as url:
+        doc = _render_against(url, tmp_path, panels)
+    drawn = panel(doc, "many")
+    assert (
+        len(drawn["series"]) == 50
+        and drawn["note"] == "9950 more series not shown (max_series = 50)"
+    )
+    # The largest newest values are the ones kept.
+    assert sorted(s["last"] for s in drawn["series"]) == [float(i) for i in range(9950, 10_000)]
+    assert [s["last"] for s in panel(doc, "few")["series"]] == [9999.0, 9998.0, 9997.0]
+    assert panel(doc, "huge")["error"].endswith("is larger than 4194304 bytes")
+    page = (tmp_path / "public/metrics/index.html").read_bytes()
+    assert len(page) < 300_000 and b"9950 more series not shown" in page
+    with faulty("answers", {"many": _answer(many[:60])}) as url:
+        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "l"\nquery = "many"\n')
+    (label,) = {s["labels"]["long"] for s in panel(doc, "l")["series"]}
+    assert label == "v" * 119 + "…"
+
+
+def test_labels_titles_queries_and_error_texts_are_redacted(tmp_path: Path) -> None:
+    now = time.time()
+    secret = _answer([{"metric": {"dsn": "postgres://app:hunter2@db/x", "tenant": "TENANT-123456"},
+                       "values": [[now - 60, "1"]]}])  # fmt: skip
+    html_500 = (500, b"<html><body>upstream auth failed for Bearer abcdefghijkl0123456789</body>")
+    panels = (
+        '[[panels]]\ntitle = "labels"\nquery = "secret"\n'
+        '[[panels]]\ntitle = "token TENANT-999999"\nquery = "html"\n'
+        '[[panels]]\ntitle = "promql"\nquery = \'up{key="TENANT-424242"}\'\n'
+    )
+    with faulty("answers", {"secret": secret, "html": html_500}) as url:
+        doc = _render_against(
+            url, tmp_path, panels, redact='[redact]\npatterns = ["TENANT-\\\\d{6}"]\n'
+        )
+    labels = panel(doc, "labels")["series"][0]["labels"]
+    assert labels == {"dsn": "postgres://app:[REDACTED]@db/x", "tenant": "[REDACTED]"}
+    failed = panel(doc, "token [REDACTED]")["error"]
+    assert failed.startswith("HTTP 500 from") and "Bearer [REDACTED]" in failed
+    assert panel(doc, "promql")["query"] == 'up{key="[REDACTED]"}'
+    site = b"".join(p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file())
+    state = b"".join(p.read_bytes() for p in (tmp_path / ".sitegen").rglob("*") if p.is_file())
+    for leak in (b"hunter2", b"TENANT-123456", b"TENANT-999999", b"abcdefghijkl0123456789"):
+        assert leak not in site and leak not in state, leak

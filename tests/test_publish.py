@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import json
 import subprocess
@@ -78,8 +79,8 @@ def aws(monkeypatch: pytest.MonkeyPatch):
         yield
 
 
-def distribution() -> str:
-    cf = boto3.client("cloudfront", region_name="us-east-1")
+def distribution(cf=None) -> str:
+    cf = cf or boto3.client("cloudfront", region_name="us-east-1")
     origin = {
         "Id": "s3",
         "DomainName": f"{BUCKET}.s3.amazonaws.com",
@@ -254,16 +255,21 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
             "AWS_SECRET_ACCESS_KEY": "testing",
             "PATH": "/usr/bin:/bin",
         }
-        boto3.client(
-            "s3",
+        # One server for S3 and CloudFront, as [publish] endpoint_url reaches both.
+        client = functools.partial(
+            boto3.client,
             endpoint_url=endpoint,
             region_name="us-east-1",
             aws_access_key_id="testing",
             aws_secret_access_key="testing",
-        ).create_bucket(Bucket=BUCKET)
+        )
+        client("s3").create_bucket(Bucket=BUCKET)
+        cf = client("cloudfront")
+        dist = distribution(cf)
         config = tmp_path / "sitegen.toml"
         config.write_text(
             f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n'
+            f'distribution_id = "{dist}"\n'
         )
         sitegen = [sys.executable, "-m", "sitegen"]
         subprocess.run(
@@ -299,6 +305,19 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
             again.stdout.startswith("uploaded 0 ")
             and "deleted 0, invalidated 0 paths" in again.stdout
         )
+        # A new cycle rewrites the pages: the overwritten ones are invalidated on the server.
+        subprocess.run([*sitegen, "render", "--config", str(config), "-q"], check=True, env=env)
+        changed = subprocess.run(
+            [*sitegen, "publish", "--config", str(config)],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert changed.returncode == 0, changed.stderr
+        (made,) = cf.list_invalidations(DistributionId=dist)["InvalidationList"]["Items"]
+        assert f"({made['Id']})" in changed.stdout
+        batch = cf.get_invalidation(DistributionId=dist, Id=made["Id"])["Invalidation"]
+        assert "/index.html" in batch["InvalidationBatch"]["Paths"]["Items"]
     finally:
         server.stop()
 
@@ -458,3 +477,230 @@ def test_a_corrupt_publish_state_is_moved_aside_and_the_bucket_asked(aws, tmp_pa
     _again, rec = run(tmp_path, site_files(), cfg)
     assert rec.ops("PutObject") == [] and rec.ops("GetObject") == ["manifest.json"]
     assert list(state.parent.glob("state.json.corrupt-*"))
+
+
+# -- the bucket is the truth: drift, a second generator, ordering by links, the lease --------
+
+
+def linked_site(**changes: bytes | None) -> dict[str, bytes]:
+    """A small site whose pages link each other the way sitegen's templates do (relative)."""
+    files = {
+        "assets/site.0123456789ab.css": b"body{}",
+        "index.html": b'<link rel="stylesheet" href="assets/site.0123456789ab.css">'
+        b'<a href="traces/index.html">traces</a><a href="about/">about</a>',
+        "about/index.html": b'<link rel="stylesheet" href="../assets/site.0123456789ab.css">'
+        b'<a href="../index.html">home</a>',
+        "traces/index.html": b'<a href="../index.html">home</a><a href="abc.html">abc</a>',
+        "traces/abc.html": b'<a href="index.html">traces</a><a href="../index.html#top">home</a>',
+        "data/status.json": b'{"incidents": []}',
+    }
+    files.update(changes)
+    return {k: v for k, v in files.items() if v is not None}
+
+
+def bucket_keys(prefix: str = "") -> dict[str, bytes]:
+    s3 = boto3.client("s3", region_name="us-east-1")
+    listed = s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", [])
+    return {
+        o["Key"][len(prefix) :]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read()
+        for o in listed
+    }
+
+
+def broken_links(objects: dict[str, bytes]) -> list[tuple[str, str]]:
+    """Every (page, target) of a page in the bucket whose target the bucket lacks."""
+    from sitegen.site.publish import links
+
+    return sorted(
+        (path, target)
+        for path, body in objects.items()
+        if path.endswith(".html")
+        for target in links(path, body)
+        if target not in objects
+    )
+
+
+def test_links_are_resolved_like_a_browser_would() -> None:
+    from sitegen.site.publish import links
+
+    page = (
+        b'<a href="../index.html#x">a</a><a href=abc.html>b</a><a href="./">c</a>'
+        b'<img src="/assets/i.png"><a href="https://example.com/x.html">d</a>'
+        b'<a href="#main">e</a><a href="../../../etc">f</a><a href="q.html?page=2">g</a>'
+    )
+    assert links("traces/index.html", page) == {
+        "index.html",
+        "traces/abc.html",
+        "traces/index.html",
+        "assets/i.png",
+        "traces/q.html",
+        "etc",  # past the root a browser stays at the root
+    }
+
+
+def test_an_object_deleted_or_overwritten_behind_its_back_is_repaired(aws, tmp_path) -> None:
+    cfg = PublishConfig(bucket=BUCKET, prefix="site/")
+    run(tmp_path, linked_site(), cfg)
+    s3 = boto3.client("s3", region_name="us-east-1")
+    s3.delete_object(Bucket=BUCKET, Key="site/assets/site.0123456789ab.css")
+    s3.put_object(Bucket=BUCKET, Key="site/about/index.html", Body=b"defaced, same size....")
+    s3.put_object(Bucket=BUCKET, Key="site/traces/abc.html", Body=b"x" * 73)  # same size
+    done, rec = run(tmp_path, linked_site(), cfg)
+    # One LIST and the manifest's conditional GET found it; only the drifted objects go up.
+    assert rec.ops("ListObjectsV2") == [""] and rec.ops("GetObject") == ["site/manifest.json"]
+    assert set(rec.ops("PutObject")) == {
+        "site/assets/site.0123456789ab.css",
+        "site/about/index.html",
+        "site/traces/abc.html",
+        "site/manifest.json",
+    }
+    assert set(done.plan.repaired) == {
+        "assets/site.0123456789ab.css",
+        "about/index.html",
+        "traces/abc.html",
+    }
+    assert "repaired 3" in done.summary()
+    assert bucket_keys("site/") == {
+        **linked_site(),
+        "manifest.json": (tmp_path / "public/manifest.json").read_bytes(),
+    }
+
+
+def test_a_generator_back_from_failover_trusts_the_bucket_not_its_state(aws, tmp_path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    run(a, linked_site(), cfg)
+    # B took over: its site has no trace page and another stylesheet, and after two cycles
+    # it deleted what A had put there.
+    other = linked_site(**{"traces/abc.html": None, "assets/site.0123456789ab.css": None})
+    other["assets/site.ffffffffffff.css"] = b"p{}"
+    run(b, {**other, "index.html": b"<p>b1</p>"}, cfg)
+    run(b, {**other, "index.html": b"<p>b2</p>"}, cfg)
+    assert "traces/abc.html" not in bucket_keys()
+    # A is back with the same site as before: its own state says nothing changed.
+    done, _ = run(a, linked_site(), cfg)
+    objects = bucket_keys()
+    assert broken_links(objects) == []
+    assert {k: v for k, v in objects.items() if k in linked_site()} == linked_site()
+    assert "traces/abc.html" in done.plan.puts and "index.html" in done.plan.invalidate
+
+
+@pytest.mark.parametrize("stop_after", [0, 1, 2, 3, 4, 5])
+def test_a_publish_stopped_at_any_put_leaves_no_link_to_a_missing_object(
+    aws, tmp_path, stop_after: int
+) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)  # a site without traces yet
+    puts = {"n": 0}
+
+    def forbid(request, **_kwargs):
+        if request.url.endswith(LEASE_KEY):
+            return None
+        puts["n"] += 1
+        if puts["n"] > stop_after:
+            body = b"<Error><Code>AccessDenied</Code><Message>injected</Message></Error>"
+            return AWSResponse(request.url, 403, {}, _Raw(body))
+        return None
+
+    class Forbidding(Recorder):
+        def clients(self, cfg):
+            s3, cf = super().clients(cfg)
+            s3.meta.events.register("before-send.s3.PutObject", forbid)
+            return s3, cf
+
+    with pytest.raises(ClientError, match="AccessDenied"):
+        run(tmp_path, linked_site(), cfg, Forbidding())
+    assert broken_links(bucket_keys()) == []
+
+
+def test_uploads_go_linked_pages_first_and_the_manifest_last(aws, tmp_path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, linked_site(**{"traces/abc.html": None}), cfg)
+    new = linked_site(
+        **{
+            "traces/index.html": b'<a href="abc.html">abc</a><a href="xyz.html">xyz</a>',
+            "traces/xyz.html": b'<a href="abc.html">abc</a><a href="index.html">up</a>',
+        }
+    )
+    _done, rec = run(tmp_path, new, cfg)
+    puts = rec.ops("PutObject")
+    assert puts.index("traces/abc.html") < puts.index("traces/xyz.html")
+    assert puts.index("traces/xyz.html") < puts.index("traces/index.html")
+    assert puts[-1] == "manifest.json"
+
+
+def test_a_first_publish_puts_the_home_page_after_the_pages_it_links(aws, tmp_path) -> None:
+    _done, rec = run(tmp_path, linked_site(), PublishConfig(bucket=BUCKET))
+    puts = rec.ops("PutObject")
+    # index.html and its pages link each other: the entry page lands last of them.
+    assert puts[0] == "assets/site.0123456789ab.css" and puts[-1] == "manifest.json"
+    others = [puts.index(p) for p in linked_site() if p.endswith("html") and p != "index.html"]
+    assert puts.index("index.html") > max(others)
+    assert puts.index("data/status.json") > puts.index("index.html")
+
+
+def test_a_running_generator_sends_the_changed_objects_and_one_lease_renewal(aws, tmp_path):
+    cfg = PublishConfig(bucket=BUCKET)
+    site = lambda **c: write_site(tmp_path / "public", linked_site(**c), "t").path  # noqa: E731
+    rec = Recorder()
+    publish(site(), cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    rec.calls.clear()
+    change = {"index.html": b"<p>2</p>", "traces/abc.html": b"<p>2</p>"}
+    publish(site(**change), cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    # Two changed pages and the manifest, and one conditional PUT renewing the lease.
+    assert sorted(rec.calls) == sorted(
+        [("PutObject", "index.html"), ("PutObject", "traces/abc.html"),
+         ("PutObject", "manifest.json"), ("PutObject", LEASE_KEY)]
+    )  # fmt: skip
+    rec.calls.clear()
+    publish(site(**change), cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    assert rec.calls == []  # nothing changed: nothing sent
+
+
+def test_a_running_generator_reconciles_every_reconcile_minutes(aws, tmp_path, monkeypatch):
+    cfg = PublishConfig(bucket=BUCKET, reconcile_minutes=10)
+    site = write_site(tmp_path / "public", linked_site(), "t").path
+    rec = Recorder()
+    publish(site, cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    assert rec.ops("ListObjectsV2") == [""]  # at start
+    boto3.client("s3").delete_object(Bucket=BUCKET, Key="traces/abc.html")
+    rec.calls.clear()
+    publish(site, cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    assert rec.calls == []  # trusted while the lease was held and no reconcile is due
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() + 601)
+    done = publish(site, cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
+    assert rec.ops("ListObjectsV2") == [""] and done.plan.repaired == ("traces/abc.html",)
+    assert broken_links(bucket_keys()) == []
+
+
+def test_a_generator_that_takes_the_lease_over_reconciles_first(aws, tmp_path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    site = lambda **c: write_site(tmp_path / "public", linked_site(**c), "t").path  # noqa: E731
+    publish(site(), cfg, tmp_path / "state", 30, holder="a")
+    # Meanwhile "b" took the expired lease, deleted a page and gave the lease up.
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=BUCKET, Key=LEASE_KEY, Body=b'{"holder": "b", "expires": 1}')
+    s3.delete_object(Bucket=BUCKET, Key="traces/abc.html")
+    rec = Recorder()
+    done = publish(
+        site(**{"index.html": b"<p>2</p>"}), cfg, tmp_path / "state", 30, holder="a",
+        make_clients=rec.clients,
+    )  # fmt: skip
+    assert rec.ops("ListObjectsV2") == [""] and "traces/abc.html" in done.plan.repaired
+    assert broken_links(bucket_keys()) == []
+
+
+def test_a_publish_state_of_another_shape_is_moved_aside(aws, tmp_path) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+    state = tmp_path / "state" / "publish" / "state.json"
+    good = json.loads(state.read_text())
+    for bad in (5, {**good, "published": 5}, {**good, "retained": [1]}, {**good, "etags": []}):
+        state.write_text(json.dumps(bad))
+        again, rec = run(tmp_path, site_files(), cfg)
+        assert again.plan.puts == () and rec.ops("GetObject") == ["manifest.json"]
+        (aside,) = state.parent.glob("state.json.corrupt-*")
+        assert json.loads(aside.read_text()) == bad
+        aside.unlink()

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import os
 import random
 import re
+import signal
+import time
 from pathlib import Path
 
 import pytest
@@ -138,8 +141,8 @@ def test_a_long_tail_of_logs_is_paged_newest_first_each_page_within_the_budget()
         assert len(gzip.compress(files[path], 6)) + assets.css_gzip <= PAGE_BUDGET, path
         tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', files[path].decode(), re.S)
         shown.append(re.findall(r"request_id=</span>(r\d+)", tail.group(1)))
-    # Page 1 holds the newest lines, each page in time order: read backwards, every line once.
-    assert [r for page in reversed(shown) for r in page] == [f"r{k:06d}" for k in range(10_000)]
+    # Newest first, on page 1 and on every page after: every line once.
+    assert [r for page in shown for r in page] == [f"r{k:06d}" for k in reversed(range(10_000))]
     first, second = files[pages[0]].decode(), files[pages[1]].decode()
     assert "most frequent errors" in first and "most frequent errors" not in second
     assert 'href="page-2.html"' in first and 'href="index.html"' in second
@@ -220,6 +223,7 @@ def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
     snap = snapshot(Workload(panels=1, points=20_000, traces=80, spans_per_trace=5, log_lines=9))
     tasks = page_tasks(snap, common())
     with RenderPool(2) as pool:
+        pool.warm_up()
         assert pool.batches(tasks) == [[t] for t in tasks]  # nothing learned: one per trip
         first = pool.render(tasks)
         batches = pool.batches(tasks)
@@ -235,7 +239,10 @@ def test_sequential_and_pool_render_the_same_bytes() -> None:
     snap = snapshot(Workload(panels=2, points=100, traces=5, log_lines=30))
     tasks = page_tasks(snap, common())
     with RenderPool(1) as inline, RenderPool(2) as pool:
-        assert [p.body for p in inline.render(tasks)] == [p.body for p in pool.render(tasks)]
+        workers = set(pool.warm_up())
+        pooled = pool.render(tasks)
+        assert {p.record.pid for p in pooled} <= workers
+        assert [p.body for p in inline.render(tasks)] == [p.body for p in pooled]
 
 
 def test_a_killed_worker_is_replaced_and_the_render_retried() -> None:
@@ -284,3 +291,177 @@ def test_when_shows_the_date_off_today_and_the_year_past_a_year() -> None:
     assert when(now - 2 * 365 * 86400, now) == "2024-11-22 10:22:42"
     assert when(None, now) == "–"
     assert when(1e20, now) == "out of range"
+
+
+def test_value_range_leaves_out_nan_infinities_and_what_is_past_1e308() -> None:
+    from sitegen.render.environment import value_range
+
+    nan, inf = float("nan"), float("inf")
+    points = [(1.0, nan), (2.0, -3.5), (3.0, inf), (4.0, 1.7e308), (5.0, 2.0), (6.0, -inf)]
+    assert value_range(points) == (-3.5, 2.0)
+    assert value_range([(1.0, nan), (2.0, inf)]) == (None, None)
+    assert value_range([]) == (None, None)
+    # The table under a panel shows them: min and max of the finite values, "–" for none.
+    drawable = tuple(p for p in points if p[1] != 1.7e308)  # drawn: not the table's concern
+    panel = Panel(title="p", query="q", unit="", source="prometheus",
+                  series=(Series(labels_of({"a": "b"}), drawable),))  # fmt: skip
+    task = page_tasks(snapshot(Workload(panels=1, traces=1, log_lines=1)), common())[0]
+    body = render_page(dataclasses.replace(task, template="panel.html", fragment=True,
+                                           data={"p": panel, "n": 1, "now": 6.0})).body  # fmt: skip
+    assert b"<tr><td>a=b</td><td>-Inf</td><td>-3.5</td><td>2</td><td>5</td></tr>" in body
+
+
+def _rendering_site(reuse, snap, c):
+    """Render a site through `reuse`; return its files and the names of the tasks rendered."""
+    names: list[str] = []
+
+    def render(tasks):
+        names.extend(t.name for t in tasks)
+        return [render_page(t) for t in tasks]
+
+    def reports(records):
+        return report_tasks(snap, c, records, (), 1, "test", {})
+
+    done = render_site(reuse.cycle(render), snap, c, 0, reports)
+    return {p.path: p.body for p in done.pages}, names
+
+
+def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
+    from sitegen.render.keys import Reuse
+
+    reuse = Reuse()
+    w = Workload(panels=2, points=50, traces=4, spans_per_trace=5, log_lines=30)
+    snap = snapshot(w, now=1_795_340_562.0)
+    first, ran = _rendering_site(reuse, snap, common())
+    assert sum(n.startswith("trace ") for n in ran) == 4
+    # Thirty seconds on: the same traces, so their pages are not rendered again; every
+    # page that prints the cycle's time is.
+    later = dataclasses.replace(snap, generated_at=snap.generated_at + 30)
+    again, ran = _rendering_site(
+        reuse, later, dataclasses.replace(common(), generated_at=later.generated_at)
+    )
+    assert not [n for n in ran if n.startswith("trace ")]
+    assert {"index", "traces", "logs", "concurrency", "about"} <= set(ran)
+    assert again.keys() == first.keys()
+    assert all(again[p] == first[p] for p in first if p.startswith("traces/") and "index" not in p)
+    assert b"were not rendered again" in again["concurrency/index.html"]
+    # A span more in one trace re-renders that trace's page alone.
+    t = later.traces[0]
+    grown = dataclasses.replace(
+        t, spans=(*t.spans, dataclasses.replace(t.spans[-1], span_id="f" * 16))
+    )
+    _, ran = _rendering_site(
+        reuse, dataclasses.replace(later, traces=(grown, *later.traces[1:])), common()
+    )
+    assert [n for n in ran if n.startswith("trace ")] == [f"trace {t.trace_id[:8]}"]
+    # Another stylesheet changes every page.
+    _, ran = _rendering_site(reuse, later, common("assets/site.0123.css"))
+    assert sum(n.startswith("trace ") for n in ran) == 4
+
+
+def test_a_template_edit_renders_every_page_again(tmp_path: Path, monkeypatch) -> None:
+    import shutil
+
+    from sitegen.render import keys
+    from sitegen.render.environment import templates_dir
+
+    copy = shutil.copytree(templates_dir(), tmp_path / "templates")
+    monkeypatch.setattr(keys, "templates_dir", lambda: copy)
+    reuse = keys.Reuse()
+    snap = snapshot(Workload(panels=1, points=20, traces=2, spans_per_trace=3, log_lines=5))
+    _, ran = _rendering_site(reuse, snap, common())
+    _, ran_again = _rendering_site(reuse, snap, common())
+    assert len(ran) > 5 and not [n for n in ran_again if n.startswith("trace ")]
+    later = (copy / "trace.html").stat().st_mtime_ns + 10**9
+    os.utime(copy / "trace.html", ns=(later, later))
+    _, ran_after_edit = _rendering_site(reuse, snap, common())
+    assert sorted(ran_after_edit) == sorted(ran)
+
+
+def test_a_finished_trace_page_does_not_depend_on_the_cycle_time() -> None:
+    # Its task is keyed without the cycle's time: its template must not print that time.
+    snap = snapshot(Workload(panels=1, traces=1, spans_per_trace=4, log_lines=1))
+    task = next(t for t in page_tasks(snap, common()) if t.name.startswith("trace "))
+    assert task.timeless
+    moved = dataclasses.replace(task.common, generated_at=2_000_000_000.0, next_run=2_000_000_030.0)
+    assert render_page(task).body == render_page(dataclasses.replace(task, common=moved)).body
+
+
+def _gone(pids: list[int], seconds: float) -> list[int]:
+    """Wait (bounded) for the processes to end; return those still running."""
+    import psutil
+
+    deadline = time.monotonic() + seconds
+    while True:
+        alive = []
+        for pid in pids:
+            try:
+                if psutil.Process(pid).status() != psutil.STATUS_ZOMBIE:
+                    alive.append(pid)
+            except psutil.NoSuchProcess:
+                pass
+        if not alive or time.monotonic() > deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def test_closing_a_pool_with_frozen_workers_is_bounded() -> None:
+    snap = snapshot(Workload(panels=1, points=20, traces=2, log_lines=5))
+    pool = RenderPool(2)
+    pids = pool.warm_up()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)  # frozen: a plain shutdown would wait for them forever
+    started = time.monotonic()
+    pool.close(wait_seconds=0.5)
+    assert time.monotonic() - started < 10
+    assert _gone(pids, 10) == []
+    # A closed pool renders what it is still asked in this process, never starting workers.
+    page = pool.render(page_tasks(snap, common())[:1])[0]
+    assert page.record.pid == os.getpid()
+
+
+def test_the_pools_processes_end_when_the_parent_is_killed(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    import psutil
+
+    script = (
+        "import sys\n"
+        "from sitegen.render.pool import RenderPool\n"
+        "pool = RenderPool(2)\n"
+        "print(*pool.warm_up(), flush=True)\n"
+        "sys.stdin.read()\n"  # until killed
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        workers = [int(pid) for pid in parent.stdout.readline().split()]
+        assert len(workers) == 2
+        # The forkserver and the resource tracker too: everything the pool started.
+        helpers = [p.pid for p in psutil.Process(parent.pid).children(recursive=True)]
+        assert set(workers) < set(helpers)
+        parent.kill()
+        parent.wait(timeout=10)
+        assert _gone(helpers, 30) == []
+    finally:
+        parent.kill()
+        for pid in _gone(helpers, 0):
+            os.kill(pid, signal.SIGKILL)
+
+
+def test_a_round_predicted_cheap_renders_here_and_one_that_pays_starts_the_pool() -> None:
+    snap = snapshot(Workload(panels=1, points=20, traces=3, spans_per_trace=3, log_lines=5))
+    tasks = page_tasks(snap, common())
+    with RenderPool(2) as pool:
+        # Nothing learned and no workers: rendered here, which teaches what tasks cost.
+        first = pool.render(tasks)
+        assert {p.record.pid for p in first} == {os.getpid()}
+        # Milliseconds of work do not pay for starting workers (most of a second).
+        assert {p.record.pid for p in pool.render(tasks)} == {os.getpid()}
+        # As if each trace page had taken two seconds: the pool pays, is started and kept.
+        pool._seconds["trace"] = 2.0
+        pooled = pool.render(tasks)
+        workers = set(pool.warm_up())
+        assert len(workers) == 2 and {p.record.pid for p in pooled} <= workers
+        assert [p.body for p in pooled] == [p.body for p in first]

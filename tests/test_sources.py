@@ -15,10 +15,10 @@ from sitegen.history import History
 from sitegen.model import Panel
 from sitegen.sources import collect_all, logs, traces
 from sitegen.sources.base import Part, SourceContext
-from sitegen.sources.otlp import parse_lines
 from sitegen.state import LastGood
 from sitegen.tail import Tailer
 from sitegen.telemetry import Telemetry
+from sitegen.traces.otlp import parse_lines
 from sitegen.traces.spans import assemble
 
 TRACER = TracerProvider().get_tracer("test")
@@ -131,7 +131,7 @@ def test_own_spans_round_trip_through_the_otlp_reader(cfg: Config) -> None:
     tel.close()
     lines = (cfg.site.state_dir / "spans.jsonl").read_bytes().splitlines()
     parsed = parse_lines(lines)
-    assert parsed.bad_lines == 0 and {s.name for s in parsed.spans} == {"cycle", "collect"}
+    assert parsed.bad_docs == 0 and {s.name for s in parsed.spans} == {"cycle", "collect"}
     (trace,) = assemble(parsed.spans, 10).traces
     assert trace.root.name == "cycle" and trace.root.service == "sitegen"
     collect = next(s for s in trace.spans if s.name == "collect")
@@ -178,7 +178,8 @@ def test_traces_source_skips_bad_lines_and_keeps_the_newest(cfg: Config, tmp_pat
     part = traces.collect(context(cfg))
     assert [t.root.name for t in part.traces] == ["op4", "op3"]
     assert part.traces[1].has_error
-    assert "1 unreadable lines skipped" in part.detail
+    bad_at = len(json.dumps(doc)) + 1
+    assert part.problems == (f"{f} at byte {bad_at}: not JSON (Expecting value)",)
 
 
 def test_history_keeps_points_across_handles_and_drops_old_ones(tmp_path: Path) -> None:

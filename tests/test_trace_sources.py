@@ -6,7 +6,9 @@ installed here), answering with documents shaped as their HTTP APIs document the
 
 from __future__ import annotations
 
+import gzip
 import json
+import re
 import time
 import tracemalloc
 from dataclasses import replace
@@ -28,9 +30,9 @@ from sitegen.model import Span
 from sitegen.sources import collect_all, httpapi, jaeger, tempo, traces
 from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
-from sitegen.sources.jaeger import JaegerReader
-from sitegen.sources.otlp import OtlpReader
 from sitegen.state import LastGood
+from sitegen.traces.jaeger import JaegerReader
+from sitegen.traces.otlp import OtlpReader, parse_lines
 from sitegen.traces.spans import (
     MAX_KEPT_SPANS,
     MAX_NEW_SPANS,
@@ -188,7 +190,8 @@ def test_one_malformed_span_never_costs_its_neighbours() -> None:
         good[1]["spanId"],
         good[2]["spanId"],
     ]
-    assert parsed.bad_spans == 7 and "7 malformed spans skipped" in parsed.note()
+    assert parsed.bad_spans == 6 and "6 malformed spans skipped" in parsed.note()
+    assert parsed.bad_resources == 1 and "1 malformed resources skipped" in parsed.note()
 
 
 def test_spans_from_the_opentelemetry_sdk_round_trip_in_protobufs_json_mapping() -> None:
@@ -262,6 +265,180 @@ def test_values_are_redacted_whole_then_cut() -> None:
     assert len(attrs["long"]) == MAX_VALUE_CHARS and attrs["long"].endswith("…")
     assert attrs["note"] == "pay [REDACTED] now" and got.name == "token=[REDACTED]"
     assert got.events[0].attributes == (("password", "[REDACTED]"), ("q", "Bearer [REDACTED]"))
+
+
+# --- Files in every layout, bad parts ---------------------------------------------------
+
+FIXTURES = Path(__file__).parent / "fixtures" / "traces"
+
+
+def sdk_documents() -> list[dict]:
+    """Return three OTLP JSON documents written by the OpenTelemetry SDK's own encoder."""
+    docs = []
+    for n in range(3):
+        exporter = InMemorySpanExporter()
+        provider = TracerProvider(resource=Resource.create({"service.name": f"svc{n}"}))
+        provider.add_span_processor(SimpleSpanProcessor(exporter))
+        tracer = provider.get_tracer("test")
+        with tracer.start_as_current_span(f"GET /{n}") as root:
+            root.set_attribute("http.status_code", 200 + n)
+            for step in ("collect", "render", "write"):
+                with tracer.start_as_current_span(step):
+                    pass
+        provider.shutdown()
+        docs.append(json.loads(MessageToJson(encode_spans(exporter.get_finished_spans()))))
+    return docs
+
+
+def span_keys(docs: list[dict]) -> set[tuple[str, str, str]]:
+    """Return (trace id, span id, service) of every span of OTLP documents."""
+    return {(s.trace_id, s.span_id, s.service) for doc in docs for s in read(doc)}
+
+
+def collect_files(cfg: Config, *patterns: str):
+    return traces.collect(context(with_traces(cfg, otlp_json=patterns)))
+
+
+def own_spans_only(cfg: Config) -> None:
+    """Make sure no own spans file is read beside the test's files."""
+    (cfg.site.state_dir / "spans.jsonl").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("name", "layout"),
+    [
+        ("lines.json", lambda docs: "".join(json.dumps(d) + "\n" for d in docs).encode()),
+        ("lines.jsonl", lambda docs: "\n".join(json.dumps(d) for d in docs).encode()),
+        ("pretty.json", lambda docs: json.dumps(docs[0], indent=2).encode()),
+        ("row.json", lambda docs: "\n".join(json.dumps(d, indent=2) for d in docs).encode()),
+        ("tabs.json", lambda docs: "".join(json.dumps(d, indent="\t") for d in docs).encode()),
+        ("lines.json.gz", lambda docs: gzip.compress("\n".join(map(json.dumps, docs)).encode())),
+        (
+            "members.json.gz",  # gzip members appended one after another, as `gzip >>` does
+            lambda docs: b"".join(gzip.compress(json.dumps(d, indent=2).encode()) for d in docs),
+        ),
+    ],
+)
+def test_files_of_every_layout_round_trip_every_span(cfg: Config, name: str, layout) -> None:
+    own_spans_only(cfg)
+    docs = sdk_documents()
+    data = layout(docs)
+    (cfg.site.state_dir.parent / name).write_bytes(data)
+    part = collect_files(cfg, str(cfg.site.state_dir.parent / name))
+    got = {(s.trace_id, s.span_id, s.service) for t in part.traces for s in t.spans}
+    expected = span_keys(docs if name != "pretty.json" else docs[:1])
+    assert got == expected and len(got) in (4, 12), (got, part.detail)
+    assert not part.problems, part.problems
+
+
+def test_the_otlp_specs_own_example_is_read(cfg: Config) -> None:
+    own_spans_only(cfg)
+    # Pretty-printed, with no newline at its end: read at once, not left waiting.
+    part = collect_files(cfg, str(FIXTURES / "otlp-spec-example.json"))
+    ((span,),) = [t.spans for t in part.traces]
+    assert (span.trace_id, span.span_id) == ("5b8efff798038103d269b633813fc60c", "eee19b7ec3c1b174")
+    assert span.service == "my.service" and span.name == "I'm a server span"
+    assert ("my.span.attr", "some value") in span.attributes and not part.problems
+
+
+def test_a_document_still_being_written_waits_for_its_end(cfg: Config) -> None:
+    own_spans_only(cfg)
+    first, second, _ = sdk_documents()
+    text = json.dumps(first) + "\n" + json.dumps(second, indent=2)
+    f = cfg.site.state_dir.parent / "growing.json"
+    cut = len(json.dumps(first)) + 1 + len(text[len(json.dumps(first)) + 1 :]) // 2
+    f.write_text(text[:cut])
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
+    (waiting,) = part.problems
+    assert waiting == f"{f} at byte {len(json.dumps(first)) + 1}: " + (
+        "a document not complete yet, read once it is"
+    )
+    with f.open("a") as out:
+        out.write(text[cut:])
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0", "svc1"}
+    assert not part.problems
+
+
+def test_an_unreadable_document_is_named_and_costs_only_itself(
+    cfg: Config, capsys: pytest.CaptureFixture
+) -> None:
+    first, second, third = sdk_documents()
+    f = cfg.site.state_dir.parent / "broken.json"
+    broken = '{"resourceSpans": [{"resource": {,\n'
+    text = json.dumps(first, indent=2) + "\n" + broken + json.dumps(second, indent=2) + "\n"
+    f.write_bytes(text.encode() + b"\xff\n" + json.dumps(third).encode() + b"\n")
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} >= {"svc0", "svc1", "svc2"}
+    at = len(json.dumps(first, indent=2)) + 1 + broken.index(",")
+    assert part.problems == (
+        f"{f} at byte {at}: not JSON (Expecting property name enclosed in double quotes)",
+        f"{f} at byte {len(text)}: not JSON (Expecting value)",
+    )
+    assert "2 unreadable documents skipped" not in part.detail  # named, not just counted
+    # `sitegen render` says it too, and the traces page names the file, the place and why.
+    config = cfg.site.state_dir.parent / "sitegen.toml"
+    out = cfg.site.state_dir.parent / "site"
+    config.write_text(
+        f'[site]\nstate_dir = "{cfg.site.state_dir.parent / "fresh"}"\n'
+        f'[traces]\notlp_json = ["{f}"]\n'
+    )
+    assert main(["render", "--config", str(config), "--out", str(out)]) == 0
+    assert f"warning: source traces: {f} at byte {at}: not JSON" in capsys.readouterr().err
+    page = (out / "traces" / "index.html").read_text()
+    assert f"{f} at byte {at}: not JSON" in page
+
+
+def test_malformed_resources_and_attributes_cost_only_themselves_across_cycles(
+    cfg: Config,
+) -> None:
+    own_spans_only(cfg)
+    bad_service = {"key": "service.name", "value": {"intValue": "12abc"}}
+    f = cfg.site.state_dir.parent / "mixed.json"
+    ctx = context(with_traces(cfg, otlp_json=(str(f),), max_traces=50))
+    sources, last_good = [(traces.NAME, traces.collect)], LastGood(cfg.site.state_dir)
+    kept: set[str] = set()
+    for cycle in range(2):
+        good = otlp_document(otlp_trace(cycle * 10 + 1, 3, NOW_NS + cycle), "good")
+        odd = otlp_document(otlp_trace(cycle * 10 + 2, 3, NOW_NS + cycle), "odd")
+        odd["resourceSpans"][0]["resource"]["attributes"] = [bad_service]
+        odd["resourceSpans"][0]["scopeSpans"][0]["spans"][1]["attributes"].append(
+            {"key": "n", "value": {"intValue": "twelve"}}
+        )
+        both = {"resourceSpans": [*good["resourceSpans"], 7, *odd["resourceSpans"]]}
+        with f.open("a") as out:
+            out.write(json.dumps(both, indent=2) + "\n")
+        got = collect_all(ctx, sources, last_good, TRACER, LOGGER)
+        (status,) = got.statuses
+        assert status.ok, status.error
+        kept |= {f"{cycle * 10 + t:032x}" for t in (1, 2)}
+        assert {t.trace_id for t in got.part.traces} == kept  # last cycle's spans too
+        assert all(len(t.spans) == 3 for t in got.part.traces)
+        services = {t.trace_id: t.root.service for t in got.part.traces}
+        assert services[f"{cycle * 10 + 2:032x}"] == "unknown_service"  # never a guess
+        assert "1 malformed resources skipped" in status.detail
+        assert "2 malformed attributes skipped" in status.detail
+
+
+def test_a_read_position_moves_only_past_what_was_read(
+    cfg: Config, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    own_spans_only(cfg)
+    f = cfg.site.state_dir.parent / "once.json"
+    f.write_text(json.dumps(otlp_document(otlp_trace(1, 2, NOW_NS))) + "\n")
+    ctx = context(with_traces(cfg, otlp_json=(str(f),)))
+
+    def fail(self, docs) -> None:
+        raise MemoryError("the cycle died while reading")
+
+    with monkeypatch.context() as mp:
+        mp.setattr(OtlpReader, "documents", fail)
+        with pytest.raises(MemoryError):
+            traces.collect(ctx)
+    (trace,) = traces.collect(ctx).traces  # read again: the position had not moved
+    assert trace.trace_id == f"{1:032x}" and len(trace.spans) == 2
 
 
 # --- Jaeger -------------------------------------------------------------------------------
@@ -393,6 +570,35 @@ def test_one_failing_jaeger_service_costs_only_itself(cfg: Config, fast) -> None
     assert len(part.traces) == 1 and "1 services failed (first: HTTP 400 from" in part.detail
 
 
+def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, fast) -> None:
+    # Jaeger answers a trace for every service in it: ten services, the same 57 spans.
+    trace = jaeger_trace(1, 57, NOW_US)
+    with StandIn() as api:
+        api.answer("/api/traces", (200, {"data": [trace]}))
+        services = tuple(f"svc{i}" for i in range(10))
+        part = jaeger.collect(
+            context(with_traces(cfg, jaeger_url=api.url, jaeger_services=services))
+        )
+    (got,) = part.traces
+    assert len(got.spans) == 57
+    assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 traces shown")
+
+
+def test_a_malformed_jaeger_trace_costs_only_itself(cfg: Config, fast) -> None:
+    odd = jaeger_trace(2, 3, NOW_US)
+    odd["processes"] = ["not", "a", "map"]
+    odd["spans"][1]["processID"] = ["unhashable"]
+    odd["spans"][2]["tags"] = "not a list"
+    answer = {"data": [jaeger_trace(1, 3, NOW_US), 42, odd, {"spans": "nope"}]}
+    with StandIn() as api:
+        api.answer("/api/traces", (200, answer))
+        part = jaeger.collect(context(with_traces(cfg, jaeger_url=api.url, jaeger_services=("a",))))
+    by_id = {t.trace_id: t for t in part.traces}
+    assert len(by_id[f"{1:032x}"].spans) == 3
+    assert [s.service for s in by_id[f"{2:032x}"].spans] == ["unknown_service"] * 2
+    assert "2 malformed spans skipped" in part.detail
+
+
 # --- Tempo --------------------------------------------------------------------------------
 
 
@@ -461,6 +667,27 @@ def test_tempo_fetches_a_bounded_number_of_traces_per_cycle(
         part = tempo.collect(context(with_traces(cfg, tempo_url=api.url)))
     assert [t.trace_id for t in part.traces] == [f"{5:032x}", f"{4:032x}"]  # the newest
     assert "3 left for the next cycle" in part.detail
+
+
+def test_one_bad_tempo_trace_of_five_costs_only_itself(cfg: Config, fast) -> None:
+    with StandIn() as api:
+        api.answer("/api/search", (200, tempo_search(*range(1, 6))))
+        for t in range(1, 6):
+            api.answer(f"/api/traces/{t:032x}", (200, tempo_trace(t, newer=t % 2 == 0)))
+        odd = tempo_trace(3)
+        odd["batches"][0]["resource"]["attributes"] = [
+            {"key": "service.name", "value": {"intValue": "12abc"}}
+        ]
+        odd["batches"].append({"resource": None, "scopeSpans": [{"spans": "x"}]})
+        api.answer(f"/api/traces/{3:032x}", (200, odd))
+        api.answer(f"/api/traces/{4:032x}", (200, {"batches": ["not a resource"]}))
+        part = tempo.collect(context(with_traces(cfg, tempo_url=api.url)))
+    by_id = {t.trace_id: t for t in part.traces}
+    assert sorted(by_id) == [f"{t:032x}" for t in (1, 2, 3, 5)]
+    assert all(len(t.spans) == 3 for t in part.traces)
+    assert {s.service for s in by_id[f"{3:032x}"].spans} == {"unknown_service"}
+    assert "1 malformed resources skipped" in part.detail
+    assert "1 malformed attributes skipped" in part.detail
 
 
 @pytest.mark.parametrize(
@@ -640,7 +867,7 @@ def test_reading_stops_at_the_cycle_deadline(cfg: Config) -> None:
     # Less time left than assembling takes: nothing is read, and the page says why.
     part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),)), seconds=0.4))
     assert not part.traces
-    assert "stopped at the cycle's deadline after 0 new spans (10 older lines" in part.detail
+    assert "stopped at the cycle's deadline after 0 new spans (10 older documents" in part.detail
 
 
 def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
@@ -654,7 +881,7 @@ def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
     assert time.perf_counter() - start < 5
     assert sum(len(t.spans) for t in part.traces) == MAX_NEW_SPANS
     assert f"stopped at the cycle's budget of {MAX_NEW_SPANS} new spans" in part.detail
-    assert "older lines left unread" in part.detail
+    assert "older documents left unread" in part.detail
 
 
 def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> None:
@@ -676,3 +903,71 @@ def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> No
         kept = [s for t in assemble([*kept, *new], 10_000).traces for s in t.spans]
         assert len(kept) <= MAX_KEPT_SPANS
     assert len(kept) > MAX_KEPT_SPANS - 900
+
+
+# --- The traces pages and their JSON twin ----------------------------------------------------
+
+
+def test_traces_are_listed_newest_first_with_their_year_a_service_key_and_a_json_twin(
+    tmp_path: Path,
+) -> None:
+    old_ns = 1_500_000_000 * 10**9  # 2017-07-14: shown with its year, never as current
+    docs = [
+        otlp_document(otlp_trace(2, 3, NOW_NS - 3600 * 10**9), "cart"),
+        otlp_document(otlp_trace(1, 2, old_ns), "legacy"),
+        otlp_document(otlp_trace(3, 4, NOW_NS), "shop"),
+    ]
+    checkout = otlp_document(otlp_trace(3, 4, NOW_NS), "payments")["resourceSpans"][0]
+    checkout["scopeSpans"][0]["spans"] = [otlp_span(3, 9, 3000, NOW_NS + 10, http_method="POST")]
+    docs[2]["resourceSpans"].append(checkout)
+    (tmp_path / "otel.json").write_text("\n".join(json.dumps(d, indent=2) for d in docs))
+    (tmp_path / "sitegen.toml").write_text(
+        f'[site]\nout_dir = "{tmp_path}/public"\nstate_dir = "{tmp_path}/state"\nworkers = 1\n'
+        f'[traces]\notlp_json = ["{tmp_path}/otel.json"]\n'
+    )
+    for _ in range(2):  # the second cycle also lists the first cycle's own trace
+        assert main(["render", "-q", "--config", str(tmp_path / "sitegen.toml")]) == 0
+    public = tmp_path / "public"
+    listing = (public / "traces" / "index.html").read_text()
+    rows = re.findall(r'<a href="\.\./(traces/[0-9a-f]+\.html)">', listing)
+    mine = [f"traces/{t:032x}.html" for t in (3, 2, 1)]
+    assert [r for r in rows if r in mine] == mine  # newest first, not in file order
+    assert "2017-07-14 02:40:00" in listing
+    twin = json.loads((public / "data" / "traces.json").read_text())
+    listed = twin["traces"]
+    assert [t["start"] for t in listed] == sorted((t["start"] for t in listed), reverse=True)
+    assert len(listed) == len(rows)
+    (shop,) = [t for t in listed if t["trace_id"] == f"{3:032x}"]
+    assert shop == {
+        "trace_id": f"{3:032x}",
+        "root": "op4",  # otlp_span names span 3000 "op{3000 % 7}"
+        "services": ["payments", "shop"],
+        "spans": 5,
+        "errors": 0,
+        "start": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(NOW_NS // 10**9)),
+        "duration_seconds": 0.001003,
+    }
+    assert next(t for t in listed if t["trace_id"] == f"{1:032x}")["start"] == (
+        "2017-07-14T02:40:00Z"
+    )
+    page = (public / "traces" / f"{3:032x}.html").read_text()
+    key = re.findall(r'<li><span class="sw (svc\d)" aria-hidden="true">(.)</span> (\w+)</li>', page)
+    assert key == [("svc0", "●", "payments"), ("svc1", "■", "shop")]
+    assert '<g class="svc1' in page and "■ op4" in page  # the key's glyphs are the rows' glyphs
+    assert 'tabindex="0" role="region" aria-label="waterfall, scrolls sideways"' in page
+    assert 'class="hint' in page
+
+
+def test_own_span_names_carry_no_ids(tmp_path: Path) -> None:
+    (tmp_path / "sitegen.toml").write_text(
+        f'[site]\nout_dir = "{tmp_path}/public"\nstate_dir = "{tmp_path}/state"\nworkers = 1\n'
+    )
+    for _ in range(2):  # the second cycle renders a page for the first cycle's trace
+        assert main(["render", "-q", "--config", str(tmp_path / "sitegen.toml")]) == 0
+    parsed = parse_lines((tmp_path / "state" / "spans.jsonl").read_bytes().splitlines())
+    pages = [s for s in parsed.spans if s.name.startswith("page ")]
+    names = {s.name for s in pages}
+    assert "page trace" in names and "page panel" in names and "page index" in names
+    assert not any(re.search(r"\d", n) and n != "page 404" for n in names), names
+    traced = {dict(s.attributes)["page.name"] for s in pages if s.name == "page trace"}
+    assert traced and all(re.fullmatch(r"trace [0-9a-f]{8}", n) for n in traced), traced

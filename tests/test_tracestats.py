@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from sitegen.charts import depmap
 from sitegen.model import Span, Trace
-from sitegen.traces.stats import breakdown, critical_path, dependencies, self_time
+from sitegen.traces.stats import (
+    breakdown,
+    critical_path,
+    critical_sections,
+    dependencies,
+    self_time,
+)
 
 MS = 1_000_000
 
@@ -44,6 +50,59 @@ def test_dependencies_count_calls_and_errors_between_services() -> None:
 
 def test_critical_path_follows_the_child_that_ends_last() -> None:
     assert critical_path(TRACE) == {"a", "c", "d"}
+
+
+def trace_of(*spans: Span) -> Trace:
+    return Trace("t" * 32, tuple(sorted(spans, key=lambda s: s.start_ns)))
+
+
+def test_sequential_children_all_lie_on_the_critical_path_down_to_the_leaves() -> None:
+    trace = trace_of(
+        span("cycle", None, "sitegen", "cycle", 0, 100),
+        span("collect", "cycle", "sitegen", "collect", 0, 29),
+        span("source", "collect", "sitegen", "source", 2, 28),
+        span("render", "cycle", "sitegen", "render", 30, 69),
+        span("page1", "render", "sitegen", "page", 31, 50),
+        span("page2", "render", "sitegen", "page", 32, 65),
+        span("write", "cycle", "sitegen", "write", 70, 95),
+    )
+    # page1 ran beside page2 and finished first: render waited for page2, not for it.
+    assert critical_path(trace) == {"cycle", "collect", "source", "render", "page2", "write"}
+    sections = [(s.span_id, s.start_ns // MS, s.end_ns // MS) for s in critical_sections(trace)]
+    assert sections == [
+        ("cycle", 95, 100), ("write", 70, 95), ("cycle", 69, 70), ("render", 65, 69),
+        ("page2", 32, 65), ("render", 30, 32), ("cycle", 29, 30), ("collect", 28, 29),
+        ("source", 2, 28), ("collect", 0, 2),
+    ]  # fmt: skip
+
+
+def test_overlapping_children_only_the_one_finished_before_the_next_started() -> None:
+    trace = trace_of(
+        span("root", None, "web", "GET /", 0, 100),
+        span("long", "root", "db", "scan", 10, 60),  # the longest, but still running at 50
+        span("early", "root", "cache", "get", 20, 45),
+        span("last", "root", "api", "call", 50, 90),
+    )
+    assert critical_path(trace) == {"root", "last", "early"}
+
+
+def test_a_child_outliving_its_parent_is_cut_to_it() -> None:
+    trace = trace_of(
+        span("root", None, "web", "GET /", 0, 100),
+        span("p", "root", "web", "handle", 10, 50),
+        span("q", "p", "queue", "publish", 20, 80),  # outlives p: counts only to 50
+        span("after", "p", "queue", "ack", 55, 58),  # starts after p ended: not waited for
+        span("r", "root", "web", "respond", 60, 70),
+    )
+    assert critical_path(trace) == {"root", "r", "p", "q"}
+    sections = {(s.span_id, s.start_ns // MS, s.end_ns // MS) for s in critical_sections(trace)}
+    assert ("q", 20, 50) in sections and ("root", 70, 100) in sections
+
+
+def test_the_critical_path_of_a_deep_chain_does_not_recurse() -> None:
+    chain = [span("s0", None, "x", "op", 0, 200_000)]
+    chain += [span(f"s{i}", f"s{i - 1}", "x", "op", i, 200_000 - i) for i in range(1, 50_000)]
+    assert len(critical_path(trace_of(*chain))) == 50_000
 
 
 def test_dependency_map_is_deterministic_and_escaped() -> None:

@@ -108,6 +108,15 @@ resource "aws_cloudfront_distribution" "site" {
     response_headers_policy_id = aws_cloudfront_response_headers_policy.security.id
   }
 
+  # With Origin Access Control S3 answers 403, not 404, for a key it does not have (the
+  # distribution may not list the bucket); the lease object is refused with 403 too.
+  custom_error_response {
+    error_code            = 403
+    response_code         = 404
+    response_page_path    = "/404.html"
+    error_caching_min_ttl = 60
+  }
+
   custom_error_response {
     error_code            = 404
     response_code         = 404

@@ -39,8 +39,11 @@ data "aws_iam_policy_document" "kms" {
       type        = "Service"
       identifiers = ["cloudfront.amazonaws.com"]
     }
+    # StringLike: a "*" is a wildcard only there (StringEquals compared it literally, so
+    # CloudFront could decrypt nothing). Any distribution of this account, since naming
+    # ours would make a cycle: key -> bucket -> distribution -> key.
     condition {
-      test     = "StringEquals"
+      test     = "StringLike"
       variable = "AWS:SourceArn"
       values   = ["arn:aws:cloudfront::${data.aws_caller_identity.current.account_id}:distribution/*"]
     }

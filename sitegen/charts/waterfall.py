@@ -12,7 +12,11 @@ from sitegen.model import Trace
 from sitegen.traces.tree import Row, Rows, span_rows
 from sitegen.units import format_duration_ns
 
-ROW, LABEL, TOP, RIGHT = 18, 300, 22, 96
+ROW, TOP, RIGHT = 18, 22, 96
+# The name column is as wide as its longest label, within these bounds: short names leave
+# the bars most of the width (on a phone, most of what is in view); long ones are cut.
+MIN_LABEL, MAX_LABEL = 120, 240
+CHAR_W, INDENT = 6.7, 8  # an 11 px monospace character; indent per tree level
 GLYPHS = "●■▲◆▼★✚✖"
 MAX_SEGMENTS = 40  # a group's bar shows when its spans ran, up to this many separate runs
 MAX_EVENTS = 20  # event marks drawn on one span's bar
@@ -50,6 +54,18 @@ def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
     return f"{mark} ×{n} {span.name}", f"×{n} ~{median}", hover
 
 
+def service_key(trace: Trace) -> tuple[tuple[str, str, str], ...]:
+    """Return (css class, glyph, service) of each service of a trace, as the waterfall shows it."""
+    services = sorted({s.service for s in trace.spans})
+    return tuple((f"svc{i % 8}", GLYPHS[i % len(GLYPHS)], svc) for i, svc in enumerate(services))
+
+
+def _fit(label: str, depth: int) -> str:
+    """Return a label cut to what the widest name column holds at its depth."""
+    limit = int((MAX_LABEL - 8 - depth * INDENT) / CHAR_W)
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
 def waterfall(
     trace: Trace,
     *,
@@ -59,26 +75,28 @@ def waterfall(
 ) -> Markup:
     """Draw a trace as a Jaeger-style waterfall; rows on the critical path are marked with »."""
     shown = rows or span_rows(trace, keep=critical)
-    services = sorted({s.service for s in trace.spans})
+    key = {svc: (cls, glyph) for cls, glyph, svc in service_key(trace)}
     start, total = trace.start_ns, max(1, trace.duration_ns)
-    bar_w = width - LABEL - RIGHT
+    drawn = []
+    for row in shown.rows:
+        on_path = any(s.span_id in critical for s in row.spans)
+        label, dur, hover = _describe(row, key[row.span.service][1], on_path)
+        depth = min(row.depth, 12)
+        drawn.append((row, on_path, depth, _fit(label, depth), dur, hover))
+    widest = max((4 + d * INDENT + len(lbl) * CHAR_W for _, _, d, lbl, _, _ in drawn), default=0)
+    left = min(MAX_LABEL, max(MIN_LABEL, round(widest + 8)))
+    bar_w = width - left - RIGHT
     height = TOP + ROW * (len(shown.rows) + (1 if shown.hidden else 0)) + 4
 
     def x(ns: int) -> float:
-        return LABEL + (ns - start) / total * bar_w
+        return left + (ns - start) / total * bar_w
 
-    body = duration_axis(LABEL, bar_w, total, TOP, height, 5)
-    for i, row in enumerate(shown.rows):
+    body = duration_axis(left, bar_w, total, TOP, height, 5)
+    for i, (row, on_path, depth, label, dur, hover) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
-        svc = services.index(span.service)
-        on_path = any(s.span_id in critical for s in row.spans)
         group = len(row.spans) > 1
-        cls = f"svc{svc % 8}" + (" err" if row.errors else "") + (" crit" if on_path else "")
+        cls = key[span.service][0] + (" err" if row.errors else "") + (" crit" if on_path else "")
         cls += " grp" if group else ""
-        label, dur, hover = _describe(row, GLYPHS[svc % len(GLYPHS)], on_path)
-        depth = min(row.depth, 12)
-        limit = 38 - depth
-        label = label if len(label) <= limit else label[: limit - 1] + "…"
         hover += " · on the critical path" if on_path else ""
         bars = "".join(
             f'<rect x="{num(a)}" y="{top + 3}" width="{num(b - a)}" height="{ROW - 6}"/>'
@@ -91,7 +109,7 @@ def waterfall(
         end = max(x(row.end_ns), x(row.start_ns) + 1)
         body.append(
             f'<g class="{cls}">{title(hover)}'
-            f"{text(4 + depth * 8, top + 13, label, 'lbl')}"
+            f"{text(4 + depth * INDENT, top + 13, label, 'lbl')}"
             f"{bars}{marks}{text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
         )
     if shown.hidden:

@@ -17,7 +17,7 @@ def _keys(names: str) -> frozenset[str]:
 
 TIME_KEYS = _keys(
     "ts time timestamp t datetime date asctime timemillis eventtime logtime "
-    "instantepochsecond timeunixnano observedtimeunixnano"
+    "instantepochsecond timeunixnano observedtimeunixnano realtimetimestamp"
 )
 LEVEL_KEYS = _keys("level lvl severity levelname loglevel l severitytext logseverity priority")
 _OTEL_SEVERITY_KEYS = _keys("severitynumber")
@@ -37,7 +37,7 @@ for _level, _words in {
     "debug": "trace trc trac debug debu dbg d v verbose fine finer finest config "
     "debug1 debug2 debug3 debug4 debug5 trace1 trace2 trace3 trace4 trace5 trace6 trace7 "
     "trace8",
-    "info": "info inf i information informational notice note log default",
+    "info": "info inf i information informational notice note log default system",
     "warning": "warn warning wrn w wa",
     "error": "err erro error eror e severe",
     "critical": "crit critical fatal fata ftl f alert emerg emergency panic pani dpanic",
@@ -54,6 +54,18 @@ _BUNYAN = {10: "debug", 20: "debug", 30: "info", 40: "warning", 50: "error", 60:
 def norm(key: str) -> str:
     """Return a field name folded for lookup: lower case, letters and digits only."""
     return _NOT_ALNUM.sub("", key.lower())
+
+
+# Objects that only wrap a record's own keys: Rust tracing's fields.message, logstash's
+# @fields.lvl. A key inside them means what it means at the top.
+_WRAPPERS = frozenset(("fields",))
+
+
+@lru_cache(maxsize=4096)
+def meaning(key: str) -> str:
+    """Return a (dotted, flattened) field name folded for lookup, wrappers left out."""
+    head, dot, last = key.rpartition(".")
+    return norm(last) if dot and norm(head) in _WRAPPERS else norm(key)
 
 
 def level_of(value: object, otel: bool = False) -> str | None:

@@ -11,7 +11,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sitegen.logs.fields import (
     KNOWN_KEYS,
@@ -21,6 +21,7 @@ from sitegen.logs.fields import (
     duration_in_text,
     duration_key,
     level_field,
+    meaning,
     norm,
     seconds_of,
     trace_id_of,
@@ -29,6 +30,7 @@ from sitegen.logs.plain import parse_plain
 from sitegen.logs.timestamps import parse_time
 from sitegen.model import LogRecord, labels_of
 from sitegen.redact import KeyBlocks, redact, redact_field
+from sitegen.visible import visible
 
 FORMATS = ("json", "logfmt", "plain")
 MAX_LINE = 16 * 1024  # characters of a line that are parsed and shown; the rest is cut
@@ -51,6 +53,10 @@ _TRACE_IN_TEXT = re.compile(
 _PAIR = r"([^\s=\"]+)=(\"(?:[^\"\\]|\\.)*\"|[^\s\"]*)"
 _LOGFMT_LINE = re.compile(rf"\s*(?:{_PAIR}(?:\s+|$))+")
 _LOGFMT_PAIR = re.compile(_PAIR)
+# What container runtimes put before a line: docker compose's "service  | " and the CRI
+# log format's "<time> stdout F " (Kubernetes' files under /var/log/pods).
+_COMPOSE = re.compile(r"([a-z0-9][a-z0-9_.-]*)\s+\| ")
+_CRI = re.compile(r"(\d{4}-\d{2}-\d{2}T\S+) (stdout|stderr) ([FP]) ")
 
 
 @dataclass(frozen=True)
@@ -58,11 +64,12 @@ class Line:
     """One parsed log line, not yet redacted."""
 
     ts: float | None  # None: the line does not say when
-    level: str
+    level: str | None  # None: the line names no level
     message: str
     fields: tuple[tuple[str, object], ...] = ()
     trace_id: str | None = None
     duration_s: float | None = None
+    place: float | None = None  # without a time: the time of the line before it in its file
 
 
 def clean(raw: bytes) -> str:
@@ -134,14 +141,15 @@ def from_fields(
     ts: float | None = None,
     level: str | None = None,
     message: str | None = None,
+    zone: str = "UTC",
 ) -> Line:
     """Return a Line from key/value pairs: time, level, message, trace and duration found by
     their keys (the first of each wins), the rest kept as fields."""
     trace_id = duration = None
     rest: list[tuple[str, object]] = []
     for key, value in pairs:
-        k = norm(key)
-        if ts is None and k in TIME_KEYS and (found := parse_time(value)) is not None:
+        k = meaning(key)
+        if ts is None and k in TIME_KEYS and (found := parse_time(value, zone)) is not None:
             ts = found
         elif level is None and (found := level_field(k, value)):
             level = found
@@ -162,27 +170,49 @@ def from_fields(
         trace_id = trace_id_of(m.group(1) or m.group(2))
     if duration is None:
         duration = duration_in_text(message)
-    return Line(ts, level or "info", message, tuple(rest), trace_id, duration)
+    return Line(ts, level, message, tuple(rest), trace_id, duration)
 
 
-def parse_line(text: str, fmt: str, now: float) -> Line:
-    """Parse one line in `fmt` (json, logfmt or plain; auto tries each in turn).
+def _wrapped(inner: Line, ts: float | None, field: tuple[str, str]) -> Line:
+    """Return a line read from inside a container runtime's record: the runtime's time (when
+    it wrote one) is when the line was written, and the wrapper is said in a field."""
+    return replace(inner, ts=inner.ts if ts is None else ts, fields=(field, *inner.fields))
 
-    A line that does not fit its file's format (not JSON in a JSON file, no stamp in a
-    plain one: a stack trace, a line from another writer) is parsed as `auto`.
+
+def parse_line(text: str, fmt: str, now: float, zone: str = "UTC", unwrap: bool = True) -> Line:
+    """Parse one line in `fmt` (json, logfmt or plain; auto tries each in turn); a time
+    without a zone is in `zone`.
+
+    A container runtime's wrapper (docker compose, CRI, Docker's json-file) is taken off
+    first and what it wrapped parsed as `auto`. A line that does not fit its file's format
+    (not JSON in a JSON file, no stamp in a plain one: a stack trace, a line from another
+    writer) is parsed as `auto`.
     """
+    if unwrap and (m := _COMPOSE.match(text)):
+        inner = parse_line(text[m.end() :], "auto", now, zone, unwrap=False)
+        return _wrapped(inner, None, ("service", m.group(1)))
+    if unwrap and (m := _CRI.match(text)) and (ts := parse_time(m.group(1))) is not None:
+        return _wrapped(parse_line(text[m.end() :], "auto", now, zone, unwrap=False), ts,
+                        ("stream", m.group(2)))  # fmt: skip
     if fmt in ("json", "auto") and text.lstrip().startswith("{"):
         doc = parse_json(text)
         if doc is not None:
-            return from_fields(_flatten(doc))
+            if unwrap and isinstance(doc.get("log"), str) and "stream" in doc:  # json-file
+                inner = parse_line(doc["log"].rstrip("\r\n"), "auto", now, zone, unwrap=False)
+                return _wrapped(inner, parse_time(doc.get("time")), ("stream", str(doc["stream"])))
+            return from_fields(_flatten(doc), zone=zone)
     if fmt in ("logfmt", "auto") and "=" in text:
         doc = parse_logfmt(text, known_key=fmt == "auto")
         if doc is not None:
-            return from_fields(doc.items())
-    plain = parse_plain(text, now)
-    if plain.ts is None and fmt != "auto":
-        return parse_line(text, "auto", now)
-    return from_fields(plain.fields, plain.ts, plain.level, plain.message)
+            return from_fields(doc.items(), zone=zone)
+    if fmt in ("json", "logfmt"):  # not in its file's format
+        return parse_line(text, "auto", now, zone, unwrap)
+    # In a plain file, a line without a stamp at its start may be another writer's JSON or
+    # logfmt (with a time inside): that is tried before a stamp is searched further in.
+    plain = parse_plain(text, now, zone, anywhere=fmt != "plain")
+    if plain.ts is None and fmt == "plain":
+        return parse_line(text, "auto", now, zone, unwrap)
+    return from_fields(plain.fields, plain.ts, plain.level, plain.message, zone)
 
 
 def detect(lines: Iterable[str]) -> str | None:
@@ -208,18 +238,22 @@ class FileState:
 
     format: str | None = None  # detected by `auto`; None until the file had a line
     key_lines: int = -1  # lines of a private key masked so far, -1 outside one
+    last_ts: float | None = None  # the time of the file's last line that had one
 
 
 class FileParser:
     """Parses one file's new lines in order; counts the lines it had to cut."""
 
-    def __init__(self, fmt: str, state: FileState) -> None:
+    def __init__(self, fmt: str, state: FileState, zone: str = "UTC") -> None:
         self.fmt = (state.format or fmt) if fmt == "auto" else fmt
+        self.zone = zone
         self.blocks = KeyBlocks(state.key_lines)
+        self.last_ts = state.last_ts
         self.cut = 0
 
     def parse(self, raws: list[bytes], now: float) -> Iterator[Line]:
-        """Yield a Line per non-empty raw line, private key blocks already masked."""
+        """Yield a Line per non-empty raw line, private key blocks already masked; a line
+        without a time is placed at the time of the line before it."""
         if self.fmt == "auto":
             self.fmt = detect(cut(clean(r))[0] for r in raws[:DETECT_LINES]) or "auto"
         for raw in raws:
@@ -228,12 +262,17 @@ class FileParser:
                 continue
             text, was_cut = cut(self.blocks.mask(text))
             self.cut += was_cut
-            yield parse_line(text, self.fmt, now)
+            line = parse_line(text, self.fmt, now, self.zone)
+            if line.ts is None:
+                line = replace(line, place=self.last_ts)
+            else:
+                self.last_ts = line.ts
+            yield line
 
     @property
     def state(self) -> FileState:
         """Return what the next cycle needs to go on with this file."""
-        return FileState(self.fmt if self.fmt != "auto" else None, self.blocks.inside)
+        return FileState(self.fmt if self.fmt != "auto" else None, self.blocks.inside, self.last_ts)
 
 
 def _text(value: object) -> str:
@@ -243,20 +282,29 @@ def _text(value: object) -> str:
 
 
 def to_record(
-    line: Line, source: str, fallback_ts: float, extra: tuple[str, ...] = ()
+    line: Line, source: str, fallback_place: float, extra: tuple[str, ...] = ()
 ) -> LogRecord:
-    """Return the record to show: secrets (built-in kinds and `extra` patterns) masked, cut."""
+    """Return the record to show: secrets (built-in kinds and `extra` patterns) masked, cut.
+
+    A line without a time keeps none; it sorts at its place, else at `fallback_place`.
+    Control characters that JSON or logfmt escapes decoded to, and newlines inside a value,
+    become visible escapes here, after redaction (which reads the decoded text): no file
+    written from the record (cache, page, data/logs.json) holds a raw one.
+    """
     fields = {
-        redact(key, extra)[:MAX_FIELD]: redact_field(key, _text(value), extra)[:MAX_FIELD]
+        visible(redact(key, extra))[:MAX_FIELD]: visible(redact_field(key, _text(value), extra))[
+            :MAX_FIELD
+        ]
         for key, value in line.fields
     }
     return LogRecord(
-        ts=line.ts if line.ts is not None else fallback_ts,
+        ts=line.ts,
         level=line.level,
-        # A multi-line message (journald) stays one line of the tail.
-        message=redact(line.message, extra).replace("\n", " ↵ ")[:MAX_MESSAGE],
-        source=redact(source, extra),
+        # A multi-line message (journald, an escaped newline) stays one line of the tail.
+        message=visible(redact(line.message, extra))[:MAX_MESSAGE],
+        source=visible(redact(source, extra)),
         trace_id=line.trace_id,
         fields=labels_of(fields),
         duration_s=line.duration_s,
+        place=None if line.ts is not None else fallback_place if line.place is None else line.place,
     )

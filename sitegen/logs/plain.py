@@ -1,10 +1,19 @@
-"""Plain text log lines: the stamp at their start, their level, their message.
+"""Plain text log lines: their stamp, their level, their message.
 
-Shapes understood: ISO 8601 / RFC 3339 (T or space, comma or dot fractions, optionally in
-brackets), syslog RFC 3164 (with or without a year, with or without <PRI>), RFC 5424,
-Apache/nginx access logs ([10/Oct/2000:13:55:36 -0700]; the status gives the level),
-Apache error logs, Go's log package (2006/01/02 15:04:05), epoch seconds or milliseconds,
-and klog/glog (I1125 10:00:00.123456 ...). A line in none of them is kept whole.
+Shapes understood at the start of a line: ISO 8601 / RFC 3339 (T or space, comma or dot
+fractions, optionally in brackets; Windows CBS's ", Info  CBS" after it), syslog RFC 3164
+(with or without a year, with or without <PRI>), RFC 5424, Apache/nginx access logs
+([10/Oct/2000:13:55:36 -0700]; the status gives the level), Apache error logs, Go's log
+package (2006/01/02 15:04:05), epoch seconds to nanoseconds, klog/glog (I1125 10:00:00.123456),
+Android logcat (03-17 16:13:38.811 pid tid D tag), HDFS (081109 203615), log4j's
+yy/MM/dd HH:mm:ss, 20171223-22:15:29:606, [10.30 16:49:06], DB2's 2005-06-03-15.42.50.675872,
+Redis (1:M 25 Nov 2026 10:00:00.123 *), and an alert tag and epoch before a date
+(BGL, Thunderbird). A line in none of them is searched, near its start, for an ISO stamp
+(after a file name, say) or an epoch in seconds; else it is kept whole, without a time.
+
+The level is the one the shape gives, else the first level word the line names: an upper
+case word (ERROR), a word in brackets ([warn]), `level=...`, a word before a colon
+(error:, LOG:), or any word right after the stamp (zap's tab-separated "error").
 """
 
 from __future__ import annotations
@@ -20,6 +29,7 @@ from sitegen.logs.timestamps import (
     MONTHS,
     epoch,
     iso_match,
+    localize,
     parse_time,
     utc_seconds,
     year_for,
@@ -29,12 +39,16 @@ from sitegen.logs.timestamps import (
 
 @dataclass(frozen=True)
 class Plain:
-    """What a plain line says: when (None if it does not say), how bad, what, and extras."""
+    """What a plain line says: when (None if it does not say), how bad, what, and extras.
+
+    `naive`: the stamp named no zone, so `ts` is its wall-clock time read as UTC.
+    """
 
     ts: float | None
     level: str | None
     message: str
     fields: tuple[tuple[str, str], ...] = ()
+    naive: bool = False
 
 
 _PRI = re.compile(r"<(\d{1,3})>")
@@ -43,6 +57,7 @@ _RFC5424 = re.compile(
 )
 _SD_PARAM = re.compile(r"([^\s=\]\"]+)=\"((?:[^\"\\]|\\.)*)\"")
 _ISO_START = re.compile(r"\[?" + ISO + r"\]?[\s:|-]*")
+_CBS = re.compile(r", (\w+)\s+(\w+)\s{2,}")  # Windows CBS: "2016-09-28 04:30:30, Info  CBS  "
 _GO = re.compile(r"(\d{4})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?\s*")
 _EPOCH = re.compile(r"\[?(\d{10}|\d{13}|\d{16}|\d{19})(?:\.(\d{1,9}))?\]?(?:\s+|$)")
 _SYSLOG = re.compile(
@@ -60,15 +75,45 @@ _ACCESS = re.compile(
     rf"\S+ \S+ \S+ \[(\d{{2}})/({MONTH_NAMES})/(\d{{4}}):(\d{{2}}):(\d{{2}}):(\d{{2}})"
     r"(?: ([+-]\d{4}))?\] \"[^\"]*\" (\d{3})\b"
 )
+_LOGCAT = re.compile(
+    r"(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2})\.(\d{3})\s+\d+\s+\d+\s+([VDIWEFA])\s+([^:]*?)\s*:\s?"
+)
+_HDFS = re.compile(r"(\d{2})(\d{2})(\d{2}) (\d{2})(\d{2})(\d{2})\s+")
+_LOG4J = re.compile(r"(\d{2})/(\d{2})/(\d{2}) (\d{2}):(\d{2}):(\d{2})(?:[.,](\d{1,3}))?\s+")
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})-(\d{2}):(\d{2}):(\d{2})(?:[:.](\d{1,3}))?[|\s]\s*")
+_DB2 = re.compile(r"(\d{4})-(\d{2})-(\d{2})-(\d{2})\.(\d{2})\.(\d{2})(?:\.(\d{1,9}))?\s*")
+_MONTH_DAY = re.compile(r"\[(\d{2})\.(\d{2}) (\d{2}):(\d{2}):(\d{2})\]\s*")
+_REDIS = re.compile(
+    rf"\d+:[XCSM] (\d{{1,2}}) ({MONTH_NAMES}) (\d{{4}}) (\d{{2}}):(\d{{2}}):(\d{{2}})"
+    r"(?:\.(\d{1,6}))? ([.*#-]) "
+)
+_REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warning"}
+_TAGGED_EPOCH = re.compile(r"(\S+) (\d{10}) \d{4}\.\d{2}\.\d{2} ")  # BGL, Thunderbird
+_SCAN = 200  # characters searched for a stamp that is not at the start of its line
+_ISO_ANYWHERE = re.compile(r"(?<![\d.:-])" + ISO + r"[\s:|-]*")
+# An epoch in seconds among a line's first words (HPC), between 2000 and 2100.
+_EPOCH_WORD = re.compile(r"^(?:\S+\s+){0,5}?(9\d{8}|[1-3]\d{9})(?:\.(\d{1,9}))?(?=\s|$)")
+_EPOCH_WORDS = (946684800, 4102444800)
+
+_UPPER = (
+    "TRACE|DEBUG|DEBU|DBG|INFO|INF|NOTICE|WARN|WARNING|WRN|ERR|ERRO|ERROR|FATAL|FATA|FTL|CRIT"
+    "|CRITICAL|ALERT|EMERG|PANIC|SEVERE|FINE|FINER|FINEST"
+)
+_BEFORE_COLON = "trace|debug|info|notice|warn|warning|error|fatal|critical|alert|emerg|panic|severe"
+# Every alternative is a fixed word or a bounded run, tried at each position once: the
+# search over a whole (cut) line stays linear.
 _LEVEL_IN_TEXT = re.compile(
-    r"\b(TRACE|DEBUG|DEBU|DBG|INFO|INF|NOTICE|WARN|WARNING|WRN|ERR|ERRO|ERROR|FATAL|FATA|FTL"
-    r"|CRIT|CRITICAL|ALERT|EMERG|PANIC|SEVERE|FINE|FINER|FINEST)\b"
-    r"|[\[(<|](?i:(trace|debug|info|notice|warn|warning|err|error|fatal|crit|critical|alert"
-    r"|emerg|panic|severe))[\])>|:]"
-    r"|\b(?i:level|lvl|severity)[=:]\s*[\"']?([A-Za-z]+)"
+    rf"\b({_UPPER})\b"
+    r"|[\[(<|]\s?([A-Za-z]{3,9})\s?[\])>|:]"
+    r"|\b(?i:level|lvl|severity)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
+    rf"|\b({_BEFORE_COLON}|(?i:{_BEFORE_COLON})|LOG)(?=:\s)"
     r"|^(Error|Warning|Warn|Info|Debug|Fatal|Critical|Notice)\b"
 )
-_LEVEL_WINDOW = 80  # a level word further into the line is part of the message
+_FIRST_WORD = re.compile(r"[\s,|-]*([A-Za-z]{3,9})(?=[\s:]|$)")
+
+
+def _naive(ts: float | None, level: str | None, message: str, fields=()) -> Plain:
+    return Plain(ts, level, message, tuple(fields), naive=True)
 
 
 def _rfc5424(rest: str, now: float) -> Plain | None:
@@ -84,7 +129,14 @@ def _rfc5424(rest: str, now: float) -> Plain | None:
 
 def _iso(rest: str, now: float) -> Plain | None:
     m = _ISO_START.match(rest)
-    return Plain(iso_match(m), None, rest[m.end() :]) if m else None
+    if not m:
+        return None
+    ts, message = iso_match(m), rest[m.end() :]
+    if message.startswith(", ") and (cbs := _CBS.match(rest, m.end())):
+        level, component = cbs.groups()
+        return Plain(ts, level_of(level), rest[cbs.end() :], (("component", component),),
+                     naive=m.group(8) is None)  # fmt: skip
+    return Plain(ts, None, message, naive=m.group(8) is None)
 
 
 def _go(rest: str, now: float) -> Plain | None:
@@ -92,9 +144,8 @@ def _go(rest: str, now: float) -> Plain | None:
     if not m:
         return None
     y, mo, d, h, mi, s, frac = m.groups()
-    return Plain(
-        utc_seconds(int(y), int(mo), int(d), int(h), int(mi), int(s), frac), None, rest[m.end() :]
-    )
+    ts = utc_seconds(int(y), int(mo), int(d), int(h), int(mi), int(s), frac)
+    return _naive(ts, None, rest[m.end() :])
 
 
 def _epoch(rest: str, now: float) -> Plain | None:
@@ -113,7 +164,7 @@ def _syslog(rest: str, now: float) -> Plain | None:
     year = year_before or year_after or year_last
     y = int(year) if year else year_for(month_n, int(day), now)
     ts = utc_seconds(y, month_n, int(day), int(h), int(mi), int(s), frac)
-    return Plain(ts, None, rest[m.end() :])
+    return _naive(ts, None, rest[m.end() :])
 
 
 def _klog(rest: str, now: float) -> Plain | None:
@@ -123,7 +174,7 @@ def _klog(rest: str, now: float) -> Plain | None:
     letter, mo, d, h, mi, s, frac, caller = m.groups()
     y = year_for(int(mo), int(d), now)
     ts = utc_seconds(y, int(mo), int(d), int(h), int(mi), int(s), frac)
-    return Plain(ts, level_of(letter), rest[m.end() :], (("caller", caller),))
+    return _naive(ts, level_of(letter), rest[m.end() :], (("caller", caller),))
 
 
 def _apache_error(rest: str, now: float) -> Plain | None:
@@ -132,7 +183,7 @@ def _apache_error(rest: str, now: float) -> Plain | None:
         return None
     month, d, h, mi, s, frac, y, level = m.groups()
     ts = utc_seconds(int(y), MONTHS[month], int(d), int(h), int(mi), int(s), frac)
-    return Plain(ts, level_of(level) if level else None, rest[m.end() :])
+    return _naive(ts, level_of(level) if level else None, rest[m.end() :])
 
 
 def _access(rest: str, now: float) -> Plain | None:
@@ -144,14 +195,107 @@ def _access(rest: str, now: float) -> Plain | None:
                      zone_seconds(zone))  # fmt: skip
     code = int(status)
     level = "error" if code >= 500 else "warning" if code >= 400 else "info"
-    return Plain(ts, level, rest, (("status", status),))  # the whole line is the message
+    # The whole line is the message.
+    return Plain(ts, level, rest, (("status", status),), naive=zone is None)
+
+
+def _logcat(rest: str, now: float) -> Plain | None:
+    m = _LOGCAT.match(rest)
+    if not m:
+        return None
+    mo, d, h, mi, s, frac, letter, tag = m.groups()
+    ts = utc_seconds(year_for(int(mo), int(d), now), int(mo), int(d), int(h), int(mi), int(s),
+                     frac)  # fmt: skip
+    level = "critical" if letter == "A" else level_of(letter)  # A: assert
+    return _naive(ts, level, rest[m.end() :], (("tag", tag),))
+
+
+def _two_digit_year(m: re.Match[str] | None, rest: str, order: str) -> Plain | None:
+    """HDFS (yyMMdd HHmmss) and log4j (yy/MM/dd HH:mm:ss): years 2000-2099."""
+    if not m:
+        return None
+    parts = dict(zip(order, m.groups()[:3], strict=True))
+    h, mi, s = m.groups()[3:6]
+    frac = m.group(7) if m.re.groups >= 7 else None
+    ts = utc_seconds(2000 + int(parts["y"]), int(parts["m"]), int(parts["d"]), int(h), int(mi),
+                     int(s), frac)  # fmt: skip
+    return _naive(ts, None, rest[m.end() :])
+
+
+def _hdfs(rest: str, now: float) -> Plain | None:
+    return _two_digit_year(_HDFS.match(rest), rest, "ymd")
+
+
+def _log4j(rest: str, now: float) -> Plain | None:
+    return _two_digit_year(_LOG4J.match(rest), rest, "ymd")
+
+
+def _calendar(m: re.Match[str] | None, rest: str) -> Plain | None:
+    """Return a Plain from a match of year, month, day, hour, minute, second, fraction."""
+    if not m:
+        return None
+    y, mo, d, h, mi, s, frac = m.groups()
+    return _naive(utc_seconds(int(y), int(mo), int(d), int(h), int(mi), int(s), frac), None,
+                  rest[m.end() :])  # fmt: skip
+
+
+def _compact(rest: str, now: float) -> Plain | None:
+    return _calendar(_COMPACT.match(rest), rest)
+
+
+def _db2(rest: str, now: float) -> Plain | None:
+    return _calendar(_DB2.match(rest), rest)
+
+
+def _month_day(rest: str, now: float) -> Plain | None:
+    m = _MONTH_DAY.match(rest)
+    if not m:
+        return None
+    mo, d, h, mi, s = (int(g) for g in m.groups())
+    ts = utc_seconds(year_for(mo, d, now), mo, d, h, mi, s)
+    return _naive(ts, None, rest[m.end() :])
+
+
+def _redis(rest: str, now: float) -> Plain | None:
+    m = _REDIS.match(rest)
+    if not m:
+        return None
+    d, month, y, h, mi, s, frac, mark = m.groups()
+    ts = utc_seconds(int(y), MONTHS[month], int(d), int(h), int(mi), int(s), frac)
+    return _naive(ts, _REDIS_LEVELS[mark], rest[m.end() :])
+
+
+def _tagged_epoch(rest: str, now: float) -> Plain | None:
+    m = _TAGGED_EPOCH.match(rest)
+    if not m:
+        return None
+    tag, seconds = m.groups()
+    fields = (("alert", tag),) if tag != "-" else ()
+    return Plain(epoch(float(seconds)), None, rest[m.end() :], fields)
+
+
+def _anywhere(rest: str, now: float) -> Plain | None:
+    """Return the stamp a line holds near its start but not at it: an ISO time after a file
+    name (OpenStack), else an epoch in seconds among its first words (HPC)."""
+    if m := _ISO_ANYWHERE.search(rest, 0, _SCAN):
+        prefix = rest[: m.start()].strip()
+        return Plain(iso_match(m), None, rest[m.end() :], (("prefix", prefix),) if prefix else (),
+                     naive=m.group(8) is None)  # fmt: skip
+    if (m := _EPOCH_WORD.match(rest[:_SCAN])) and _EPOCH_WORDS[0] <= int(m.group(1)) < _EPOCH_WORDS[
+        1
+    ]:
+        return Plain(epoch(float(f"{m.group(1)}.{m.group(2) or 0}")), None, rest)
+    return None
 
 
 Shape = Callable[[str, float], Plain | None]
 # Which shapes to try, by the line's first character: most lines fail on their first test.
-_DIGIT: tuple[Shape, ...] = (_iso, _go, _epoch, _access, _syslog)
-_BRACKET: tuple[Shape, ...] = (_iso, _apache_error, _epoch)
-_LETTER: tuple[Shape, ...] = (_syslog, _klog, _access)
+_DIGIT: tuple[Shape, ...] = (
+    _iso, _logcat, _go, _log4j, _hdfs, _compact, _db2, _epoch, _redis, _access, _syslog,
+)  # fmt: skip
+_BRACKET: tuple[Shape, ...] = (_iso, _apache_error, _month_day, _epoch)
+_LETTER: tuple[Shape, ...] = (_syslog, _klog, _tagged_epoch, _access)
+_OTHER: tuple[Shape, ...] = (_tagged_epoch, _access)
 
 
 def _shapes(first: str) -> tuple[Shape, ...]:
@@ -161,19 +305,20 @@ def _shapes(first: str) -> tuple[Shape, ...]:
         return _BRACKET
     if first.isalpha():
         return _LETTER
-    return (_access,)
+    return _OTHER
 
 
 def level_in_text(text: str) -> str | None:
-    """Return the level a plain message names near its start ("ERROR", "[warn]", ...)."""
-    m = _LEVEL_IN_TEXT.search(text, 0, _LEVEL_WINDOW)
-    if not m:
-        return None
-    return level_of(next(g for g in m.groups() if g))
+    """Return the first level a plain message names ("ERROR", "[warn]", "error:", ...)."""
+    for m in _LEVEL_IN_TEXT.finditer(text):
+        if found := level_of(next(g for g in m.groups() if g)):
+            return found
+    return None
 
 
-def parse_plain(line: str, now: float) -> Plain:
-    """Return the stamp, level and message of a plain text line."""
+def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True) -> Plain:
+    """Return the stamp, level and message of a plain text line (a stamp without a zone is
+    in `zone`); with `anywhere`, a stamp is also looked for past the line's start."""
     severity = None
     rest = line
     if rest.startswith("<") and (pri := _PRI.match(rest)):
@@ -187,6 +332,10 @@ def parse_plain(line: str, now: float) -> Plain:
             if found := shape(rest, now):
                 break
     if found is None:
-        found = Plain(None, None, rest)
-    level = severity or found.level or level_in_text(found.message)
-    return Plain(found.ts, level, found.message, found.fields)
+        found = (_anywhere(rest, now) if anywhere else None) or Plain(None, None, rest)
+    level = severity or found.level
+    if level is None and found.ts is not None and (first := _FIRST_WORD.match(found.message)):
+        level = level_of(first.group(1))  # a word right after the stamp: zap's "error"
+    level = level or level_in_text(found.message)
+    ts = localize(found.ts, zone) if found.naive else found.ts
+    return Plain(ts, level, found.message, found.fields)

@@ -23,6 +23,22 @@ def top_errors(logs: tuple[LogRecord, ...], limit: int = 5) -> list[tuple[str, i
     return counts.most_common(limit)
 
 
+def counted(n: int, noun: str, nouns: str = "") -> str:
+    """Return "1 line", "2 lines", "1,000 entries": a count with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
+def level_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """Return (level, lines) for every level, and for "-" (no level named) when it has lines."""
+    rows = [(level, counts.get(level, 0)) for level in LEVELS]
+    return rows + ([("-", counts["-"])] if counts.get("-") else [])
+
+
+def level_class(level: str | None) -> str:
+    """Return the CSS class of a level: its name, "none" for a line naming none."""
+    return level if level in LEVELS else "none"
+
+
 def order_key(ts: float, now: float) -> float:
     """Return where a line goes in its cycle's batch: its time, but never after now.
 
@@ -36,7 +52,7 @@ def tail(
     kept: Sequence[LogRecord], new: Iterable[LogRecord], limit: int, now: float
 ) -> tuple[LogRecord, ...]:
     """Return the newest `limit` lines: those shown before, then this cycle's in time order."""
-    batch = sorted(new, key=lambda r: order_key(r.ts, now))
+    batch = sorted(new, key=lambda r: order_key(r.order, now))
     return tuple([*kept, *batch][-limit:])
 
 

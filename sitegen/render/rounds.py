@@ -24,7 +24,8 @@ from sitegen.render.tasks import (
 
 @dataclass(frozen=True)
 class Rendered:
-    """Every file of the site rendered in one cycle, and every pool task that went into it."""
+    """Every file of the site made in one cycle, and every task rendered for it (pages reused
+    from the last cycle are among the files, not the tasks)."""
 
     pages: tuple[RenderedPage, ...]
     records: tuple[TaskRecord, ...]
@@ -98,4 +99,5 @@ def render_site(
     records = tuple(p.record for p in (*first, *metrics))
     last = render(reports(records))
     pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
-    return Rendered(pages, records + tuple(p.record for p in last))
+    ran = tuple(r for r in (*records, *(p.record for p in last)) if not r.reused)
+    return Rendered(pages, ran)

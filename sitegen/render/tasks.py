@@ -14,10 +14,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sitegen.alerts.pages import incident_pages
-from sitegen.logs.stats import LEVELS, top_errors
+from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
-from sitegen.traces.stats import breakdown, dependencies
+from sitegen.traces.stats import breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
@@ -67,6 +67,7 @@ class PageTask:
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    timeless: bool = False  # prints no time of the cycle (a finished trace): reused across cycles
 
 
 @dataclass(frozen=True)
@@ -123,15 +124,19 @@ def _trace_summary(t: Trace) -> dict:
 
 
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
-    counts = dict.fromkeys(LEVELS, 0)
+    """Return the lines shown per level, "-" for those naming none: the badges, the level
+    chart and its table all show these numbers."""
+    counts = dict.fromkeys((*LEVELS, "-"), 0)
     for record in logs:
-        counts[record.level] = counts.get(record.level, 0) + 1
+        level = record.level or "-"
+        counts[level] = counts.get(level, 0) + 1
     return counts
 
 
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
-    summaries = [_trace_summary(t) for t in snap.traces]
+    traces = newest_first(snap.traces)
+    summaries = [_trace_summary(t) for t in traces]
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     sources = snap.sources
@@ -146,7 +151,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "traces": summaries[:5],
                 "trace_count": len(summaries),
                 "error_traces": sum(1 for s in summaries if s["error"]),
-                "level_counts": level_counts,
+                "level_rows": level_rows(level_counts),
                 "recent_errors": [r for r in snap.logs if r.level in ("error", "critical")][-5:],
                 "panel_count": len(snap.panels),
                 "host": snap.host,
@@ -167,6 +172,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "ops": breakdown(snap.traces),
                 "edges": dependencies(snap.traces),
                 "services": sorted({s.service for t in snap.traces for s in t.spans}),
+                "sources": snap.sources,
                 "now": snap.generated_at,
             },
             common,
@@ -191,10 +197,11 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             f"trace {t.trace_id[:8]}",
             trace_path(t.trace_id),
             "trace.html",
-            {"trace": t, "summary": s, "now": snap.generated_at},
+            {"trace": t, "summary": s},
             common,
+            timeless=True,
         )
-        for t, s in zip(snap.traces, summaries, strict=True)
+        for t, s in zip(traces, summaries, strict=True)
     ]
     return tasks
 
@@ -224,8 +231,8 @@ def page_links(section: str, count: int) -> list[tuple[int, str]]:
 
 
 def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
-    """Split the tail into pages of about `budget` characters of text, newest page first,
-    each page's lines in time order (a line longer than the budget gets a page of its own)."""
+    """Split the tail into pages of about `budget` characters of text, newest first on every
+    page and from page to page (a line longer than the budget gets a page of its own)."""
     newest_first = logs[::-1]
     costs = [
         LOG_LINE_TEXT
@@ -235,7 +242,7 @@ def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[li
         for r in newest_first
     ]
     runs = split_runs(costs, budget) or [[]]
-    return [[newest_first[i] for i in reversed(run)] for run in runs]
+    return [[newest_first[i] for i in run] for run in runs]
 
 
 def log_tasks(
@@ -244,6 +251,7 @@ def log_tasks(
     """Return the logs pages: the newest lines with the summaries first, older lines after."""
     pages = log_pages(snap.logs)
     links = page_links("logs", len(pages))
+    rows = level_rows(level_counts)
     return [
         PageTask(
             "logs" if n == 1 else f"logs {n}",
@@ -255,10 +263,8 @@ def log_tasks(
                 "pages": links,
                 "current": n,
                 "top_errors": top_errors(snap.logs) if n == 1 else [],
-                "level_panels": [p for p in snap.panels if p.query == "log_lines"]
-                if n == 1
-                else [],
-                "level_counts": level_counts,
+                "level_rows": rows,
+                "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
                 "known_traces": known,
                 "sources": snap.sources,
                 "now": snap.generated_at,
@@ -307,7 +313,8 @@ def report_tasks(
     assets: dict[str, bytes],
 ) -> list[PageTask]:
     """Return the tasks for the pages about sitegen's own work in this cycle."""
-    durations = [r.end_ns - r.start_ns for r in records]
+    ran = tuple(r for r in records if not r.reused)
+    durations = [r.end_ns - r.start_ns for r in ran]
     pages = [r for r in records if not r.fragment]
     by_size = sorted(pages, key=lambda r: -r.gzip_size)
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
@@ -318,8 +325,9 @@ def report_tasks(
             "concurrency/index.html",
             "concurrency.html",
             {
-                "records": records,
-                "use": _utilisation(records),
+                "records": ran,
+                "reused": len(records) - len(ran),
+                "use": _utilisation(ran),
                 "pool_workers": pool_workers,
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,

@@ -13,6 +13,7 @@ from sitegen.alerts.status import status_json
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
 from sitegen.render.environment import iso
+from sitegen.traces.stats import newest_first
 
 
 def _finite(value: float | None) -> float | None:
@@ -29,6 +30,7 @@ def _panel_json(panel: Panel, now: float) -> dict:
         "source": panel.source,
         "error": panel.error,
         "stale_since": iso(panel.stale_since) if panel.stale_since else None,
+        "note": panel.note,  # e.g. how many series were left out (max_series)
         "series": [
             {
                 "labels": dict(s.labels),
@@ -64,6 +66,78 @@ def snapshot_json(snap: Snapshot) -> bytes:
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _json_without_markup(doc: dict) -> bytes:
+    """Return doc as compact JSON with <, > and & escaped as Go's encoding/json does.
+
+    Log lines and span names are anybody's text: escaped, no byte of the file reads as markup,
+    even to a viewer that sniffs it as HTML; a JSON parser gets the same strings back.
+    """
+    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+
+
+def _log_time(ts: float | None) -> str | None:
+    """Return a log line's time in RFC 3339 UTC with the fraction it has (to the µs), or None."""
+    if ts is None:
+        return None
+    whole = math.floor(ts)
+    micros = round((ts - whole) * 1e6)
+    if micros == 1_000_000:
+        whole, micros = whole + 1, 0
+    stamp = iso(whole)
+    return f"{stamp[:-1]}.{micros:06d}".rstrip("0") + "Z" if micros else stamp
+
+
+def logs_json(snap: Snapshot) -> bytes:
+    """Return data/logs.json: every record the logs pages show, newest first."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "records": [
+            {
+                "time": _log_time(r.ts),
+                "level": r.level,
+                "source": r.source,
+                "message": r.message,
+                "fields": dict(r.fields),
+                "trace_id": r.trace_id,
+                "duration_seconds": _finite(r.duration_s),
+            }
+            for r in reversed(snap.logs)
+        ],
+    }
+    return _json_without_markup(doc)
+
+
+def _time(ts: float) -> str | None:
+    text = iso(ts)
+    return text if text[:1].isdigit() else None  # "out of range" (bad input): unknown
+
+
+def traces_json(snap: Snapshot) -> bytes:
+    """Return data/traces.json: every trace the traces pages list, newest first."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "traces": [
+            {
+                "trace_id": t.trace_id,
+                "root": t.root.name,
+                "services": sorted({s.service for s in t.spans}),
+                "spans": len(t.spans),
+                "errors": sum(s.status == "error" for s in t.spans),
+                "start": _time(t.start_ns / 1e9),
+                "duration_seconds": t.duration_ns / 1e9,
+            }
+            for t in newest_first(snap.traces)
+        ],
+    }
+    return _json_without_markup(doc)
+
+
 def twins(snap: Snapshot) -> dict[str, bytes]:
     """Return every data/*.json file of the site for this snapshot, by site path."""
-    return {"data/snapshot.json": snapshot_json(snap), "data/status.json": status_json(snap)}
+    return {
+        "data/snapshot.json": snapshot_json(snap),
+        "data/logs.json": logs_json(snap),
+        "data/traces.json": traces_json(snap),
+        "data/status.json": status_json(snap),
+    }

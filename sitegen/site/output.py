@@ -2,7 +2,8 @@
 
 ``out_dir`` is a symlink into ``.<out_dir>.builds/``; readers (a web server, a browser, the
 publisher) see the old site or the new one, never a mix. The previous build is kept so a
-reader that is half-way through the old one can finish.
+reader that is half-way through the old one can finish. A build that cannot be written
+whole (a full disk) is removed at once; the site stays as it was.
 """
 
 from __future__ import annotations
@@ -97,10 +98,16 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
     everything = {**files, MANIFEST: json.dumps(manifest, indent=1).encode()}
-    for rel, data in everything.items():
-        target = tmp / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
+    try:
+        for rel, data in everything.items():
+            target = tmp / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+    except BaseException:
+        # A full disk fails every cycle alike: a partial build left behind each time would
+        # keep the space from ever coming back.
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
     final = builds / stamp
     os.replace(tmp, final)
     _swap(out_dir, final)

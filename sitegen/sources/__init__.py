@@ -16,7 +16,6 @@ from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
 from sitegen.sources import (
     alerts,
-    cloudfront,
     host,
     jaeger,
     journald,
@@ -54,6 +53,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
     if ctx.cfg.panels:
         sources.insert(0, (prometheus.NAME, prometheus.collect))
     if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
+        from sitegen.sources import cloudfront  # boto3: loaded only when it is used
+
         sources.append((cloudfront.NAME, cloudfront.collect))
     if ctx.cfg.traces.jaeger_url:
         sources.append((jaeger.NAME, jaeger.collect))
@@ -70,7 +71,7 @@ def _merge(parts: list[Part], ctx: SourceContext) -> Part:
     tails = [p.logs for p in parts if p.logs]
     logs = tails[0] if len(tails) == 1 else ()
     if len(tails) > 1:  # files and the journal: one tail in time order, as long as each
-        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.ts, ctx.now))
+        merged = sorted((r for t in tails for r in t), key=lambda r: order_key(r.order, ctx.now))
         logs = tuple(merged[-ctx.cfg.logs.tail_lines :])
     return Part(
         figures=tuple(f for p in parts for f in p.figures),
@@ -130,7 +131,11 @@ def collect_all(
             parts.append(part)
             if part.error is None:
                 last_good.save(name, (ctx.now, part))
-                statuses.append(SourceStatus(name, True, duration_s=seconds, detail=part.detail))
+                statuses.append(
+                    SourceStatus(
+                        name, True, duration_s=seconds, detail=part.detail, problems=part.problems
+                    )
+                )
                 continue
             # The source failed but brought its own fallback (per panel, for Prometheus).
             error = part.error

@@ -38,6 +38,7 @@ class Part:
     alerts: tuple[Alert, ...] = ()
     detail: str = ""  # a short line for the about page: what was read, what was skipped
     error: str | None = None  # set when the source failed but still has (stale) data to show
+    problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,7 @@ def collect(ctx: SourceContext) -> Part:
     cw = boto3.client(
         "cloudwatch",
         region_name="us-east-1",
+        endpoint_url=ctx.cfg.publish.endpoint_url or None,  # [publish] endpoint_url, like S3
         config=BotoConfig(retries={"mode": "standard", "max_attempts": 3}, read_timeout=10),
     )
     end = datetime.fromtimestamp(ctx.now, UTC)

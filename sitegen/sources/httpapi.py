@@ -1,17 +1,21 @@
-"""JSON over HTTP for the trace APIs (Jaeger, Tempo): bounded in time, size and retries.
+"""JSON over HTTP for the sources (Prometheus, Jaeger, Tempo): bounded in time, size, retries.
 
-Every request gets its own timeout, cut to what is left before the cycle's deadline;
-timeouts, connection errors and 5xx answers are retried a few times with jittered
-backoff, never past the deadline; anything else fails at once with one line naming the
-URL and the status. Bodies are read up to MAX_BODY_BYTES: a huge answer cannot hold the
-cycle's memory.
+Every request gets its own time limit, cut to what is left before the cycle's deadline, and
+the limit is for the whole request: a watchdog shuts the socket down when it passes, so a
+server trickling a byte a second (which a per-read timeout never stops) costs no more than
+the limit, and no thread outlives its cycle. Timeouts, connection errors and 5xx answers
+are retried a few times with jittered backoff, never past the deadline; anything else fails
+at once with one line naming the URL and the status. Bodies are read up to a size limit
+(MAX_BODY_BYTES by default): a huge answer cannot hold the cycle's memory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
-import time
-from collections.abc import Callable, Iterable
+import socket
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
@@ -39,33 +43,95 @@ class ApiError(Exception):
         self.status = status
 
 
-def client() -> httpx.Client:
+def client(headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None):
     """Return a client for JSON APIs (no retries or redirects of its own; we bound both)."""
-    headers = {"Accept": "application/json", "User-Agent": f"sitegen/{__version__}"}
-    return httpx.Client(headers=headers, timeout=REQUEST_TIMEOUT_SECONDS)
+    base = {"Accept": "application/json", "User-Agent": f"sitegen/{__version__}"}
+    # No kept-alive connections: the watchdog finds a request's socket as it connects.
+    return httpx.Client(
+        headers={**base, **(headers or {})},
+        auth=auth,
+        timeout=REQUEST_TIMEOUT_SECONDS,
+        limits=httpx.Limits(max_keepalive_connections=0),
+    )
 
 
 def _one_line(body: bytes) -> str:
     return " ".join(body[:300].decode("utf-8", "replace").split())
 
 
-def _get(http: httpx.Client, url: str, params: dict | None, timeout: float, deadline: float):
+@contextlib.contextmanager
+def _watchdog(seconds: float) -> Iterator[tuple[dict, threading.Event]]:
+    """Shut a request's socket down once `seconds` have passed, whatever it is waiting for.
+
+    Yields the request extensions that let it see the socket, and an event set when it cut.
+    """
+    sockets: list[socket.socket] = []
+    cut = threading.Event()
+
+    def trace(event: str, info: dict) -> None:
+        if event == "connection.connect_tcp.complete" and info.get("return_value") is not None:
+            sock = info["return_value"].get_extra_info("socket")
+            if sock is not None:
+                sockets.append(sock)
+                if cut.is_set():  # connected just as the time ran out
+                    shut()
+
+    def shut() -> None:
+        cut.set()
+        for sock in sockets:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)  # wakes a recv() blocked in another thread
+
+    timer = threading.Timer(max(0.0, seconds), shut)
+    timer.daemon = True
+    timer.start()
     try:
-        with http.stream("GET", url, params=params, timeout=timeout) as response:
+        yield {"trace": trace}, cut
+    finally:
+        timer.cancel()
+        timer.join()  # the timer thread ends with the request, not later
+
+
+def fetch(
+    http: httpx.Client,
+    url: str,
+    params: dict | None,
+    timeout: float,
+    max_bytes: int = MAX_BODY_BYTES,
+) -> tuple[int, bytes]:
+    """GET url within `timeout` seconds for the whole request; return (status, body).
+
+    Raises ApiError (retry set) on a timeout or a transport failure, and on a body larger
+    than max_bytes (not retried).
+    """
+    cut = threading.Event()
+    try:
+        with (
+            _watchdog(timeout) as (extensions, cut),
+            http.stream("GET", url, params=params, timeout=timeout, extensions=extensions) as r,
+        ):
             body = bytearray()
-            for block in response.iter_bytes():
+            for block in r.iter_bytes():
                 body += block
-                if len(body) > MAX_BODY_BYTES:
-                    raise ApiError(f"answer from {url} is larger than {MAX_BODY_BYTES} bytes")
-                if time.monotonic() > deadline:  # a server trickling bytes
-                    raise ApiError(f"no answer from {url} before the cycle's deadline")
+                if len(body) > max_bytes:
+                    raise ApiError(f"answer from {url} is larger than {max_bytes} bytes")
     except httpx.TimeoutException as exc:
         raise ApiError(f"timed out after {timeout:.3g}s asking {url}", retry=True) from exc
-    except httpx.ConnectError as exc:
-        raise ApiError(f"cannot connect to {url}: {exc}", retry=True) from exc
     except httpx.TransportError as exc:
+        if cut.is_set():  # our watchdog, not the server, ended it
+            raise ApiError(f"timed out after {timeout:.3g}s asking {url}", retry=True) from exc
+        if isinstance(exc, httpx.ConnectError):
+            refused = "refused" in str(exc).lower()
+            why = "connection refused" if refused else f"cannot connect ({exc})"
+            raise ApiError(f"{why}: {url}", retry=True) from exc
         raise ApiError(f"{type(exc).__name__} asking {url}: {exc}", retry=True) from exc
-    status = response.status_code
+    if cut.is_set():  # the cut can also look like the end of a body sent without a length
+        raise ApiError(f"timed out after {timeout:.3g}s asking {url}", retry=True)
+    return r.status_code, bytes(body)
+
+
+def _get(http: httpx.Client, url: str, params: dict | None, timeout: float):
+    status, body = fetch(http, url, params, timeout)
     if status != 200:
         retry = status >= 500 or status == 429
         raise ApiError(f"HTTP {status} from {url}: {_one_line(bytes(body))}", retry, status)
@@ -78,7 +144,7 @@ def _get(http: httpx.Client, url: str, params: dict | None, timeout: float, dead
 def get_json(http: httpx.Client, url: str, deadline: float, params: dict | None = None) -> Any:
     """GET url and decode its JSON, with bounded retries, never past the deadline."""
     return with_retries(
-        lambda seconds: _get(http, url, params, seconds, deadline),
+        lambda seconds: _get(http, url, params, seconds),
         REQUEST_TIMEOUT_SECONDS,
         deadline,
         ApiError,

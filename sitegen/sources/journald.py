@@ -22,7 +22,7 @@ from typing import IO
 
 from sitegen.logs.fields import duration_in_text, level_of, trace_id_of
 from sitegen.logs.parse import Line, clean, to_record
-from sitegen.logs.stats import level_samples, order_key, tail
+from sitegen.logs.stats import counted, level_samples, order_key, tail
 from sitegen.logs.timestamps import sane
 from sitegen.redact import KeyBlocks
 from sitegen.sources.base import Part, SourceContext
@@ -89,7 +89,7 @@ def entry_line(entry: dict, show_host: bool) -> tuple[Line, str]:
     fields = (("host", host),) if show_host and isinstance(host, str) else ()
     line = Line(
         ts=ts,
-        level=level_of(entry.get("PRIORITY", "")) or "info",
+        level=level_of(entry.get("PRIORITY", "")),
         message=message,
         fields=fields,
         trace_id=trace,
@@ -211,12 +211,14 @@ def _seqnum(cursor: str) -> tuple[str, int] | None:
 def _skipped(read: _Read, cursor: str | None) -> str:
     """Say what a read that did not get back to its cursor left out."""
     if read.out_of_time:
-        return f"out of time after {len(read.lines)} entries: older new ones skipped"
+        read_so_far = counted(len(read.lines), "entry", "entries")
+        return f"out of time after {read_so_far}: older new ones skipped"
     if cursor is None or read.reached_cursor or len(read.lines) < MAX_ENTRIES:
         return ""
     before, oldest = _seqnum(cursor), _seqnum(read.oldest_cursor or "")
     if before and oldest and before[0] == oldest[0] and oldest[1] > before[1] + 1:
-        return f"up to {oldest[1] - before[1] - 1:,} older entries skipped to keep up"
+        older = counted(oldest[1] - before[1] - 1, "older entry", "older entries")
+        return f"up to {older} skipped to keep up"
     return "older entries skipped to keep up"
 
 
@@ -256,11 +258,11 @@ def collect(ctx: SourceContext) -> Part:
     )
     ctx.history.add(level_samples(levels, ctx.now, source=NAME))
     shown = tail(shown_before(ctx, NAME), new, logs.tail_lines, ctx.now)
-    detail = [f"{len(lines)} new entries, {len(shown)} shown"]
+    detail = [f"{counted(len(lines), 'new entry', 'new entries')}, {len(shown):,} shown"]
     if skipped := _skipped(read, cursor):
         detail.append(skipped)
     if read.unreadable:
-        detail.append(f"{read.unreadable} unreadable entries")
+        detail.append(counted(read.unreadable, "unreadable entry", "unreadable entries"))
     if _PARTIAL in read.stderr:
         detail.append("only the entries this user may read (add it to group systemd-journal)")
     return Part(logs=shown, detail="; ".join(detail))

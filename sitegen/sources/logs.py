@@ -15,7 +15,7 @@ from pathlib import Path
 
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.logs.parse import MAX_LINE, FileParser, FileState, Line, to_record
-from sitegen.logs.stats import METRIC, by_level, level_samples, order_key, tail
+from sitegen.logs.stats import METRIC, by_level, counted, level_samples, order_key, tail
 from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 from sitegen.state import LastGood, atomic_write_bytes, quarantine
@@ -49,10 +49,11 @@ class _Newest:
         self.heap: list[tuple[tuple[float, int], Line, str, float]] = []
         self.seen = 0
 
-    def add(self, line: Line, source: str, fallback_ts: float) -> None:
+    def add(self, line: Line, source: str, fallback_place: float) -> None:
         """Offer one line; it stays if it is among the newest so far."""
-        ts = line.ts if line.ts is not None else fallback_ts
-        item = ((order_key(ts, self.now), self.seen), line, source, fallback_ts)
+        ts = line.ts if line.ts is not None else line.place
+        order = order_key(fallback_place if ts is None else ts, self.now)
+        item = ((order, self.seen), line, source, fallback_place)
         self.seen += 1  # ties keep the order lines were read in
         if len(self.heap) < self.limit:
             heapq.heappush(self.heap, item)
@@ -68,10 +69,16 @@ def _load_states(path: Path) -> dict[str, FileState]:
     if not path.exists():
         return {}
     try:
-        return {str(k): FileState(v[0], int(v[1])) for k, v in json.loads(path.read_text()).items()}
+        saved = json.loads(path.read_text())
+        return {str(k): FileState(v[0], int(v[1]), _number(v[2:])) for k, v in saved.items()}
     except (ValueError, TypeError, AttributeError, IndexError) as exc:
         quarantine(path, f"{type(exc).__name__}: {exc}")
         return {}
+
+
+def _number(rest: list) -> float | None:
+    # A state file written before the last time was kept has no third item.
+    return float(rest[0]) if rest and rest[0] is not None else None
 
 
 def _mtime(path: Path) -> float:
@@ -92,13 +99,17 @@ def collect(ctx: SourceContext) -> Part:
     levels: Counter[str] = Counter()
     cut = skipped = 0
     unreadable: list[str] = []
-    for chunk in tailer.follow(list(files), TAIL_BYTES, stop_time(ctx.deadline)):
+    # A file untouched for an interval has its unfinished last line read too.
+    quiet_since = ctx.now - ctx.cfg.site.interval_seconds
+    for chunk in tailer.follow(list(files), TAIL_BYTES, stop_time(ctx.deadline), quiet_since):
         if chunk.error:
             unreadable.append(f"{chunk.path.name} ({chunk.error})")
             continue
         fmt, source = files[chunk.path]
-        parser = FileParser(fmt, states.get(chunk.identity, FileState()))
-        fallback = _mtime(chunk.path)  # for lines that do not say when they were written
+        parser = FileParser(fmt, states.get(chunk.identity, FileState()), ctx.cfg.logs.timezone)
+        # Where a line goes that has no time and no timed line before it: at the file's last
+        # write, the latest it can have been written (the page shows it without a time).
+        fallback = _mtime(chunk.path)
         for line in parser.parse(chunk.lines, ctx.now):
             levels[line.level] += 1
             newest.add(line, source, fallback)
@@ -108,20 +119,23 @@ def collect(ctx: SourceContext) -> Part:
     states = {k: v for k, v in states.items() if k in tailer.offsets}  # files still followed
     atomic_write_bytes(
         ctx.state_dir / FILE_STATE,
-        json.dumps({k: [v.format, v.key_lines] for k, v in states.items()}).encode(),
+        json.dumps({k: [v.format, v.key_lines, v.last_ts] for k, v in states.items()}).encode(),
     )
     shown = tail(shown_before(ctx, NAME), newest.records(ctx.cfg.redact.patterns),
                  ctx.cfg.logs.tail_lines, ctx.now)  # fmt: skip
     # Lines per level per cycle go to the history: the logs page charts them over time.
     ctx.history.add(level_samples(levels, ctx.now))
     panels = tuple(by_level(p) for p in history_part(ctx, (LEVEL_PANEL,), NAME).panels)
-    detail = [f"{levels.total()} new lines from {len(files)} files, {len(shown)} shown"]
+    detail = [
+        f"{counted(levels.total(), 'new line')} from {counted(len(files), 'file')}, "
+        f"{len(shown):,} shown"
+    ]
     if cut:
-        detail.append(f"{cut} lines cut to {MAX_LINE:,} characters")
+        detail.append(f"{counted(cut, 'line')} cut to {MAX_LINE:,} characters")
     if skipped:
         detail.append(f"{format_value(skipped, 'bytes')} skipped to keep up")
     if tailer.deferred:
-        detail.append(f"{tailer.deferred} files left for the next cycle (out of time)")
+        detail.append(f"{counted(tailer.deferred, 'file')} left for the next cycle (out of time)")
     if unreadable:
         more = len(unreadable) - _SHOWN_NAMES
         named = ", ".join(unreadable[:_SHOWN_NAMES]) + (f" and {more} more" if more > 0 else "")

@@ -4,6 +4,11 @@ The step is the range divided by the chart's width, aligned to the step, so a se
 about one point per pixel column and never comes near Prometheus' 11,000-point limit; an
 instant query at "now" adds each series' newest value. A panel that fails shows its last
 good data labelled stale; only when every panel fails does the whole source fail.
+
+What a server says is not trusted: every request is bounded in time as a whole and in size
+(httpapi.fetch), an answer of the wrong shape is that panel's error, a panel draws at most
+its `max_series` series (the rest are counted), label names and values are cut to
+MAX_LABEL_CHARS, and label values, titles, queries and error texts are redacted.
 """
 
 from __future__ import annotations
@@ -11,27 +16,28 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Callable
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import Any
 
-import requests
-from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
-from urllib3.util.retry import Retry
+import httpx
 
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import PanelConfig, PrometheusConfig
-from sitegen.model import Labels, Panel, Series, labels_of
+from sitegen.model import Labels, Panel, Series
+from sitegen.redact import redact
 from sitegen.retry import with_retries
+from sitegen.sources import httpapi
 from sitegen.sources.base import Part, SourceContext
-from sitegen.state import LastGood
+from sitegen.state import LastGood, is_time
 
 NAME = "prometheus"
 PANEL_CACHE = "prometheus-panels"
 MAX_PARALLEL = 4  # queries in flight at once: enough to hide latency, gentle on the server
-_STATUS = re.compile(r"HTTP Status Code (\d+) \((.*)\)$", re.S)
+# 50 series of 720 points take about 2 MB as JSON: an answer past this is not a chart.
+MAX_ANSWER_BYTES = 4 * 1024 * 1024
+MAX_LABEL_CHARS = 120  # a label longer than this is cut (with "…") before it is kept anywhere
 _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
@@ -52,18 +58,11 @@ class Query:
     legend: str = ""
 
 
-def client(cfg: PrometheusConfig) -> PrometheusConnect:
-    """Return a client with credentials and no retries of its own (we retry, bounded)."""
+def client(cfg: PrometheusConfig) -> httpx.Client:
+    """Return an HTTP client with the configured credentials (close it after the cycle)."""
     headers = {"Authorization": f"Bearer {cfg.bearer_token}"} if cfg.bearer_token else None
     auth = (cfg.username, cfg.password) if cfg.username else None
-    # The client's default Retry backs off for seconds per attempt, blind to our deadline.
-    return PrometheusConnect(
-        url=cfg.url,
-        headers=headers,
-        auth=auth,
-        timeout=cfg.timeout_seconds,
-        retry=Retry(0, read=False),
-    )
+    return httpapi.client(headers, auth)
 
 
 def step_for(range_seconds: float) -> int:
@@ -100,64 +99,104 @@ def legend(template: str, labels: Labels) -> str:
     return _LEGEND.sub(lambda m: values.get(m.group(1), ""), template).strip()
 
 
-def _server_message(body: str) -> str:
-    """Return Prometheus' own error text from a response body, or the body itself."""
-    match = re.search(r'"error":"((?:[^"\\]|\\.)*)"', body)
-    if not match:
-        return body[:300]
-    kind = re.search(r'"errorType":"([^"]*)"', body)
-    text = json.loads(f'"{match.group(1)}"')
-    return f"{kind.group(1)}: {text}" if kind else text
+def _server_message(body: bytes) -> str:
+    """Return Prometheus' own error text from a response body, or the body's first line."""
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        doc = None
+    if isinstance(doc, dict) and isinstance(doc.get("error"), str):
+        kind = doc.get("errorType")
+        return f"{kind}: {doc['error']}" if isinstance(kind, str) else doc["error"]
+    return " ".join(body[:300].decode("utf-8", "replace").split())
 
 
-def _classify(exc: Exception, url: str, timeout: float) -> QueryError:
-    if isinstance(exc, requests.Timeout):
-        return QueryError(f"timed out after {timeout:g}s asking {url}", retry=True)
-    if isinstance(exc, requests.ConnectionError):
-        refused = "refused" in str(exc).lower()
-        why = "connection refused" if refused else f"cannot connect ({type(exc).__name__})"
-        return QueryError(f"{why}: {url}", retry=True)
-    if isinstance(exc, PrometheusApiClientException) and (m := _STATUS.match(str(exc))):
-        status, body = int(m.group(1)), m.group(2)
-        body = body[2:-1].encode().decode("unicode_escape") if body[:2] in ("b'", 'b"') else body
-        message = _server_message(body)
-        if status in (400, 422):
-            return QueryError(f"PromQL error ({message})", retry=False)
-        return QueryError(f"HTTP {status} from {url}: {message}", retry=status >= 500)
-    return QueryError(f"{type(exc).__name__}: {exc}", retry=False)
+def _result(status: int, body: bytes, url: str) -> list:
+    """Return the result list of a query answer; raise QueryError for any other answer."""
+    if status in (400, 422):
+        raise QueryError(f"PromQL error ({_server_message(body)})")
+    if status != 200:
+        retry = status >= 500 or status == 429
+        raise QueryError(f"HTTP {status} from {url}: {_server_message(body)}", retry=retry)
+    try:
+        doc = json.loads(body)
+    except (ValueError, RecursionError):
+        raise QueryError(f"not JSON from {url}: {_server_message(body)}") from None
+    data = doc.get("data") if isinstance(doc, dict) else None
+    result = data.get("result") if isinstance(data, dict) else None
+    if not isinstance(result, list):
+        raise QueryError(f"malformed answer from {url}: no data.result list")
+    return result
 
 
-def ask(call: Callable[[float], Any], url: str, timeout: float, deadline: float) -> Any:
-    """Run call(timeout) with retries, backoff and jitter, never past the deadline."""
+def ask(
+    http: httpx.Client, cfg: PrometheusConfig, path: str, params: dict, deadline: float
+) -> list:
+    """GET one query API path with retries, backoff and jitter, never past the deadline."""
+    url = f"{cfg.url}{path}"
 
-    def attempt(seconds: float) -> Any:
+    def attempt(seconds: float) -> list:
         try:
-            return call(seconds)
-        except Exception as exc:  # the client raises requests' and its own types
-            raise _classify(exc, url, seconds) from exc
+            status, body = httpapi.fetch(http, url, params, seconds, MAX_ANSWER_BYTES)
+        except httpapi.ApiError as exc:
+            raise QueryError(str(exc), retry=exc.retry) from exc
+        return _result(status, body, url)
 
-    return with_retries(attempt, timeout, deadline, QueryError, url)
+    return with_retries(attempt, cfg.timeout_seconds, deadline, QueryError, url)
 
 
-def _series(result: list[dict], query: Query) -> list[Series]:
+def _cut(text: str) -> str:
+    return text if len(text) <= MAX_LABEL_CHARS else text[: MAX_LABEL_CHARS - 1] + "…"
+
+
+def _number(value: Any) -> float:
+    # Sample values are strings ("0.5", "NaN", "+Inf"); timestamps are numbers.
+    if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+        raise ValueError(f"not a number: {value!r}"[:80])
+    return float(value)
+
+
+def _series(result: list, query: Query, patterns: tuple[str, ...]) -> list[Series]:
+    """Turn a query's result into series; raise QueryError when any item is malformed."""
     out = []
-    for item in result:
-        labels = labels_of({**item.get("metric", {}), **dict(query.extra)})
-        values = item.get("values") or ([item["value"]] if "value" in item else [])
-        out.append(
-            Series(
-                labels=labels,
-                points=tuple((float(ts), float(v)) for ts, v in values),
-                legend=legend(query.legend, labels) if query.legend else "",
+    for i, item in enumerate(result):
+        try:
+            metric = item.get("metric", {})
+            values = item["values"] if "values" in item else [item["value"]]
+            if not isinstance(metric, dict) or not isinstance(values, list):
+                raise TypeError("metric must be an object, values an array")
+            labels = tuple(
+                sorted(
+                    (_cut(str(k)), _cut(redact(str(v), patterns)))
+                    for k, v in {**metric, **dict(query.extra)}.items()
+                )
             )
-        )
+            points = tuple((_number(ts), _number(v)) for ts, v in values)
+        except (AttributeError, KeyError, TypeError, ValueError, OverflowError) as exc:
+            raise QueryError(f"malformed series #{i} in the answer: {exc}"[:200]) from None
+        legend_text = legend(query.legend, labels) if query.legend else ""
+        out.append(Series(labels=labels, points=points, legend=legend_text))
     return out
 
 
+def _newest(series: Series) -> float:
+    """The series' newest value for ranking, NaN (unknown) last."""
+    value = series.points[-1][1] if series.points else math.nan
+    return -math.inf if math.isnan(value) else value
+
+
 def query_panel(
-    prom: PrometheusConnect, cfg: PrometheusConfig, panel: PanelConfig, now: float, deadline: float
+    http: httpx.Client,
+    cfg: PrometheusConfig,
+    panel: PanelConfig,
+    now: float,
+    deadline: float,
+    patterns: tuple[str, ...] = (),
 ) -> Panel:
-    """Run one panel's queries; a failure is kept on the panel, not raised."""
+    """Run one panel's queries; a failure is kept on the panel, not raised.
+
+    `patterns` are the [redact] patterns, applied to label values, the title and any error.
+    """
     step = step_for(panel.range_seconds)
     end = math.floor(now / step) * step  # aligned: consecutive cycles ask for the same points
     start = end - panel.range_seconds
@@ -166,52 +205,63 @@ def query_panel(
     error = None
     try:
         for q in shown:
-            ranged = ask(
-                lambda t, q=q: prom.custom_query_range(
-                    q.promql,
-                    start_time=datetime.fromtimestamp(start, UTC),
-                    end_time=datetime.fromtimestamp(end, UTC),
-                    step=str(step),
-                    timeout=t,
-                ),
-                cfg.url, cfg.timeout_seconds, deadline,
-            )  # fmt: skip
-            latest = ask(
-                lambda t, q=q: prom.custom_query(q.promql, params={"time": now}, timeout=t),
-                cfg.url, cfg.timeout_seconds, deadline,
-            )  # fmt: skip
-            newest = {s.labels: s.points for s in _series(latest, q)}
-            for s in _series(ranged, q):
+            window = {"query": q.promql, "start": start, "end": end, "step": step}
+            ranged = ask(http, cfg, "/api/v1/query_range", window, deadline)
+            latest = ask(http, cfg, "/api/v1/query", {"query": q.promql, "time": now}, deadline)
+            newest = {s.labels: s.points for s in _series(latest, q, patterns)}
+            for s in _series(ranged, q, patterns):
                 # The instant value is the newest there is; the range ends at a step boundary.
                 after = s.points[-1][0] if s.points else -math.inf
                 extra = tuple(p for p in newest.get(s.labels, ()) if p[0] > after)
                 series.append(replace(s, points=s.points + extra))
     except QueryError as exc:
-        error, series = str(exc), []
+        error, series = redact(str(exc), patterns), []
+    hidden, note = len(series) - panel.max_series, None
+    if hidden > 0:  # the largest newest values are the ones a reader looks for
+        series = sorted(series, key=_newest, reverse=True)[: panel.max_series]
+        note = f"{hidden} more series not shown (max_series = {panel.max_series})"
     return Panel(
-        title=panel.title,
-        query="\n".join(q.promql for q in shown),
+        title=redact(panel.title, patterns),
+        query=redact("\n".join(q.promql for q in shown), patterns),
         unit=panel.unit,
         source=NAME,
         series=tuple(series),
         range_seconds=panel.range_seconds,
         kind=panel.kind,
         error=error,
-        note=None if error or series else "the query returned no series",
+        note=note or (None if error or series else "the query returned no series"),
         thresholds=panel.thresholds,
     )
 
 
+def _panel_cache(value: object) -> bool:
+    """Whether value is what collect() keeps: {title and query: (time, Panel)}."""
+    return isinstance(value, dict) and all(
+        isinstance(k, str) and isinstance(v, tuple) and len(v) == 2 and is_time(v[0])
+        and isinstance(v[1], Panel)
+        for k, v in value.items()
+    )  # fmt: skip
+
+
 def collect(ctx: SourceContext) -> Part:
     """Query every panel; a failed panel falls back alone; raise only when all failed."""
-    cfg = ctx.cfg.prometheus
-    prom = client(cfg)
-    with ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(ctx.cfg.panels))) as pool:
+    cfg, patterns = ctx.cfg.prometheus, ctx.cfg.redact.patterns
+    # Stop a little before the cycle's deadline, so each panel's own error (and the other
+    # panels' data) is reported rather than the whole source timing out.
+    deadline = ctx.deadline - max(0.2, 0.1 * (ctx.deadline - time.monotonic()))
+    # Every request ends by the deadline (httpapi.fetch), so leaving these blocks waits for
+    # no one past it: no thread of this source outlives the cycle.
+    with (
+        client(cfg) as http,
+        ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(ctx.cfg.panels))) as pool,
+    ):
         done = list(
-            pool.map(lambda p: query_panel(prom, cfg, p, ctx.now, ctx.deadline), ctx.cfg.panels)
+            pool.map(
+                lambda p: query_panel(http, cfg, p, ctx.now, deadline, patterns), ctx.cfg.panels
+            )
         )
     cache = LastGood(ctx.state_dir)
-    saved: dict = cache.load(PANEL_CACHE) or {}
+    saved: dict = cache.load(PANEL_CACHE, _panel_cache) or {}
     kept, panels = {}, []
     for panel in done:
         key = f"{panel.title}\n{panel.query}"
@@ -226,7 +276,7 @@ def collect(ctx: SourceContext) -> Part:
             panels.append(panel)
     cache.save(PANEL_CACHE, kept)
     failed = [p for p in done if p.error]
-    detail = f"{len(done) - len(failed)} of {len(done)} panels queried from {cfg.url}"
+    detail = f"{len(done) - len(failed)} of {len(done)} panels queried from {redact(cfg.url)}"
     # Every panel failing means the server is down or unreachable: the source failed.
     error = failed[0].error if failed and len(failed) == len(done) else None
     return Part(panels=tuple(panels), detail=detail, error=error)

@@ -7,7 +7,6 @@ import time
 import psutil
 
 from sitegen.model import SiteStats, Uptime
-from sitegen.site.publish import MONTHLY_PATH_BUDGET, PublishState
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 
 NAME = "self"
@@ -31,6 +30,8 @@ METRICS = (
 
 def site_stats(ctx: SourceContext) -> SiteStats:
     """Return the public site's uptime, what recent publishes sent, the budget used."""
+    from sitegen.site.publish import MONTHLY_PATH_BUDGET, PublishState  # boto3: only if publishing
+
     uptime = tuple(
         Uptime(label, *ctx.history.uptime(ctx.now, hours))
         for label, hours in (("1 h", 1), ("24 h", 24), ("30 d", 720))

@@ -13,7 +13,7 @@ import httpx
 
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
-from sitegen.sources.otlp import OtlpReader
+from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import (
     ASSEMBLE_SECONDS,
     MALFORMED,

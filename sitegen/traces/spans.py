@@ -14,7 +14,7 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -44,6 +44,8 @@ ELLIPSIS = "…"
 ASSEMBLE_SECONDS = 0.5
 # What the SDKs call a service whose resource has no service.name.
 UNKNOWN_SERVICE = "unknown_service"
+# Unreadable places named on the traces page, per source: the first few say what is wrong.
+MAX_PROBLEMS = 5
 # What one malformed value raises; anything else is a bug and is not swallowed.
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
 
@@ -151,30 +153,40 @@ class Parsed:
     """The spans a reader took this cycle, and what it could not read."""
 
     spans: tuple[Span, ...]
-    bad_lines: int = 0  # not JSON, or not a JSON object
+    bad_docs: int = 0  # not JSON, or not a JSON object
     bad_spans: int = 0  # a span without ids or times, or with values of the wrong type
-    unread_lines: int = 0  # left unread because the span budget or the time was spent
+    unread_docs: int = 0  # left unread because the span budget or the time was spent
     full: bool = False  # the span budget was reached
     late: bool = False  # the reader's deadline passed before everything was read
+    bad_resources: int = 0  # an OTLP resource that is not an object
+    bad_attributes: int = 0  # an attribute whose value does not decode as its type says
 
     def note(self) -> str:
         """Return what was skipped, as a phrase for a source's detail line."""
         out = ""
-        if self.bad_lines:
-            out += f", {self.bad_lines} unreadable lines skipped"
-        if self.bad_spans:
-            out += f", {self.bad_spans} malformed spans skipped"
+        for count, what in (
+            (self.bad_docs, "unreadable documents"),
+            (self.bad_resources, "malformed resources"),
+            (self.bad_spans, "malformed spans"),
+            (self.bad_attributes, "malformed attributes"),
+        ):
+            if count:
+                out += f", {count} {what} skipped"
         if self.full:
             out += f", stopped at the cycle's budget of {len(self.spans)} new spans"
         elif self.late:
             out += f", stopped at the cycle's deadline after {len(self.spans)} new spans"
-        if self.unread_lines:
-            out += f" ({self.unread_lines} older lines left unread)"
+        if self.unread_docs:
+            out += f" ({self.unread_docs} older documents left unread)"
         return out
 
 
 class SpanReader:
-    """Collects the spans of one format's documents within a span budget and a deadline."""
+    """Collects the spans of one format's documents within a span budget and a deadline.
+
+    A span id seen twice (Jaeger answers the same trace for every service in it) is kept
+    and counted once.
+    """
 
     def __init__(
         self, scrub: Scrub, budget: int = MAX_NEW_SPANS, deadline: float = math.inf
@@ -183,7 +195,9 @@ class SpanReader:
         self.budget = budget
         self.deadline = deadline  # time.monotonic(); what is not read by then waits
         self.spans: list[Span] = []
-        self.bad_lines = self.bad_spans = self.unread_lines = 0
+        self.seen: set[tuple[str, str]] = set()
+        self.bad_docs = self.bad_spans = self.unread_docs = 0
+        self.bad_resources = self.bad_attributes = 0
         self.late = False
 
     @property
@@ -203,20 +217,43 @@ class SpanReader:
             if self.full:
                 return False
             try:
-                self.spans.append(build(item))
+                span = build(item)
             except MALFORMED:
                 self.bad_spans += 1
+                continue
+            key = (span.trace_id, span.span_id)
+            if key not in self.seen:
+                self.seen.add(key)
+                self.spans.append(span)
         return True
 
     def document(self, doc: Any) -> None:
         """Read one decoded document of the reader's format."""
         raise NotImplementedError
 
+    def documents(self, docs: Sequence[object]) -> None:
+        """Read decoded documents, newest (last) first, until the budget or time is spent."""
+        for i in range(len(docs) - 1, -1, -1):
+            if self.full:
+                self.unread_docs += i + 1
+                return
+            if isinstance(docs[i], dict):
+                self.document(docs[i])
+            else:
+                self.bad_docs += 1
+
     def result(self) -> Parsed:
         """Return what was read so far."""
         full = len(self.spans) >= self.budget
         return Parsed(
-            tuple(self.spans), self.bad_lines, self.bad_spans, self.unread_lines, full, self.late
+            tuple(self.spans),
+            self.bad_docs,
+            self.bad_spans,
+            self.unread_docs,
+            full,
+            self.late,
+            self.bad_resources,
+            self.bad_attributes,
         )
 
 
@@ -273,12 +310,22 @@ def assemble(spans: Iterable[Span], limit: int, max_spans: int = MAX_KEPT_SPANS)
     return Assembled(tuple(traces), clipped_spans, clipped_traces)
 
 
-def traces_part(kept: Iterable[Trace], parsed: Parsed, limit: int, head: str, *notes: str) -> Part:
+def traces_part(
+    kept: Iterable[Trace],
+    parsed: Parsed,
+    limit: int,
+    head: str,
+    *notes: str,
+    problems: Sequence[str] = (),
+) -> Part:
     """Merge a cycle's new spans into the kept traces; say what was read, skipped and cut."""
     built = assemble([*spans_of(kept), *parsed.spans], limit)
     detail = f"{head}, {len(built.traces)} traces shown" + parsed.note() + built.note()
     detail += "".join(f", {note}" for note in notes if note)
-    return Part(traces=built.traces, detail=detail)
+    shown = tuple(problems[:MAX_PROBLEMS])
+    if len(problems) > MAX_PROBLEMS:
+        shown += (f"and {len(problems) - MAX_PROBLEMS} more places that could not be read",)
+    return Part(traces=built.traces, detail=detail, problems=shown)
 
 
 def spans_of(traces: Iterable[Trace]) -> list[Span]:

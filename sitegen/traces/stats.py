@@ -33,6 +33,11 @@ class Edge:
     errors: int
 
 
+def newest_first(traces: Iterable[Trace]) -> list[Trace]:
+    """Return traces by start time, newest first, whatever order the sources gave them in."""
+    return sorted(traces, key=lambda t: (t.start_ns, t.trace_id), reverse=True)
+
+
 def _quantile(values: list[int], q: float) -> int:
     if len(values) == 1:
         return values[0]
@@ -93,13 +98,92 @@ def dependencies(traces: Iterable[Trace]) -> list[Edge]:
     return [Edge(a, b, n, e) for (a, b), (n, e) in sorted(calls.items())]
 
 
+@dataclass(frozen=True)
+class Section:
+    """A stretch of one span on the critical path: what the trace's end waited for."""
+
+    span_id: str
+    start_ns: int
+    end_ns: int
+
+
+def _clipped(trace: Trace) -> tuple[list[Span], dict[str, tuple[int, int]], dict[str, list[Span]]]:
+    """Return the roots, each span's time cut to its parent's, and each span's kept children.
+
+    As Jaeger does: a child is cut to its parent's time (a parent waits for nothing after
+    its own end), and one that ran wholly outside it is dropped, with its descendants.
+    """
+    ids = {s.span_id for s in trace.spans}
+    children: dict[str, list[Span]] = {}
+    roots = []
+    for span in trace.spans:
+        if span.parent_id in ids and span.parent_id != span.span_id:
+            children.setdefault(span.parent_id, []).append(span)
+        else:
+            roots.append(span)
+    bounds = {r.span_id: (r.start_ns, max(r.start_ns, r.end_ns)) for r in roots}
+    kept: dict[str, list[Span]] = {}
+    todo = list(roots)
+    while todo:
+        parent = todo.pop()
+        first, last = bounds[parent.span_id]
+        for child in children.get(parent.span_id, ()):
+            if child.span_id in bounds:
+                continue  # a span id that reappears below itself: a cycle, walked once
+            start, end = child.start_ns, max(child.start_ns, child.end_ns)
+            if start >= last or (start < first and end <= first):
+                continue
+            bounds[child.span_id] = (max(start, first), min(end, last))
+            kept.setdefault(parent.span_id, []).append(child)
+            todo.append(child)
+    for kids in kept.values():  # latest end first: the last finishing child leads
+        kids.sort(key=lambda c: (-bounds[c.span_id][1], bounds[c.span_id][0], c.span_id))
+    return roots, bounds, kept
+
+
+def critical_sections(trace: Trace) -> list[Section]:
+    """Return the critical path as Jaeger's UI computes it, from the trace's end backwards.
+
+    From a span's end, the path goes into the child that finished last, down to a leaf;
+    from the start of that child it goes on in the parent, into the child that finished
+    before that start, and so on back to the parent's start. Sequential children all lie
+    on it; of overlapping ones, only those the parent was left waiting for. FOLLOWS_FROM
+    references are not told apart from parents here (the model keeps one parent).
+    """
+    roots, bounds, kids = _clipped(trace)
+    parent_of = {c.span_id: p for p, cs in kids.items() for c in cs}
+    sections: list[Section] = []
+    for root in roots:
+        # The walk Jaeger writes as a recursion, as a loop: a chain of 100,000 spans is fine.
+        span_id, until = root.span_id, None
+        next_kid: dict[str, int] = {}  # per span, the first child not yet passed over
+        while True:
+            start, end = bounds[span_id]
+            stop = end if until is None else until
+            candidates, i = kids.get(span_id, []), next_kid.get(span_id, 0)
+            # `until` only ever falls for a span, so children passed over stay passed over.
+            while (
+                i < len(candidates)
+                and until is not None
+                and bounds[candidates[i].span_id][1] >= until
+            ):
+                i += 1
+            if i < len(candidates):
+                child = candidates[i]
+                next_kid[span_id] = i + 1
+                if bounds[child.span_id][1] != stop:
+                    sections.append(Section(span_id, bounds[child.span_id][1], stop))
+                span_id, until = child.span_id, None
+                continue
+            next_kid[span_id] = i
+            if start != stop:
+                sections.append(Section(span_id, start, stop))
+            if span_id == root.span_id:
+                break
+            span_id, until = parent_of[span_id], start
+    return sections
+
+
 def critical_path(trace: Trace) -> set[str]:
-    """Return the span ids of the critical path: from the root, the child that ends last."""
-    children = _children(trace)
-    path, span = set(), trace.root
-    while True:
-        path.add(span.span_id)
-        kids = children.get(span.span_id)
-        if not kids:
-            return path
-        span = max(kids, key=lambda c: (c.end_ns, c.span_id))
+    """Return the ids of the spans on the critical path (see critical_sections)."""
+    return {s.span_id for s in critical_sections(trace)}

@@ -3,7 +3,8 @@
 A trace of a few hundred spans shows one row per span. A larger one (a batch job, a fan-out
 of thousands of queries) is folded on the server: siblings of the same service and operation
 become one row ("×250 SELECT cart") whose children are the union of theirs, spans on the
-critical path keep rows of their own, and past the row limit the rest is counted, not drawn.
+critical path are grouped apart from those off it (a row is wholly on the path or wholly
+off it), and past the row limit the rest is counted, not drawn.
 """
 
 from __future__ import annotations
@@ -65,12 +66,13 @@ def _children(trace: Trace) -> dict[str | None, list[Span]]:
 
 
 def _groups(kids: list[Span], fold: bool, keep: frozenset[str]) -> list[tuple[Span, ...]]:
-    """Return sibling spans as rows: alike ones (service, name) together when folding."""
+    """Return sibling spans as rows: alike ones (service, name, on the path or not) together
+    when folding."""
     if not fold:
         return [(k,) for k in kids]
     rows: dict[object, list[Span]] = {}
     for k in kids:  # by first start: dicts keep insertion order
-        key = k.span_id if k.span_id in keep else (k.service, k.name)
+        key = (k.service, k.name, k.span_id in keep)
         rows.setdefault(key, []).append(k)
     return [tuple(group) for group in rows.values()]
 
@@ -78,7 +80,7 @@ def _groups(kids: list[Span], fold: bool, keep: frozenset[str]) -> list[tuple[Sp
 def span_rows(trace: Trace, limit: int = MAX_ROWS, keep: frozenset[str] = frozenset()) -> Rows:
     """Return the waterfall rows of a trace, folded when it has more spans than `limit`.
 
-    Spans whose ids are in `keep` (the critical path) are never folded into a group.
+    Spans whose ids are in `keep` (the critical path) are never folded with spans off it.
     """
     children = _children(trace)
     fold = len(trace.spans) > limit

@@ -79,6 +79,18 @@ data "aws_iam_policy_document" "this" {
       values   = [var.distribution_arn]
     }
   }
+  # The publishers' lease (sitegen/site/lease.py) holds a host name and a pid: never
+  # served, under any prefix. CloudFront gets 403 and answers its 404 page.
+  statement {
+    sid       = "LeaseNotServed"
+    effect    = "Deny"
+    actions   = ["s3:GetObject"]
+    resources = ["${aws_s3_bucket.this.arn}/*.sitegen-lease.json"]
+    principals {
+      type        = "Service"
+      identifiers = ["cloudfront.amazonaws.com"]
+    }
+  }
   statement {
     sid       = "TLSOnly"
     effect    = "Deny"

@@ -4,16 +4,16 @@ Accepts what the OTLP/JSON spec allows and what producers write in practice: ids
 base64 (protobuf's own JSON mapping, which Tempo answers with), 64-bit integers as strings
 or numbers, enums as names or numbers, every AnyValue kind, fields left out at their
 default, the older ``instrumentationLibrarySpans`` and Tempo's ``batches``. A malformed
-span is counted and skipped; its neighbours are kept.
+resource, span or attribute is counted and skipped; its neighbours are kept.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from functools import partial
 
 from sitegen.model import Span, SpanEvent
+from sitegen.traces.documents import split
 from sitegen.traces.spans import (
     MALFORMED,
     MAX_EVENTS,
@@ -40,7 +40,7 @@ def _list(value: object) -> list:
     return value if isinstance(value, list) else []
 
 
-def _value(value: object, scrub: Scrub) -> object:
+def _value(value: object, scrub: Scrub, bad: list[int]) -> object:
     """Decode an OTLP AnyValue (an empty or unknown one is the empty string)."""
     if not isinstance(value, dict):
         return ""
@@ -53,9 +53,9 @@ def _value(value: object, scrub: Scrub) -> object:
     if "doubleValue" in value:
         return float(value["doubleValue"])  # also "NaN", "Infinity", "-Infinity"
     if "arrayValue" in value:
-        return [_value(v, scrub) for v in _list((value["arrayValue"] or {}).get("values"))]
+        return [_value(v, scrub, bad) for v in _list((value["arrayValue"] or {}).get("values"))]
     if "kvlistValue" in value:
-        pairs = _pairs((value["kvlistValue"] or {}).get("values"), scrub)
+        pairs = _pairs((value["kvlistValue"] or {}).get("values"), scrub, bad)
         # Nested keys name secrets too: {"headers": {"cookie": "..."}}.
         return {k: scrub.field(k, v) if isinstance(v, str) else v for k, v in pairs}
     if "bytesValue" in value:
@@ -63,17 +63,18 @@ def _value(value: object, scrub: Scrub) -> object:
     return ""
 
 
-def _pairs(items: object, scrub: Scrub) -> Iterator[tuple[str, object]]:
-    """Yield the (key, value) of a list of OTLP KeyValues, skipping malformed ones."""
+def _pairs(items: object, scrub: Scrub, bad: list[int]) -> Iterator[tuple[str, object]]:
+    """Yield the (key, value) of a list of OTLP KeyValues; count malformed ones in bad[0]."""
     for item in _list(items):
-        if isinstance(item, dict) and "key" in item:
-            try:
-                yield str(item["key"]), _value(item.get("value"), scrub)
-            except MALFORMED:
-                continue
+        try:
+            pair = str(item["key"]), _value(item.get("value"), scrub, bad)
+        except MALFORMED:
+            bad[0] += 1
+            continue
+        yield pair
 
 
-def _events(items: object, default_ns: int, scrub: Scrub) -> tuple[SpanEvent, ...]:
+def _events(items: object, default_ns: int, scrub: Scrub, bad: list[int]) -> tuple[SpanEvent, ...]:
     events = []
     for item in _list(items)[:MAX_EVENTS]:
         try:
@@ -82,7 +83,7 @@ def _events(items: object, default_ns: int, scrub: Scrub) -> tuple[SpanEvent, ..
                     name=scrub.text(str(item.get("name", ""))),
                     # A time left out is 0 by the encoding's rules; the span's start is nearer.
                     ts_ns=as_int(item["timeUnixNano"]) if "timeUnixNano" in item else default_ns,
-                    attributes=scrub.attributes(_pairs(item.get("attributes"), scrub)),
+                    attributes=scrub.attributes(_pairs(item.get("attributes"), scrub, bad)),
                 )
             )
         except MALFORMED:
@@ -97,7 +98,7 @@ def _status(status: object) -> str:
     return _STATUS.get(code, "unset") if isinstance(code, (int, str)) else "unset"
 
 
-def _span(item: dict, service: str, scrub: Scrub) -> Span:
+def _span(item: dict, service: str, scrub: Scrub, bad: list[int]) -> Span:
     start = as_int(item["startTimeUnixNano"])
     # droppedAttributesCount, droppedEventsCount, kind, links, flags: not shown, ignored.
     return Span(
@@ -109,57 +110,50 @@ def _span(item: dict, service: str, scrub: Scrub) -> Span:
         start_ns=start,
         end_ns=as_int(item["endTimeUnixNano"]),
         status=_status(item.get("status")),
-        attributes=scrub.attributes(_pairs(item.get("attributes"), scrub)),
-        events=_events(item.get("events"), start, scrub),
+        attributes=scrub.attributes(_pairs(item.get("attributes"), scrub, bad)),
+        events=_events(item.get("events"), start, scrub, bad),
     )
 
 
-def _service(resource: object, scrub: Scrub) -> str:
+def _service(resource: object, scrub: Scrub, bad: list[int]) -> str:
     attrs = resource.get("attributes") if isinstance(resource, dict) else None
-    for item in _list(attrs):
-        if isinstance(item, dict) and item.get("key") == "service.name":
-            name = text_of(_value(item.get("value"), scrub))
+    for key, value in _pairs(attrs, scrub, bad):
+        if key == "service.name":
+            name = text_of(value)
             return scrub.text(name) if name else UNKNOWN_SERVICE
-    return UNKNOWN_SERVICE
+    return UNKNOWN_SERVICE  # also when service.name itself is malformed: never a guess
 
 
 class OtlpReader(SpanReader):
     """Collects the spans of OTLP JSON documents within one cycle's span budget."""
 
+    def _resource(self, rs: dict, bad: list[int]) -> bool:
+        """Read one resource's spans; return False once the budget is spent."""
+        service = _service(rs.get("resource"), self.scrub, bad)
+        scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+        build = partial(_span, service=service, scrub=self.scrub, bad=bad)
+        for scope in _list(scopes):
+            items = _list(scope.get("spans") if isinstance(scope, dict) else None)
+            if not self.take(items, build):
+                return False
+        return True
+
     def document(self, doc: dict) -> None:
         """Read one ``{"resourceSpans": [...]}`` (or Tempo's ``{"batches": [...]}``)."""
-        for rs in _list(doc.get("resourceSpans") or doc.get("batches")):
-            if not isinstance(rs, dict):
-                self.bad_spans += 1
-                continue
-            service = _service(rs.get("resource"), self.scrub)
-            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
-            for scope in _list(scopes):
-                items = _list(scope.get("spans") if isinstance(scope, dict) else None)
-                if not self.take(items, partial(_span, service=service, scrub=self.scrub)):
+        bad = [0]  # malformed attributes, counted where they are decoded
+        try:
+            for rs in _list(doc.get("resourceSpans") or doc.get("batches")):
+                if not isinstance(rs, dict):
+                    self.bad_resources += 1
+                    continue
+                if not self._resource(rs, bad):
                     return
-
-    def lines(self, lines: Sequence[bytes]) -> None:
-        """Read JSON lines, newest (last) first, until the span budget is spent."""
-        for i in range(len(lines) - 1, -1, -1):
-            if self.full:
-                self.unread_lines += sum(1 for line in lines[: i + 1] if line.strip())
-                return
-            if not lines[i].strip():
-                continue
-            try:
-                doc = json.loads(lines[i])
-            except (ValueError, RecursionError):  # also invalid UTF-8, absurd nesting
-                self.bad_lines += 1
-                continue
-            if isinstance(doc, dict):
-                self.document(doc)
-            else:
-                self.bad_lines += 1
+        finally:
+            self.bad_attributes += bad[0]
 
 
 def parse_lines(lines: Sequence[bytes], scrub: Scrub | None = None) -> Parsed:
-    """Parse JSON lines of OTLP documents (newest last) within the default span budget."""
+    """Parse JSON documents (newest last) within the default span budget."""
     reader = OtlpReader(scrub or Scrub())
-    reader.lines(lines)
+    reader.documents(split(b"\n".join(lines).decode("utf-8", "replace")).docs)
     return reader.result()

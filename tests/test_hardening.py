@@ -1,0 +1,188 @@
+"""Faults found by attacking the generator: each test reproduces one, and shows it mended."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import psutil
+
+from sitegen.cli import main
+from sitegen.metrics import SelfMetrics, serve
+from sitegen.sources.base import Part
+from sitegen.sources.logs import TAIL_STATE as LOGS_TAIL
+from sitegen.sources.traces import TAIL_STATE as TRACES_TAIL
+from sitegen.state import LastGood
+from tests.promserver import free_port
+from tests.test_run import wait_for
+
+
+def test_metrics_serve_on_an_ipv6_loopback_address() -> None:
+    port = free_port()
+    server = serve(SelfMetrics(), f"[::1]:{port}", lambda: (True, "ok"))
+    try:
+        answer = httpx.get(f"http://[::1]:{port}/healthz", timeout=10)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert answer.status_code == 200 and answer.text == "ok\n"
+
+
+def test_state_files_of_the_wrong_shape_are_moved_aside_not_fatal(tmp_path: Path) -> None:
+    # Each parses, but holds what no cycle wrote: a cache pickle of 5, a source cache that is
+    # not (time, Part), tail offsets of 1e999 and -5, a tail entry of three items.
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        '[site]\nworkers = 1\nstate_dir = "state"\n[prometheus]\nurl = "http://127.0.0.1:1"\n'
+        f'[[panels]]\ntitle = "p"\nquery = "up"\n[logs]\npaths = ["{tmp_path}/app.log"]\n'
+    )
+    (tmp_path / "app.log").write_text("hello\n")
+    cache = tmp_path / "state/cache"
+    cache.mkdir(parents=True)
+    (tmp_path / "state/tail").mkdir()
+    (cache / "prometheus-panels.pickle").write_bytes(pickle.dumps(5))
+    (cache / "logs.pickle").write_bytes(pickle.dumps(("yesterday", Part())))
+    (tmp_path / f"state/{LOGS_TAIL}").write_text('{"1:2": [1e999, "ab"], "3:4": [-5, ""]}')
+    (tmp_path / f"state/{TRACES_TAIL}").write_text('{"1:2": [1, 2, 3]}')
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    moved = sorted(p.name.split(".corrupt-")[0] for p in (tmp_path / "state").rglob("*.corrupt-*"))
+    assert moved == sorted(
+        ["prometheus-panels.pickle", "logs.pickle",
+         Path(LOGS_TAIL).name, Path(TRACES_TAIL).name]
+    )  # fmt: skip
+    doc = json.loads((tmp_path / "public/data/snapshot.json").read_text())
+    assert doc["sources"]["logs"]["ok"] and doc["sources"]["prometheus"]["stale_since"] is None
+    # The next cycle reads back what this one wrote: nothing more is moved aside.
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    assert len(list((tmp_path / "state").rglob("*.corrupt-*"))) == len(moved)
+
+
+def test_last_good_gives_back_only_what_fits_the_shape_asked_for(tmp_path: Path) -> None:
+    store = LastGood(tmp_path)
+    store.save("a", (12.5, Part(detail="x")))
+    assert store.load("a") == (12.5, Part(detail="x"))
+    store.save("b", {"k": 1})
+    assert store.load("b", lambda v: isinstance(v, dict)) == {"k": 1}
+    assert store.load("b") is None  # not (time, Part): moved aside
+    assert (
+        store.load("b") is None and len(list((tmp_path / "cache").glob("b.pickle.corrupt-*"))) == 1
+    )
+
+
+def _start_run(config: Path) -> subprocess.Popen:
+    # Output to a file: a pipe nobody reads until the end could fill up and block the run.
+    with (config.parent / "run.err").open("a") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "sitegen", "run", "--config", str(config), "-q"],
+            stdout=err, stderr=err,
+        )  # fmt: skip
+
+
+def _run_err(root: Path) -> str:
+    return (root / "run.err").read_text()[-2000:]
+
+
+def _messages(state: Path) -> list[str]:
+    log = state / "logs/sitegen.jsonl"
+    lines = log.read_text().splitlines() if log.exists() else []
+    return [json.loads(line)["msg"] for line in lines if line.endswith("}")]
+
+
+def _alive(pids: list[int]) -> list[int]:
+    def running(pid: int) -> bool:
+        try:
+            return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+        except psutil.NoSuchProcess:
+            return False
+
+    return [pid for pid in pids if running(pid)]
+
+
+def test_sigterm_ends_run_within_10s_while_its_render_workers_are_frozen(tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\ninterval_seconds = 1\nworkers = 2\nmetrics_listen = ""\n')
+    state = tmp_path / ".sitegen"
+    proc = _start_run(config)
+    children: list[int] = []
+    try:
+        wait_for(lambda: "cycle finished" in _messages(state))
+        children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+        assert len(children) >= 3  # two workers, and the forkserver they hang off
+        for pid in children:
+            os.kill(pid, signal.SIGSTOP)  # frozen: alive, holding its task, never answering
+        seen = len(_messages(state))
+        # A cycle is stuck in render once the next run is skipped for it.
+        wait_for(lambda: "cycle overran its interval; a run was skipped" in _messages(state)[seen:])
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        took = time.monotonic() - started
+    finally:
+        proc.kill()
+        for pid in _alive(children):  # only if the test failed: leave nothing behind
+            os.kill(pid, signal.SIGKILL)
+    assert proc.returncode == 0 and took <= 10.5, (proc.returncode, took, _run_err(tmp_path))
+    assert _alive(children) == []
+    said = _messages(state)
+    stopping = said.index("stopping")  # the abandoned cycle's thread may log in between
+    abandoned = said.index("abandoned the running cycle at shutdown", stopping)
+    assert "stopped" in said[abandoned:], said[stopping:]
+    manifest = json.loads((tmp_path / "public/manifest.json").read_text())
+    assert all((tmp_path / "public" / name).is_file() for name in manifest["files"])
+
+
+def test_a_second_sitegen_on_one_state_dir_exits_2_naming_the_first(tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\ninterval_seconds = 5\nworkers = 1\nmetrics_listen = ""\n')
+    first = _start_run(config)
+    try:
+        wait_for(lambda: "sitegen started" in _messages(tmp_path / ".sitegen"))
+        for verb in ("run", "render"):
+            second = subprocess.run(
+                [sys.executable, "-m", "sitegen", verb, "--config", str(config), "-q"],
+                capture_output=True, text=True, timeout=60,
+            )  # fmt: skip
+            assert second.returncode == 2, second.stderr
+            assert f"is in use by another sitegen (pid {first.pid} on " in second.stderr
+        first.send_signal(signal.SIGTERM)
+        assert first.wait(timeout=30) == 0
+    finally:
+        first.kill()
+    # The lock goes with its process: the next one starts.
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+
+
+FULL_DISK = """
+import resource, signal, sys
+from pathlib import Path
+from sitegen.site.output import write_site
+
+out = Path(sys.argv[1])
+write_site(out, {"index.html": b"first"}, "t0")
+# The kernel's file size limit: a write past it fails (EFBIG) as on a full disk (ENOSPC).
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+for _ in range(3):
+    try:
+        write_site(out, {"a.html": b"a" * 10_000, "b.html": b"b" * 30_000}, "t1")
+    except OSError as exc:
+        print(exc.errno)
+"""
+
+
+def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, timeout=60
+    )
+    assert done.stdout.split() == ["27"] * 3, done.stderr  # EFBIG, each time
+    assert (out / "index.html").read_bytes() == b"first"
+    builds = [p.name for p in (tmp_path / ".public.builds").iterdir()]
+    assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back

@@ -1,0 +1,108 @@
+"""The local history: tiers that bound what a chart reads, bounded deletes, damage survived."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from contextlib import closing
+from pathlib import Path
+
+from sitegen import history
+from sitegen.history import CHART_COLUMNS, DELETE_BATCH, History, tier
+
+
+def _week(now: float, step: float = 30.0) -> list[history.Sample]:
+    """A week of one gauge every `step` seconds, cycling 0..9, up to `now`."""
+    n = int(7 * 86400 / step)
+    return [("g", (("host", "a"),), now - (n - i) * step, float(i % 10)) for i in range(n + 1)]
+
+
+def test_a_chart_reads_about_two_points_per_column_whatever_the_range(tmp_path: Path) -> None:
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    week = _week(now)
+    h.add(week)
+    newest = week[-1][2:]
+    for seconds in (600, 3600, 6 * 3600, 86400, 7 * 86400):
+        (s,) = h.series("g", now - seconds, until=now)
+        # A range's first and last partial steps come on top of its whole ones.
+        assert len(s.points) <= 2 * CHART_COLUMNS + 2 * 30, (seconds, len(s.points))
+        assert s.points[0][0] >= now - seconds - tier(seconds) and s.points[-1] == newest
+        assert all(a[0] < b[0] for a, b in zip(s.points, s.points[1:], strict=False))
+    (raw,) = h.series("g", now - 600, until=now)  # short: the raw samples themselves
+    assert [v for _, v in raw.points[-3:]] == [8.0, 9.0, 0.0]
+    # Rolled up: each 300 s step holds ten samples of 0..9, whose mean is 4.5.
+    (day,) = h.series("g", now - 86400, until=now)
+    assert tier(86400) == 300 and {v for _, v in day.points[1:-20]} == {4.5}
+
+
+def test_an_old_history_is_rolled_up_when_first_opened(tmp_path: Path) -> None:
+    now = time.time()
+    with closing(sqlite3.connect(tmp_path / "history.sqlite")) as db, db:
+        db.execute("CREATE TABLE samples (metric TEXT NOT NULL, labels TEXT NOT NULL, "
+                   "ts REAL NOT NULL, value REAL NOT NULL)")  # fmt: skip
+        db.executemany(
+            "INSERT INTO samples VALUES (?, '{}', ?, ?)",
+            [("g", now - 86400 + 30 * i, float(i % 10)) for i in range(2880)],
+        )
+    (day,) = History(tmp_path, 8 * 86400).series("g", now - 86400, until=now)
+    assert {v for _, v in day.points[1:-20]} == {4.5}
+
+
+def test_old_rows_go_a_bounded_batch_per_write(tmp_path: Path) -> None:
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    h.add(_week(now, step=60.0))
+    raw_before = _count(tmp_path, "samples")
+    h.add([("g", (("host", "a"),), now, 1.0)])
+    # Raw samples past RAW_SECONDS go, but no more than a batch in one write.
+    assert raw_before - _count(tmp_path, "samples") == DELETE_BATCH - 1
+    for _ in range(10):
+        h.add([])
+    assert _count(tmp_path, "samples") <= history.RAW_SECONDS / 60 + 2
+
+
+def _count(state: Path, table: str) -> int:
+    with closing(sqlite3.connect(state / "history.sqlite")) as db:
+        return db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _damage_the_middle(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    middle = len(data) // 2 // 4096 * 4096
+    data[middle : middle + 8192] = b"\xa5" * 8192
+    path.write_bytes(bytes(data))
+
+
+def test_a_history_damaged_in_the_middle_is_moved_aside_at_start(tmp_path: Path) -> None:
+    now = time.time()
+    History(tmp_path, 8 * 86400).add(_week(now, step=60.0))
+    with closing(sqlite3.connect(tmp_path / "history.sqlite")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        assert db.execute("SELECT count(*) FROM samples").fetchone()[0] > 0  # still "fine"
+    _damage_the_middle(tmp_path / "history.sqlite")
+    h = History(tmp_path, 8 * 86400)
+    assert list(tmp_path.glob("history.sqlite.corrupt-*"))
+    h.add([("g", (), now, 1.0)])
+    assert h.series("g", now - 60, until=now)[0].points == ((now, 1.0),)
+
+
+def test_a_history_damaged_while_open_costs_one_write_not_every_cycle(tmp_path: Path) -> None:
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    h.add(_week(now, step=60.0))
+    with closing(sqlite3.connect(tmp_path / "history.sqlite")) as db:
+        db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    _damage_the_middle(tmp_path / "history.sqlite")
+    h.add([("g", (), now, 2.0)])  # moved aside, written to a new one
+    assert list(tmp_path.glob("history.sqlite.corrupt-*"))
+    assert h.series("g", now - 60, until=now)[0].points == ((now, 2.0),)
+    assert h.first_ts() is not None and h.cycles() == ()
+
+
+def test_a_full_disk_is_not_taken_for_damage(tmp_path: Path) -> None:
+    error = sqlite3.OperationalError("database or disk is full")
+    error.sqlite_errorcode = sqlite3.SQLITE_FULL
+    assert not history._damaged(error)
+    error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
+    assert history._damaged(error)
