@@ -30,8 +30,9 @@ from sitegen.alerts.select import parse_matcher, public
 from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
-from sitegen.model import Alert, Panel, Series, Snapshot, SourceStatus
+from sitegen.model import Alert, Incident, Panel, Series, Snapshot, SourceStatus
 from sitegen.render.environment import iso
+from sitegen.render.keys import task_key
 from sitegen.render.rounds import render_site
 from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_page
 from sitegen.render.twins import twins
@@ -468,13 +469,13 @@ def test_a_long_history_is_split_into_linked_pages_each_within_the_budget():
         t = transition(t, (alert(f"Flap{n % 3}", since=at, note=EVIL),), frozenset(), at, KEEP)
         t = transition(t, (), frozenset(), at + 600, KEEP)
     snap = dataclasses.replace(snap, incidents=t.incidents)
-    pages = {path: data for _, path, _, data in incident_pages(snap)}
+    pages = {p["path"]: p["data"] for p in incident_pages(snap)}
     lists = [p for p in pages if p == "incidents/index.html" or "/page-" in p]
     assert lists == ["incidents/index.html", "incidents/page-2.html", "incidents/page-3.html"]
     assert sum(len(pages[p]["incidents"]) for p in lists) == 120
     assert len(pages) == 3 + 120
     common = Common("t", snap.generated_at, 30, None, "assets/site.css", "", "test", "h", (), ())
-    tasks = [PageTask(n, p, tpl, d, common) for n, p, tpl, d in incident_pages(snap)[:3]]
+    tasks = [PageTask(**p, common=common) for p in incident_pages(snap)[:3]]
     for page in (render_page(t) for t in tasks):
         assert page.record.error is None and page.record.gzip_size < PAGE_BUDGET - 4000
         assert b'aria-label="incidents pages"' in page.body
@@ -489,3 +490,22 @@ def test_the_feed_changes_only_when_an_incident_does():
     assert not parsed.bozo and parsed.entries == []
     assert parsed.feed.updated == iso(snap.generated_at - DAY)
     assert parsed.feed.links[0].href == "https://example.org/feed.atom"  # one slash
+
+
+def test_a_resolved_permalink_is_rendered_once_whatever_the_cycle_shows():
+    snap, _ = hostile_site()
+    now = snap.generated_at
+    ongoing = snap.incidents[0]
+    closed = transition(Tracked(now, snap.incidents), (), frozenset(), now + 60, KEEP)
+    [resolved] = closed.incidents
+    cycle_a = Common("t", now, 30, None, "assets/site.css", "", "v", "h", (), ())
+    cycle_b = dataclasses.replace(cycle_a, generated_at=now + 30, failed_sources=("alerts",),
+                                  alerts=firing_links(snap.alerts, snap.incidents))  # fmt: skip
+
+    def key(incident: Incident, common: Common) -> bytes:
+        [page] = [p for p in incident_pages(dataclasses.replace(snap, incidents=(incident,)))
+                  if p["template"] == "incident.html"]  # fmt: skip
+        return task_key(PageTask(**page, common=common), b"templates")
+
+    assert key(resolved, cycle_a) == key(resolved, cycle_b)
+    assert key(ongoing, cycle_a) != key(ongoing, cycle_b)  # it shows the banner and the time

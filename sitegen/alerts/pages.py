@@ -1,8 +1,8 @@
 """What the incident pages show: the history (ongoing first, then newest) and a permalink each.
 
-Returned as (name, path, template, data) for the render stage to wrap into page tasks; a
-resolved incident's permalink carries nothing of the cycle, so its bytes never change and it
-is published once.
+Returned as the fields of the render stage's page tasks; a resolved incident's permalink
+carries nothing of the cycle (it is "timeless"), so its bytes never change, it is not
+rendered again, and it is published once.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from sitegen.model import Snapshot
 PER_PAGE = 50
 
 
-def incident_pages(snap: Snapshot) -> list[tuple[str, str, str, dict]]:
+def incident_pages(snap: Snapshot) -> list[dict]:
     """Return the incidents list (split into pages of PER_PAGE) and a permalink per incident."""
     # Imported here: the render stage imports this module to build its tasks.
     from sitegen.render.tasks import page_links, page_path
@@ -23,11 +23,11 @@ def incident_pages(snap: Snapshot) -> list[tuple[str, str, str, dict]]:
     runs = runs or [()]
     links = page_links("incidents", len(runs))
     pages = [
-        (
-            "incidents" if n == 1 else f"incidents {n}",
-            page_path("incidents", n),
-            "incidents.html",
-            {
+        {
+            "name": "incidents" if n == 1 else f"incidents {n}",
+            "path": page_path("incidents", n),
+            "template": "incidents.html",
+            "data": {
                 "incidents": run,
                 "total": len(snap.incidents),
                 "ongoing": sum(1 for i in snap.incidents if i.end is None),
@@ -35,11 +35,17 @@ def incident_pages(snap: Snapshot) -> list[tuple[str, str, str, dict]]:
                 "current": n,
                 "now": snap.generated_at,
             },
-        )
+        }
         for n, run in enumerate(runs, 1)
     ]
     pages += [
-        (f"incident {i.id[:8]}", incident_path(i.id), "incident.html", {"i": i})
+        {
+            "name": f"incident {i.id[:8]}",
+            "path": incident_path(i.id),
+            "template": "incident.html",
+            "data": {"i": i},
+            "timeless": i.end is not None,
+        }
         for i in snap.incidents
     ]
     return pages

@@ -179,7 +179,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         ),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
-    tasks += [PageTask(*page, common) for page in incident_pages(snap)]
+    tasks += [PageTask(**page, common=common) for page in incident_pages(snap)]
     # Each panel alone, so its weight is known before panels are packed into pages.
     tasks += [
         PageTask(
