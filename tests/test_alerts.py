@@ -509,3 +509,31 @@ def test_a_resolved_permalink_is_rendered_once_whatever_the_cycle_shows():
 
     assert key(resolved, cycle_a) == key(resolved, cycle_b)
     assert key(ongoing, cycle_a) != key(ongoing, cycle_b)  # it shows the banner and the time
+
+
+def test_the_strip_is_reachable_by_keyboard_and_each_cell_names_its_day(tmp_path: Path):
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not chromium:
+        pytest.skip("chromium is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    config = tmp_path / "sitegen.toml"
+    config.write_text("[site]\nworkers = 1\n")
+    render(config)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page()
+        page.goto((tmp_path / "public/index.html").as_uri())
+        in_strip = "document.activeElement.closest('.strip') !== null"
+        for _ in range(30):  # skip link, navigation, the calm line's link, then the days
+            page.keyboard.press("Tab")
+            if page.evaluate(in_strip):
+                break
+        first = page.evaluate("document.activeElement.querySelector('.vh').textContent")
+        page.keyboard.press("Tab")
+        second = page.evaluate("document.activeElement.querySelector('.vh').textContent")
+        browser.close()
+    # The oldest day first (before sitegen ran: no data), then the day after it.
+    day = datetime.strptime(first[:10], "%Y-%m-%d")
+    assert first[10:] == ": no data (before sitegen watched)"
+    assert second.startswith((day + timedelta(days=1)).strftime("%Y-%m-%d: "))
