@@ -15,7 +15,7 @@ import feedparser
 import httpx
 import pytest
 
-from sitegen.alerts.badges import _stat, badge
+from sitegen.alerts.badges import COLOURS, _stat, badge, badges
 from sitegen.alerts.feed import feed_atom
 from sitegen.alerts.files import alert_files
 from sitegen.alerts.incidents import (
@@ -30,6 +30,7 @@ from sitegen.alerts.select import parse_matcher, public
 from sitegen.alerts.status import day_strip, witness
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
+from sitegen.history import History
 from sitegen.model import Alert, Incident, Panel, Series, Snapshot, SourceStatus
 from sitegen.render.environment import iso
 from sitegen.render.keys import task_key
@@ -39,6 +40,8 @@ from sitegen.render.twins import twins
 from sitegen.site.output import content_type
 from sitegen.site.publish import cache_control
 from sitegen.sources.alerts import alertmanager_alerts, prometheus_alerts
+from sitegen.sources.base import SourceContext
+from sitegen.sources.selfmetrics import site_stats
 from sitegen.synthetic import Workload, snapshot
 from tests.alertmanager import AlertmanagerServer, Switch
 from tests.promserver import PromServer
@@ -537,3 +540,15 @@ def test_the_strip_is_reachable_by_keyboard_and_each_cell_names_its_day(tmp_path
     day = datetime.strptime(first[:10], "%Y-%m-%d")
     assert first[10:] == ": no data (before sitegen watched)"
     assert second.startswith((day + timedelta(days=1)).strftime("%Y-%m-%d: "))
+
+
+def test_the_availability_badge_reads_the_sites_probes(tmp_path: Path):
+    history = History(tmp_path, 7 * DAY)
+    for n, ok in enumerate((True, True, True, False)):
+        history.add_probe(NOW - 3600 * n, ok, 0.2)
+    ctx = SourceContext(parse(""), history, tmp_path, NOW, time.monotonic() + 10)
+    snap = dataclasses.replace(snapshot(Workload(panels=0, traces=0)), site=site_stats(ctx))
+    body = badges(snap)["badges/availability-30d.svg"]
+    assert svg_badge(body) == "availability 30d: 75.00%" and COLOURS["down"].encode() in body
+    days = {d.date: d for d in day_strip(Tracked(NOW - 5 * DAY), history.probes_by_day, NOW, KEEP)}
+    assert (days["2026-11-29"].state, days["2026-11-29"].availability) == ("degraded", 75.0)
