@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shutil
 import time
 import xml.etree.ElementTree as ET
@@ -39,7 +40,7 @@ from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_page
 from sitegen.render.twins import twins
 from sitegen.site.output import content_type
 from sitegen.site.publish import cache_control
-from sitegen.sources.alerts import alertmanager_alerts, prometheus_alerts
+from sitegen.sources.alerts import alertmanager_alerts, prometheus_alerts, scrubbed
 from sitegen.sources.base import SourceContext
 from sitegen.sources.selfmetrics import site_stats
 from sitegen.synthetic import Workload, snapshot
@@ -220,10 +221,24 @@ def test_prometheus_answer_keeps_firing_alerts_and_skips_bad_entries_alone():
     assert [(a.name, a.severity) for a in alerts] == [
         ("HighRequestLatency", "page"),
         ("DiskFull", "critical"),
+        ("ReplicaLag", "warning"),
     ]
     assert alerts[0].since == pytest.approx(1530728832.606, abs=0.001)
     assert alerts[0].summary == "High request latency"
     assert alerts[1].since is None  # Go's zero time: unknown, not year 1
+
+
+def test_secrets_in_alerts_are_redacted_and_long_texts_cut():
+    answer = json.loads((FIXTURES / "prometheus-alerts.json").read_text())
+    lag = prometheus_alerts(answer)[0][2]
+    safe = scrubbed(lag, (r"TENANT-\d{6}",))
+    labels = dict(safe.labels)
+    assert safe.summary == "replica lag on postgres://app:[REDACTED]@db1/shop"
+    assert (labels["password"], labels["tenant"]) == ("[REDACTED]", "[REDACTED]")
+    assert "hunter2" not in repr(safe)
+    long = scrubbed(dataclasses.replace(lag, summary="x" * 5000, labels=(("k", "v" * 500),)), ())
+    assert len(long.summary) == 500 and long.summary.endswith("…")
+    assert dict(long.labels)["k"] == "v" * 119 + "…"
 
 
 def test_alertmanager_answer_keeps_active_alerts_only():
@@ -552,3 +567,20 @@ def test_the_availability_badge_reads_the_sites_probes(tmp_path: Path):
     assert svg_badge(body) == "availability 30d: 75.00%" and COLOURS["down"].encode() in body
     days = {d.date: d for d in day_strip(Tracked(NOW - 5 * DAY), history.probes_by_day, NOW, KEEP)}
     assert (days["2026-11-29"].state, days["2026-11-29"].availability) == ("degraded", 75.0)
+
+
+def test_a_storm_of_alerts_shows_the_critical_ones_first_and_counts_the_rest():
+    storm = tuple(alert(f"Warn{n}", severity="warning", since=NOW - n) for n in range(20))
+    storm += tuple(alert(f"Crit{n}", since=NOW - 100 - n) for n in range(5))
+    tracked = transition(Tracked(since=NOW), storm, frozenset(), NOW, KEEP)
+    common = Common("t", NOW, 30, None, "assets/site.css", "", "v", "h", (), (),
+                    alerts=firing_links(storm, tracked.incidents))  # fmt: skip
+    snap = dataclasses.replace(snapshot(Workload(panels=0, traces=0)), incidents=tracked.incidents)
+    listing = incident_pages(snap)[0]
+    page = render_page(PageTask(**listing, common=common))
+    html = page.body.decode()
+    banner = html[html.index('class="alerting"') : html.index("</section>")]
+    names = re.findall(r'incidents/[0-9a-f]{16}\.html">(\w+)<', banner)
+    assert names == ["Crit4", "Crit3", "Crit2", "Crit1", "Crit0",
+                     "Warn19", "Warn18", "Warn17", "Warn16", "Warn15"]  # fmt: skip
+    assert "… and 15 more" in banner and "25 alerts firing" in banner

@@ -52,9 +52,11 @@ def incident_path(incident_id: str) -> str:
 def firing_links(
     alerts: tuple[Alert, ...], incidents: tuple[Incident, ...]
 ) -> tuple[tuple[Alert, str], ...]:
-    """Pair each firing alert with its ongoing incident's path ("" when it has none)."""
+    """Pair each firing alert with its ongoing incident's path ("" when it has none), critical
+    ones first, then the longest firing."""
     ongoing = {i.key: incident_path(i.id) for i in incidents if i.end is None}
-    return tuple((a, ongoing.get(a.key, "")) for a in alerts)
+    first = sorted(alerts, key=lambda a: (a.severity != "critical", a.since or float("inf")))
+    return tuple((a, ongoing.get(a.key, "")) for a in first)
 
 
 def source_of(key: str) -> str:

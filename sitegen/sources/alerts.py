@@ -7,15 +7,21 @@ silences and inhibitions applied. Only the alerts [alerts] makes public reach th
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 from sitegen.alerts.select import public
 from sitegen.model import Alert, labels_of
+from sitegen.redact import redact, redact_field
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, get_json
 
 NAME = "alerts"
+# Longer texts are cut (with "…") before they are kept anywhere: a label or summary is meant
+# to be short, and every refreshing page shows them in its banner.
+MAX_LABEL_CHARS = 120
+MAX_SUMMARY_CHARS = 500
 
 
 def parse_time(text: Any) -> float | None:
@@ -69,6 +75,25 @@ def alertmanager_alerts(answer: Any) -> tuple[list[Alert], int]:
     return alerts, sum(1 for _, a in got if a is None)
 
 
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def scrubbed(alert: Alert, patterns: tuple[str, ...]) -> Alert:
+    """Return the alert with secrets redacted and over-long texts cut, as the site shows it."""
+    return replace(
+        alert,
+        name=_cut(redact(alert.name, patterns), MAX_LABEL_CHARS),
+        severity=_cut(redact(alert.severity, patterns), MAX_LABEL_CHARS),
+        summary=_cut(redact(alert.summary, patterns), MAX_SUMMARY_CHARS),
+        # A label named for a secret (password, token) is masked whole.
+        labels=tuple(
+            (_cut(k, MAX_LABEL_CHARS), _cut(redact_field(k, v, patterns), MAX_LABEL_CHARS))
+            for k, v in alert.labels
+        ),
+    )
+
+
 def collect(ctx: SourceContext) -> Part:
     """Read the firing alerts and keep the public ones."""
     cfg = ctx.cfg.alerts
@@ -85,6 +110,8 @@ def collect(ctx: SourceContext) -> Part:
                 http.auth = (prom.username, prom.password)
             url = f"{prom.url}/api/v1/alerts"
             alerts, bad = prometheus_alerts(get_json(http, url, ctx.deadline))
-    shown = public(alerts, cfg.severities, cfg.matchers)
-    detail = f"{len(alerts)} firing, {len(shown)} public"
+    # Chosen on what the rules wrote, then made safe to publish.
+    patterns = ctx.cfg.redact.patterns
+    shown = tuple(scrubbed(a, patterns) for a in public(alerts, cfg.severities, cfg.matchers))
+    detail = f"{len(alerts)} firing, {len(shown)} public, from {redact(url)}"
     return Part(alerts=shown, detail=detail + (f", {bad} malformed skipped" if bad else ""))
