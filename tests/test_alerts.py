@@ -16,7 +16,7 @@ import feedparser
 import httpx
 import pytest
 
-from sitegen.alerts.badges import COLOURS, _stat, badge, badges
+from sitegen.alerts.badges import COLOURS, badge, badges, stat_badge
 from sitegen.alerts.feed import feed_atom
 from sitegen.alerts.files import alert_files
 from sitegen.alerts.incidents import (
@@ -440,9 +440,9 @@ def test_badges_are_small_titled_and_never_invent_a_value():
     assert title.endswith(": 99.5%") and "\\x1b" in title
     assert svg_badge(badge("x" * 500, "y" * 500, "#000")).count("…") == 2  # cut, still < 1 KB
     no_data = dataclasses.replace(snap.panels[-1], series=())
-    assert svg_badge(_stat(no_data)).endswith(": unknown")
+    assert svg_badge(stat_badge(no_data)).endswith(": unknown")
     two = dataclasses.replace(snap.panels[-1], series=snap.panels[-1].series * 2)
-    assert svg_badge(_stat(two)).endswith(": 2 series")
+    assert svg_badge(stat_badge(two)).endswith(": 2 series")
 
 
 def test_badges_and_the_feed_get_a_short_cache_control():

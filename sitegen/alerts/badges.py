@@ -60,7 +60,8 @@ def _availability(snap: Snapshot) -> bytes:
     return badge("availability 30d", f"{p:.2f}%", colour)
 
 
-def _stat(panel: Panel) -> bytes:
+def stat_badge(panel: Panel) -> bytes:
+    """Return a stat panel's badge: its one series' newest value, else what is known."""
     values = [s.last for s in panel.series if s.last is not None]
     if len(values) != 1 or not math.isfinite(values[0]):
         # Several series have no one value; none or NaN is unknown. Never a made-up sum.
@@ -87,5 +88,5 @@ def badges(snap: Snapshot) -> dict[str, bytes]:
         path = f"badges/{name}.svg"
         while path in out:  # two panels of one title keep a badge each
             path, n = f"badges/{name}-{n}.svg", n + 1
-        out[path] = _stat(panel)
+        out[path] = stat_badge(panel)
     return out
