@@ -19,8 +19,8 @@ from opentelemetry.trace import Status, StatusCode
 
 from sitegen import __version__
 from sitegen.alerts.files import alert_files
-from sitegen.alerts.incidents import firing_links
-from sitegen.alerts.status import day_strip, witness
+from sitegen.alerts.incidents import firing_links, witness
+from sitegen.alerts.status import day_strip
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics

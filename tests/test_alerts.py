@@ -25,10 +25,11 @@ from sitegen.alerts.incidents import (
     failing_sources,
     firing_links,
     transition,
+    witness,
 )
 from sitegen.alerts.pages import incident_pages
 from sitegen.alerts.select import parse_matcher, public
-from sitegen.alerts.status import day_strip, witness
+from sitegen.alerts.status import day_strip
 from sitegen.cli import main
 from sitegen.config import ConfigError, parse
 from sitegen.history import History

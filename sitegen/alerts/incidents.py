@@ -13,7 +13,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sitegen.config import AlertsConfig
 from sitegen.model import Alert, Incident, SourceStatus
+from sitegen.sources.alerts import NAME as ALERTS_SOURCE
 from sitegen.state import atomic_write_bytes, quarantine
 
 STATE_FILE = "incidents.json"
@@ -193,3 +195,29 @@ class IncidentStore:
             "failing": [[f.source, f.count, f.since] for f in tracked.failing],
         }
         atomic_write_bytes(self.path, json.dumps(doc, indent=1).encode())
+
+
+@dataclass(frozen=True)
+class Witnessed:
+    """What this cycle knows about alerts: the firing ones, the incidents, since when."""
+
+    alerts: tuple[Alert, ...]
+    tracked: Tracked
+
+
+def witness(
+    cfg: AlertsConfig,
+    state_dir: Path,
+    collected: tuple[Alert, ...],
+    statuses: tuple[SourceStatus, ...],
+    now: float,
+) -> Witnessed:
+    """Turn this cycle's firing alerts (and failing sources) into incidents, kept in state."""
+    store = IncidentStore(state_dir)
+    tracked, own = failing_sources(store.load(now), statuses, now, cfg.source_failures)
+    failed = any(s.name == ALERTS_SOURCE and not s.ok for s in statuses)
+    silent = frozenset({"prometheus", "alertmanager"} if failed else ())
+    firing = (*collected, *own)
+    tracked = transition(tracked, firing, silent, now, cfg.keep_days * 86400.0)
+    store.save(tracked)
+    return Witnessed(firing, tracked)

@@ -5,49 +5,13 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
 
-from sitegen.alerts.incidents import (
-    IncidentStore,
-    Tracked,
-    failing_sources,
-    incident_path,
-    transition,
-)
-from sitegen.config import AlertsConfig
+from sitegen.alerts.incidents import Tracked, incident_path
 from sitegen.model import Alert, Day, Incident, Snapshot, SourceStatus
 from sitegen.render.environment import iso
-from sitegen.sources.alerts import NAME as ALERTS_SOURCE
 
 STRIP_DAYS = 90
 _RANK = {"ok": 0, "unknown": 0, "degraded": 1, "down": 2}
-
-
-@dataclass(frozen=True)
-class Witnessed:
-    """What this cycle knows about alerts: the firing ones, the incidents, since when."""
-
-    alerts: tuple[Alert, ...]
-    tracked: Tracked
-
-
-def witness(
-    cfg: AlertsConfig,
-    state_dir: Path,
-    collected: tuple[Alert, ...],
-    statuses: tuple[SourceStatus, ...],
-    now: float,
-) -> Witnessed:
-    """Turn this cycle's firing alerts (and failing sources) into incidents, kept in state."""
-    store = IncidentStore(state_dir)
-    tracked, own = failing_sources(store.load(now), statuses, now, cfg.source_failures)
-    failed = any(s.name == ALERTS_SOURCE and not s.ok for s in statuses)
-    silent = frozenset({"prometheus", "alertmanager"} if failed else ())
-    firing = (*collected, *own)
-    tracked = transition(tracked, firing, silent, now, cfg.keep_days * 86400.0)
-    store.save(tracked)
-    return Witnessed(firing, tracked)
 
 
 def incident_state(incident: Incident) -> str:
