@@ -39,6 +39,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{cfg.source}: ok ({len(cfg.panels)} panels, publishing "
         f"{'to s3://' + cfg.publish.bucket if cfg.publish.bucket else 'off'})"
     )
+    if not cfg.site.base_url:
+        print("note: no feed.atom: site.base_url is empty, and a feed needs absolute links")
     return EXIT_OK
 
 
