@@ -156,6 +156,7 @@ def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
     badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
     assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
                       "-": "1"}  # fmt: skip
+    assert '<svg class="chart" role="img"' in page and "<title>lines shown by level</title>" in page
     table = re.search(r"<table[^>]*>\s*<caption>lines shown by level.*?</table>", page, re.S)
     assert table, page
     rows = dict(re.findall(r"<th scope=\"row\">(\w+|-)</th><td class=\"num\">(\d+)</td>",
