@@ -95,18 +95,24 @@ _ISO_ANYWHERE = re.compile(r"(?<![\d.:-])" + ISO + r"[\s:|-]*")
 _EPOCH_WORD = re.compile(r"^(?:\S+\s+){0,5}?(9\d{8}|[1-3]\d{9})(?:\.(\d{1,9}))?(?=\s|$)")
 _EPOCH_WORDS = (946684800, 4102444800)
 
-_UPPER = (
-    "TRACE|DEBUG|DEBU|DBG|INFO|INF|NOTICE|WARN|WARNING|WRN|ERR|ERRO|ERROR|FATAL|FATA|FTL|CRIT"
-    "|CRITICAL|ALERT|EMERG|PANIC|SEVERE|FINE|FINER|FINEST"
-)
-_BEFORE_COLON = "trace|debug|info|notice|warn|warning|error|fatal|critical|alert|emerg|panic|severe"
-# Every alternative is a fixed word or a bounded run, tried at each position once: the
-# search over a whole (cut) line stays linear.
+_UPPER = frozenset((
+    "TRACE", "DEBUG", "DEBU", "DBG", "INFO", "INF", "NOTICE", "WARN", "WARNING", "WRN", "ERR",
+    "ERRO", "ERROR", "FATAL", "FATA", "FTL", "CRIT", "CRITICAL", "ALERT", "EMERG", "PANIC",
+    "SEVERE", "FINE", "FINER", "FINEST",
+))  # fmt: skip
+_BEFORE_COLON = frozenset((
+    "trace", "debug", "info", "notice", "warn", "warning", "error", "fatal", "critical", "alert",
+    "emerg", "panic", "severe",
+))  # fmt: skip
+# Candidates, each a bounded run of simple character classes (no case-insensitive word
+# lists, which cost a try at every position): an upper-case word, a word in brackets, the
+# value of level=, a word before ": ", a capitalised level word opening the message. Which
+# candidate names a level is decided in level_in_text. The search stays linear.
 _LEVEL_IN_TEXT = re.compile(
-    rf"\b({_UPPER})\b"
+    r"\b([A-Z]{3,8})\b"
     r"|[\[(<|]\s?([A-Za-z]{3,9})\s?[\])>|:]"
-    r"|\b(?i:level|lvl|severity)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
-    rf"|\b((?i:{_BEFORE_COLON})|LOG)(?=:\s)"
+    r"|\b[lLsS](?:evel|EVEL|vl|VL|everity|EVERITY)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
+    r"|\b([A-Za-z]{3,9})(?=:\s)"
     r"|^(Error|Warning|Warn|Info|Debug|Fatal|Critical|Notice)\b"
 )
 _FIRST_WORD = re.compile(r"[\s,|-]*([A-Za-z]{3,9})(?=[\s:]|$)")
@@ -309,10 +315,24 @@ def _shapes(first: str) -> tuple[Shape, ...]:
     return _OTHER
 
 
+def _names_level(m: re.Match[str]) -> str | None:
+    upper, bracketed, value, before_colon, opening = m.groups()
+    word = upper or before_colon
+    if word:
+        if upper in _UPPER:
+            return level_of(upper)
+        # "error: ...", "LOG:  ..." (PostgreSQL); prose like "Note: ..." is not a level.
+        colon = m.string.startswith(":", m.end()) and m.string[m.end() + 1 : m.end() + 2].isspace()
+        return (
+            level_of(word) if colon and (word.lower() in _BEFORE_COLON or word == "LOG") else None
+        )
+    return level_of(bracketed or value or opening)
+
+
 def level_in_text(text: str) -> str | None:
     """Return the first level a plain message names ("ERROR", "[warn]", "error:", ...)."""
     for m in _LEVEL_IN_TEXT.finditer(text):
-        if found := level_of(next(g for g in m.groups() if g)):
+        if found := _names_level(m):
             return found
     return None
 
