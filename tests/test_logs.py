@@ -106,6 +106,14 @@ def test_lines_without_a_stamp_or_level_say_so_and_keep_their_place(tmp_path: Pa
     got = parse_line("    at Object.<anonymous> (app.js:1:1)", "plain", NOW)
     assert (got.ts, got.level) == (None, None)
     assert parse_line("2026-02-31T10:00:00Z impossible date", "plain", NOW).ts is None
+    # A time or a number inside the message is what the line says, not when it was written.
+    for text in (
+        "backup of 2023-01-01 12:00:00 done",
+        "order 1500000000 shipped to 1700000000",
+        "retrying job 42 from 2023-01-01T12:00:00Z",
+        "460803 bytes in 1077804742 ns",
+    ):
+        assert parse_line(text, "auto", NOW).ts is None, text
     (tmp_path / "a.log").write_text(
         "continued from an earlier write\n"
         "2026-11-22T10:00:00Z ERROR boom\n    at Object.<anonymous> (app.js:1:1)\n"

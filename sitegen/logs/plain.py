@@ -7,9 +7,10 @@ fractions, optionally in brackets; Windows CBS's ", Info  CBS" after it), syslog
 package (2006/01/02 15:04:05), epoch seconds to nanoseconds, klog/glog (I1125 10:00:00.123456),
 Android logcat (03-17 16:13:38.811 pid tid D tag), HDFS (081109 203615), log4j's
 yy/MM/dd HH:mm:ss, 20171223-22:15:29:606, [10.30 16:49:06], DB2's 2005-06-03-15.42.50.675872,
-Redis (1:M 25 Nov 2026 10:00:00.123 *), and an alert tag and epoch before a date
-(BGL, Thunderbird). A line in none of them is searched, near its start, for an ISO stamp
-(after a file name, say) or an epoch in seconds; else it is kept whole, without a time.
+Redis (1:M 25 Nov 2026 10:00:00.123 *), an alert tag and epoch before a date (BGL,
+Thunderbird), HPC's epoch after id, node, component and state, and an ISO stamp after one
+word (OpenStack's file name). Else the line is kept whole, without a time: a time further
+into a line is part of what it says, not when it was written.
 
 The level is the one the shape gives, else the first level word the line names: an upper
 case word (ERROR), a word in brackets ([warn]), `level=...`, a word before a colon
@@ -89,11 +90,11 @@ _REDIS = re.compile(
 )
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warning"}
 _TAGGED_EPOCH = re.compile(r"(\S+) (\d{10}) \d{4}\.\d{2}\.\d{2} ")  # BGL, Thunderbird
-_SCAN = 200  # characters searched for a stamp that is not at the start of its line
-_ISO_ANYWHERE = re.compile(r"(?<![\d.:-])" + ISO + r"[\s:|-]*")
-# An epoch in seconds among a line's first words (HPC), between 2000 and 2100.
-_EPOCH_WORD = re.compile(r"^(?:\S+\s+){0,5}?(9\d{8}|[1-3]\d{9})(?:\.(\d{1,9}))?(?=\s|$)")
-_EPOCH_WORDS = (946684800, 4102444800)
+# A stamp after one word: a file name (OpenStack). Only there: a time further into a line is
+# part of its message, not when it was written.
+_PREFIXED_ISO = re.compile(r"(\S{1,200})\s+" + ISO + r"[\s:|-]*")
+# HPC (Los Alamos): log id, node, component, state, epoch seconds, flag, message.
+_HPC = re.compile(r"\d+ (\S+) (\S+) (\S+) (\d{10}) \d ")
 
 _UPPER = frozenset((
     "TRACE", "DEBUG", "DEBU", "DBG", "INFO", "INF", "NOTICE", "WARN", "WARNING", "WRN", "ERR",
@@ -280,25 +281,29 @@ def _tagged_epoch(rest: str, now: float) -> Plain | None:
     return Plain(epoch(float(seconds)), None, rest[m.end() :], fields)
 
 
-def _anywhere(rest: str, now: float) -> Plain | None:
-    """Return the stamp a line holds near its start but not at it: an ISO time after a file
-    name (OpenStack), else an epoch in seconds among its first words (HPC)."""
-    if m := _ISO_ANYWHERE.search(rest, 0, _SCAN):
-        prefix = rest[: m.start()].strip()
-        return Plain(iso_match(m), None, rest[m.end() :], (("prefix", prefix),) if prefix else (),
-                     naive=m.group(8) is None)  # fmt: skip
-    if (m := _EPOCH_WORD.match(rest[:_SCAN])) and _EPOCH_WORDS[0] <= int(m.group(1)) < _EPOCH_WORDS[
-        1
-    ]:
-        return Plain(epoch(float(f"{m.group(1)}.{m.group(2) or 0}")), None, rest)
-    return None
+def _prefixed(rest: str) -> Plain | None:
+    """Return the ISO stamp after one leading word (OpenStack: a file name), or None."""
+    m = _PREFIXED_ISO.match(rest)
+    if not m:
+        return None
+    return Plain(iso_match(m, 2), None, rest[m.end() :], (("prefix", m.group(1)),),
+                 naive=m.group(9) is None)  # fmt: skip
+
+
+def _hpc(rest: str, now: float) -> Plain | None:
+    m = _HPC.match(rest)
+    if not m:
+        return None
+    node, component, state, seconds = m.groups()
+    fields = (("node", node), ("component", component), ("state", state))
+    return Plain(epoch(float(seconds)), None, rest[m.end() :], fields)
 
 
 Shape = Callable[[str, float], Plain | None]
 # Which shapes to try, by the line's first character, the most common first: most lines
 # fail on their first test.
 _DIGIT: tuple[Shape, ...] = (
-    _iso, _go, _access, _epoch, _logcat, _log4j, _hdfs, _compact, _db2, _redis, _syslog,
+    _iso, _go, _access, _epoch, _logcat, _log4j, _hdfs, _compact, _db2, _redis, _syslog, _hpc,
 )  # fmt: skip
 _BRACKET: tuple[Shape, ...] = (_iso, _apache_error, _month_day, _epoch)
 _LETTER: tuple[Shape, ...] = (_syslog, _klog, _tagged_epoch, _access)
@@ -339,7 +344,7 @@ def level_in_text(text: str) -> str | None:
 
 def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True) -> Plain:
     """Return the stamp, level and message of a plain text line (a stamp without a zone is
-    in `zone`); with `anywhere`, a stamp is also looked for past the line's start."""
+    in `zone`); with `anywhere`, a stamp is also looked for after a first word."""
     severity = None
     rest = line
     if rest.startswith("<") and (pri := _PRI.match(rest)):
@@ -353,7 +358,7 @@ def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True)
             if found := shape(rest, now):
                 break
     if found is None:
-        found = (_anywhere(rest, now) if anywhere else None) or Plain(None, None, rest)
+        found = (_prefixed(rest) if anywhere else None) or Plain(None, None, rest)
     level = severity or found.level
     if level is None and found.ts is not None and (first := _FIRST_WORD.match(found.message)):
         level = level_of(first.group(1))  # a word right after the stamp: zap's "error"
