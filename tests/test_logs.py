@@ -206,6 +206,12 @@ def test_level_spellings(spellings: list, level: str | None) -> None:
         ("2026-11-22T10:00:00Z request done level=debug", "debug"),
         ("Error: cannot open file", "error"),
         ("2026-11-22T10:00:00Z all good, no error found", None),  # prose is no level
+        ("2026-11-22T10:00:00Z default route added via eth0", None),
+        ("2026-11-22T10:00:00Z config reloaded [config] (log) |fine|", None),
+        ("2026-11-22T10:00:00Z log rotated, note the size", None),
+        ("2026-11-22T10:00:00Z 0 [Note] InnoDB: ready", "info"),
+        ("2026-11-22T10:00:00.1Z\twarn\tcache.go:44\tevicting", "warning"),
+        ("Nov 22 10:00:00 host postfix/smtp[42]: warning: no route", "warning"),
         ("\x1b[31mERROR\x1b[0m colour codes are dropped", "error"),
     ],
 )

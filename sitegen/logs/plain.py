@@ -105,6 +105,12 @@ _BEFORE_COLON = frozenset((
     "trace", "debug", "info", "notice", "warn", "warning", "error", "fatal", "critical", "alert",
     "emerg", "panic", "severe",
 ))  # fmt: skip
+# Words that name a level wherever a format puts one (after the stamp, in brackets). Level
+# fields also take "default", "log", "config" or "fine"; in text those are prose.
+_LEVEL_WORDS = _BEFORE_COLON | {
+    "err", "erro", "eror", "crit", "dbg", "inf", "wrn", "ftl", "dpanic", "note", "system",
+    "verbose", "emergency", "informational", "information",
+}  # fmt: skip
 # Candidates, each a bounded run of simple character classes (no case-insensitive word
 # lists, which cost a try at every position): an upper-case word, a word in brackets, the
 # value of level=, a word before ": ", a capitalised level word opening the message. Which
@@ -331,7 +337,9 @@ def _names_level(m: re.Match[str]) -> str | None:
         return (
             level_of(word) if colon and (word.lower() in _BEFORE_COLON or word == "LOG") else None
         )
-    return level_of(bracketed or value or opening)
+    if bracketed:
+        return level_of(bracketed) if bracketed.lower() in _LEVEL_WORDS else None
+    return level_of(value or opening)
 
 
 def level_in_text(text: str) -> str | None:
@@ -361,7 +369,8 @@ def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True)
         found = (_prefixed(rest) if anywhere else None) or Plain(None, None, rest)
     level = severity or found.level
     if level is None and found.ts is not None and (first := _FIRST_WORD.match(found.message)):
-        level = level_of(first.group(1))  # a word right after the stamp: zap's "error"
+        word = first.group(1)  # a word right after the stamp: zap's "error"
+        level = level_of(word) if word.lower() in _LEVEL_WORDS else None
     level = level or level_in_text(found.message)
     ts = localize(found.ts, zone) if found.naive else found.ts
     return Plain(ts, level, found.message, found.fields)
