@@ -161,6 +161,8 @@ def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
     # Times from another day than the page's show their date, on the tail and the index.
     index = files["index.html"].decode()
     assert "11-25 09:59:00" in page and "11-25 09:59:00" in index  # NOW - 60: disk 1 full
+    # The index's recent errors, newest first as on the logs pages.
+    assert index.index("kernel panic") < index.index("disk 2 full") < index.index("disk 1 full")
     badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
     assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
                       "-": "1"}  # fmt: skip
