@@ -151,7 +151,38 @@ def main() -> None:
         action="store_true",
         help="instead: spans/s and log lines/s parsed, and a cycle's memory over a 1 GB log",
     )
+    ap.add_argument(
+        "--soak",
+        type=float,
+        metavar="MINUTES",
+        default=0,
+        help="instead: sitegen run at a 1 s interval for MINUTES (10 in the targets); "
+        "CPU per cycle and RSS of the first and last minute",
+    )
+    ap.add_argument(
+        "--history",
+        metavar="DURATION",
+        help="instead: a full cycle over DURATION (e.g. 7d) of history against one hour",
+    )
+    ap.add_argument(
+        "--traces",
+        type=int,
+        metavar="N",
+        default=0,
+        help="instead: a cycle of a site of N finished traces, 10 new a cycle, against 100",
+    )
     args = ap.parse_args()
+    if args.soak:
+        import bench_soak
+
+        bench_soak.main(["--minutes", str(args.soak)])
+        return
+    if args.history or args.traces:
+        import bench_scale
+
+        scale = ["--history", args.history] if args.history else []
+        bench_scale.main([*scale, *(["--traces", str(args.traces)] if args.traces else [])])
+        return
     if args.ingest:
         import bench_logs
         import bench_traces

@@ -3,7 +3,7 @@
 Every run adds points, so charts of the embedded default show history across runs. Samples
 are kept in tiers: raw for the last RAW_SECONDS, and rolled up (count, sum, min, max per
 step) at each of ROLLUP_STEPS, each tier kept as long as a chart can need it; a chart reads
-the tier that gives it about two points per pixel column, whatever the retention. Old rows
+the finest tier that gives it at most a point per pixel column, whatever the retention. Old rows
 are deleted a bounded batch at a time on each write, so no write scans the whole table.
 """
 
@@ -20,6 +20,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import TypeVar
 
+from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
 from sitegen.state import quarantine
 
@@ -44,15 +45,14 @@ CREATE TABLE IF NOT EXISTS probes (hour INTEGER PRIMARY KEY, ok INTEGER NOT NULL
 # Probes of the public site are kept per hour, for PROBE_DAYS: uptime over 30 days costs
 # 720 rows, whatever the interval.
 PROBE_DAYS = 90
-# Raw samples are kept this long: charts of up to ~2 points per column at one sample a
-# second read them, and every tier reads them past its last complete step.
+# Raw samples are kept this long: charts of up to CHART_COLUMNS seconds read them, and
+# every tier reads them past its last complete step.
 RAW_SECONDS = 3600.0
 # Rolled-up tiers (seconds per step); each is kept as long as it is the one a chart of
 # CHART_COLUMNS reads, the coarsest for the whole retention.
 ROLLUP_STEPS = (10, 60, 300, 1800)
-# Columns of a chart, and the points per column a tier is chosen for.
-CHART_COLUMNS = 566
-POINTS_PER_COLUMN = 2
+# The points per pixel column of a chart a tier is chosen for: what a chart draws.
+POINTS_PER_COLUMN = 1
 # Rows deleted per table and write: enough to keep up, never a scan of a big table.
 DELETE_BATCH = 2000
 # SQLite's primary result codes for a damaged database (or one of another shape):
@@ -188,7 +188,7 @@ class History:
     @_guarded
     def series(self, metric: str, since: float, until: float | None = None) -> tuple[Series, ...]:
         """Return the series of one metric from `since` to now, one per label set, read from
-        the tier that gives a chart of that range about two points per pixel column.
+        the finest tier that gives a chart of that range at most a point per pixel column.
 
         Rolled-up steps give their mean at the step's middle; past the last complete step
         the raw samples follow, so the newest value is always the newest sample.
@@ -270,6 +270,16 @@ class History:
                 (hour, int(ok), seconds),
             )
             db.execute("DELETE FROM probes WHERE hour < ?", (hour - PROBE_DAYS * 24,))
+
+    @_guarded
+    def probes_by_day(self, since: float) -> dict[str, tuple[int, int]]:
+        """Return (ok, total) probes of each UTC day (YYYY-MM-DD) from `since` on."""
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT hour / 24, sum(ok), sum(total) FROM probes WHERE hour >= ? GROUP BY 1",
+                (int(since // 3600),),
+            ).fetchall()
+        return {time.strftime("%Y-%m-%d", time.gmtime(d * 86400)): (ok, n) for d, ok, n in rows}
 
     @_guarded
     def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:

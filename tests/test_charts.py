@@ -24,7 +24,7 @@ from sitegen.charts.axes import unit_ticks
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import BOTTOM, TOP, segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
-from sitegen.traces.stats import Edge, dependencies
+from sitegen.traces.stats import Edge, critical_sections, dependencies, on_path
 from sitegen.traces.tree import span_rows
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
@@ -101,7 +101,9 @@ CHARTS = {
     ),
     "empty": lambda: line_chart("Nothing", [], "", t0=T0, t1=T0 + 600),
     "sparkline": lambda: sparkline(wave(40), title="cpu"),
-    "waterfall": lambda: waterfall(trace()),
+    "waterfall": lambda: waterfall(
+        trace(), critical=on_path(critical_sections(trace())), sections=critical_sections(trace())
+    ),
     "gantt": lambda: gantt(TASKS),
     "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
     "waterfall-folded": lambda: waterfall(
@@ -283,10 +285,8 @@ def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None
 
 
 def test_a_trace_of_thousands_of_spans_is_folded_on_the_server() -> None:
-    from sitegen.traces.stats import critical_path
-
     trace = fan_out()
-    crit = frozenset(critical_path(trace))
+    crit = on_path(critical_sections(trace))
     tree = span_rows(trace, keep=crit)
     assert tree.folded and not tree.hidden and len(tree.rows) <= 12
     groups = {(len(r.spans), r.span.name) for r in tree.rows}

@@ -17,7 +17,7 @@ def _week(now: float, step: float = 30.0) -> list[history.Sample]:
     return [("g", (("host", "a"),), now - (n - i) * step, float(i % 10)) for i in range(n + 1)]
 
 
-def test_a_chart_reads_about_two_points_per_column_whatever_the_range(tmp_path: Path) -> None:
+def test_a_chart_reads_at_most_a_point_per_column_whatever_the_range(tmp_path: Path) -> None:
     now = time.time()
     h = History(tmp_path, 8 * 86400)
     week = _week(now)
@@ -26,10 +26,10 @@ def test_a_chart_reads_about_two_points_per_column_whatever_the_range(tmp_path: 
     for seconds in (600, 3600, 6 * 3600, 86400, 7 * 86400):
         (s,) = h.series("g", now - seconds, until=now)
         # A range's first and last partial steps come on top of its whole ones.
-        assert len(s.points) <= 2 * CHART_COLUMNS + 2 * 30, (seconds, len(s.points))
+        assert len(s.points) <= CHART_COLUMNS + 2 * 30, (seconds, len(s.points))
         assert s.points[0][0] >= now - seconds - tier(seconds) and s.points[-1] == newest
         assert all(a[0] < b[0] for a, b in zip(s.points, s.points[1:], strict=False))
-    (raw,) = h.series("g", now - 600, until=now)  # short: the raw samples themselves
+    (raw,) = h.series("g", now - 500, until=now)  # short: the raw samples themselves
     assert [v for _, v in raw.points[-3:]] == [8.0, 9.0, 0.0]
     # Rolled up: each 300 s step holds ten samples of 0..9, whose mean is 4.5.
     (day,) = h.series("g", now - 86400, until=now)

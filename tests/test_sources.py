@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -12,7 +13,7 @@ from opentelemetry.trace import StatusCode
 
 from sitegen.config import Config
 from sitegen.history import History
-from sitegen.model import Panel
+from sitegen.model import Figure, Panel
 from sitegen.sources import collect_all, logs, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
@@ -54,6 +55,35 @@ def test_a_failing_source_falls_back_to_its_last_good_data(cfg: Config) -> None:
     assert b.ok
     stale = [p for p in later.part.panels if p.stale_since]
     assert len(stale) == 1 and len(later.part.panels) == 2
+
+
+def test_a_source_gets_its_last_good_part_in_its_context_read_from_disk_once(
+    cfg: Config,
+) -> None:
+    import pickle
+
+    from sitegen.sources import Previous
+
+    seen: list[Part | None] = []
+
+    def remembers(ctx: SourceContext) -> Part:
+        seen.append(ctx.previous)
+        return Part(figures=(Figure("n", float(len(seen)), "", ()),))
+
+    state = cfg.site.state_dir
+    (state / "cache").mkdir(parents=True)
+    (state / "cache" / "a.pickle").write_bytes(pickle.dumps(5))  # parses, wrong shape
+    memory = Previous(LastGood(state))
+    collect_all(context(cfg), [("a", remembers)], memory, TRACER, LOGGER)
+    assert seen == [None]
+    moved = set((state / "cache").glob("a.pickle.corrupt-*"))  # the 5, moved aside
+    (state / "cache" / "a.pickle").write_bytes(b"not read again: held in memory")
+    collect_all(context(cfg), [("a", remembers)], memory, TRACER, LOGGER)
+    assert seen[1].figures[0].value == 1.0
+    assert set((state / "cache").glob("a.pickle.corrupt-*")) == moved  # the file was not read
+    # A new process reads what the last one saved.
+    collect_all(context(cfg), [("a", remembers)], Previous(LastGood(state)), TRACER, LOGGER)
+    assert seen[2].figures[0].value == 2.0
 
 
 def test_a_hanging_source_cannot_hold_the_cycle(cfg: Config) -> None:
@@ -253,7 +283,7 @@ def test_spans_of_one_trace_arriving_in_two_cycles_come_together(cfg: Config, tm
     )
     ctx = context(cfg)
     first = traces.collect(ctx)
-    LastGood(ctx.state_dir).save(traces.NAME, (ctx.now, first))  # as collect_all does
+    ctx = dataclasses.replace(ctx, previous=first)  # as collect_all does
     (orphan,) = [t for t in first.traces if t.trace_id == "ab" * 16]
     assert len(orphan.spans) == 1
     b.write_text(doc("d" * 16, None, "web"))  # the root arrives later, in another file

@@ -18,7 +18,7 @@ from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import Series
 from sitegen.paths import data_dir
-from sitegen.traces.stats import critical_path
+from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
 from sitegen.visible import finalize
@@ -121,7 +121,8 @@ def environment() -> jinja2.Environment:
         depmap=charts.depmap,
         bar_items=bar_items,
         value_range=value_range,
-        critical_path=critical_path,
+        critical_sections=critical_sections,
+        on_path=on_path,
         span_rows=span_rows,
         ago=ago,
         trace_path=trace_path,

@@ -13,8 +13,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
-from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.traces.stats import breakdown, dependencies, newest_first
 
@@ -51,6 +52,8 @@ class Common:
     hostname: str
     stale_sources: tuple[str, ...]
     failed_sources: tuple[str, ...]
+    alerts: tuple[tuple[Alert, str], ...] = ()  # firing, each with its incident's path
+    feed: bool = False  # whether feed.atom exists (it needs base_url)
 
 
 @dataclass(frozen=True)
@@ -178,6 +181,8 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "panel_count": len(snap.panels),
                 "host": snap.host,
                 "now": snap.generated_at,
+                "days": snap.days,
+                "incidents": snap.incidents,
             },
             common,
             refresh="live",
@@ -201,6 +206,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         ),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
+    tasks += [PageTask(**page, common=common) for page in incident_pages(snap)]
     # Each panel alone, so its weight is known before panels are packed into pages.
     tasks += [
         PageTask(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
+from sitegen.sources.tracepart import carried, traces_part
 from sitegen.traces.jaeger import JaegerReader
-from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
+from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
 
 NAME = "jaeger"
 # Services asked per cycle; a Jaeger listing hundreds would otherwise eat the deadline.
@@ -60,7 +61,7 @@ def collect(ctx: SourceContext) -> Part:
     parsed = reader.result()
     unasked = len(services) - len(asked)
     return traces_part(
-        carried(ctx.state_dir, NAME),
+        carried(ctx.previous),
         parsed,
         cfg.max_traces,
         f"{len(parsed.spans)} spans of {len(asked)} services from {base}",

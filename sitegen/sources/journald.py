@@ -257,7 +257,7 @@ def collect(ctx: SourceContext) -> Part:
         ).encode(),
     )
     ctx.history.add(level_samples(levels, ctx.now, source=NAME))
-    shown = tail(shown_before(ctx, NAME), new, logs.tail_lines, ctx.now)
+    shown = tail(shown_before(ctx), new, logs.tail_lines, ctx.now)
     detail = [f"{counted(len(lines), 'new entry', 'new entries')}, {len(shown):,} shown"]
     if skipped := _skipped(read, cursor):
         detail.append(skipped)

@@ -18,7 +18,7 @@ from sitegen.logs.parse import MAX_LINE, FileParser, FileState, Line, to_record
 from sitegen.logs.stats import METRIC, by_level, counted, level_samples, order_key, tail
 from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
-from sitegen.state import LastGood, atomic_write_bytes, quarantine
+from sitegen.state import atomic_write_bytes, quarantine
 from sitegen.tail import Tailer
 from sitegen.telemetry import LOG_FILE
 from sitegen.units import format_value
@@ -35,10 +35,9 @@ def stop_time(deadline: float) -> float:
     return deadline - min(1.0, 0.3 * max(0.0, deadline - time.monotonic()))
 
 
-def shown_before(ctx: SourceContext, name: str) -> list[LogRecord]:
+def shown_before(ctx: SourceContext) -> list[LogRecord]:
     """Return the lines a log source showed last cycle: the tail goes on from them."""
-    previous = LastGood(ctx.state_dir).load(name)
-    return list(previous[1].logs) if previous else []
+    return list(ctx.previous.logs) if ctx.previous else []
 
 
 class _Newest:
@@ -121,7 +120,7 @@ def collect(ctx: SourceContext) -> Part:
         ctx.state_dir / FILE_STATE,
         json.dumps({k: [v.format, v.key_lines, v.last_ts] for k, v in states.items()}).encode(),
     )
-    shown = tail(shown_before(ctx, NAME), newest.records(ctx.cfg.redact.patterns),
+    shown = tail(shown_before(ctx), newest.records(ctx.cfg.redact.patterns),
                  ctx.cfg.logs.tail_lines, ctx.now)  # fmt: skip
     # Lines per level per cycle go to the history: the logs page charts them over time.
     ctx.history.add(level_samples(levels, ctx.now))

@@ -13,15 +13,14 @@ import httpx
 
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
+from sitegen.sources.tracepart import carried, traces_part
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import (
     ASSEMBLE_SECONDS,
     MALFORMED,
     Scrub,
     as_int,
-    carried,
     norm_id,
-    traces_part,
 )
 
 NAME = "tempo"
@@ -57,7 +56,7 @@ def collect(ctx: SourceContext) -> Part:
     """Search Tempo, fetch the traces not seen before, keep the newest."""
     cfg = ctx.cfg.traces
     base = cfg.tempo_url.rstrip("/")
-    kept = carried(ctx.state_dir, NAME)
+    kept = carried(ctx.previous)
     known = {t.trace_id for t in kept}
     # Once the kept traces fill the page, a trace older than all of them would not be shown.
     oldest = min((t.start_ns for t in kept), default=0) if len(kept) >= cfg.max_traces else 0

@@ -1,0 +1,133 @@
+"""Scale: what a cycle costs with a long history, and with many finished traces.
+
+--history 7d: full cycles of the embedded default over a history holding that long of
+every metric the default records, one sample each 30 s, against the same over one hour.
+--traces 10000: the render and write of a site holding that many finished traces, 10 new
+ones a cycle (the oldest 10 gone), against the same with 100 traces; pages reused across
+cycles by their keys, in the pool of a long run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from contextlib import closing
+from pathlib import Path
+
+from sitegen.config import parse, parse_duration
+from sitegen.cycle import Runtime, run_cycle
+from sitegen.history import HISTORY_FILE
+from sitegen.render.environment import iso
+from sitegen.render.keys import Reuse
+from sitegen.render.pool import RenderPool, worker_count
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import Common
+from sitegen.render.twins import twins
+from sitegen.site.optimize import build_assets
+from sitegen.site.output import write_site
+from sitegen.synthetic import Workload, snapshot
+
+STEP_SECONDS = 30.0
+TABLES = ("samples", "rollups")
+
+
+def _rows(state: Path) -> int:
+    with closing(sqlite3.connect(state / HISTORY_FILE)) as db:
+        return sum(db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES)
+
+
+def _history_cycles(seconds: float, cycles: int) -> float:
+    """Return the median CPU time of a full cycle over `seconds` of history."""
+    with tempfile.TemporaryDirectory() as d:
+        cfg = parse("[site]\ninterval_seconds = 30\n", env={}, base_dir=Path(d))
+        rt = Runtime.start(cfg)
+        try:
+            run_cycle(rt)  # records every metric the default has, once
+            now = time.time()
+            with closing(sqlite3.connect(cfg.site.state_dir / HISTORY_FILE)) as db:
+                kinds = db.execute("SELECT DISTINCT metric, labels FROM samples").fetchall()
+            past = [
+                (metric, tuple(json.loads(labels).items()), now - k * STEP_SECONDS, float(k % 7))
+                for metric, labels in kinds
+                for k in range(1, int(seconds / STEP_SECONDS))
+            ]
+            for start in range(0, len(past), 50_000):
+                rt.history.add(past[start : start + 50_000])
+            # What a week of cycles leaves: raw samples for the last hour, each tier for as
+            # long as charts read it (each write deletes a bounded batch: a few hundred
+            # empty writes get there).
+            rows, before = _rows(cfg.site.state_dir), -1
+            while rows != before:
+                rt.history.add([])
+                rows, before = _rows(cfg.site.state_dir), rows
+            run_cycle(rt)  # the first cycle over the full history warms what it may
+            took = []
+            for _ in range(cycles):
+                started = time.process_time()
+                run_cycle(rt)
+                took.append(time.process_time() - started)
+        finally:
+            rt.close()
+    return statistics.median(took)
+
+
+def bench_history(span: str, cycles: int) -> None:
+    """Compare a cycle over `span` of history with one over an hour."""
+    long, hour = _history_cycles(parse_duration(span), cycles), _history_cycles(3600, cycles)
+    print(f"full cycles of the embedded default, history at {STEP_SECONDS:g} s steps, "
+          f"median CPU of {cycles} cycles:")  # fmt: skip
+    print(f"  1h of history: {hour * 1000:7.1f} ms")
+    print(f"  {span} of history: {long * 1000:7.1f} ms ({long / hour:.2f}x)")
+
+
+def _traces_cycles(traces: int, cycles: int, workers: int) -> float:
+    """Return the median wall time of rendering and writing a site of `traces` traces."""
+    w = Workload(panels=6, points=240, traces=traces, spans_per_trace=25, log_lines=500)
+    took = []
+    with tempfile.TemporaryDirectory() as d, RenderPool(workers) as pool:
+        reuse = Reuse()
+        for cycle in range(cycles + 1):  # the first renders every trace once
+            snap = snapshot(w, now=1_795_340_562.0 + 30 * cycle, first_trace=10 * cycle)
+            started = time.perf_counter()
+            assets = build_assets()
+            common = Common(snap.title, snap.generated_at, 30, None, assets.css_href, "",
+                            "bench", "bench-host", (), ())  # fmt: skip
+            render = reuse.cycle(pool.render)
+            pages = render_site(render, snap, common, assets.css_gzip, lambda _r: []).pages
+            files = {**assets.files, **{p.path: p.body for p in pages}, **twins(snap)}
+            write_site(Path(d) / "public", files, iso(snap.generated_at))
+            if cycle:
+                took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
+def bench_traces(traces: int, cycles: int) -> None:
+    """Compare the cycle of a site of `traces` finished traces with one of 100."""
+    workers = worker_count(0)
+    big, small = _traces_cycles(traces, cycles, workers), _traces_cycles(100, cycles, workers)
+    print(f"render + write of a site, 10 new traces a cycle, median wall of {cycles} cycles "
+          f"after the first, pool of {workers}:")  # fmt: skip
+    print(f"  100 traces: {small * 1000:8.1f} ms")
+    print(f"  {traces} traces: {big * 1000:8.1f} ms ({big / small:.2f}x)")
+
+
+def main(argv: list[str]) -> None:
+    """Run the scale benchmark asked for."""
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--history", metavar="DURATION", help="e.g. 7d")
+    ap.add_argument("--traces", type=int, metavar="N", help="e.g. 10000")
+    ap.add_argument("--cycles", type=int, default=5)
+    args = ap.parse_args(argv)
+    if args.history:
+        bench_history(args.history, args.cycles)
+    if args.traces:
+        bench_traces(args.traces, args.cycles)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
