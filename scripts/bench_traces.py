@@ -53,7 +53,7 @@ def otlp_rate(text: str, spans: int) -> float:
     """Split a file's text into documents and read their spans once; return spans per second."""
     start = time.perf_counter()
     reader = OtlpReader(Scrub(), budget=spans)
-    reader.documents(split(text).docs)
+    reader.add(split(text, reader.convert).docs)
     took = time.perf_counter() - start
     assert len(reader.spans) == spans, len(reader.spans)
     return spans / took
@@ -87,16 +87,28 @@ def main(argv: list[str] | None = None) -> int:
         f"{len(docs)} lines ({len(pretty) / 2**20:.1f} MiB pretty-printed), Jaeger answer "
         f"{len(body) / 2**20:.1f} MiB; median of {args.runs} runs:"
     )
-    for name, rate in (
-        ("OTLP JSON, one document a line", lambda: otlp_rate(lines, spans)),
-        ("OTLP JSON, pretty-printed", lambda: otlp_rate(pretty, spans)),
-        ("Jaeger converter", lambda: jaeger_rate(body, spans)),
-    ):
-        rates = [rate() for _ in range(args.runs)]
+    measures = {
+        "OTLP JSON, one document a line": lambda: otlp_rate(lines, spans),
+        "OTLP JSON, pretty-printed": lambda: otlp_rate(pretty, spans),
+        "Jaeger converter": lambda: jaeger_rate(body, spans),
+    }
+    # Run by run in turn, so a machine that speeds up or slows down meanwhile moves all
+    # alike, and the layouts' ratio is taken run by run.
+    rates: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(args.runs):
+        for name, rate in measures.items():
+            rates[name].append(rate())
+    for name, got in rates.items():
         print(
-            f"  {name}: {statistics.median(rates):,.0f} spans/s "
-            f"(min {min(rates):,.0f}, max {max(rates):,.0f})"
+            f"  {name}: {statistics.median(got):,.0f} spans/s "
+            f"(min {min(got):,.0f}, max {max(got):,.0f})"
         )
+    pretty_rates, line_rates = (
+        rates["OTLP JSON, pretty-printed"],
+        rates["OTLP JSON, one document a line"],
+    )
+    ratio = statistics.median(p / n for p, n in zip(pretty_rates, line_rates, strict=True))
+    print(f"  pretty-printed / one a line: {ratio:.2f} (median of the runs' ratios)")
     return 0
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sitegen import __version__
 from sitegen.config import Config, ConfigError, load
-from sitegen.state import StateLocked
+from sitegen.state import StateLock, StateLocked
 from sitegen.units import format_value
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
@@ -39,6 +39,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{cfg.source}: ok ({len(cfg.panels)} panels, publishing "
         f"{'to s3://' + cfg.publish.bucket if cfg.publish.bucket else 'off'})"
     )
+    if not cfg.site.base_url:
+        print("note: no feed.atom: site.base_url is empty, and a feed needs absolute links")
     return EXIT_OK
 
 
@@ -82,6 +84,10 @@ def cmd_publish(args: argparse.Namespace) -> int:
     if not (site / "manifest.json").is_file():
         _err(f"sitegen: {site} holds no site (no manifest.json): run sitegen render first")
         return EXIT_FAILED
+    # Beside a `run` on the same state_dir it would race that run's publish state; a dry run
+    # only reads it.
+    cfg.site.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    lock = None if args.dry_run else StateLock(cfg.site.state_dir)
     try:
         done = publish(
             site, cfg.publish, cfg.site.state_dir, cfg.site.interval_seconds, dry_run=args.dry_run
@@ -90,6 +96,9 @@ def cmd_publish(args: argparse.Namespace) -> int:
         _err(f"sitegen: publish to s3://{cfg.publish.bucket}/{cfg.publish.prefix} failed: "
              f"{publish_error(exc)}; the bucket keeps its previous site")  # fmt: skip
         return EXIT_FAILED
+    finally:
+        if lock is not None:
+            lock.release()
     p = done.plan
     if args.dry_run:
         for key in p.puts:

@@ -20,6 +20,8 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from sitegen.alerts.select import parse_matcher
+
 EMBEDDED = "<embedded default>"
 PANEL_KINDS = ("line", "area", "stat", "bar", "heatmap")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -131,6 +133,18 @@ class PublishConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """[alerts]: which alerts are read, which are public, how long incidents are kept."""
+
+    prometheus: bool = True  # after parsing: on only when [prometheus] is set too
+    alertmanager_url: str = ""
+    severities: tuple[str, ...] = ()
+    matchers: tuple[str, ...] = ()
+    keep_days: int = 90
+    source_failures: int = 3
+
+
+@dataclass(frozen=True)
 class Config:
     """The whole validated configuration."""
 
@@ -141,6 +155,7 @@ class Config:
     logs: LogsConfig = field(default_factory=LogsConfig)
     publish: PublishConfig = field(default_factory=PublishConfig)
     redact: RedactConfig = field(default_factory=RedactConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: str = EMBEDDED
 
 
@@ -330,6 +345,12 @@ def _metric_selector(value: Any) -> str:
     return value
 
 
+def _matchers(value: Any) -> tuple[str, ...]:
+    for text in _strings(value):
+        parse_matcher(text)  # raises ValueError naming the bad one
+    return tuple(value)
+
+
 def _listen(value: Any) -> str:
     host, sep, port = _str(value).rpartition(":")
     if value and not (
@@ -507,6 +528,24 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "How often `sitegen run` checks every object in the bucket (one LIST) and "
             "repairs what was deleted or overwritten behind its back."),
     )),
+    "alerts": (AlertsConfig, (
+        Key("prometheus", "prometheus", _bool, "boolean",
+            "Read the firing alerts of `[prometheus]` (its /api/v1/alerts) when that section "
+            "or a panel is configured and `alertmanager_url` is not."),
+        Key("alertmanager_url", "alertmanager_url", _url(True), "URL",
+            "Alertmanager (e.g. http://127.0.0.1:9093) whose /api/v2/alerts are read instead "
+            "of Prometheus', so silences and inhibitions are honoured; empty = off."),
+        Key("severities", "severities", _strings, "strings",
+            "Severity labels shown, e.g. [\"critical\", \"warning\"]; empty = every severity."),
+        Key("matchers", "matchers", _matchers, "matchers",
+            "Label matchers every public alert must satisfy, e.g. ['public=\"true\"'] "
+            "(=, !=, =~, !~, as in PromQL)."),
+        Key("keep_days", "keep_days", _int(1, 3650), "integer",
+            "Days a resolved incident stays on the incidents pages, the feed and status.json."),
+        Key("source_failures", "source_failures", _int(0, 10000), "integer",
+            "Cycles in a row a source must fail to open an incident of sitegen's own "
+            "(SourceFailing); 0 = never."),
+    )),
 }  # fmt: skip
 
 
@@ -630,8 +669,17 @@ def parse(
         logs=LogsConfig(**(built.get("logs") or {})),
         publish=PublishConfig(**(built.get("publish") or {})),
         redact=RedactConfig(**(built.get("redact") or {})),
+        alerts=_alerts(built.get("alerts") or {}, "prometheus" in raw or "panels" in raw),
         source=source,
     )
+
+
+def _alerts(given: dict[str, Any], prometheus_set: bool) -> AlertsConfig:
+    alerts = AlertsConfig(**given)
+    # Prometheus' alerts are read only from a server the config names, and not when an
+    # Alertmanager (which has them too, silences applied) is read instead.
+    use = alerts.prometheus and prometheus_set and not alerts.alertmanager_url
+    return AlertsConfig(**{**alerts.__dict__, "prometheus": use})
 
 
 def find_config(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:

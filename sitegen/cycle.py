@@ -18,10 +18,14 @@ from opentelemetry import trace
 from opentelemetry.trace import Status, StatusCode
 
 from sitegen import __version__
+from sitegen.alerts.files import alert_files
+from sitegen.alerts.incidents import firing_links, witness
+from sitegen.alerts.status import day_strip
 from sitegen.config import Config
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
+from sitegen.render.crawl import crawl_files
 from sitegen.render.environment import iso
 from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool, worker_count
@@ -192,6 +196,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 deadline=time.monotonic() + _deadline(cfg),
             )
             got = collect_all(ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger)
+            seen = witness(cfg.alerts, cfg.site.state_dir, got.part.alerts, got.statuses, now)
             snap = Snapshot(
                 generated_at=now,
                 title=cfg.site.title,
@@ -206,6 +211,12 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 cycles=got.part.cycles,
                 version=__version__,
                 site=got.part.site,
+                alerts=seen.alerts,
+                incidents=seen.tracked.incidents,
+                watched_since=seen.tracked.since,
+                days=day_strip(
+                    seen.tracked, rt.history.probes_by_day, now, cfg.alerts.keep_days * 86400.0
+                ),
             )
 
         with stage("optimize"):
@@ -225,6 +236,8 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
                 hostname=snap.host.hostname,
                 stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
                 failed_sources=tuple(s.name for s in snap.sources if not s.ok),
+                alerts=firing_links(snap.alerts, snap.incidents),
+                feed=bool(cfg.site.base_url),
             )
             # Rendering gets two intervals (at least a minute): past that a worker is stuck.
             limit = max(60.0, 2.0 * cfg.site.interval_seconds)
@@ -261,6 +274,8 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         with stage("write"):
             files = {**assets.files, **{p.path: p.body for p in pages}}
             files.update(twins(snap))
+            files.update(alert_files(snap, cfg.site.base_url))
+            files.update(crawl_files(files, cfg.site.base_url))
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None

@@ -274,6 +274,16 @@ class History:
             db.execute("DELETE FROM probes WHERE hour < ?", (hour - PROBE_DAYS * 24,))
 
     @_guarded
+    def probes_by_day(self, since: float) -> dict[str, tuple[int, int]]:
+        """Return (ok, total) probes of each UTC day (YYYY-MM-DD) from `since` on."""
+        with closing(self._connect()) as db:
+            rows = db.execute(
+                "SELECT hour / 24, sum(ok), sum(total) FROM probes WHERE hour >= ? GROUP BY 1",
+                (int(since // 3600),),
+            ).fetchall()
+        return {time.strftime("%Y-%m-%d", time.gmtime(d * 86400)): (ok, n) for d, ok, n in rows}
+
+    @_guarded
     def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:
         """Return (availability %, mean latency s, probes) over the last `hours` hours."""
         with closing(self._connect()) as db:

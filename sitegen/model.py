@@ -239,6 +239,52 @@ class SiteStats:
 
 
 @dataclass(frozen=True)
+class Alert:
+    """One firing alert as Prometheus or Alertmanager reports it, or as sitegen raises it."""
+
+    name: str
+    severity: str  # the severity label; "" when the rule sets none
+    summary: str
+    labels: Labels
+    since: float | None  # when it became active, as its source says; None when unknown
+    source: str = "prometheus"  # prometheus, alertmanager or sitegen
+
+    @property
+    def key(self) -> str:
+        """Return what identifies the alert across cycles: its source, name and labels."""
+        return "\x1f".join((self.source, self.name, *(f"{k}={v}" for k, v in self.labels)))
+
+
+@dataclass(frozen=True)
+class Incident:
+    """One stretch of time an alert fired, from witnessed transitions; end None = ongoing."""
+
+    id: str
+    key: str
+    name: str
+    severity: str
+    summary: str
+    labels: Labels
+    start: float
+    end: float | None = None
+
+    @property
+    def duration(self) -> float | None:
+        """Return how long the incident lasted, None while it goes on."""
+        return None if self.end is None else max(0.0, self.end - self.start)
+
+
+@dataclass(frozen=True)
+class Day:
+    """One cell of the 90-day strip: the worst state of a UTC day and what made it so."""
+
+    date: str  # YYYY-MM-DD, UTC
+    state: str  # ok, degraded, down or unknown (before tracking began)
+    incidents: tuple[str, ...] = ()  # ids of the incidents that touched the day
+    availability: float | None = None  # percent of the site's probes that day; None = none
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything one cycle collected: the only input of the render stage."""
 
@@ -255,3 +301,7 @@ class Snapshot:
     cycles: tuple[CycleRecord, ...] = ()
     version: str = ""
     site: SiteStats | None = None
+    alerts: tuple[Alert, ...] = ()  # firing now, public ones only
+    incidents: tuple[Incident, ...] = ()  # ongoing first, then newest
+    days: tuple[Day, ...] = ()  # the 90-day strip, oldest first
+    watched_since: float | None = None  # when incidents began to be tracked

@@ -9,15 +9,20 @@ _IEC = ((1 << 40, "TiB"), (1 << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB"))
 
 
 def _sig(value: float) -> str:
-    """About three significant digits, no exponent, no trailing zeros."""
+    """About three significant digits, no trailing zeros; an exponent only past what digits
+    can show (1.7e+308, 5e-324), where fixed notation would print hundreds of digits or 0."""
     if value == 0:
         return "0"
+    if not 1e-5 <= abs(value) < 1e15:
+        return f"{value:.3g}"
     digits = max(0, 2 - math.floor(math.log10(abs(value))))
     text = f"{value:.{min(digits, 6)}f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _scaled(value: float, table: tuple[tuple[float, str], ...], base: str) -> tuple[str, str]:
+    if abs(value) >= 1e18:  # past every prefix: an exponent reads better than "1e+288T"
+        return _sig(value), base
     for factor, prefix in table:
         if abs(value) >= factor:
             return _sig(value / factor), prefix
@@ -34,7 +39,7 @@ def _duration(seconds: float) -> str:
         return f"{sign}{_sig(s * 1e6)} µs"
     if s < 1:
         return f"{sign}{_sig(s * 1e3)} ms"
-    if s < 60:
+    if s < 60 or s >= 1e15:  # past 30 million years, days would print hundreds of digits
         return f"{sign}{_sig(s)} s"
     big, small, name_big, name_small = (
         (86400, 3600, "d", "h") if s >= 86400 else (3600, 60, "h", "m") if s >= 3600 else

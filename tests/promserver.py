@@ -82,19 +82,7 @@ class PromServer:
              "--storage.tsdb.retention.time=30d", "--log.level=warn"],
             stdout=subprocess.DEVNULL, stderr=(self.workdir / "prometheus.log").open("ab"),
         )  # fmt: skip
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.url}/-/ready", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                pass
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.1)
-        raise RuntimeError(
-            f"prometheus did not start: {(self.workdir / 'prometheus.log').read_text()}"
-        )
+        wait_ready(self.url, self.proc, self.workdir / "prometheus.log", "prometheus")
 
     def stop(self) -> None:
         """Stop the server and wait for it to exit."""
@@ -108,6 +96,21 @@ class PromServer:
         r = httpx.get(f"{self.url}/api/v1/query", params={"query": promql, "time": at}, timeout=10)
         r.raise_for_status()
         return r.json()["data"]["result"]
+
+
+def wait_ready(url: str, proc: subprocess.Popen, log: Path, what: str) -> None:
+    """Wait (30 s at most) until a server answers GET /-/ready; raise with its log if not."""
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/-/ready", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        if proc.poll() is not None:
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"{what} did not start: {log.read_text()}")
 
 
 def binary(name: str) -> str:

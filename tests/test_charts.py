@@ -20,10 +20,11 @@ from sitegen.charts import (
     sparkline,
     waterfall,
 )
+from sitegen.charts.axes import unit_ticks
 from sitegen.charts.heatmap import buckets
-from sitegen.charts.line import segments
+from sitegen.charts.line import BOTTOM, TOP, segments
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
-from sitegen.traces.stats import Edge, dependencies
+from sitegen.traces.stats import Edge, critical_sections, dependencies, on_path
 from sitegen.traces.tree import span_rows
 
 GOLDEN = Path(__file__).parent / "golden" / "charts"
@@ -100,7 +101,9 @@ CHARTS = {
     ),
     "empty": lambda: line_chart("Nothing", [], "", t0=T0, t1=T0 + 600),
     "sparkline": lambda: sparkline(wave(40), title="cpu"),
-    "waterfall": lambda: waterfall(trace()),
+    "waterfall": lambda: waterfall(
+        trace(), critical=on_path(critical_sections(trace())), sections=critical_sections(trace())
+    ),
     "gantt": lambda: gantt(TASKS),
     "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
     "waterfall-folded": lambda: waterfall(
@@ -113,13 +116,21 @@ CHARTS = {
 }  # fmt: skip
 
 
+def pretty(svg: str) -> str:
+    """Return SVG markup one element a line, as golden files are kept (a diff reviews well).
+
+    Text content is escaped, so every ">" followed by "<" is between two tags."""
+    return re.sub(r">(?=<)", ">\n", svg).rstrip("\n") + "\n"
+
+
 @pytest.mark.parametrize("name", sorted(CHARTS))
 def test_chart_matches_its_reviewed_golden_file(name: str) -> None:
     svg = str(CHARTS[name]())
     golden = GOLDEN / f"{name}.svg"
     if os.environ.get("SITEGEN_UPDATE_GOLDEN"):
-        golden.write_text(svg)
-    assert svg == golden.read_text(), f"{name} changed: regenerate and review the golden file"
+        golden.write_text(pretty(svg))
+    expected = pretty(golden.read_text())
+    assert pretty(svg) == expected, f"{name} changed: regenerate and review the golden file"
     assert svg == str(CHARTS[name]())  # deterministic
     assert re.match(
         r'<svg class="(chart|chart heat|spark)" role="img" viewBox="[^"]+"[^>]*><title>', svg
@@ -163,7 +174,7 @@ def test_a_drawn_line_keeps_two_points_per_pixel_column_and_its_spikes() -> None
         per_column[x] = per_column.get(x, 0) + 1
     assert max(per_column.values()) <= 2 and len(points) <= 2 * 566 + 2
     ys = [y for _, y in points]
-    assert min(ys) == 8 and max(ys) == 8 + 190  # both spikes reach the plot's edges
+    assert min(ys) == TOP and max(ys) == 220 - BOTTOM  # both spikes reach the plot edges
 
 
 def test_nan_and_time_gaps_break_the_line() -> None:
@@ -217,6 +228,9 @@ def test_waterfall_orders_spans_depth_first_and_marks_errors() -> None:
 def test_gantt_has_one_lane_per_worker() -> None:
     svg = str(gantt(TASKS))
     assert svg.count('class="lane"') == 2 and "pid 100" in svg and "pid 101" in svg
+    # Lanes in pid order, as the table of workers lists them, whichever worker started first.
+    late = [TaskRecord("t", 7, 10**9, 2 * 10**9), TaskRecord("t", 5, 3 * 10**9, 4 * 10**9)]
+    assert re.findall(r">pid (\d+)<", str(gantt(late))) == ["5", "7"]
 
 
 @pytest.mark.parametrize(
@@ -267,21 +281,12 @@ def test_depmap_keeps_a_dense_cyclic_graph_narrow_and_its_labels_apart() -> None
     svg = str(depmap(names, edges))
     columns = {float(x) for x in re.findall(r'<rect x="([\d.]+)" y="[\d.]+" width="150"', svg)}
     assert len(columns) <= 4  # call distance, not the longest path through every cycle
-    boxes = [
-        (float(x), float(y) - 4) for x, y in
-        re.findall(r'<text x="([\d.]+)" y="([\d.]+)" class="tick halo', svg)
-    ]  # fmt: skip
-    assert len(boxes) == len(edges)
-    for i, (x1, y1) in enumerate(boxes):
-        for x2, y2 in boxes[i + 1 :]:
-            assert abs(x1 - x2) > 40 or abs(y1 - y2) >= 12, "two labels overlap"
+    assert_map_labels_clear(svg, len(edges))
 
 
 def test_a_trace_of_thousands_of_spans_is_folded_on_the_server() -> None:
-    from sitegen.traces.stats import critical_path
-
     trace = fan_out()
-    crit = frozenset(critical_path(trace))
+    crit = on_path(critical_sections(trace))
     tree = span_rows(trace, keep=crit)
     assert tree.folded and not tree.hidden and len(tree.rows) <= 12
     groups = {(len(r.spans), r.span.name) for r in tree.rows}
@@ -306,3 +311,163 @@ def test_a_chain_of_100000_spans_is_cut_at_the_row_limit_without_recursion() -> 
     assert len(tree.rows) == 200 and tree.hidden == 100_000 - 200
     assert [r.depth for r in tree.rows] == list(range(200))
     assert "… 99800 more spans not drawn" in str(waterfall(Trace("c" * 32, spans), rows=tree))
+
+
+def plotted(svg: str, cls: str = "band") -> list[str]:
+    """Return the path data of every path of class `cls` in a chart."""
+    return re.findall(rf'<path class="{cls}" d="([^"]+)"', svg)
+
+
+def test_a_stacked_band_stops_at_a_gap_in_the_data_as_its_line_does() -> None:
+    # Samples every 30 s, then 24 minutes without one, then samples again.
+    stamps = [T0 + i * 30 for i in range(20)] + [T0 + 2040 + i * 30 for i in range(20)]
+    cpu = [
+        Series(labels_of({"mode": "user"}), tuple((t, 60.0) for t in stamps)),
+        Series(labels_of({"mode": "system"}), tuple((t, 40.0) for t in stamps)),
+    ]
+    svg = str(line_chart("CPU", cpu, "percent", t0=T0, t1=T0 + 2640, stacked=True))
+    for band in plotted(svg):
+        assert band.count("Z") == 2, "a band bridges the gap"
+    lines = re.findall(r'<path d="([^"]+)"', svg)
+    assert [d.count("M") for d in lines] == [2, 2]
+
+
+def tick_labels(svg: str) -> list[tuple[float, str]]:
+    """Return (x, text) of the y-axis labels (right-aligned ticks) of a chart."""
+    found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="tick" text-anchor="end">([^<]*)', svg)
+    return [(float(x), label) for x, label in found]
+
+
+@pytest.mark.parametrize(
+    ("unit", "top"), [("req/s", 1234.5), ("bytes", 3.3e9), ("seconds", 5000.0), ("", 0.001)]
+)
+def test_the_left_margin_holds_the_widest_tick_label_at_the_phone_font(unit, top) -> None:
+    series = [Series((), tuple((T0 + i * 30, top * i / 100) for i in range(101)))]
+    svg = str(line_chart("wide", series, unit, t0=T0, t1=T0 + 3000))
+    labels = tick_labels(svg)
+    assert len(labels) >= 3 and len({label for _, label in labels}) == len(labels)
+    for x, label in labels:
+        # 17 px monospace (charts.css on a phone): 0.6 em a character, right-aligned at x.
+        assert x - len(label) * 17 * 0.6 >= 0, f"{label!r} is clipped at the left edge"
+
+
+def test_duration_axes_tick_at_round_seconds_minutes_and_hours() -> None:
+    assert unit_ticks(0, 97, "seconds", 4) == [0, 30, 60, 90, 120]
+    assert unit_ticks(0, 200, "seconds", 4) == [0, 60, 120, 180, 240]
+    assert unit_ticks(0, 5000, "seconds", 4) == [0, 1800, 3600, 5400]
+    assert unit_ticks(0, 20_000, "seconds", 4) == [0, 7200, 14400, 21600]
+    series = [Series((), tuple((T0 + i * 30, i * 2.0) for i in range(100)))]
+    svg = str(line_chart("durations", series, "seconds", t0=T0, t1=T0 + 3000))
+    assert [label for _, label in tick_labels(svg)] == ["0 s", "1m", "2m", "3m", "4m"]
+
+
+def test_count_axes_tick_at_whole_numbers() -> None:
+    assert unit_ticks(0, 1, "lines", 4) == [0, 1]
+    assert unit_ticks(0, 3, "count", 4) == [0, 1, 2, 3]
+    assert unit_ticks(0, 1, "", 4) == [0, 0.5, 1]  # a ratio may tick at halves
+    series = [Series((), ((T0, 0.0), (T0 + 30, 1.0), (T0 + 60, 1.0)))]
+    svg = str(line_chart("lines", series, "lines", t0=T0, t1=T0 + 60))
+    assert [label for _, label in tick_labels(svg)] == ["0 lines", "1 lines"]
+
+
+def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> None:
+    three = [Series((), ((T0 + 3540, 1.0), (T0 + 3570, 3.0), (T0 + 3600, 2.0)))]
+    svg = str(line_chart("new", three, "", t0=T0, t1=T0 + 3600))
+    (dots,) = plotted(svg, "dot")
+    xs = [int(x) for x in re.findall(r"M(\d+) \d+h0", dots)]
+    assert len(xs) == 3 and xs[0] < 200 and xs[-1] == 630  # spread over the plot, not one pixel
+    assert ">3 samples so far</text>" in svg
+    # The axis spans the last minute and a little before; the end tick at 10:40:00 would not
+    # fit a phone's font at the right edge, so it goes.
+    assert re.findall(r'middle">([\d:]+)<', svg) == ["10:39:00", "10:39:15", "10:39:30", "10:39:45"]
+    # Two samples seconds apart still spread across the plot.
+    close = [Series((), ((T0 + 3597, 1.0), (T0 + 3600, 2.0)))]
+    xs = re.findall(
+        r"M(\d+) \d+h0", plotted(str(line_chart("c", close, "", t0=T0, t1=T0 + 3600)), "dot")[0]
+    )
+    assert int(xs[0]) < 640 / 3
+    full = str(CHARTS["line"]())
+    assert "so far" not in full and not plotted(full, "dot")  # a full history: lines only
+    spark = str(sparkline(((T0, 1.0), (T0 + 30, 2.0))))
+    assert len(re.findall(r"h0", "".join(plotted(spark, "dot")))) == 2
+    # One sample, a 25-minute gap, two more: the gap breaks the line even with three samples.
+    gapped = ((T0, 1.0), (T0 + 1500, 2.0), (T0 + 1530, 3.0))
+    spark = str(sparkline(gapped))
+    assert re.search(r'<path d="([^"]+)"', spark)[1].count("M") == 2
+    svg = str(line_chart("gap", [Series((), gapped)], "", t0=T0 - 3600, t1=T0 + 1530))
+    assert re.search(r'<path d="([^"]+)"', svg)[1].count("M") == 2
+
+
+def test_values_at_the_float_limits_are_drawn_clamped_with_the_true_value_in_the_hover() -> None:
+    points = ((T0, 1.7e308), (T0 + 30, 5e-324), (T0 + 60, math.nan), (T0 + 90, 1e308),
+              (T0 + 120, -1e308))  # fmt: skip
+    for stacked in (False, True):
+        svg = str(line_chart("limits", [Series((), points)], "", t0=T0, t1=T0 + 120,
+                             stacked=stacked))  # fmt: skip
+        assert "no data" not in svg and "inf" not in svg.lower() and "nan" not in svg.lower()
+        (line,) = re.findall(r'<path d="([^"]+)"', svg)
+        # Every point is drawn; the NaN breaks a line (a stack counts it as nothing added).
+        assert line.count("M") == (1 if stacked else 2)
+        assert len(absolute(line)) == (5 if stacked else 4)
+        assert ">value: -1e+308</title>" in svg
+        assert all(len(label) <= 8 for _, label in tick_labels(svg)), tick_labels(svg)
+        frame = re.search(r'<rect class="frame" x="(\d+)"', svg)
+        assert frame and int(frame[1]) < 120
+
+
+def test_bar_labels_and_values_keep_clear_of_their_bars() -> None:
+    items = [("a rather long stage name that gets cut", 3.0), ("short", 1.5)]
+    svg = str(hbars(items, "seconds", width=640))
+    for rect_x, width, value_x in re.findall(
+        r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*/><text x="([\d.]+)"', svg
+    ):
+        assert float(value_x) >= float(rect_x) + float(width)
+        assert float(rect_x) >= 22 * 17 * 0.6  # the cut label (22 characters) fits before it
+        assert float(value_x) + len("3 s") * 17 * 0.6 <= 640
+
+
+def _bezier(curve: list[tuple[float, float]], t: float) -> tuple[float, float]:
+    w = ((1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3)
+    return (sum(k * p[0] for k, p in zip(w, curve, strict=True)),
+            sum(k * p[1] for k, p in zip(w, curve, strict=True)))  # fmt: skip
+
+
+def assert_map_labels_clear(svg: str, calls: int) -> None:
+    """Every call's label is on its own curve, inside the map, over no box or other label."""
+    view = [float(v) for v in re.search(r'viewBox="([^"]+)"', svg)[1].split()]
+    corners = re.findall(r'<rect x="([\d.]+)" y="([\d.]+)" width="150" height="26"', svg)
+    nodes = [(float(x), float(y), float(x) + 150, float(y) + 26) for x, y in corners]
+    curves = {
+        int(n): [tuple(map(float, c[i : i + 2])) for i in range(0, 8, 2)]
+        for n, *c in re.findall(r"<title>(\d+): [^<]*</title><path d=\"M([\d.-]+) ([\d.-]+)C"
+                                + " ".join([r"([\d.-]+)"] * 6), svg)
+    }  # fmt: skip
+    assert sorted(curves) == list(range(1, calls + 1))  # numbered as the calls table
+    boxes = []
+    for x, y, label in re.findall(
+        r'<text x="([\d.]+)" y="([\d.]+)" class="tick halo[^"]*" text-anchor="middle">([^<]*)<', svg
+    ):
+        n, x, y, w = int(label.split(":")[0]), float(x), float(y) - 4, len(label) * 6.7 + 6
+        box = (x - w / 2, y - 6.5, x + w / 2, y + 6.5)
+        assert view[0] <= box[0] and box[2] <= view[2] and box[1] >= 0 and box[3] <= view[3]
+        near = min(math.dist((x, y), _bezier(curves[n], k / 50)) for k in range(51))
+        assert near <= 4 * 13 + 6, f"label {label!r} is {near:.0f} px from its call"
+        for other in nodes + boxes:
+            apart = box[2] <= other[0] or other[2] <= box[0] or box[3] <= other[1]
+            assert apart or other[3] <= box[1], f"label {label!r} covers a box or a label"
+        boxes.append(box)
+    assert len(boxes) == calls
+
+
+def test_a_dense_mesh_of_six_services_and_thirty_calls_keeps_every_label_on_its_call() -> None:
+    names = ["frontend", "cart", "checkout", "payments", "ledger", "db"]
+    pairs = [(a, b) for a in names for b in names if a != b]
+    edges = [Edge(a, b, 10 + 7 * i, (i % 4 == 0) * (i + 1)) for i, (a, b) in enumerate(pairs)]
+    svg = str(depmap(names, edges))
+    assert_map_labels_clear(svg, 30)
+    # Arcs from one column spread apart instead of lying on each other.
+    paths = re.findall(r'<path d="(M[^"]+)" marker-end', svg)
+    assert len(set(paths)) == 30
+    few = str(CHARTS["depmap"]())
+    assert_map_labels_clear(few, 3)
+    assert ">2: 1 calls</text>" in few  # a sparse map says what each call is on the curve

@@ -19,8 +19,9 @@ from sitegen.metrics import SelfMetrics, serve
 from sitegen.sources.base import Part
 from sitegen.sources.logs import TAIL_STATE as LOGS_TAIL
 from sitegen.sources.traces import TAIL_STATE as TRACES_TAIL
-from sitegen.state import LastGood
+from sitegen.state import LastGood, StateLock
 from tests.promserver import free_port
+from tests.test_prometheus import faulty
 from tests.test_run import wait_for
 
 
@@ -85,6 +86,14 @@ def _start_run(config: Path) -> subprocess.Popen:
         )  # fmt: skip
 
 
+def _sigterm(proc: subprocess.Popen) -> float:
+    """Send SIGTERM; return how many seconds the process took to exit."""
+    started = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=30)
+    return time.monotonic() - started
+
+
 def _run_err(root: Path) -> str:
     return (root / "run.err").read_text()[-2000:]
 
@@ -120,10 +129,7 @@ def test_sigterm_ends_run_within_10s_while_its_render_workers_are_frozen(tmp_pat
         seen = len(_messages(state))
         # A cycle is stuck in render once the next run is skipped for it.
         wait_for(lambda: "cycle overran its interval; a run was skipped" in _messages(state)[seen:])
-        started = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
-        took = time.monotonic() - started
+        took = _sigterm(proc)
     finally:
         proc.kill()
         for pid in _alive(children):  # only if the test failed: leave nothing behind
@@ -186,3 +192,50 @@ def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: 
     assert (out / "index.html").read_bytes() == b"first"
     builds = [p.name for p in (tmp_path / ".public.builds").iterdir()]
     assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back
+
+
+def test_publish_beside_a_running_sitegen_exits_2(tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\nworkers = 1\n[publish]\nbucket = "site-bucket"\n')
+    assert main(["render", "--config", str(config), "--quiet"]) == 0
+    held = StateLock(tmp_path / ".sitegen")  # as a `run` on this state_dir holds it
+    try:
+        assert main(["publish", "--config", str(config)]) == 2  # before any request is sent
+    finally:
+        held.release()
+
+
+def _fewest_threads(process: psutil.Process, seconds: float) -> int:
+    """The fewest threads seen over one interval: what is left between two cycles."""
+    seen, until = [], time.monotonic() + seconds
+    while time.monotonic() < until:
+        seen.append(process.num_threads())
+        time.sleep(0.05)  # a sampling period, not a wait for something to happen
+    return min(seen)
+
+
+def test_run_against_a_trickling_prometheus_keeps_its_threads_and_stops_on_sigterm(
+    tmp_path: Path,
+) -> None:
+    config = tmp_path / "sitegen.toml"
+    state = tmp_path / ".sitegen"
+    with faulty("trickle") as url:
+        config.write_text(
+            f'[site]\ninterval_seconds = 3\nworkers = 1\nmetrics_listen = ""\n'
+            f'[prometheus]\nurl = "{url}"\ntimeout_seconds = 30\n'
+            '[[panels]]\ntitle = "a"\nquery = "a"\n[[panels]]\ntitle = "b"\nquery = "b"\n'
+        )
+        proc = _start_run(config)
+        try:
+            run = psutil.Process(proc.pid)
+            wait_for(lambda: _messages(state).count("cycle finished") >= 1)
+            first = _fewest_threads(run, 3.0)
+            wait_for(lambda: _messages(state).count("cycle finished") >= 5)
+            threads, sockets = _fewest_threads(run, 3.0), len(run.net_connections("tcp"))
+            took = _sigterm(proc)
+        finally:
+            proc.kill()
+    # Each cycle's requests end by its deadline: nothing piles up from cycle to cycle (the old
+    # client went from 5 threads to 17 and 12 connections in five cycles).
+    assert threads <= first + 2 and sockets <= 4, (first, threads, sockets)
+    assert proc.returncode == 0 and took <= 10.5, (took, _run_err(tmp_path))

@@ -246,10 +246,13 @@ def _answer(series: list, kind: str = "matrix") -> tuple[int, bytes]:
     ).encode()
 
 
-def _render_against(url: str, tmp_path: Path, panels: str, redact: str = "") -> dict:
+def _render_against(
+    url: str, tmp_path: Path, panels: str, redact: str = "", interval: int = 30
+) -> dict:
+    # The sources get half the interval: 15 s by default, so a loaded machine still answers.
     config = tmp_path / "sitegen.toml"
     config.write_text(
-        f'[site]\nworkers = 1\ninterval_seconds = 4\n[prometheus]\nurl = "{url}"\n'
+        f'[site]\nworkers = 1\ninterval_seconds = {interval}\n[prometheus]\nurl = "{url}"\n'
         f"timeout_seconds = 5\n{redact}{panels}"
     )
     return render(config)
@@ -262,7 +265,7 @@ def test_a_trickling_server_costs_the_deadline_not_more_and_leaves_no_thread(
     before = set(threading.enumerate())
     with faulty("trickle") as url:
         started = time.monotonic()
-        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "t"\nquery = "up"\n')
+        doc = _render_against(url, tmp_path, '[[panels]]\ntitle = "t"\nquery = "up"\n', interval=4)
         took = time.monotonic() - started
         # Threads of this test's stand-in server aside, nothing the cycle started is left.
         left = [t.name for t in set(threading.enumerate()) - before if "serve" not in t.name
@@ -330,12 +333,17 @@ def test_labels_titles_queries_and_error_texts_are_redacted(tmp_path: Path) -> N
     secret = _answer([{"metric": {"dsn": "postgres://app:hunter2@db/x", "tenant": "TENANT-123456"},
                        "values": [[now - 60, "1"]]}])  # fmt: skip
     html_500 = (500, b"<html><body>upstream auth failed for Bearer abcdefghijkl0123456789</body>")
+    bad_400 = (
+        400,
+        b'{"status":"error","errorType":"bad_data","error":"parse error near password=hunter3"}',
+    )
     panels = (
         '[[panels]]\ntitle = "labels"\nquery = "secret"\n'
         '[[panels]]\ntitle = "token TENANT-999999"\nquery = "html"\n'
         '[[panels]]\ntitle = "promql"\nquery = \'up{key="TENANT-424242"}\'\n'
+        '[[panels]]\ntitle = "bad"\nquery = "bad"\n'
     )
-    with faulty("answers", {"secret": secret, "html": html_500}) as url:
+    with faulty("answers", {"secret": secret, "html": html_500, "bad": bad_400}) as url:
         doc = _render_against(
             url, tmp_path, panels, redact='[redact]\npatterns = ["TENANT-\\\\d{6}"]\n'
         )
@@ -344,7 +352,16 @@ def test_labels_titles_queries_and_error_texts_are_redacted(tmp_path: Path) -> N
     failed = panel(doc, "token [REDACTED]")["error"]
     assert failed.startswith("HTTP 500 from") and "Bearer [REDACTED]" in failed
     assert panel(doc, "promql")["query"] == 'up{key="[REDACTED]"}'
+    # The 400's own message, masked (the ")" after it is taken as part of the value).
+    failed = panel(doc, "bad")["error"]
+    assert failed == "PromQL error (bad_data: parse error near password=[REDACTED]"
     site = b"".join(p.read_bytes() for p in (tmp_path / "public").rglob("*") if p.is_file())
     state = b"".join(p.read_bytes() for p in (tmp_path / ".sitegen").rglob("*") if p.is_file())
-    for leak in (b"hunter2", b"TENANT-123456", b"TENANT-999999", b"abcdefghijkl0123456789"):
+    for leak in (
+        b"hunter2",
+        b"hunter3",
+        b"TENANT-123456",
+        b"TENANT-999999",
+        b"abcdefghijkl0123456789",
+    ):
         assert leak not in site and leak not in state, leak

@@ -20,7 +20,7 @@ from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
 from sitegen.config import PublishConfig
-from sitegen.site.lease import LEASE_KEY, acquire
+from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
 from sitegen.site.publish import IMMUTABLE, publish
 from tests.promserver import free_port
@@ -43,9 +43,10 @@ def site_files(**changes: bytes | None) -> dict[str, bytes]:
 class Recorder:
     """Records the S3 and CloudFront operations sent, in order, through botocore's events."""
 
-    def __init__(self) -> None:
+    def __init__(self, **s3_hooks) -> None:
         self.calls: list[tuple[str, str]] = []
         self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
+        self.s3_hooks = s3_hooks  # botocore event -> handler, e.g. a fault to inject
 
     def clients(self, cfg: PublishConfig) -> tuple:
         from sitegen.site.publish import clients
@@ -54,6 +55,8 @@ class Recorder:
         for client in (s3, cloudfront):
             client.meta.events.register("before-parameter-build.*.*", self.record)
         s3.meta.events.register("before-send.s3.PutObject", self.sent)
+        for event, handler in self.s3_hooks.items():
+            s3.meta.events.register(event, handler)
         return s3, cloudfront
 
     def sent(self, request, **_kwargs) -> None:
@@ -191,15 +194,9 @@ def test_a_failed_publish_leaves_the_previous_site_and_is_retried(aws, tmp_path:
             )
         return None
 
-    class Denying(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", denied)
-            return s3, cf
-
     new = site_files(**{"index.html": b"v2", "data/snapshot.json": b'{"v": 2}'})
     with pytest.raises(ClientError, match="AccessDenied"):
-        run(tmp_path, new, cfg, Denying())
+        run(tmp_path, new, cfg, Recorder(**{"before-send.s3.PutObject": denied}))
     s3 = boto3.client("s3")
     manifest = json.loads(s3.get_object(Bucket=BUCKET, Key="manifest.json")["Body"].read())
     assert manifest["files"]["index.html"]["sha256"] == hashlib.sha256(b"<p>home</p>").hexdigest()
@@ -222,13 +219,7 @@ def test_slowdown_is_retried_by_botocore(aws, tmp_path: Path) -> None:
             )
         return None
 
-    class Slowed(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", slow_down)
-            return s3, cf
-
-    done, _ = run(tmp_path, site_files(), cfg, Slowed())
+    done, _ = run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": slow_down}))
     assert failures["left"] == 0 and "index.html" in done.plan.puts
     body = boto3.client("s3").get_object(Bucket=BUCKET, Key="index.html")["Body"].read()
     assert body == b"<p>home</p>"
@@ -266,10 +257,23 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
         client("s3").create_bucket(Bucket=BUCKET)
         cf = client("cloudfront")
         dist = distribution(cf)
+        dims = [{"Name": "DistributionId", "Value": dist}, {"Name": "Region", "Value": "Global"}]
+        client("cloudwatch").put_metric_data(
+            Namespace="AWS/CloudFront",
+            # Ten minutes back: inside a whole 5-minute period of the source's window.
+            MetricData=[
+                {
+                    "MetricName": "Requests",
+                    "Dimensions": dims,
+                    "Value": 42,
+                    "Timestamp": time.time() - 600,
+                },
+            ],
+        )
         config = tmp_path / "sitegen.toml"
         config.write_text(
             f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n'
-            f'distribution_id = "{dist}"\n'
+            f'distribution_id = "{dist}"\ncloudwatch = true\n'
         )
         sitegen = [sys.executable, "-m", "sitegen"]
         subprocess.run(
@@ -278,6 +282,10 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
             env=env,
             capture_output=True,
         )
+        # CloudWatch too is read through the endpoint: the metric put on the server is charted.
+        doc = json.loads((tmp_path / "public/data/snapshot.json").read_text())
+        (requests,) = [p for p in doc["panels"] if p["title"] == "CloudFront requests"]
+        assert doc["sources"]["cloudfront"]["ok"] and requests["series"][0]["last"] == 42
         dry = subprocess.run(
             [*sitegen, "publish", "--config", str(config), "--dry-run"],
             check=True,
@@ -317,7 +325,8 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, monkeypatch: pytest.M
         (made,) = cf.list_invalidations(DistributionId=dist)["InvalidationList"]["Items"]
         assert f"({made['Id']})" in changed.stdout
         batch = cf.get_invalidation(DistributionId=dist, Id=made["Id"])["Invalidation"]
-        assert "/index.html" in batch["InvalidationBatch"]["Paths"]["Items"]
+        paths = batch["InvalidationBatch"]["Paths"]["Items"]
+        assert "/index.html" in paths or paths == ["/*"]  # past 15 paths, one wildcard
     finally:
         server.stop()
 
@@ -450,19 +459,13 @@ def test_faults_are_retried_or_reported_clearly(
         body = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
         return AWSResponse(request.url, status, {}, _Raw(body))
 
-    class Faulty(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", inject)
-            return s3, cf
-
     cfg = PublishConfig(bucket=BUCKET)
     if recovers:
-        done, _ = run(tmp_path, site_files(), cfg, Faulty())
+        done, _ = run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": inject}))
         assert left["n"] == 0 and "index.html" in done.plan.puts
         return
     with pytest.raises(ClientError) as exc:
-        run(tmp_path, site_files(), cfg, Faulty())
+        run(tmp_path, site_files(), cfg, Recorder(**{"before-send.s3.PutObject": inject}))
     assert publish_error(exc.value) == message
     # Nothing half-published: no manifest went up, and the next publish sends the site.
     keys = [o["Key"] for o in boto3.client("s3").list_objects_v2(Bucket=BUCKET).get("Contents", [])]
@@ -603,14 +606,8 @@ def test_a_publish_stopped_at_any_put_leaves_no_link_to_a_missing_object(
             return AWSResponse(request.url, 403, {}, _Raw(body))
         return None
 
-    class Forbidding(Recorder):
-        def clients(self, cfg):
-            s3, cf = super().clients(cfg)
-            s3.meta.events.register("before-send.s3.PutObject", forbid)
-            return s3, cf
-
     with pytest.raises(ClientError, match="AccessDenied"):
-        run(tmp_path, linked_site(), cfg, Forbidding())
+        run(tmp_path, linked_site(), cfg, Recorder(**{"before-send.s3.PutObject": forbid}))
     assert broken_links(bucket_keys()) == []
 
 
@@ -704,3 +701,135 @@ def test_a_publish_state_of_another_shape_is_moved_aside(aws, tmp_path) -> None:
         (aside,) = state.parent.glob("state.json.corrupt-*")
         assert json.loads(aside.read_text()) == bad
         aside.unlink()
+
+
+# Run in a `sitegen publish` process: at the Nth PUT of the site, say so on the given file
+# descriptor and hang there, so the test can kill -9 the process at exactly that point.
+# (The 403 test above is the deterministic one: there every other PUT of the group lands;
+# here a real process dies with whatever was in flight.)
+_HANG_AT_PUT = """
+import os, sys, threading, boto3
+from sitegen.cli import main
+n, fd, seen, lock = int(sys.argv[1]), int(sys.argv[2]), [], threading.Lock()
+def hang(request, **_):
+    if request.url.endswith(".sitegen-lease.json"):
+        return None
+    with lock:
+        seen.append(request.url)
+        mine = len(seen) == n
+    if mine:  # the other upload threads go on, as they would
+        os.write(fd, b"x")
+        threading.Event().wait()
+boto3.setup_default_session()
+boto3.DEFAULT_SESSION.events.register("before-send.s3.PutObject", hang)
+sys.exit(main(sys.argv[3:]))
+"""
+
+
+@pytest.mark.parametrize("at_put", [2, 5, 7])
+def test_a_publish_killed_at_any_put_leaves_no_link_to_a_missing_object(tmp_path, at_put):
+    import os
+    import select
+    import signal
+
+    from sitegen.config import parse
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    endpoint = f"http://127.0.0.1:{port}"
+    env = {**KEYS, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1", **CREDENTIALS)
+    try:
+        s3.create_bucket(Bucket=BUCKET)
+        config = tmp_path / "sitegen.toml"
+        config.write_text(f'[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{endpoint}"\n')
+        cfg = parse(config.read_text(), env={}, base_dir=tmp_path)
+        old = write_site(cfg.site.out_dir, site_files(), "t").path
+        publish(old, cfg.publish, cfg.site.state_dir, 30, make_clients=_keyed)
+        write_site(cfg.site.out_dir, linked_site(), "t")
+        said, told = os.pipe()
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _HANG_AT_PUT, str(at_put), str(told), "publish", "--config",
+             str(config)],
+            env=env, pass_fds=(told,), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        os.close(told)
+        try:
+            assert select.select([said], [], [], 60)[0], "no word from the publish in 60 s"
+            assert os.read(said, 1) == b"x", "the publish ended before that PUT"
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.kill()
+            proc.wait(timeout=30)
+            os.close(said)
+        listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+        objects = {
+            o["Key"]: s3.get_object(Bucket=BUCKET, Key=o["Key"])["Body"].read() for o in listed
+        }
+        assert broken_links(objects) == []
+        assert json.loads(objects["manifest.json"])["files"].keys() == site_files().keys()
+    finally:
+        server.stop()
+
+
+KEYS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+def _keyed(cfg: PublishConfig) -> tuple:
+    from sitegen.site.publish import clients
+
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in KEYS.items():
+            mp.setenv(name, value)
+        return clients(cfg)
+
+
+def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(
+    aws, tmp_path, monkeypatch
+) -> None:
+    from sitegen.config import parse
+    from sitegen.cycle import Runtime, run_cycle
+
+    cfg = parse(f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\n', env={}, base_dir=tmp_path)
+    rec = Recorder()
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of this test's own
+    boto3.setup_default_session()
+    boto3.DEFAULT_SESSION.events.register("before-parameter-build.s3.*", rec.record)
+    for start in range(2):  # a restart is a start again: the bucket may have changed meanwhile
+        rt = Runtime.start(cfg)
+        try:
+            rec.calls.clear()
+            run_cycle(rt, publish_site=True)
+            assert rec.ops("ListObjectsV2") == [""], start
+            rec.calls.clear()
+            again = run_cycle(rt, publish_site=True)
+        finally:
+            rt.close()
+            release(boto3.client("s3"), BUCKET, LEASE_KEY, rt.holder)  # as `run` does at exit
+        assert rec.ops("ListObjectsV2") == [] and rec.ops("GetObject") == []
+        # The next cycle's changed pages, its manifest, and one renewal of the lease.
+        puts = [key for op, key in rec.calls if op == "PutObject"]
+        assert sorted(puts) == sorted([*again.published.plan.puts, LEASE_KEY])
+
+
+def test_objects_whose_etag_is_no_md5_are_checked_by_their_sha256_not_uploaded_again(
+    aws, tmp_path
+) -> None:
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, linked_site(), cfg)
+    (tmp_path / "state" / "publish" / "state.json").unlink()  # no ETags on record
+    same_size = b"x" * len(linked_site()["traces/abc.html"])
+    boto3.client("s3").put_object(Bucket=BUCKET, Key="traces/abc.html", Body=same_size)
+
+    def kms(parsed, **_kwargs):
+        # With SSE-KMS, S3's ETag is not the MD5 of the object.
+        for obj in parsed.get("Contents", []):
+            obj["ETag"] = '"' + hashlib.sha256(obj["Key"].encode()).hexdigest()[:32] + '"'
+
+    done, rec = run(tmp_path, linked_site(), cfg, Recorder(**{"after-call.s3.ListObjectsV2": kms}))
+    assert sorted(rec.ops("HeadObject")) == sorted(linked_site())
+    assert done.plan.repaired == ("traces/abc.html",)
+    assert rec.ops("PutObject") == ["traces/abc.html", "manifest.json"]

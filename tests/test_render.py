@@ -108,7 +108,8 @@ def test_metrics_pages_of_the_reference_workload_each_fit_the_budget_with_the_cs
     assets = build_assets()
     snap = snapshot(Workload(traces=2, log_lines=10))
     files = render_all(snap, assets.css_gzip)
-    metrics = sorted(p for p in files if p.startswith("metrics/"))
+    # The still copy of the first page (no refresh) shows the same panels: not counted twice.
+    metrics = sorted(p for p in files if p.startswith("metrics/") and p != "metrics/still.html")
     assert 1 < len(metrics) < len(snap.panels)  # packed several to a page, not one each
     for path in metrics:
         assert len(gzip.compress(files[path], 6)) + assets.css_gzip <= PAGE_BUDGET, path
@@ -196,12 +197,28 @@ def test_no_javascript_in_any_built_file(tmp_path: Path) -> None:
     assert checked == len(files) + 1  # + manifest.json
 
 
-def test_every_page_has_csp_refresh_and_accessible_charts() -> None:
-    files = render_all(snapshot(Workload(panels=3, points=100, traces=3, log_lines=50)))
+# The pages whose content changes every cycle; each has a still copy beside it.
+LIVE = ("index.html", "metrics/index.html", "traces/index.html", "logs/index.html",
+        "concurrency/index.html", "about/index.html")  # fmt: skip
+
+
+def test_every_page_has_csp_and_accessible_charts_and_only_live_pages_refresh() -> None:
+    files = render_all(snapshot(Workload(panels=40, points=100, traces=3, log_lines=2000)))
+    assert "metrics/page-2.html" in files and "logs/page-2.html" in files
     for path, body in files.items():
         html = body.decode()
         assert "script-src 'none'" in html, path
-        assert re.search(r"http-equiv=\"?refresh", html), path
+        refreshes = re.search(r"<meta http-equiv=\"?refresh", html)
+        assert bool(refreshes) == (path in LIVE), path  # never a trace, an older page, 404
+        assert re.search(r'<meta name="description" content="[^"]{20,}', html), path
+        if path in LIVE:  # says its period and links the copy that stays still
+            assert re.search(r'refreshes every 30 s · <a href="still.html">stop refreshing', html)
+            still = files[path.replace("index.html", "still.html")].decode()
+            assert (
+                not re.search(r"<meta http-equiv=\"?refresh", still)
+                and 'content="noindex"' in still
+            )
+            assert '<a href="index.html">refresh every 30 s</a>' in still
         for svg in re.findall(r"<svg[^>]*>", html):
             assert re.search(r"role=\"?img", svg), (path, svg)
 
@@ -293,12 +310,12 @@ def test_when_shows_the_date_off_today_and_the_year_past_a_year() -> None:
     assert when(1e20, now) == "out of range"
 
 
-def test_value_range_leaves_out_nan_infinities_and_what_is_past_1e308() -> None:
+def test_value_range_leaves_out_nan_and_infinities_and_keeps_1_7e308() -> None:
     from sitegen.render.environment import value_range
 
     nan, inf = float("nan"), float("inf")
     points = [(1.0, nan), (2.0, -3.5), (3.0, inf), (4.0, 1.7e308), (5.0, 2.0), (6.0, -inf)]
-    assert value_range(points) == (-3.5, 2.0)
+    assert value_range(points) == (-3.5, 1.7e308)  # a true value, drawn clamped, shown whole
     assert value_range([(1.0, nan), (2.0, inf)]) == (None, None)
     assert value_range([]) == (None, None)
     # The table under a panel shows them: min and max of the finite values, "–" for none.
@@ -343,7 +360,10 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     assert not [n for n in ran if n.startswith("trace ")]
     assert {"index", "traces", "logs", "concurrency", "about"} <= set(ran)
     assert again.keys() == first.keys()
-    assert all(again[p] == first[p] for p in first if p.startswith("traces/") and "index" not in p)
+    # Trace pages, not the traces index and its still copy, which change every cycle.
+    finished = [p for p in first if p.startswith("traces/") and p.rsplit("/", 1)[1]
+                not in ("index.html", "still.html")]  # fmt: skip
+    assert finished and all(again[p] == first[p] for p in finished)
     assert b"were not rendered again" in again["concurrency/index.html"]
     # A span more in one trace re-renders that trace's page alone.
     t = later.traces[0]

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
+import xml.etree.ElementTree as ET
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
 from sitegen.cli import main
+from sitegen.model import Panel, Series
 from sitegen.render.tasks import MAIN_PAGES as PAGES
+from sitegen.render.tasks import Common, PageTask, render_page
 
 
 class Links(HTMLParser):
@@ -131,3 +135,47 @@ def test_no_page_or_panel_fell_back_to_its_error_notice(site: Path) -> None:
     for page in site.rglob("*.html"):
         html = page.read_text()
         assert "could not be rendered" not in html and "could not be drawn" not in html, page
+
+
+def test_robots_txt_lets_every_page_be_crawled_and_a_base_url_adds_a_sitemap(
+    site: Path, tmp_path: Path
+) -> None:
+    assert (site / "robots.txt").read_text() == "User-agent: *\nAllow: /\n"
+    assert not (site / "sitemap.xml").exists()  # no public URL: a sitemap needs absolute ones
+    from tests.conftest import SITE_TOML
+
+    toml = SITE_TOML.replace("[site]\n", '[site]\nbase_url = "https://status.example.org/ops/"\n')
+    assert toml != SITE_TOML
+    (tmp_path / "sitegen.toml").write_text(toml)
+    assert main(["render", "--config", str(tmp_path / "sitegen.toml"), "--quiet"]) == 0
+    public = tmp_path / "public"
+    robots = (public / "robots.txt").read_text()
+    assert robots.endswith("Sitemap: https://status.example.org/ops/sitemap.xml\n")
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+    urls = [u.text for u in ET.parse(public / "sitemap.xml").getroot().findall("s:url/s:loc", ns)]
+    assert "https://status.example.org/ops/index.html" in urls
+    assert "https://status.example.org/ops/metrics/index.html" in urls
+    pages = {p.relative_to(public).as_posix() for p in public.rglob("*.html")}
+    # Every page but 404 and the still copies, which repeat their live page.
+    expected = {p for p in pages if p != "404.html" and not p.endswith("still.html")}
+    assert {u.removeprefix("https://status.example.org/ops/") for u in urls} == expected
+    assert any(p.endswith("still.html") for p in pages)
+
+
+@pytest.mark.parametrize("kind", ["line", "area", "stat", "bar"])
+def test_values_at_the_float_limits_draw_their_panel_and_the_table_keeps_them(kind: str) -> None:
+    now = 1_795_340_562.0
+    values = (1.7e308, 5e-324, math.nan, 1e308, -1e308)
+    series = Series(
+        (("service", "api"),), tuple((now - 120 + 30 * i, v) for i, v in enumerate(values))
+    )
+    panel = Panel("limits", "q", "", "prometheus", (series,), 300.0, kind)
+    common = Common("t", now, 30, None, "assets/site.css", "", "test", "host", (), ())
+    task = PageTask("panel 1", "metrics/panel-1", "panel.html", {"p": panel, "n": 1, "now": now},
+                    common, fragment=True)  # fmt: skip
+    page = render_page(task)
+    html = page.body.decode()
+    assert page.record.error is None and "could not be drawn" not in html
+    assert "<svg" in html and "no data" not in html
+    if kind != "bar":  # the table's min and max are the finite extremes, 1.7e308 among them
+        assert "<td>-1e+308</td><td>1.7e+308</td><td>5</td>" in html

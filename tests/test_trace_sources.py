@@ -32,6 +32,7 @@ from sitegen.sources import collect_all, httpapi, jaeger, tempo, traces
 from sitegen.sources.base import Part
 from sitegen.sources.httpapi import ApiError
 from sitegen.state import LastGood
+from sitegen.traces.documents import split
 from sitegen.traces.jaeger import JaegerReader
 from sitegen.traces.otlp import OtlpReader, parse_lines
 from sitegen.traces.spans import (
@@ -291,9 +292,9 @@ def sdk_documents() -> list[dict]:
     return docs
 
 
-def span_keys(docs: list[dict]) -> set[tuple[str, str, str]]:
-    """Return (trace id, span id, service) of every span of OTLP documents."""
-    return {(s.trace_id, s.span_id, s.service) for doc in docs for s in read(doc)}
+def spans_in(docs: list[dict]) -> set[Span]:
+    """Return every span of OTLP documents, read one by one."""
+    return {s for doc in docs for s in read(doc)}
 
 
 def collect_files(cfg: Config, *patterns: str, previous=None):
@@ -326,8 +327,10 @@ def test_files_of_every_layout_round_trip_every_span(cfg: Config, name: str, lay
     data = layout(docs)
     (cfg.site.state_dir.parent / name).write_bytes(data)
     part = collect_files(cfg, str(cfg.site.state_dir.parent / name))
-    got = {(s.trace_id, s.span_id, s.service) for t in part.traces for s in t.spans}
-    expected = span_keys(docs if name != "pretty.json" else docs[:1])
+    # Every span whole (ids, names, services, times, parents, status, attributes, events),
+    # as the same documents read one by one give them.
+    got = {s for t in part.traces for s in t.spans}
+    expected = spans_in(docs if name != "pretty.json" else docs[:1])
     assert got == expected and len(got) in (4, 12), (got, part.detail)
     assert not part.problems, part.problems
 
@@ -353,7 +356,7 @@ def test_a_document_still_being_written_waits_for_its_end(cfg: Config) -> None:
     assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
     (waiting,) = part.problems
     assert waiting == f"{f} at byte {len(json.dumps(first)) + 1}: " + (
-        "a document not complete yet, read once it is"
+        "the file ends inside this document: read once it is complete"
     )
     with f.open("a") as out:
         out.write(text[cut:])
@@ -378,6 +381,10 @@ def test_an_unreadable_document_is_named_and_costs_only_itself(
         f"{f} at byte {len(text)}: not JSON (Expecting value)",
     )
     assert "2 unreadable documents skipped" not in part.detail  # named, not just counted
+    # The position is the file's end (the bad byte counted as one): nothing is read again.
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    again = collect_files(cfg, str(f))
+    assert again.detail.startswith("0 new spans") and not again.problems
     # `sitegen render` says it too, and the traces page names the file, the place and why.
     config = cfg.site.state_dir.parent / "sitegen.toml"
     out = cfg.site.state_dir.parent / "site"
@@ -434,7 +441,7 @@ def test_a_read_position_moves_only_past_what_was_read(
         raise MemoryError("the cycle died while reading")
 
     with monkeypatch.context() as mp:
-        mp.setattr(OtlpReader, "documents", fail)
+        mp.setattr(OtlpReader, "add", fail)
         with pytest.raises(MemoryError):
             traces.collect(ctx)
     (trace,) = traces.collect(ctx).traces  # read again: the position had not moved
@@ -582,6 +589,26 @@ def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, f
     (got,) = part.traces
     assert len(got.spans) == 57
     assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 traces shown")
+
+
+def test_jaegers_own_fixture_trace_is_read_once_through_every_service(cfg: Config, fast) -> None:
+    trace = json.loads((FIXTURES / "jaeger-ui-trace.json").read_text())
+    with StandIn() as api:
+        api.answer("/api/traces", (200, {"data": [trace], "errors": None}))
+        services = ("service-x", "service-y", "frontend")
+        part = jaeger.collect(
+            context(with_traces(cfg, jaeger_url=api.url, jaeger_services=services))
+        )
+    (got,) = part.traces
+    assert part.detail.startswith("4 spans of 3 services")  # span "2" twice: kept once
+    by_id = {s.span_id[-1]: s for s in got.spans}
+    assert sorted(by_id) == ["2", "3", "4", "5"] and got.trace_id == f"{1:032x}"
+    assert {s.service for s in got.spans} == {"service-x", "service-y"}
+    assert by_id["3"].parent_id == by_id["2"].span_id
+    assert by_id["5"].parent_id == by_id["4"].span_id
+    assert by_id["4"].parent_id == f"{0xFF:016x}"  # its first CHILD_OF, in another trace
+    assert [e.name for e in by_id["2"].events] == ["some-event", "log"]
+    assert by_id["2"].start_ns == 1485467191639875000 and by_id["5"].duration_ns == 4000
 
 
 def test_a_malformed_jaeger_trace_costs_only_itself(cfg: Config, fast) -> None:
@@ -865,7 +892,10 @@ def test_reading_stops_at_the_cycle_deadline(cfg: Config) -> None:
     # Less time left than assembling takes: nothing is read, and the page says why.
     part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),)), seconds=0.4))
     assert not part.traces
-    assert "stopped at the cycle's deadline after 0 new spans (10 older documents" in part.detail
+    assert part.detail.endswith("stopped at the cycle's deadline after 0 new spans")
+    # What was not read waits: the next cycle, with time, reads it all.
+    part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),))))
+    assert part.detail.startswith("1000 new spans from 1 files, 50 traces shown")
 
 
 def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
@@ -879,7 +909,7 @@ def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:
     assert time.perf_counter() - start < 5
     assert sum(len(t.spans) for t in part.traces) == MAX_NEW_SPANS
     assert f"stopped at the cycle's budget of {MAX_NEW_SPANS} new spans" in part.detail
-    assert "older documents left unread" in part.detail
+    assert "older documents left out" in part.detail
 
 
 def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> None:
@@ -969,3 +999,46 @@ def test_own_span_names_carry_no_ids(tmp_path: Path) -> None:
     assert not any(re.search(r"\d", n) and n != "page 404" for n in names), names
     traced = {dict(s.attributes)["page.name"] for s in pages if s.name == "page trace"}
     assert traced and all(re.fullmatch(r"trace [0-9a-f]{8}", n) for n in traced), traced
+
+
+@pytest.mark.parametrize(
+    "part",
+    ["{", '{"name": "GET /ca', '{"ok": tr', '{"n": 1.', '{"n": -', '{"name": "\\u00', '{"a": [1,'],
+)
+def test_a_document_cut_anywhere_waits_and_a_malformed_one_is_skipped(part: str) -> None:
+    whole = '{"ok": true, "n": -1.5, "name": "GET /cart \\u00e9", "a": [1, 2]}'
+    found = split(whole + "\n" + part)
+    assert found.docs == (json.loads(whole),) and not found.bad
+    assert found.waiting == found.consumed == len(whole) + 1
+    # Once a further document starts on a line of its own, the cut one is malformed.
+    found = split(whole + "\n" + part + "\n" + whole)
+    assert found.docs == (json.loads(whole),) * 2 and found.waiting is None
+    assert len(found.bad) == 1 and found.consumed == len(whole) * 2 + len(part) + 2
+
+
+def test_spans_already_converted_are_kept_past_the_deadline_and_answers_wait() -> None:
+    doc = otlp_document(otlp_trace(1, 3, NOW_NS))
+    reader = OtlpReader(Scrub(), deadline=0)  # the deadline long past
+    # A file's documents were decoded in time and its position moved past them: kept.
+    reader.add([reader.convert(doc)])
+    assert len(reader.spans) == 3
+    reader.document(otlp_document(otlp_trace(2, 3, NOW_NS)))  # an answer not yet converted
+    parsed = reader.result()
+    assert len(parsed.spans) == 3 and parsed.late and parsed.unread_docs == 1
+
+
+def test_a_gzip_member_still_being_written_waits_for_its_end(cfg: Config) -> None:
+    own_spans_only(cfg)
+    first, second, _ = sdk_documents()
+    f = cfg.site.state_dir.parent / "spans.json.gz"
+    done = gzip.compress(json.dumps(first).encode() + b"\n")
+    writing = gzip.compress(json.dumps(second, indent=2).encode() + b"\n")
+    f.write_bytes(done + writing[: len(writing) // 2])  # the second member cut mid-write
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0"}
+    assert len(part.problems) == 1 and "ends inside this document" in part.problems[0]
+    LastGood(cfg.site.state_dir).save(traces.NAME, (0, part))
+    f.write_bytes(done + writing)
+    part = collect_files(cfg, str(f))
+    assert {s.service for t in part.traces for s in t.spans} == {"svc0", "svc1"}
+    assert part.detail.startswith("4 new spans") and not part.problems  # svc0 not read again

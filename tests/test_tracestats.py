@@ -6,13 +6,17 @@ from sitegen.charts import depmap
 from sitegen.model import Span, Trace
 from sitegen.traces.stats import (
     breakdown,
-    critical_path,
     critical_sections,
     dependencies,
+    on_path,
     self_time,
 )
 
 MS = 1_000_000
+
+
+def critical_path(trace: Trace) -> frozenset[str]:
+    return on_path(critical_sections(trace))
 
 
 def span(sid: str, parent: str | None, svc: str, name: str, a: int, b: int, st: str = "ok"):

@@ -20,13 +20,22 @@ def nice_step(span: float, count: int) -> float:
     return 10 * power
 
 
-def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
-    """Return evenly spaced round tick values covering lo..hi (the ends included)."""
-    if not (math.isfinite(lo) and math.isfinite(hi)):
+# Units that count whole things: their axes never tick at 0.5 of a line or a call.
+COUNT_UNITS = frozenset({"count", "lines", "calls", "spans", "traces", "errors", "requests"})
+
+
+def nice_ticks(lo: float, hi: float, count: int = 5, least: float = 0.0) -> list[float]:
+    """Return evenly spaced round tick values covering lo..hi (the ends included), at least
+    `least` apart."""
+    if not (math.isfinite(lo) and math.isfinite(hi) and math.isfinite(hi - lo)):
         return [0.0, 1.0]
     if hi <= lo:
         hi = lo + (abs(lo) or 1.0)
-    step = nice_step(hi - lo, count)
+    return stepped(lo, hi, max(least, nice_step(hi - lo, count)))
+
+
+def stepped(lo: float, hi: float, step: float) -> list[float]:
+    """Return the multiples of `step` from the one at or below lo to the one at or above hi."""
     first = math.floor(lo / step) * step
     last = math.ceil(hi / step) * step
     n = round((last - first) / step)
@@ -34,12 +43,24 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return [round(first + i * step, 12) for i in range(n + 1)]
 
 
+def duration_step(span: float, count: int) -> float:
+    """Return a step a reader counts in for `span` seconds: 1-2-5 below ten seconds, then
+    10 s, 15 s, 30 s, 1 min, 2 min, 5 min, ... 1 h, 2 h, 3 h, 6 h, ... (never 50 s or 1m 40s)."""
+    raw = span / max(1, count)
+    if raw < 7.5:
+        return nice_step(span, count)
+    return next((s for s in _TIME_STEPS if s >= raw and s >= 10), _TIME_STEPS[-1])
+
+
 def unit_ticks(lo: float, hi: float, unit: str, count: int = 5) -> list[float]:
-    """Return nice ticks for a unit: byte values step by round KiB/MiB/GiB, not by 10s."""
+    """Return nice ticks for a unit: byte values step by round KiB/MiB/GiB, not by 10s;
+    durations by round seconds, minutes and hours; counts by whole numbers."""
     if unit in ("bytes", "bytes/s") and hi >= 1024:
         scale = 1024 ** min(4, int(math.log(hi, 1024)))
         return [t * scale for t in nice_ticks(lo / scale, hi / scale, count)]
-    return nice_ticks(lo, hi, count)
+    if unit == "seconds" and math.isfinite(hi - lo) and hi - lo >= 7.5 * count:
+        return stepped(lo, hi, duration_step(hi - lo, count))
+    return nice_ticks(lo, hi, count, 1.0 if unit in COUNT_UNITS else 0.0)
 
 
 def time_ticks(t0: float, t1: float, count: int = 5) -> list[tuple[float, str]]:

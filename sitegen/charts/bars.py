@@ -6,30 +6,35 @@ from collections.abc import Sequence
 
 from markupsafe import Markup
 
-from sitegen.charts.svg import document, num, text, title
+from sitegen.charts.svg import document, num, text, text_width, title
 from sitegen.units import format_value
 
-ROW, LABEL, VALUE = 18, 170, 80
+ROW, GAP, TOP = 18, 6, 6  # TOP: room above the first label at the largest font in use
+LABEL_CHARS = 22  # a longer label is cut with "…"; the hover text and the table have it whole
 
 
 def hbars(
     items: Sequence[tuple[str, float]], unit: str, *, width: int = 480, classes: Sequence[str] = ()
 ) -> Markup:
-    """Draw (label, value) items as horizontal bars scaled to the largest value; `classes`
-    colour the bars by meaning (log levels) instead of by series."""
-    height = ROW * max(1, len(items)) + 4
+    """Draw (label, value) items as horizontal bars scaled to the largest value; the label and
+    value columns are as wide as their longest text, so no text covers a bar or is clipped;
+    `classes` colour the bars by meaning (log levels) instead of by series."""
+    height = TOP + ROW * max(1, len(items)) + 4
     top_value = max((v for _, v in items), default=0.0) or 1.0
-    bar_w = width - LABEL - VALUE
+    shown = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
+             for label, _ in items]  # fmt: skip
+    values = [format_value(value, unit) for _, value in items]
+    left = max(map(text_width, shown), default=0) + GAP
+    bar_w = width - left - max(map(text_width, values), default=0) - GAP
     body = []
     for i, (label, value) in enumerate(items):
-        y = i * ROW
-        shown = label if len(label) <= 22 else label[:21] + "…"
+        y = TOP + i * ROW
         w = max(1.0, value / top_value * bar_w)
         cls = classes[i] if i < len(classes) else f"s{i % 8}"
         body.append(
-            f'<g class="{cls}">{title(f"{label}: {format_value(value, unit)}")}'
-            f"{text(0, y + 13, shown, 'lbl')}"
-            f'<rect x="{LABEL}" y="{y + 3}" width="{num(w)}" height="{ROW - 6}"/>'
-            f"{text(LABEL + w + 4, y + 13, format_value(value, unit), 'tick')}</g>"
+            f'<g class="{cls}">{title(f"{label}: {values[i]}")}'
+            f"{text(0, y + 13, shown[i], 'lbl')}"
+            f'<rect x="{num(left)}" y="{y + 3}" width="{num(w)}" height="{ROW - 6}"/>'
+            f"{text(left + w + 4, y + 13, values[i], 'tick')}</g>"
         )
     return document(width, height, f"bar chart of {len(items)} items", body)

@@ -2,8 +2,10 @@
 
 Services go in columns by call distance from the entry points; a few barycenter sweeps
 order each column to uncross edges. Calls to the right are curves between the boxes' sides;
-calls back or within a column are arcs below and beside the boxes. Labels (calls and error
-rates) are nudged apart so none covers a box or another label.
+calls back or within a column are arcs below and beside the boxes, each a little wider than
+the one before so they don't lie on each other. Every call is numbered as in the calls table
+under the map; its label ("3: 12 calls, 5% errors") sits on its curve, nudged so it covers
+no box and no other label, or, where the map is dense or leaves no room, its number alone.
 """
 
 from __future__ import annotations
@@ -19,6 +21,9 @@ BOX_W, BOX_H, COL_GAP, ROW_GAP, PAD = 150, 26, 130, 30, 8
 LABEL_H, CHAR_W = 13, 6.7  # an 11 px monospace label: its height and the width of a character
 GLYPHS = "●■▲◆▼★✚✖"
 SWEEPS = 4
+ARC_STEP = 9  # how much wider each further arc from one column is drawn
+NUDGES = 4  # how far (in label heights, either way) a full label may move off its curve
+DENSE = 12  # past this many calls a map labels each call by its number alone
 
 
 def layers(names: list[str], edges: Sequence[Edge]) -> dict[str, int]:
@@ -85,8 +90,9 @@ def _at(curve: Curve, t: float) -> Point:
             sum(k * p[1] for k, p in zip(w, curve, strict=True)))  # fmt: skip
 
 
-def _edge(caller: Point, callee: Point) -> Curve:
-    """Return the curve of a call between boxes whose top-left corners are given."""
+def _edge(caller: Point, callee: Point, spread: int = 0) -> Curve:
+    """Return the curve of a call between boxes whose top-left corners are given; `spread`
+    counts the arcs drawn before this one from the same column, each drawn wider."""
     (x1, y1), (x2, y2) = caller, callee
     if x2 > x1:  # to the right: from the caller's right side to the callee's left side
         a, b = (x1 + BOX_W, y1 + BOX_H / 2), (x2, y2 + BOX_H / 2)
@@ -94,11 +100,11 @@ def _edge(caller: Point, callee: Point) -> Curve:
         return a, (a[0] + dx, a[1]), (b[0] - dx, b[1]), b
     if x2 < x1:  # back: an arc below, from the caller's left side to the callee's right side
         a, b = (x1, y1 + BOX_H * 0.75), (x2 + BOX_W, y2 + BOX_H * 0.75)
-        drop = ROW_GAP * 0.9
+        drop = ROW_GAP * 0.9 + ARC_STEP * spread
         return a, (a[0] - 40, a[1] + drop), (b[0] + 40, b[1] + drop), b
     # The same column: a loop out to the right, between the two boxes' right sides.
     a, b = (x1 + BOX_W, y1 + BOX_H * 0.7), (x2 + BOX_W, y2 + BOX_H * 0.3)
-    bulge = 30 + abs(y2 - y1) / 4
+    bulge = 30 + abs(y2 - y1) / 4 + ARC_STEP * spread
     return a, (a[0] + bulge, a[1]), (b[0] + bulge, b[1]), b
 
 
@@ -110,21 +116,29 @@ def _clear(box: Box, taken: list[Box]) -> bool:
     return all(abs(x - tx) * 2 >= w + tw or abs(y - ty) * 2 >= h + th for tx, ty, tw, th in taken)
 
 
-def _place(curve: Curve, width: float, taken: list[Box], bottom: float) -> Point:
-    """Return where a label of `width` goes: on or near its curve, inside the chart, covering
-    nothing placed before it (boxes, labels); past every free spot, in a row below the map."""
-    for step in range(12):
-        for t in LABEL_AT:
-            x, y = _at(curve, t)
-            baseline = y - 3 + (step + 1) // 2 * LABEL_H * (1 if step % 2 else -1)
-            box = (x, baseline - 4, width, LABEL_H)
-            if LABEL_H <= baseline <= bottom and _clear(box, taken):
-                taken.append(box)
-                return x, baseline
-    x = _at(curve, 0.5)[0]
-    baseline = max(bottom, *(ty + 4 for tx, ty, tw, th in taken)) + LABEL_H
-    taken.append((x, baseline - 4, width, LABEL_H))
-    return x, baseline
+def _place(curve: Curve, texts: Sequence[str], taken: list[Box], area: Box) -> tuple[str, Point]:
+    """Return which of `texts` (the preferred first) goes where: on or next to its curve,
+    inside `area` (x0, y0, x1, y1), covering nothing placed before it (boxes, labels).
+
+    A text that fits nowhere gives way to the next, shorter one; the last (a call's number)
+    may move further from its curve, and takes the least crowded spot if none is free.
+    """
+    x0, y0, x1, y1 = area
+    for k, content in enumerate(texts):
+        last = k == len(texts) - 1
+        width = len(content) * CHAR_W + 6
+        for step in range(2 * (NUDGES * 3 if last else NUDGES) + 1):
+            for t in LABEL_AT:
+                x, y = _at(curve, t)
+                baseline = y - 3 + (step + 1) // 2 * LABEL_H * (1 if step % 2 else -1)
+                box = (x, baseline - 4, width, LABEL_H)
+                inside = x0 <= x - width / 2 and x + width / 2 <= x1
+                if inside and y0 + LABEL_H <= baseline <= y1 and _clear(box, taken):
+                    taken.append(box)
+                    return content, (x, baseline)
+    x, y = _at(curve, 0.5)
+    taken.append((x, y - 7, len(texts[-1]) * CHAR_W + 6, LABEL_H))
+    return texts[-1], (x, y - 3)
 
 
 def _share(part: int, whole: int) -> str:
@@ -161,18 +175,32 @@ def depmap(services: Sequence[str], edges: Sequence[Edge]) -> Markup:
     taken: list[Box] = [
         (x + BOX_W / 2, y + BOX_H / 2, BOX_W + 4, BOX_H + 2) for x, y in where.values()
     ]
+    number = {(e.caller, e.callee): n for n, e in enumerate(edges, 1)}  # as the calls table
+    arcs: dict[int, int] = {}  # arcs drawn so far from each column
+    placed: list[tuple[Edge, Curve]] = []
     for e in sorted(edges, key=lambda e: (layer[e.caller], e.caller, e.callee)):
-        curve = _edge(where[e.caller], where[e.callee])
-        curves.extend(curve)
+        col = layer[e.caller]
+        arc = layer[e.callee] <= col
+        curve = _edge(where[e.caller], where[e.callee], arcs.get(col, 0) if arc else 0)
+        arcs[col] = arcs.get(col, 0) + arc
+        curves.extend(_at(curve, k / 16) for k in range(17))  # where the curve reaches
+        placed.append((e, curve))
         d = "M{} {}C{} {} {} {} {} {}".format(*(num(v) for p in curve for v in p))
         share = f", {_share(e.errors, e.calls)} errors" if e.errors else ""
-        label = f"{e.calls} calls{share}"
+        n = number[(e.caller, e.callee)]
         cls = "edge err" if e.errors else "edge"
         body.append(
-            f'<g class="{cls}">{title(f"{e.caller} → {e.callee}: {label}")}'
+            f'<g class="{cls}">{title(f"{n}: {e.caller} → {e.callee}: {e.calls} calls{share}")}'
             f'<path d="{d}" marker-end="url(#arrow)"/></g>'
         )
-        x, y = _place(curve, len(label) * CHAR_W + 6, taken, height - 3)
+    # Labels once every curve is known (the map's extent with them); busiest calls first.
+    right = max([width] + [x + PAD for x, _ in curves])
+    bottom = max([height] + [y + LABEL_H for _, y in curves])
+    for e, curve in sorted(placed, key=lambda p: (-p[0].calls, number[(p[0].caller, p[0].callee)])):
+        n = number[(e.caller, e.callee)]
+        share = f", {_share(e.errors, e.calls)} errors" if e.errors else ""
+        texts = (str(n),) if len(edges) > DENSE else (f"{n}: {e.calls} calls{share}", str(n))
+        label, (x, y) = _place(curve, texts, taken, (0, 0, right, bottom))
         # Labels last, above every curve; the halo class keeps them readable across lines.
         labels.append(text(x, y, label, "tick halo" + (" err" if e.errors else ""), "middle"))
     for i, name in enumerate(names):
@@ -184,8 +212,6 @@ def depmap(services: Sequence[str], edges: Sequence[Edge]) -> Markup:
             f"{text(x + 8, y + 17, f'{GLYPHS[i % len(GLYPHS)]} {shown}', 'lbl')}</g>"
         )
     body += labels
-    # Loops within the last column and the labels placed on them may reach past the boxes.
-    reach = max([tx + tw / 2 for tx, _, tw, _ in taken] + [x for x, _ in curves])
-    width = max(width, round(reach + PAD))
-    height = max(height, round(max(ty for _, ty, _, _ in taken) + LABEL_H))
+    # Arcs beside the last column and below the last row reach past the boxes.
+    width, height = round(right), round(bottom)
     return document(width, height, f"service map: {len(names)} services, {len(edges)} calls", body)

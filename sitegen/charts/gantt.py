@@ -14,36 +14,36 @@ LANE, LABEL, TOP, RIGHT = 22, 90, 22, 12
 
 
 def gantt(tasks: Sequence[TaskRecord], *, width: int = 960) -> Markup:
-    """Draw tasks as bars in one lane per worker pid; idle time shows as empty lane."""
+    """Draw tasks as bars in one lane per worker pid (in pid order); idle time shows as empty
+    lane."""
     if not tasks:
         empty = [text(width / 2, 24, "no tasks", "", "middle")]
         return document(width, 40, "no pool tasks", empty)
     start = min(t.start_ns for t in tasks)
     total = max(1, max(t.end_ns for t in tasks) - start)
-    first_seen: dict[int, int] = {}
-    for t in sorted(tasks, key=lambda t: t.start_ns):
-        first_seen.setdefault(t.pid, len(first_seen))
+    # Lanes in pid order, as the table of workers beside the timeline lists them.
+    lane_of = {pid: lane for lane, pid in enumerate(sorted({t.pid for t in tasks}))}
     bar_w = width - LABEL - RIGHT
-    height = TOP + LANE * len(first_seen) + 4
+    height = TOP + LANE * len(lane_of) + 4
 
     def x(ns: int) -> float:
         return LABEL + (ns - start) / total * bar_w
 
     body = duration_axis(LABEL, bar_w, total, TOP, height, 6)
-    for pid, lane in first_seen.items():
+    for pid, lane in lane_of.items():
         top = TOP + lane * LANE
         body.append(
             f'<rect class="lane" x="{LABEL}" y="{top + 2}" width="{bar_w}" height="{LANE - 4}"/>'
         )
         body.append(text(4, top + 15, f"pid {pid}", "lbl"))
     for t in tasks:
-        top = TOP + first_seen[t.pid] * LANE
+        top = TOP + lane_of[t.pid] * LANE
         w = max(1.0, (t.end_ns - t.start_ns) / total * bar_w)
         hover = f"{t.name} · pid {t.pid} · {format_duration_ns(t.end_ns - t.start_ns)}"
         body.append(
-            f'<g class="svc{first_seen[t.pid] % 8}">{title(hover)}'
+            f'<g class="svc{lane_of[t.pid] % 8}">{title(hover)}'
             f'<rect x="{num(x(t.start_ns))}" y="{top + 4}" width="{num(w)}" '
             f'height="{LANE - 8}"/></g>'
         )
-    label = f"timeline of {len(tasks)} tasks on {len(first_seen)} worker processes"
+    label = f"timeline of {len(tasks)} tasks on {len(lane_of)} worker processes"
     return document(width, height, label, body)

@@ -8,9 +8,8 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from sitegen.charts.axes import time_ticks
-from sitegen.charts.line import BOTTOM, LEFT, RIGHT, TOP, gap_limit
-from sitegen.charts.svg import document, num, text, title
+from sitegen.charts.line import BOTTOM, RIGHT, TOP, gap_limit, left_margin, time_axis
+from sitegen.charts.svg import document, text, title
 from sitegen.model import Point, Series
 from sitegen.units import format_value
 
@@ -108,25 +107,23 @@ def heatmap(
 ) -> Markup:
     """Draw a histogram's buckets (see buckets()) as a heatmap; equal shades in a row merge
     into one rect. `counts` says what the shades count (the hover text names it)."""
-    pw, ph = width - LEFT - RIGHT, height - TOP - BOTTOM
-    body = [f'<rect class="frame" x="{LEFT}" y="{TOP}" width="{pw}" height="{ph}"/>']
+    names = [_bucket_name(b, unit) for b in rows]
+    left = left_margin(names)
+    pw, ph = width - left - RIGHT, height - TOP - BOTTOM
+    body = [f'<rect class="frame" x="{left}" y="{TOP}" width="{pw}" height="{ph}"/>']
     slices = max(1, pw // CELL)
-    span = max(t1 - t0, 1e-9)
     grid = [_slices(b.points, t0, t1, slices) for b in rows]
     top = max((v for row in grid for v in row), default=0.0)
     if not rows or top <= 0:
-        body.append(text(LEFT + pw / 2, TOP + ph / 2, "no data", "nodata", "middle"))
+        body.append(text(left + pw / 2, TOP + ph / 2, "no data", "nodata", "middle"))
         return document(width, height, label, body)
     row_h = ph / len(rows)
     every = math.ceil(12 / row_h)  # a label per row only where 12 px of text fit
-    for i, b in enumerate(rows):
+    for i, name in enumerate(names):
         if i % every == 0 or i == len(rows) - 1:
             y = TOP + ph - (i + 0.5) * row_h + 4
-            body.append(text(LEFT - 4, y, _bucket_name(b, unit), "tick", "end"))
-    for ts, tick_label in time_ticks(t0, t1, max(2, pw // 110)):
-        x = LEFT + (ts - t0) / span * pw
-        body.append(f'<path class="grid" d="M{num(x)} {TOP + ph}v4"/>')
-        body.append(text(x, height - 6, tick_label, "tick", "middle"))
+            body.append(text(left - 4, y, name, "tick", "end"))
+    body += time_axis(t0, t1, left, pw, height)
     # One path per shade: a rectangle per run of equal shade along a row.
     shapes: dict[int, list[str]] = {}
     col_w = pw / slices
@@ -140,7 +137,7 @@ def heatmap(
             while end < slices and _level(row[end], top) == level:
                 end += 1
             if level:
-                x0, x1 = round(LEFT + col * col_w), round(LEFT + end * col_w)
+                x0, x1 = round(left + col * col_w), round(left + end * col_w)
                 shapes.setdefault(level, []).append(f"M{x0} {y0}h{x1 - x0}v{h}h{x0 - x1}z")
             col = end
     for level in sorted(shapes):

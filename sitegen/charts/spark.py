@@ -8,8 +8,10 @@ from collections.abc import Sequence
 from markupsafe import Markup
 
 from sitegen.charts.downsample import Point, downsample
-from sitegen.charts.line import gap_limit, path, segments
+from sitegen.charts.line import dots, drawable, gap_limit, path, segments
 from sitegen.charts.svg import document
+
+SPARSE = 6  # pixels per sample below which samples are dotted, not only joined
 
 
 def sparkline(
@@ -20,7 +22,7 @@ def sparkline(
     if points:
         t0, t1 = points[0][0], points[-1][0]
         limit = gap_limit(points, (t1 - t0) / width)
-        pts = downsample(points, width, t0, t1)
+        pts = downsample(drawable(points), width, t0, t1)
         finite = [v for _, v in pts if math.isfinite(v)]
         if finite:
             lo, hi = min(finite), max(finite)
@@ -34,4 +36,6 @@ def sparkline(
 
             runs = [[xy(p) for p in run] for run in segments(pts, limit)]
             body.append(f'<path d="{path(runs)}"/>')
+            if len(pts) * SPARSE <= width:  # a short history: each sample gets a dot
+                body.append(f'<path class="dot" d="{dots(runs)}"/>')
     return document(width, height, title or "sparkline", body, cls="spark")

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
-from sitegen.charts.axes import nice_ticks
+from sitegen.charts.axes import duration_step, stepped
 from sitegen.units import format_duration_ns
 from sitegen.visible import visible
+
+# The widest a character of chart text gets: charts.css draws a scaled-down chart's text at
+# 17 px (in the chart's own units) on a phone, and a monospace glyph is 0.6 em wide. Margins
+# sized with it hold their labels at every width, so nothing is clipped at 320 px.
+CHAR_W = 17 * 0.61
+
+
+def text_width(content: str) -> float:
+    """Return how wide a chart label can be drawn, at the largest font size in use."""
+    return len(content) * CHAR_W
 
 
 def num(value: float) -> str:
@@ -43,7 +53,9 @@ def duration_axis(
     """Return grid lines and labels of a time axis from 0 to total_ns, labels above `top`."""
 
     out = []
-    for tick in (int(t) for t in nice_ticks(0, total_ns, count) if t <= total_ns):
+    # Stepped in seconds, so a long axis ticks at round minutes, not at 50 s and 1m 40s.
+    step = duration_step(total_ns / 1e9, count) * 1e9
+    for tick in (int(t) for t in stepped(0, total_ns, step) if t <= total_ns):
         x = left + tick / total_ns * width
         out.append(f'<path class="grid" d="M{num(x)} {top - 4}V{bottom}"/>')
         out.append(text(x, 12, format_duration_ns(tick), "tick", "middle"))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
 from sitegen.charts.svg import document, duration_axis, num, text, title
 from sitegen.model import Trace
+from sitegen.traces.stats import Section
 from sitegen.traces.tree import Row, Rows, span_rows
 from sitegen.units import format_duration_ns
 
@@ -22,11 +23,13 @@ MAX_SEGMENTS = 40  # a group's bar shows when its spans ran, up to this many sep
 MAX_EVENTS = 20  # event marks drawn on one span's bar
 
 
-def _segments(row: Row, x: Callable[[int], float]) -> list[tuple[float, float]]:
-    """Return the pixel runs in which a row's spans ran, overlapping ones merged."""
+def _segments(
+    times: Iterable[tuple[int, int]], x: Callable[[int], float]
+) -> list[tuple[float, float]]:
+    """Return the pixel runs of (start, end) times, overlapping or touching ones merged."""
     runs: list[list[float]] = []
-    for s in sorted(row.spans, key=lambda s: s.start_ns):
-        a, b = x(s.start_ns), max(x(s.end_ns), x(s.start_ns) + 1)
+    for start, end in sorted(times):
+        a, b = x(start), max(x(end), x(start) + 1)
         if runs and a <= runs[-1][1] + 1:
             runs[-1][1] = max(runs[-1][1], b)
         else:
@@ -72,9 +75,14 @@ def waterfall(
     width: int = 960,
     critical: frozenset[str] = frozenset(),
     rows: Rows | None = None,
+    sections: Iterable[Section] = (),
 ) -> Markup:
-    """Draw a trace as a Jaeger-style waterfall; rows on the critical path are marked with »."""
+    """Draw a trace as a Jaeger-style waterfall; rows on the critical path are marked with »,
+    and the `sections` of it (critical_sections) drawn as a line through their bars."""
     shown = rows or span_rows(trace, keep=critical)
+    waits: dict[str, list[Section]] = {}
+    for section in sections:
+        waits.setdefault(section.span_id, []).append(section)
     key = {svc: (cls, glyph) for cls, glyph, svc in service_key(trace)}
     start, total = trace.start_ns, max(1, trace.duration_ns)
     drawn = []
@@ -100,7 +108,13 @@ def waterfall(
         hover += " · on the critical path" if on_path else ""
         bars = "".join(
             f'<rect x="{num(a)}" y="{top + 3}" width="{num(b - a)}" height="{ROW - 6}"/>'
-            for a, b in _segments(row, x)
+            for a, b in _segments(((s.start_ns, s.end_ns) for s in row.spans), x)
+        )
+        # The stretches the trace's end waited on, as a line through the bar (as Jaeger).
+        waited = [(w.start_ns, w.end_ns) for s in row.spans for w in waits.get(s.span_id, ())]
+        bars += "".join(
+            f'<path class="cp" d="M{num(a)} {top + ROW // 2}H{num(b)}"/>'
+            for a, b in _segments(waited, x)
         )
         marks = "".join(
             f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">{title(e.name)}</path>'

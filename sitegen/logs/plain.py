@@ -106,7 +106,7 @@ _LEVEL_IN_TEXT = re.compile(
     rf"\b({_UPPER})\b"
     r"|[\[(<|]\s?([A-Za-z]{3,9})\s?[\])>|:]"
     r"|\b(?i:level|lvl|severity)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
-    rf"|\b({_BEFORE_COLON}|(?i:{_BEFORE_COLON})|LOG)(?=:\s)"
+    rf"|\b((?i:{_BEFORE_COLON})|LOG)(?=:\s)"
     r"|^(Error|Warning|Warn|Info|Debug|Fatal|Critical|Notice)\b"
 )
 _FIRST_WORD = re.compile(r"[\s,|-]*([A-Za-z]{3,9})(?=[\s:]|$)")
@@ -289,9 +289,10 @@ def _anywhere(rest: str, now: float) -> Plain | None:
 
 
 Shape = Callable[[str, float], Plain | None]
-# Which shapes to try, by the line's first character: most lines fail on their first test.
+# Which shapes to try, by the line's first character, the most common first: most lines
+# fail on their first test.
 _DIGIT: tuple[Shape, ...] = (
-    _iso, _logcat, _go, _log4j, _hdfs, _compact, _db2, _epoch, _redis, _access, _syslog,
+    _iso, _go, _access, _epoch, _logcat, _log4j, _hdfs, _compact, _db2, _redis, _syslog,
 )  # fmt: skip
 _BRACKET: tuple[Shape, ...] = (_iso, _apache_error, _month_day, _epoch)
 _LETTER: tuple[Shape, ...] = (_syslog, _klog, _tagged_epoch, _access)

@@ -18,7 +18,7 @@ from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import Series
 from sitegen.paths import data_dir
-from sitegen.traces.stats import critical_path
+from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
 from sitegen.visible import finalize
@@ -78,9 +78,9 @@ def bar_items(series: Sequence[Series]) -> list[tuple[str, float]]:
 
 
 def value_range(points: Sequence[tuple[float, float]]) -> tuple[float | None, float | None]:
-    """Return (min, max) of the points' values within ±1e308 (NaN and infinities left out),
-    (None, None) when none is; in Python, as a template filter chain costs 10x more."""
-    values = [v for _, v in points if -1e308 <= v <= 1e308]
+    """Return (min, max) of the points' finite values (NaN and infinities left out, 1.7e308
+    kept), (None, None) when none is; in Python, as a template filter chain costs 10x more."""
+    values = [v for _, v in points if math.isfinite(v)]
     return (min(values), max(values)) if values else (None, None)
 
 
@@ -121,7 +121,8 @@ def environment() -> jinja2.Environment:
         depmap=charts.depmap,
         bar_items=bar_items,
         value_range=value_range,
-        critical_path=critical_path,
+        critical_sections=critical_sections,
+        on_path=on_path,
         span_rows=span_rows,
         ago=ago,
         trace_path=trace_path,

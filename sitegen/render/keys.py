@@ -35,8 +35,12 @@ def task_key(task: PageTask, stamp: bytes) -> bytes:
     """Return the digest of everything the task's bytes depend on."""
     common = task.common
     if task.timeless:  # its template prints no time of the cycle: the cycle's times don't count
-        common = dataclasses.replace(common, generated_at=0.0, next_run=None)
-    inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment)
+        # Nor its alerts and failed sources: a timeless page leaves out the banner.
+        common = dataclasses.replace(
+            common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
+        )
+    inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
+              task.refresh)  # fmt: skip
     return hashlib.blake2b(
         pickle.dumps((inputs, common, task.data), protocol=pickle.HIGHEST_PROTOCOL),
         digest_size=16,

@@ -19,6 +19,7 @@ from sitegen.render.tasks import (
     page_links,
     page_path,
     page_tasks,
+    with_still_copies,
 )
 
 
@@ -78,6 +79,7 @@ def metrics_tasks(
                 "now": now,
             },
             common,
+            refresh="live" if page == 1 else "",
         )
         for page, run in enumerate(runs, 1)
     ]
@@ -92,12 +94,14 @@ def render_site(
 ) -> Rendered:
     """Render pages and panels, then the metrics pages packed from the panels, then the
     reports on all of that work (three rounds of pool tasks)."""
-    first = render(page_tasks(snap, common))
+    first = render(with_still_copies(page_tasks(snap, common)))
     panels = [p for p in first if p.record.fragment]
     titles = [p.title for p in snap.panels]
-    metrics = render(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    metrics = render(
+        with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    )
     records = tuple(p.record for p in (*first, *metrics))
-    last = render(reports(records))
+    last = render(with_still_copies(reports(records)))
     pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
     ran = tuple(r for r in (*records, *(p.record for p in last)) if not r.reused)
     return Rendered(pages, ran)

@@ -11,10 +11,11 @@ import os
 import statistics
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
-from sitegen.model import LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.traces.stats import breakdown, dependencies, newest_first
 
@@ -51,6 +52,8 @@ class Common:
     hostname: str
     stale_sources: tuple[str, ...]
     failed_sources: tuple[str, ...]
+    alerts: tuple[tuple[Alert, str], ...] = ()  # firing, each with its incident's path
+    feed: bool = False  # whether feed.atom exists (it needs base_url)
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class PageTask:
     common: Common
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
+    refresh: str = ""  # "live": changes every cycle, refreshes; "still": its copy that doesn't
     timeless: bool = False  # prints no time of the cycle (a finished trace): reused across cycles
 
 
@@ -87,12 +91,17 @@ def render_page(task: PageTask) -> RenderedPage:
     env, error = environment(), None
     try:
         html = env.get_template(task.template).render(
-            c=task.common, root=root, page=task.name, **task.data
+            c=task.common, root=root, page=task.name, refresh=task.refresh, **task.data
         )
     except Exception as exc:  # any fault of one page's data: report it, keep the site
         error = f"{type(exc).__name__}: {exc}"[:500]
         html = env.get_template("failed.html").render(
-            c=task.common, root=root, page=task.name, error=error, fragment=task.fragment
+            c=task.common,
+            root=root,
+            page=task.name,
+            refresh=task.refresh,
+            error=error,
+            fragment=task.fragment,
         )
     data = minify(html).encode("utf-8")
     end = time.time_ns()
@@ -105,6 +114,25 @@ def render_page(task: PageTask) -> RenderedPage:
 def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
     """Render several tasks in one worker round trip, each timed on its own."""
     return [render_page(t) for t in tasks]
+
+
+STILL_PAGE = "still.html"
+
+
+def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
+    """Return the tasks and, for each page that refreshes, a copy beside it that does not.
+
+    A static site can't stop a <meta refresh> on request (a "?norefresh" query reaches the
+    same file), and without scripts a reader has no other way: the refreshing page links
+    its still copy and back. Only the few pages that change every cycle have one, so the
+    cost is a handful of small files.
+    """
+    out = list(tasks)
+    for t in tasks:
+        if t.refresh == "live":
+            still = t.path.rpartition("/")[0] + "/" + STILL_PAGE if "/" in t.path else STILL_PAGE
+            out.append(replace(t, name=f"{t.name} still", path=still, refresh="still"))
+    return out
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -153,8 +181,11 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "panel_count": len(snap.panels),
                 "host": snap.host,
                 "now": snap.generated_at,
+                "days": snap.days,
+                "incidents": snap.incidents,
             },
             common,
+            refresh="live",
         ),
         # Served by the CDN in place of any missing path, so its links start at the root.
         PageTask("404", "404.html", "404.html", {}, common, absolute=True),
@@ -171,9 +202,11 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
+    tasks += [PageTask(**page, common=common) for page in incident_pages(snap)]
     # Each panel alone, so its weight is known before panels are packed into pages.
     tasks += [
         PageTask(
@@ -264,6 +297,7 @@ def log_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live" if n == 1 else "",  # older lines don't change while they're shown
         )
         for n, lines in enumerate(pages, 1)
     ]
@@ -328,6 +362,7 @@ def report_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
         PageTask(
             "about",
@@ -350,5 +385,6 @@ def report_tasks(
                 "now": snap.generated_at,
             },
             common,
+            refresh="live",
         ),
     ]

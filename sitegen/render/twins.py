@@ -9,6 +9,7 @@ import json
 import math
 
 from sitegen import charts
+from sitegen.alerts.status import status_json
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
 from sitegen.render.environment import iso
@@ -138,4 +139,5 @@ def twins(snap: Snapshot) -> dict[str, bytes]:
         "data/snapshot.json": snapshot_json(snap),
         "data/logs.json": logs_json(snap),
         "data/traces.json": traces_json(snap),
+        "data/status.json": status_json(snap),
     }

@@ -26,6 +26,7 @@ _TYPES = {
     ".svg": "image/svg+xml",
     ".txt": "text/plain; charset=utf-8",
     ".xml": "application/xml",
+    ".atom": "application/atom+xml",
     ".webp": "image/webp",
 }
 

@@ -230,12 +230,20 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes(), usedforsecurity=False).hexdigest()
 
 
+def _sha256_of(s3, cfg: PublishConfig, path: str) -> str:
+    # The sha256 metadata every PUT sets: asked (one HEAD) only of an object whose ETag is
+    # neither the one we were answered nor its MD5, as with SSE-KMS after another writer.
+    head = s3.head_object(Bucket=cfg.bucket, Key=cfg.prefix + path)
+    return head.get("Metadata", {}).get("sha256", "")
+
+
 def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> Bucket:
     """Check the bucket's manifest (a conditional GET), then every object with one LIST.
 
     An object of the live site is drifted when it is missing, or its size or ETag is not
     what was put: ETag = MD5 for a single-part object; with SSE-KMS the ETag is no MD5,
-    so the ETag each PUT answered (kept in state) is compared as well.
+    so the ETag each PUT answered (kept in state) is compared as well, and failing both,
+    the sha256 metadata of the object.
     """
     published, manifest_etag = _live_manifest(
         s3, cfg.bucket, cfg.prefix + MANIFEST, saved.get("manifest_etag", "")
@@ -269,7 +277,9 @@ def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> 
         if size is None:
             missing.add(path)
         elif size != entry["size"] or (
-            etag != etags.get(path) and etag.strip('"') != _md5(site / path)
+            etag != etags.get(path)
+            and etag.strip('"') != _md5(site / path)
+            and _sha256_of(s3, cfg, path) != entry["sha256"]
         ):
             drifted.add(path)
         else:

@@ -15,6 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
 from sitegen.sources import (
+    alerts,
     host,
     jaeger,
     journald,
@@ -82,6 +83,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
         sources.append((jaeger.NAME, jaeger.collect))
     if ctx.cfg.traces.tempo_url:
         sources.append((tempo.NAME, tempo.collect))
+    if ctx.cfg.alerts.prometheus or ctx.cfg.alerts.alertmanager_url:
+        sources.append((alerts.NAME, alerts.collect))
     return sources
 
 
@@ -100,6 +103,7 @@ def _merge(parts: list[Part], ctx: SourceContext) -> Part:
         logs=logs,
         cycles=tuple(c for p in parts for c in p.cycles),
         site=next((p.site for p in parts if p.site), None),
+        alerts=tuple(a for p in parts for a in p.alerts),
     )
 
 

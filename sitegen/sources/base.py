@@ -8,6 +8,7 @@ from pathlib import Path
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import (
+    Alert,
     CycleRecord,
     Figure,
     Labels,
@@ -34,6 +35,7 @@ class Part:
     logs: tuple[LogRecord, ...] = ()
     cycles: tuple[CycleRecord, ...] = ()
     site: SiteStats | None = None
+    alerts: tuple[Alert, ...] = ()
     detail: str = ""  # a short line for the about page: what was read, what was skipped
     error: str | None = None  # set when the source failed but still has (stale) data to show
     problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why

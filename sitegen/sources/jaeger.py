@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
+from sitegen.sources.tracepart import carried, traces_part
 from sitegen.traces.jaeger import JaegerReader
-from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
+from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
 
 NAME = "jaeger"
 # Services asked per cycle; a Jaeger listing hundreds would otherwise eat the deadline.

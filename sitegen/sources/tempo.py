@@ -13,15 +13,14 @@ import httpx
 
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_answers
+from sitegen.sources.tracepart import carried, traces_part
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import (
     ASSEMBLE_SECONDS,
     MALFORMED,
     Scrub,
     as_int,
-    carried,
     norm_id,
-    traces_part,
 )
 
 NAME = "tempo"

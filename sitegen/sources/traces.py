@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.tracepart import carried, traces_part
 from sitegen.telemetry import SPANS_FILE
 from sitegen.traces.documents import DocumentTailer
 from sitegen.traces.otlp import OtlpReader
-from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub, carried, traces_part
+from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
 
 NAME = "traces"
 TAIL_STATE = "tail/traces.json"
@@ -27,12 +28,13 @@ def collect(ctx: SourceContext) -> Part:
              if p.exists()]  # fmt: skip
     reader = OtlpReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     skipped, problems = 0, []
+    tailer = DocumentTailer(ctx.state_dir / TAIL_STATE, reader.convert, reader.out_of_time)
     # Positions are saved when the generator ends: after every file's documents were read.
-    for chunk in DocumentTailer(ctx.state_dir / TAIL_STATE).follow(paths, TAIL_BYTES):
+    for chunk in tailer.follow(paths, TAIL_BYTES):
         if chunk.error:
             problems.append(f"{chunk.path}: {chunk.error}")
             continue
-        reader.documents(chunk.docs)
+        reader.add(chunk.docs)
         skipped += chunk.skipped
         problems += [str(p) for p in chunk.problems]
         problems += [str(chunk.waiting)] if chunk.waiting else []

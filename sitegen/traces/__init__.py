@@ -1,1 +1,2 @@
-"""Trace decoding plumbing, span trees, the critical path and latency statistics."""
+"""Traces: OTLP and Jaeger JSON read into spans (in any file layout), span trees, the critical
+path and latency statistics."""

@@ -16,6 +16,7 @@ import os
 import re
 import stat
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,25 +47,45 @@ class Problem:
 class Documents:
     """The complete documents at the start of a text, and how far reading got."""
 
-    docs: tuple[object, ...]
+    docs: tuple[object, ...]  # each converted
     consumed: int  # characters parsed or skipped: where the next read starts
     bad: tuple[tuple[int, str], ...] = ()  # (character offset, reason) of skipped documents
     waiting: int | None = None  # character offset of a document not complete yet
 
 
+# The text may end inside a token (`tr` of true, `1.`, `-`, half a \\u escape): an error
+# this close to the end may be one that more text mends.
+_TOKEN_CHARS = 6
+
+
 def _ran_out(text: str, exc: json.JSONDecodeError) -> bool:
-    """Return whether the decoder failed only because the text ended inside a document."""
+    """Return whether the decoder may have failed only because the text ended in a document."""
     if exc.msg.startswith("Unterminated string"):
         return True  # a string the text ends in: any control character would fail first
-    return exc.pos >= len(text.rstrip())
+    return exc.pos >= len(text.rstrip()) - _TOKEN_CHARS
 
 
-def split(text: str) -> Documents:
-    """Return the JSON documents of a text, in order, skipping and noting malformed ones."""
+def _same(doc: object) -> object:
+    return doc
+
+
+def _never() -> bool:
+    return False
+
+
+def split(
+    text: str,
+    convert: Callable[[object], object] = _same,
+    stop: Callable[[], bool] = _never,
+) -> Documents:
+    """Return convert(document) for the JSON documents of a text, in order, skipping and
+    noting malformed ones; once stop() says so, the rest is left for the next read."""
     docs: list[object] = []
     bad: list[tuple[int, str]] = []
     pos = _SPACE.match(text).end()
     while pos < len(text):
+        if stop():
+            break
         try:
             doc, end = _DECODER.raw_decode(text, pos)
         except RecursionError:
@@ -83,26 +104,24 @@ def split(text: str) -> Documents:
                 return Documents(tuple(docs), len(text), tuple(bad))
             pos = resume + 1
             continue
-        docs.append(doc)
+        docs.append(convert(doc))
         pos = _SPACE.match(text, end).end()
     return Documents(tuple(docs), pos, tuple(bad))
 
 
 def _decode(data: bytes) -> str:
-    """Return bytes as text; invalid UTF-8 becomes U+FFFD, one character per bad byte."""
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return data.decode("utf-8", "replace")
+    """Return bytes as text; an invalid byte becomes a lone surrogate (shown as an escape on
+    the pages), so that the text encodes back to exactly the bytes and positions stay true."""
+    return data.decode("utf-8", "surrogateescape")
 
 
 def _nbytes(text: str, chars: int, ascii_only: bool) -> int:
-    return chars if ascii_only else len(text[:chars].encode("utf-8"))
+    return chars if ascii_only else len(text[:chars].encode("utf-8", "surrogateescape"))
 
 
 @dataclass(frozen=True)
 class DocChunk(Chunk):
-    """A file's new complete documents, newest last, and what could not be read."""
+    """A file's new complete documents (converted), newest last, and what could not be read."""
 
     docs: tuple[object, ...] = ()
     problems: tuple[Problem, ...] = ()
@@ -122,7 +141,20 @@ def _gunzip(data: bytes) -> bytes:
 
 
 class DocumentTailer(Tailer):
-    """Follows files of JSON documents; a position moves only past what was parsed."""
+    """Follows files of JSON documents; a position moves only past what was parsed.
+
+    Each document is passed through `convert` as it is decoded; once `stop()` says so
+    (the cycle's time is up), the rest of each file waits for the next cycle.
+    """
+
+    def __init__(
+        self,
+        state_file: Path,
+        convert: Callable[[object], object] = _same,
+        stop: Callable[[], bool] = _never,
+    ) -> None:
+        super().__init__(state_file)
+        self.convert, self.stop = convert, stop
 
     def _read(
         self, path: Path, max_bytes: int, quiet_since: float | None
@@ -163,14 +195,16 @@ class DocumentTailer(Tailer):
             skipped += _nbytes(text, cut, ascii_only)
             start += _nbytes(text, cut, ascii_only)
             text = text[cut:]
-        found = split(text)
+        found = split(text, self.convert, self.stop)
         problems = tuple(
             Problem(str(path), start + _nbytes(text, at, ascii_only), why) for at, why in found.bad
         )
         waiting = None
         if found.waiting is not None:
             at = start + _nbytes(text, found.waiting, ascii_only)
-            waiting = Problem(str(path), at, "a document not complete yet, read once it is")
+            waiting = Problem(
+                str(path), at, "the file ends inside this document: read once it is complete"
+            )
         end = start + _nbytes(text, found.consumed, ascii_only)
         chunk = DocChunk(path, [], skipped, key, None, found.docs, problems, waiting)
         return chunk, (end, head)

@@ -86,9 +86,10 @@ def _span(item: dict, processes: dict, scrub: Scrub) -> Span:
 class JaegerReader(SpanReader):
     """Collects the spans of Jaeger ``/api/traces`` answers within one cycle's span budget."""
 
-    def document(self, doc: object) -> None:
-        """Read one ``{"data": [{"traceID", "spans", "processes"}, ...]}`` answer."""
-        traces = doc.get("data") if isinstance(doc, dict) else None
+    def spans_of(self, doc: dict) -> list[Span]:
+        """Return the spans of one ``{"data": [{"traceID", "spans", "processes"}, ...]}``."""
+        out: list[Span] = []
+        traces = doc.get("data")
         for trace in traces if isinstance(traces, list) else ():
             if not isinstance(trace, dict):
                 self.bad_spans += 1
@@ -97,5 +98,5 @@ class JaegerReader(SpanReader):
             processes = processes if isinstance(processes, dict) else {}
             spans = trace.get("spans")
             items = spans if isinstance(spans, list) else ()
-            if not self.take(items, partial(_span, processes=processes, scrub=self.scrub)):
-                return
+            self.build(items, partial(_span, processes=processes, scrub=self.scrub), out)
+        return out

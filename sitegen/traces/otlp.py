@@ -127,33 +127,27 @@ def _service(resource: object, scrub: Scrub, bad: list[int]) -> str:
 class OtlpReader(SpanReader):
     """Collects the spans of OTLP JSON documents within one cycle's span budget."""
 
-    def _resource(self, rs: dict, bad: list[int]) -> bool:
-        """Read one resource's spans; return False once the budget is spent."""
-        service = _service(rs.get("resource"), self.scrub, bad)
-        scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
-        build = partial(_span, service=service, scrub=self.scrub, bad=bad)
-        for scope in _list(scopes):
-            items = _list(scope.get("spans") if isinstance(scope, dict) else None)
-            if not self.take(items, build):
-                return False
-        return True
-
-    def document(self, doc: dict) -> None:
-        """Read one ``{"resourceSpans": [...]}`` (or Tempo's ``{"batches": [...]}``)."""
+    def spans_of(self, doc: dict) -> list[Span]:
+        """Return the spans of one ``{"resourceSpans": [...]}`` (or Tempo's ``{"batches"}``)."""
+        out: list[Span] = []
         bad = [0]  # malformed attributes, counted where they are decoded
-        try:
-            for rs in _list(doc.get("resourceSpans") or doc.get("batches")):
-                if not isinstance(rs, dict):
-                    self.bad_resources += 1
-                    continue
-                if not self._resource(rs, bad):
-                    return
-        finally:
-            self.bad_attributes += bad[0]
+        for rs in _list(doc.get("resourceSpans") or doc.get("batches")):
+            if not isinstance(rs, dict):
+                self.bad_resources += 1
+                continue
+            service = _service(rs.get("resource"), self.scrub, bad)
+            scopes = rs.get("scopeSpans") or rs.get("instrumentationLibrarySpans")
+            build = partial(_span, service=service, scrub=self.scrub, bad=bad)
+            for scope in _list(scopes):
+                self.build(
+                    _list(scope.get("spans") if isinstance(scope, dict) else None), build, out
+                )
+        self.bad_attributes += bad[0]
+        return out
 
 
 def parse_lines(lines: Sequence[bytes], scrub: Scrub | None = None) -> Parsed:
     """Parse JSON documents (newest last) within the default span budget."""
     reader = OtlpReader(scrub or Scrub())
-    reader.documents(split(b"\n".join(lines).decode("utf-8", "replace")).docs)
+    reader.add(split(b"\n".join(lines).decode("utf-8", "replace"), reader.convert).docs)
     return reader.result()

@@ -21,7 +21,6 @@ from typing import Any
 
 from sitegen.model import Labels, Span, Trace
 from sitegen.redact import redact, redact_field
-from sitegen.sources.base import Part
 
 # Spans a source takes in one cycle: parsing them costs well under a second.
 MAX_NEW_SPANS = 20_000
@@ -42,8 +41,6 @@ ELLIPSIS = "…"
 ASSEMBLE_SECONDS = 0.5
 # What the SDKs call a service whose resource has no service.name.
 UNKNOWN_SERVICE = "unknown_service"
-# Unreadable places named on the traces page, per source: the first few say what is wrong.
-MAX_PROBLEMS = 5
 # What one malformed value raises; anything else is a bug and is not swallowed.
 MALFORMED = (KeyError, TypeError, ValueError, AttributeError, OverflowError, RecursionError)
 
@@ -153,7 +150,7 @@ class Parsed:
     spans: tuple[Span, ...]
     bad_docs: int = 0  # not JSON, or not a JSON object
     bad_spans: int = 0  # a span without ids or times, or with values of the wrong type
-    unread_docs: int = 0  # left unread because the span budget or the time was spent
+    unread_docs: int = 0  # left out because the span budget or the time was spent
     full: bool = False  # the span budget was reached
     late: bool = False  # the reader's deadline passed before everything was read
     bad_resources: int = 0  # an OTLP resource that is not an object
@@ -175,15 +172,18 @@ class Parsed:
         elif self.late:
             out += f", stopped at the cycle's deadline after {len(self.spans)} new spans"
         if self.unread_docs:
-            out += f" ({self.unread_docs} older documents left unread)"
+            out += f" ({self.unread_docs} older documents left out)"
         return out
 
 
 class SpanReader:
     """Collects the spans of one format's documents within a span budget and a deadline.
 
-    A span id seen twice (Jaeger answers the same trace for every service in it) is kept
-    and counted once.
+    Each document is turned into spans as soon as it is decoded (its JSON is freed at
+    once: a chunk's worth of decoded JSON kept alive would make the garbage collector
+    walk it again and again), then the documents' spans are taken newest first within
+    the budget. A span id seen twice (Jaeger answers the same trace for every service in
+    it) is kept and counted once.
     """
 
     def __init__(
@@ -198,47 +198,52 @@ class SpanReader:
         self.bad_resources = self.bad_attributes = 0
         self.late = False
 
-    @property
-    def full(self) -> bool:
-        """Return whether the span budget or the time is spent."""
-        if len(self.spans) >= self.budget:
-            return True
+    def out_of_time(self) -> bool:
+        """Return whether the deadline has passed (what is not read yet waits)."""
         self.late = self.late or time.monotonic() > self.deadline
         return self.late
 
-    def take(self, items: Iterable[object], build: Callable[[Any], Span]) -> bool:
-        """Add build(item) for each item; return False once the budget is spent.
-
-        A malformed item is counted and skipped: it must not cost its neighbours.
-        """
+    def build(self, items: Iterable[object], build: Callable[[Any], Span], out: list) -> None:
+        """Append build(item) for each item to out; a malformed item is counted and skipped:
+        it must not cost its neighbours."""
         for item in items:
-            if self.full:
-                return False
             try:
-                span = build(item)
+                out.append(build(item))
             except MALFORMED:
                 self.bad_spans += 1
-                continue
-            key = (span.trace_id, span.span_id)
-            if key not in self.seen:
-                self.seen.add(key)
-                self.spans.append(span)
-        return True
 
-    def document(self, doc: Any) -> None:
-        """Read one decoded document of the reader's format."""
+    def spans_of(self, doc: Any) -> list[Span]:
+        """Return the spans of one decoded document of the reader's format."""
         raise NotImplementedError
 
-    def documents(self, docs: Sequence[object]) -> None:
-        """Read decoded documents, newest (last) first, until the budget or time is spent."""
+    def convert(self, doc: object) -> list[Span]:
+        """Return the spans of one decoded document; one that is not an object is counted."""
+        if isinstance(doc, dict):
+            return self.spans_of(doc)
+        self.bad_docs += 1
+        return []
+
+    def add(self, docs: Sequence[list[Span]]) -> None:
+        """Take the spans of converted documents, newest (last) first, within the budget.
+
+        Not bound by the deadline: taking what was already converted costs next to nothing,
+        and a file's position has moved past it."""
         for i in range(len(docs) - 1, -1, -1):
-            if self.full:
+            if len(self.spans) >= self.budget:
                 self.unread_docs += i + 1
                 return
-            if isinstance(docs[i], dict):
-                self.document(docs[i])
-            else:
-                self.bad_docs += 1
+            for span in docs[i][: self.budget - len(self.spans)]:
+                key = (span.trace_id, span.span_id)
+                if key not in self.seen:
+                    self.seen.add(key)
+                    self.spans.append(span)
+
+    def document(self, doc: object) -> None:
+        """Read one decoded document (an API's answer) within the budget, if time is left."""
+        if self.out_of_time():
+            self.unread_docs += 1
+            return
+        self.add([self.convert(doc)])
 
     def result(self) -> Parsed:
         """Return what was read so far."""
@@ -308,29 +313,6 @@ def assemble(spans: Iterable[Span], limit: int, max_spans: int = MAX_KEPT_SPANS)
     return Assembled(tuple(traces), clipped_spans, clipped_traces)
 
 
-def traces_part(
-    kept: Iterable[Trace],
-    parsed: Parsed,
-    limit: int,
-    head: str,
-    *notes: str,
-    problems: Sequence[str] = (),
-) -> Part:
-    """Merge a cycle's new spans into the kept traces; say what was read, skipped and cut."""
-    built = assemble([*spans_of(kept), *parsed.spans], limit)
-    detail = f"{head}, {len(built.traces)} traces shown" + parsed.note() + built.note()
-    detail += "".join(f", {note}" for note in notes if note)
-    shown = tuple(problems[:MAX_PROBLEMS])
-    if len(problems) > MAX_PROBLEMS:
-        shown += (f"and {len(problems) - MAX_PROBLEMS} more places that could not be read",)
-    return Part(traces=built.traces, detail=detail, problems=shown)
-
-
 def spans_of(traces: Iterable[Trace]) -> list[Span]:
     """Return every span of the traces."""
     return [s for t in traces for s in t.spans]
-
-
-def carried(previous: Part | None) -> tuple[Trace, ...]:
-    """Return the traces a source showed last cycle (its last good data), to merge anew."""
-    return previous.traces if previous else ()

@@ -184,6 +184,6 @@ def critical_sections(trace: Trace) -> list[Section]:
     return sections
 
 
-def critical_path(trace: Trace) -> set[str]:
-    """Return the ids of the spans on the critical path (see critical_sections)."""
-    return {s.span_id for s in critical_sections(trace)}
+def on_path(sections: Iterable[Section]) -> frozenset[str]:
+    """Return the ids of the spans that critical path sections lie on."""
+    return frozenset(s.span_id for s in sections)

@@ -1,0 +1,1 @@
+"""Alerts -> incidents -> banner, incident pages, feed, badges and data/status.json."""

@@ -1,0 +1,163 @@
+"""Accessibility audit in a real browser: axe-core (from npm, tests/audit/) in Debian's
+Chromium over every page type at a phone's and a desktop's width in both colour schemes,
+and the geometry of chart text at 320 px. Screenshots of both themes go to test-artifacts/.
+
+Two sites: the embedded default after a 25-minute gap in its history (a few samples so far,
+charts fitted and dotted), and the reference workload (sitegen.synthetic), whose metrics and
+logs run over several pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+
+from sitegen.cli import main
+from sitegen.render.rounds import render_site
+from sitegen.render.tasks import Common, render_batch, report_tasks
+from sitegen.site.optimize import build_assets
+from sitegen.synthetic import Workload, snapshot
+
+AUDIT = Path(__file__).resolve().parent / "audit"
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+NODE = shutil.which("node")
+# Pages that change every cycle refresh on purpose (axe's rule has no notion of a live page).
+LIVE = {"index.html", "metrics/index.html", "traces/index.html", "logs/index.html",
+        "concurrency/index.html", "about/index.html"}  # fmt: skip
+
+
+def embedded_after_a_gap(d: Path) -> Path:
+    """The embedded default's site, rendered once, then 25 minutes later twice more."""
+    d.mkdir()
+    toml = d / "sitegen.toml"
+    toml.write_text('[site]\nworkers = 1\nout_dir = "public"\nstate_dir = "state"\n')
+    assert main(["render", "--config", str(toml), "--quiet"]) == 0
+    # Move what the first cycle recorded 25 minutes back: the history now has a gap.
+    with sqlite3.connect(d / "state" / "history.sqlite") as db:
+        db.execute("UPDATE samples SET ts = ts - 1500")
+        db.execute("UPDATE cycles SET ts = ts - 1500")
+    db.close()
+    for _ in range(2):
+        assert main(["render", "--config", str(toml), "--quiet"]) == 0
+    return (d / "public").resolve()
+
+
+def reference_workload(d: Path) -> Path:
+    """The benchmark's reference workload rendered as a site, with its real stylesheet."""
+    assets = build_assets()
+    snap = snapshot(Workload())
+    common = Common(snap.title, snap.generated_at, 30, None, assets.css_href,
+                    assets.icon_href, "audit", "audit-host", (), ())  # fmt: skip
+    done = render_site(
+        render_batch,
+        snap,
+        common,
+        assets.css_gzip,
+        lambda records: report_tasks(snap, common, records, (), 1, "audit", assets.files),
+    )
+    for path, body in {**assets.files, **{p.path: p.body for p in done.pages}}.items():
+        (d / path).parent.mkdir(parents=True, exist_ok=True)
+        (d / path).write_bytes(body)
+    return d
+
+
+def a_trace(site: Path) -> str:
+    return next(
+        f"traces/{p.name}" for p in sorted((site / "traces").glob("*.html"))
+        if p.name not in ("index.html", "still.html")
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Both sites served on a loopback port, audited by tests/audit/audit.mjs."""
+    if not (CHROMIUM and NODE and (AUDIT / "node_modules" / "axe-core").is_dir()):
+        if os.environ.get("CI"):
+            pytest.fail("chromium, node or tests/audit/node_modules missing: run scripts/test")
+        pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
+    root = tmp_path_factory.mktemp("audit")
+    default = embedded_after_a_gap(root / "default")
+    reference = reference_workload(root / "reference")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    # Each site at the root of its own server, as published: 404's links start at the root.
+    servers = [
+        http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=d))
+        for d in (str(default), str(reference))
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    one, two = (f"http://127.0.0.1:{s.server_address[1]}" for s in servers)
+    pages = [
+        f"{one}/{p}"
+        for p in (
+            "index.html",
+            "still.html",
+            "metrics/index.html",
+            "traces/index.html",
+            a_trace(default),
+            "logs/index.html",
+            "concurrency/index.html",
+            "about/index.html",
+            "404.html",
+        )
+    ]
+    pages += [f"{two}/{p}" for p in (
+        "metrics/index.html", "metrics/page-2.html", "traces/index.html", a_trace(reference),
+        "logs/index.html", "logs/page-2.html")]  # fmt: skip
+    ARTIFACTS.mkdir(exist_ok=True)
+    shots = {"index": pages[0], "metrics": f"{two}/metrics/index.html",
+             "trace": pages[4]}  # fmt: skip
+    job = {"chromium": CHROMIUM, "pages": pages, "widths": [375, 1280],
+           "schemes": ["dark", "light"], "geometry_width": 320,
+           "screenshots": {"dir": str(ARTIFACTS), "pages": shots}}  # fmt: skip
+    (root / "job.json").write_text(json.dumps(job))
+    try:
+        done = subprocess.run(
+            [NODE, str(AUDIT / "audit.mjs"), str(root / "job.json")],
+            capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    finally:
+        for server in servers:
+            server.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = json.loads(done.stdout)
+    # Each audited URL by its path in its site: "index.html", "traces/<id>.html", ...
+    out["page"] = {url: url.removeprefix(one + "/").removeprefix(two + "/") for url in pages}
+    return out
+
+
+def test_axe_finds_no_violation_on_any_page_type_width_or_scheme(report: dict) -> None:
+    found = [
+        f"{v['url']} @{v['width']} {v['scheme']}: {v['id']} ({v['impact']}) {v['nodes']}"
+        for v in report["axe"]
+        if not (v["id"] == "meta-refresh" and report["page"][v["url"]] in LIVE)
+    ]
+    assert not found, "\n".join(found)
+
+
+def test_only_the_live_pages_refresh(report: dict) -> None:
+    refreshing = {report["page"][v["url"]] for v in report["axe"] if v["id"] == "meta-refresh"}
+    assert refreshing and refreshing <= LIVE  # never a trace, an older page, 404, a still copy
+
+
+def test_no_chart_text_lies_outside_its_chart_at_320_px(report: dict) -> None:
+    assert not report["geometry"], "\n".join(report["geometry"])
+
+
+def test_both_themes_are_captured(report: dict) -> None:
+    shots = [Path(p) for p in report["screenshots"]]
+    assert len(shots) == 3 * 2 * 2 and all(p.stat().st_size > 5_000 for p in shots)
