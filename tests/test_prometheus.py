@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import http.server
 import json
@@ -14,9 +15,11 @@ from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from prometheus_api_client import PrometheusConnect
 
 from sitegen.cli import main
 from sitegen.config import PrometheusConfig, parse
+from sitegen.sources import httpapi
 from sitegen.sources.prometheus import client, queries, query_panel, step_for
 from tests.promserver import EXPECTED_QUANTILES, PromServer
 
@@ -166,9 +169,11 @@ class Faulty(http.server.BaseHTTPRequestHandler):
     mode = "503"
     hits = 0
     answers: ClassVar[dict[str, tuple[int, bytes]]] = {}
+    seen: ClassVar[list[tuple[str, str | None]]] = []  # (path, Authorization) of each request
 
     def do_GET(self) -> None:
         type(self).hits += 1
+        self.seen.append((self.path, self.headers.get("Authorization")))
         if self.mode == "slow":
             time.sleep(3)
         status, body = (
@@ -200,7 +205,7 @@ class Faulty(http.server.BaseHTTPRequestHandler):
 @contextlib.contextmanager
 def faulty(mode: str, answers: dict[str, tuple[int, bytes]] | None = None) -> Iterator[str]:
     """Serve Faulty in `mode` on a loopback port; yield its URL."""
-    Faulty.mode, Faulty.hits, Faulty.answers = mode, 0, answers or {}
+    Faulty.mode, Faulty.hits, Faulty.answers, Faulty.seen = mode, 0, answers or {}, []
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Faulty)
     server.daemon_threads = True  # a trickling handler ends when its client hangs up
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -222,7 +227,9 @@ def test_5xx_and_timeouts_are_retried_within_the_deadline(
         panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
         prom_cfg = PrometheusConfig(url=url, timeout_seconds=0.5)
         started = time.monotonic()
-        result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 5)
+        result = query_panel(
+            client(prom_cfg, httpapi.client()), prom_cfg, panel, time.time(), started + 5
+        )
         assert time.monotonic() - started < 5
     assert result.error.startswith(error), result.error
     if mode == "503":
@@ -235,9 +242,57 @@ def test_retries_stop_at_the_deadline(cfg) -> None:
         prom_cfg = PrometheusConfig(url=url)
         panel = parse('[[panels]]\ntitle = "x"\nquery = "up"\n', env={}).panels[0]
         started = time.monotonic()
-        result = query_panel(client(prom_cfg), prom_cfg, panel, time.time(), started + 1.2)
+        result = query_panel(
+            client(prom_cfg, httpapi.client()), prom_cfg, panel, time.time(), started + 1.2
+        )
         assert time.monotonic() - started < 2.5
     assert result.error is not None and Faulty.hits <= 2
+
+
+def test_the_library_queries_with_our_credentials_and_its_errors_reach_the_panel(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Record what prometheus-api-client is asked, then let it ask the stand-in for real.
+    called = []
+    for name in ("custom_query_range", "custom_query"):
+        real = getattr(PrometheusConnect, name)
+
+        def spy(self, *args, _real=real, _name=name, **kwargs):
+            called.append(_name)
+            return _real(self, *args, **kwargs)
+
+        monkeypatch.setattr(PrometheusConnect, name, spy)
+    bad = (400, b'{"status":"error","errorType":"bad_data","error":"unexpected end of input"}')
+    ok = _answer([{"metric": {"job": "x"}, "values": [[time.time() - 60, "2"]]}])
+    panels = parse(
+        '[[panels]]\ntitle = "ok"\nquery = "ok"\n[[panels]]\ntitle = "bad"\nquery = "bad("\n',
+        env={},
+    ).panels
+    with faulty("answers", {"ok": ok, "bad(": bad}) as url:
+        prom_cfg = PrometheusConfig(url=url, bearer_token="t0k3n")
+        deadline = time.monotonic() + 10
+        good = query_panel(
+            client(prom_cfg, httpapi.client()), prom_cfg, panels[0], time.time(), deadline
+        )
+        prom_cfg = PrometheusConfig(url=url, username="u", password="p")
+        failed = query_panel(
+            client(prom_cfg, httpapi.client()), prom_cfg, panels[1], time.time(), deadline
+        )
+    assert called == ["custom_query_range", "custom_query", "custom_query_range"]
+    assert [s.points[-1][1] for s in good.series] == [2.0] and good.error is None
+    # The library raises PrometheusApiClientException on the 400; its body is the error text.
+    assert failed.error == "PromQL error (bad_data: unexpected end of input)"
+    paths = [urlsplit(path).path for path, _ in Faulty.seen]
+    assert paths == ["/api/v1/query_range", "/api/v1/query", "/api/v1/query_range"]
+    range_params = parse_qs(urlsplit(Faulty.seen[0][0]).query)
+    assert range_params["query"] == ["ok"] and set(range_params) == {
+        "query",
+        "start",
+        "end",
+        "step",
+    }
+    basic = "Basic " + base64.b64encode(b"u:p").decode()
+    assert [auth for _, auth in Faulty.seen] == ["Bearer t0k3n", "Bearer t0k3n", basic]
 
 
 def _answer(series: list, kind: str = "matrix") -> tuple[int, bytes]:

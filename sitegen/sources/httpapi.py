@@ -17,6 +17,7 @@ import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import httpx
@@ -43,13 +44,14 @@ class ApiError(Exception):
         self.status = status
 
 
-def client(headers: dict[str, str] | None = None, auth: tuple[str, str] | None = None):
-    """Return a client for JSON APIs (no retries or redirects of its own; we bound both)."""
-    base = {"Accept": "application/json", "User-Agent": f"sitegen/{__version__}"}
+def client() -> httpx.Client:
+    """Return a client for JSON APIs (no retries or redirects of its own; we bound both).
+
+    Credentials go with each request (fetch's headers and auth), not with the client.
+    """
     # No kept-alive connections: the watchdog finds a request's socket as it connects.
     return httpx.Client(
-        headers={**base, **(headers or {})},
-        auth=auth,
+        headers={"Accept": "application/json", "User-Agent": f"sitegen/{__version__}"},
         timeout=REQUEST_TIMEOUT_SECONDS,
         limits=httpx.Limits(max_keepalive_connections=0),
     )
@@ -98,9 +100,14 @@ def fetch(
     params: dict | None,
     timeout: float,
     max_bytes: int = MAX_BODY_BYTES,
+    *,
+    method: str = "GET",
+    headers: dict[str, str] | None = None,
+    auth: tuple[str, str] | None = None,
 ) -> tuple[int, bytes]:
-    """GET url within `timeout` seconds for the whole request; return (status, body).
+    """Ask url within `timeout` seconds for the whole request; return (status, body).
 
+    `headers` are added to the client's own; `auth` is (user, password) for basic auth.
     Raises ApiError (retry set) on a timeout or a transport failure, and on a body larger
     than max_bytes (not retried).
     """
@@ -108,7 +115,15 @@ def fetch(
     try:
         with (
             _watchdog(timeout) as (extensions, cut),
-            http.stream("GET", url, params=params, timeout=timeout, extensions=extensions) as r,
+            http.stream(
+                method,
+                url,
+                params=params,
+                headers=headers,
+                auth=auth,
+                timeout=timeout,
+                extensions=extensions,
+            ) as r,
         ):
             body = bytearray()
             for block in r.iter_bytes():
@@ -130,15 +145,83 @@ def fetch(
     return r.status_code, bytes(body)
 
 
+def _decode(url: str, body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise ApiError(f"not JSON from {url}: {_one_line(body)}") from exc
+
+
 def _get(http: httpx.Client, url: str, params: dict | None, timeout: float):
     status, body = fetch(http, url, params, timeout)
     if status != 200:
         retry = status >= 500 or status == 429
         raise ApiError(f"HTTP {status} from {url}: {_one_line(bytes(body))}", retry, status)
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise ApiError(f"not JSON from {url}: {_one_line(bytes(body))}") from exc
+    return _decode(url, body)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer as a requests-style caller reads it: status_code, content, ok and json()."""
+
+    url: str
+    status_code: int
+    content: bytes
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is below 400, as requests has it."""
+        return self.status_code < 400
+
+    def json(self) -> Any:
+        """Return the decoded body; raise ApiError naming the URL when it is not JSON."""
+        return _decode(self.url, self.content)
+
+
+class Session:
+    """A requests-style session whose every request goes through fetch(): bounded in time
+    as a whole and in size, so a library written for requests gets the same limits.
+
+    Retries are the caller's (sitegen.retry, bounded by the cycle's deadline), not here.
+    """
+
+    # A library reads these to pass them back with each request; TLS is the httpx client's.
+    verify = True
+    cert = None
+
+    def __init__(self, http: httpx.Client, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.http = http
+        self.max_bytes = max_bytes
+
+    def mount(self, prefix: str, adapter: object) -> None:
+        """Ignore a requests transport adapter: its retries would not know the deadline."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        verify: object = None,  # requests-only; the httpx client's setting applies
+        cert: object = None,
+    ) -> Answer:
+        """Ask url once within `timeout` seconds for the whole request; return its Answer."""
+        seconds = REQUEST_TIMEOUT_SECONDS if timeout is None else timeout
+        status, body = fetch(
+            self.http, url, params, seconds, self.max_bytes,
+            method=method, headers=headers, auth=auth,
+        )  # fmt: skip
+        return Answer(url, status, body)
+
+    def get(self, url: str, **kwargs: Any) -> Answer:
+        """Ask url with GET (see request)."""
+        return self.request("GET", url, **kwargs)
+
+    def close(self) -> None:
+        """Close the httpx client."""
+        self.http.close()
 
 
 def get_json(http: httpx.Client, url: str, deadline: float, params: dict | None = None) -> Any:

@@ -5,23 +5,29 @@ about one point per pixel column and never comes near Prometheus' 11,000-point l
 instant query at "now" adds each series' newest value. A panel that fails shows its last
 good data labelled stale; only when every panel fails does the whole source fail.
 
-What a server says is not trusted: every request is bounded in time as a whole and in size
-(httpapi.fetch), an answer of the wrong shape is that panel's error, a panel draws at most
-its `max_series` series (the rest are counted), label values are redacted, label names and
-values are cut to MAX_LABEL_CHARS, and titles, queries and error texts are redacted too.
+The queries are prometheus-api-client's (PrometheusConnect), its requests sent through
+httpapi.Session. What a server says is not trusted: every request is bounded in time as a
+whole and in size (httpapi.fetch), an answer of the wrong shape is that panel's error, a
+panel draws at most its `max_series` series (the rest are counted), label values are
+redacted, label names and values are cut to MAX_LABEL_CHARS, and titles, queries and error
+texts are redacted too.
 """
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
+from prometheus_api_client import PrometheusApiClientException, PrometheusConnect
 
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.config import PanelConfig, PrometheusConfig
@@ -38,6 +44,8 @@ MAX_PARALLEL = 4  # queries in flight at once: enough to hide latency, gentle on
 # 50 series of 720 points take about 2 MB as JSON: an answer past this is not a chart.
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
 MAX_LABEL_CHARS = 120  # a label longer than this is cut (with "…") before it is kept anywhere
+# How the library words a non-200 answer: "HTTP Status Code 400 (b'...body...')".
+_STATUS = re.compile(r"HTTP Status Code (\d+) \((b(?:'.*'|\".*\"))\)$", re.S)
 _LEGEND = re.compile(r"\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}")
 
 
@@ -58,11 +66,12 @@ class Query:
     legend: str = ""
 
 
-def client(cfg: PrometheusConfig) -> httpx.Client:
-    """Return an HTTP client with the configured credentials (close it after the cycle)."""
+def client(cfg: PrometheusConfig, http: httpx.Client) -> PrometheusConnect:
+    """Return the API client with the configured credentials, asking through `http`."""
     headers = {"Authorization": f"Bearer {cfg.bearer_token}"} if cfg.bearer_token else None
     auth = (cfg.username, cfg.password) if cfg.username else None
-    return httpapi.client(headers, auth)
+    session = httpapi.Session(http, MAX_ANSWER_BYTES)
+    return PrometheusConnect(url=cfg.url, headers=headers, auth=auth, session=session)
 
 
 def step_for(range_seconds: float) -> int:
@@ -111,36 +120,35 @@ def _server_message(body: bytes) -> str:
     return " ".join(body[:300].decode("utf-8", "replace").split())
 
 
-def _result(status: int, body: bytes, url: str) -> list:
-    """Return the result list of a query answer; raise QueryError for any other answer."""
+def _refused(exc: PrometheusApiClientException, url: str) -> QueryError:
+    """Return our error for the library's one for a non-200 answer, with the server's text."""
+    match = _STATUS.match(str(exc))
+    if not match:
+        return QueryError(f"{url}: {exc}"[:300])
+    status, body = int(match.group(1)), ast.literal_eval(match.group(2))
     if status in (400, 422):
-        raise QueryError(f"PromQL error ({_server_message(body)})")
-    if status != 200:
-        retry = status >= 500 or status == 429
-        raise QueryError(f"HTTP {status} from {url}: {_server_message(body)}", retry=retry)
-    try:
-        doc = json.loads(body)
-    except (ValueError, RecursionError):
-        raise QueryError(f"not JSON from {url}: {_server_message(body)}") from None
-    data = doc.get("data") if isinstance(doc, dict) else None
-    result = data.get("result") if isinstance(data, dict) else None
-    if not isinstance(result, list):
-        raise QueryError(f"malformed answer from {url}: no data.result list")
-    return result
+        return QueryError(f"PromQL error ({_server_message(body)})")
+    retry = status >= 500 or status == 429
+    return QueryError(f"HTTP {status} from {url}: {_server_message(body)}", retry=retry)
 
 
-def ask(
-    http: httpx.Client, cfg: PrometheusConfig, path: str, params: dict, deadline: float
-) -> list:
-    """GET one query API path with retries, backoff and jitter, never past the deadline."""
+def ask(call: Callable[[float], Any], cfg: PrometheusConfig, path: str, deadline: float) -> list:
+    """Return call(seconds allowed)'s result list, a library query of `path`, with retries,
+    backoff and jitter, never past the deadline."""
     url = f"{cfg.url}{path}"
 
     def attempt(seconds: float) -> list:
         try:
-            status, body = httpapi.fetch(http, url, params, seconds, MAX_ANSWER_BYTES)
-        except httpapi.ApiError as exc:
+            result = call(seconds)
+        except httpapi.ApiError as exc:  # from httpapi.Session: time, size, transport, JSON
             raise QueryError(str(exc), retry=exc.retry) from exc
-        return _result(status, body, url)
+        except PrometheusApiClientException as exc:
+            raise _refused(exc, url) from exc
+        except (KeyError, TypeError):  # the library reads answer["data"]["result"] unchecked
+            result = None
+        if not isinstance(result, list):
+            raise QueryError(f"malformed answer from {url}: no data.result list")
+        return result
 
     return with_retries(attempt, cfg.timeout_seconds, deadline, QueryError, url)
 
@@ -200,7 +208,7 @@ def _newest(series: Series) -> float:
 
 
 def query_panel(
-    http: httpx.Client,
+    prom: PrometheusConnect,
     cfg: PrometheusConfig,
     panel: PanelConfig,
     now: float,
@@ -219,9 +227,20 @@ def query_panel(
     error = None
     try:
         for q in shown:
-            window = {"query": q.promql, "start": start, "end": end, "step": step}
-            ranged = ask(http, cfg, "/api/v1/query_range", window, deadline)
-            latest = ask(http, cfg, "/api/v1/query", {"query": q.promql, "time": now}, deadline)
+            ranged = ask(
+                lambda t, q=q: prom.custom_query_range(
+                    q.promql,
+                    start_time=datetime.fromtimestamp(start, UTC),
+                    end_time=datetime.fromtimestamp(end, UTC),
+                    step=str(step),
+                    timeout=t,
+                ),
+                cfg, "/api/v1/query_range", deadline,
+            )  # fmt: skip
+            latest = ask(
+                lambda t, q=q: prom.custom_query(q.promql, params={"time": now}, timeout=t),
+                cfg, "/api/v1/query", deadline,
+            )  # fmt: skip
             newest = {s.labels: s.points for s in _series(latest, q)}
             for s in _series(ranged, q):
                 # The instant value is the newest there is; the range ends at a step boundary.
@@ -267,12 +286,13 @@ def collect(ctx: SourceContext) -> Part:
     # Every request ends by the deadline (httpapi.fetch), so leaving these blocks waits for
     # no one past it: no thread of this source outlives the cycle.
     with (
-        client(cfg) as http,
+        httpapi.client() as http,
         ThreadPoolExecutor(max_workers=min(MAX_PARALLEL, len(ctx.cfg.panels))) as pool,
     ):
+        prom = client(cfg, http)
         done = list(
             pool.map(
-                lambda p: query_panel(http, cfg, p, ctx.now, deadline, patterns), ctx.cfg.panels
+                lambda p: query_panel(prom, cfg, p, ctx.now, deadline, patterns), ctx.cfg.panels
             )
         )
     cache = LastGood(ctx.state_dir)
