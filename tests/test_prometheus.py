@@ -10,6 +10,7 @@ import math
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -293,6 +294,20 @@ def test_the_library_queries_with_our_credentials_and_its_errors_reach_the_panel
     }
     basic = "Basic " + base64.b64encode(b"u:p").decode()
     assert [auth for _, auth in Faulty.seen] == ["Bearer t0k3n", "Bearer t0k3n", basic]
+
+
+def test_the_session_answers_every_way_the_library_asks() -> None:
+    # request() and .ok (check_prometheus_connection), get() (get_series; 0.6's queries).
+    with faulty("answers") as url, httpapi.client() as http:
+        prom = client(PrometheusConfig(url=url), http)
+        assert prom.check_prometheus_connection() is True
+        assert prom.get_series(datetime.now(UTC), datetime.now(UTC)) == {
+            "resultType": "matrix",
+            "result": [],
+        }
+    with faulty("503") as url, httpapi.client() as http:
+        assert client(PrometheusConfig(url=url), http).check_prometheus_connection() is False
+    assert [urlsplit(path).path for path, _ in Faulty.seen] == ["/"]
 
 
 def _answer(series: list, kind: str = "matrix") -> tuple[int, bytes]:
