@@ -35,6 +35,9 @@ def incident_pages(snap: Snapshot) -> list[dict]:
                 "current": n,
                 "now": snap.generated_at,
             },
+            # The first page changes every cycle (ongoing ones first): it refreshes; older
+            # pages and the permalinks do not (a reader follows "live status" to the index).
+            "refresh": "live" if n == 1 else "",
         }
         for n, run in enumerate(runs, 1)
     ]
