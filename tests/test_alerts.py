@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import re
 import shutil
+import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import feedparser
@@ -591,3 +595,47 @@ def test_a_storm_of_alerts_shows_the_critical_ones_first_and_counts_the_rest():
     assert names == ["Crit4", "Crit3", "Crit2", "Crit1", "Crit0",
                      "Warn19", "Warn18", "Warn17", "Warn16", "Warn15"]  # fmt: skip
     assert "… and 15 more" in banner and "25 alerts firing" in banner
+
+
+def test_axe_finds_no_violation_on_the_banner_the_strip_and_the_incident_pages(tmp_path: Path):
+    from tests.test_audit import AUDIT, CHROMIUM, NODE
+
+    if not (CHROMIUM and NODE and (AUDIT / "node_modules" / "axe-core").is_dir()):
+        pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
+    config = tmp_path / "sitegen.toml"
+    failing = '[site]\nworkers = 1\n[traces]\njaeger_url = "http://127.0.0.1:9"\n'
+    # An incident opened and resolved, then another one ongoing: every state on the pages.
+    for toml in [failing] * 3 + ["[site]\nworkers = 1\n"] + [failing] * 3:
+        config.write_text(toml)
+        status = render(config)
+    ongoing, resolved = status["incidents"]
+    assert ongoing["end"] is None and resolved["end"] is not None
+    site = str(tmp_path / "public")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    pages = ["index.html", "incidents/index.html", ongoing["url"], resolved["url"]]
+    job = {"chromium": CHROMIUM, "pages": [f"{base}/{p}" for p in pages], "widths": [375],
+           "schemes": ["dark", "light"], "geometry_width": 320}  # fmt: skip
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    try:
+        done = subprocess.run([NODE, str(AUDIT / "audit.mjs"), str(tmp_path / "job.json")],
+                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    live = {f"{base}/index.html", f"{base}/incidents/index.html"}
+    axe = json.loads(done.stdout)["axe"]
+    # axe flags a timed refresh: exactly the live pages do it, so the audit saw the pages.
+    assert {v["url"] for v in axe if v["id"] == "meta-refresh"} == live
+    found = [
+        f"{v['url']} {v['scheme']}: {v['id']} ({v['impact']}) {v['nodes']}"
+        for v in axe
+        if not (v["id"] == "meta-refresh" and v["url"] in live)
+    ]
+    assert not found, "\n".join(found)
