@@ -1,10 +1,12 @@
 """Publish a written site to S3 by content hash, then invalidate what changed in CloudFront.
 
-Order: new assets, then pages and data, then manifest.json; stale keys are deleted last, and
-only those neither this site nor the previously published one holds (a reader may still have
-a page of the last cycle open). Nothing is compared by size or mtime: only SHA-256.
-A failed publish uploads no manifest and deletes nothing, so the bucket keeps a whole site
-and the next cycle diffs against the last manifest that did land.
+The bucket is the truth: before local state is trusted, the bucket's manifest is checked
+(a conditional GET) and its objects listed (one LIST), and what drifted there is put again.
+Order by links: a page goes up after the new pages and assets it links, manifest.json last;
+stale keys are deleted after it, and only those neither this site nor the previously
+published one holds (a reader may still have a page of the last cycle open). Changes are
+found by SHA-256, never by size or mtime. A failed or killed publish leaves no page linking
+an object that is not there, and the next cycle diffs against the last manifest that landed.
 """
 
 from __future__ import annotations
