@@ -438,6 +438,7 @@ def test_bad_alert_text_is_escaped_everywhere_and_costs_nothing_else():
     assert "<script>alert(1)</script>" in feed.entries[0].summary  # as text, not markup
     status = json.loads(files["data/status.json"])
     assert status["alerts"][0]["summary"] == EVIL  # JSON carries the text as it was
+    assert b"<" not in files["data/status.json"]  # escaped as \u003c: no byte reads as markup
     for path in (p for p in files if p.startswith("badges/")):
         assert svg_badge(files[path]), path
 
