@@ -463,14 +463,24 @@ def test_badges_and_the_feed_get_a_short_cache_control():
     assert content_type("feed.atom") == "application/atom+xml"
 
 
-def test_check_says_why_there_is_no_feed(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_check_says_where_alerts_come_from_and_why_there_is_no_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+):
     config = tmp_path / "sitegen.toml"
     config.write_text("[site]\ntitle = 'x'\n")
     assert main(["check", "--config", str(config)]) == 0
-    assert "no feed.atom: site.base_url is empty" in capsys.readouterr().out
-    config.write_text("[site]\nbase_url = 'https://example.org'\n")
+    out = capsys.readouterr().out
+    assert "no feed.atom: site.base_url is empty" in out
+    assert "alerts: from no server (only sitegen's own failing sources)" in out
+    config.write_text("[site]\nbase_url = 'https://example.org'\n[prometheus]\n")
     assert main(["check", "--config", str(config)]) == 0
-    assert "feed" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "feed" not in out and "alerts: from Prometheus http://127.0.0.1:9090," in out
+    config.write_text("[alerts]\nalertmanager_url = 'http://am:9093'\nkeep_days = 30\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "alerts: from Alertmanager http://am:9093, incidents kept 30 days" in (
+        capsys.readouterr().out
+    )
 
 
 def test_the_embedded_default_opens_an_incident_when_a_source_fails_three_cycles(
