@@ -4,6 +4,8 @@ memory of a cycle over a 1 GB log file. Every figure is the median of --runs run
 
     scripts/bench_logs.py [--runs N] [--lines N] [--size-gb G] [--no-big]
 
+Besides the four synthetic formats, every real format of tests/fixtures/logs (its few lines
+repeated to --lines) is parsed as `auto`, as a site with such files would read it.
 "parse" is the first stage, run on every new line (its level is counted); "record" is the
 second, run only on the lines shown (redaction, cuts). The 1 GB file is real data (a
 repeating block, written once, deleted after); each run collects it in a fresh process
@@ -34,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 from sitegen.logs.parse import FileParser, FileState, to_record  # noqa: E402
 
 NOW = 1_795_600_800.0
+FIXTURES = ROOT / "tests" / "fixtures" / "logs"
 FORMATS = ("json", "logfmt", "plain", "auto")
 _LEVELS = ("info", "info", "info", "warn", "error", "debug")
 
@@ -100,6 +103,23 @@ def rates(fmt: str, lines: list[bytes], runs: int) -> tuple[float, float]:
             to_record(line, "bench.log", NOW)
         record_times.append(time.perf_counter() - start)
     return len(lines) / statistics.median(parse_times), len(lines) / statistics.median(record_times)
+
+
+def corpus_rates(count: int, runs: int) -> list[tuple[str, float]]:
+    """Return the median lines/s of parsing each real format's fixture (repeated to `count`
+    lines) as `auto`."""
+    out = []
+    for path in sorted(FIXTURES.glob("*.log")):
+        block = path.read_bytes().splitlines()
+        lines = (block * (count // len(block) + 1))[:count]
+        times = []
+        for _ in range(runs):
+            start = time.perf_counter()
+            for _ in FileParser("auto", FileState()).parse(lines, NOW):
+                pass
+            times.append(time.perf_counter() - start)
+        out.append((path.stem, count / statistics.median(times)))
+    return out
 
 
 def _peak_rss() -> int:
@@ -189,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     for fmt in FORMATS:
         parse_rate, record_rate = rates(fmt, sample(fmt, args.lines), args.runs)
         print(f"{fmt:>8} {parse_rate:>14,.0f} {record_rate:>15,.0f}")
+    print(f"\nreal formats, parsed as auto: {args.lines // 10:,} lines each")
+    for name, rate in corpus_rates(args.lines // 10, args.runs):
+        print(f"{name:>22} {rate:>10,.0f} lines/s")
     if not args.no_big:
         bench_big(int(args.size_gb * 1e9), args.runs)
     return 0

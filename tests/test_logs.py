@@ -106,6 +106,14 @@ def test_lines_without_a_stamp_or_level_say_so_and_keep_their_place(tmp_path: Pa
     got = parse_line("    at Object.<anonymous> (app.js:1:1)", "plain", NOW)
     assert (got.ts, got.level) == (None, None)
     assert parse_line("2026-02-31T10:00:00Z impossible date", "plain", NOW).ts is None
+    # A time or a number inside the message is what the line says, not when it was written.
+    for text in (
+        "backup of 2023-01-01 12:00:00 done",
+        "order 1500000000 shipped to 1700000000",
+        "retrying job 42 from 2023-01-01T12:00:00Z",
+        "460803 bytes in 1077804742 ns",
+    ):
+        assert parse_line(text, "auto", NOW).ts is None, text
     (tmp_path / "a.log").write_text(
         "continued from an earlier write\n"
         "2026-11-22T10:00:00Z ERROR boom\n    at Object.<anonymous> (app.js:1:1)\n"
@@ -153,9 +161,12 @@ def test_level_badges_chart_and_top_errors_count_the_same_records() -> None:
     # Times from another day than the page's show their date, on the tail and the index.
     index = files["index.html"].decode()
     assert "11-25 09:59:00" in page and "11-25 09:59:00" in index  # NOW - 60: disk 1 full
+    # The index's recent errors, newest first as on the logs pages.
+    assert index.index("kernel panic") < index.index("disk 2 full") < index.index("disk 1 full")
     badges = dict(re.findall(r'<span class="lv[^"]*">(\w+|-) (\d+)</span>', page))
     assert badges == {"debug": "0", "info": "1", "warning": "0", "error": "2", "critical": "1",
                       "-": "1"}  # fmt: skip
+    assert '<svg class="chart" role="img"' in page and "<title>lines shown by level</title>" in page
     table = re.search(r"<table[^>]*>\s*<caption>lines shown by level.*?</table>", page, re.S)
     assert table, page
     rows = dict(re.findall(r"<th scope=\"row\">(\w+|-)</th><td class=\"num\">(\d+)</td>",
@@ -197,6 +208,12 @@ def test_level_spellings(spellings: list, level: str | None) -> None:
         ("2026-11-22T10:00:00Z request done level=debug", "debug"),
         ("Error: cannot open file", "error"),
         ("2026-11-22T10:00:00Z all good, no error found", None),  # prose is no level
+        ("2026-11-22T10:00:00Z default route added via eth0", None),
+        ("2026-11-22T10:00:00Z config reloaded [config] (log) |fine|", None),
+        ("2026-11-22T10:00:00Z log rotated, note the size", None),
+        ("2026-11-22T10:00:00Z 0 [Note] InnoDB: ready", "info"),
+        ("2026-11-22T10:00:00.1Z\twarn\tcache.go:44\tevicting", "warning"),
+        ("Nov 22 10:00:00 host postfix/smtp[42]: warning: no route", "warning"),
         ("\x1b[31mERROR\x1b[0m colour codes are dropped", "error"),
     ],
 )
@@ -785,7 +802,9 @@ def test_journalctl_is_killed_when_time_is_up(tmp_path: Path, monkeypatch) -> No
     monkeypatch.setattr(journald, "JOURNALCTL", str(slow))
     start = time.monotonic()
     part, status = journal_cycle(journal_config(tmp_path), seconds=1.5)
-    assert time.monotonic() - start < 1.5
+    # journalctl would sleep 30 s: far less proves it was killed at the deadline, with room
+    # for a loaded machine.
+    assert time.monotonic() - start < 10
     assert status.ok, status.error
     assert [r.message for r in part.logs] == ["first"]
     assert "out of time after 1 entry:" in status.detail

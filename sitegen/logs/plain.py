@@ -7,9 +7,10 @@ fractions, optionally in brackets; Windows CBS's ", Info  CBS" after it), syslog
 package (2006/01/02 15:04:05), epoch seconds to nanoseconds, klog/glog (I1125 10:00:00.123456),
 Android logcat (03-17 16:13:38.811 pid tid D tag), HDFS (081109 203615), log4j's
 yy/MM/dd HH:mm:ss, 20171223-22:15:29:606, [10.30 16:49:06], DB2's 2005-06-03-15.42.50.675872,
-Redis (1:M 25 Nov 2026 10:00:00.123 *), and an alert tag and epoch before a date
-(BGL, Thunderbird). A line in none of them is searched, near its start, for an ISO stamp
-(after a file name, say) or an epoch in seconds; else it is kept whole, without a time.
+Redis (1:M 25 Nov 2026 10:00:00.123 *), an alert tag and epoch before a date (BGL,
+Thunderbird), HPC's epoch after id, node, component and state, and an ISO stamp after one
+word (OpenStack's file name). Else the line is kept whole, without a time: a time further
+into a line is part of what it says, not when it was written.
 
 The level is the one the shape gives, else the first level word the line names: an upper
 case word (ERROR), a word in brackets ([warn]), `level=...`, a word before a colon
@@ -89,24 +90,36 @@ _REDIS = re.compile(
 )
 _REDIS_LEVELS = {".": "debug", "-": "debug", "*": "info", "#": "warning"}
 _TAGGED_EPOCH = re.compile(r"(\S+) (\d{10}) \d{4}\.\d{2}\.\d{2} ")  # BGL, Thunderbird
-_SCAN = 200  # characters searched for a stamp that is not at the start of its line
-_ISO_ANYWHERE = re.compile(r"(?<![\d.:-])" + ISO + r"[\s:|-]*")
-# An epoch in seconds among a line's first words (HPC), between 2000 and 2100.
-_EPOCH_WORD = re.compile(r"^(?:\S+\s+){0,5}?(9\d{8}|[1-3]\d{9})(?:\.(\d{1,9}))?(?=\s|$)")
-_EPOCH_WORDS = (946684800, 4102444800)
+# A stamp after one word: a file name (OpenStack). Only there: a time further into a line is
+# part of its message, not when it was written.
+_PREFIXED_ISO = re.compile(r"(\S{1,200})\s+" + ISO + r"[\s:|-]*")
+# HPC (Los Alamos): log id, node, component, state, epoch seconds, flag, message.
+_HPC = re.compile(r"\d+ (\S+) (\S+) (\S+) (\d{10}) \d ")
 
-_UPPER = (
-    "TRACE|DEBUG|DEBU|DBG|INFO|INF|NOTICE|WARN|WARNING|WRN|ERR|ERRO|ERROR|FATAL|FATA|FTL|CRIT"
-    "|CRITICAL|ALERT|EMERG|PANIC|SEVERE|FINE|FINER|FINEST"
-)
-_BEFORE_COLON = "trace|debug|info|notice|warn|warning|error|fatal|critical|alert|emerg|panic|severe"
-# Every alternative is a fixed word or a bounded run, tried at each position once: the
-# search over a whole (cut) line stays linear.
+_UPPER = frozenset((
+    "TRACE", "DEBUG", "DEBU", "DBG", "INFO", "INF", "NOTICE", "WARN", "WARNING", "WRN", "ERR",
+    "ERRO", "ERROR", "FATAL", "FATA", "FTL", "CRIT", "CRITICAL", "ALERT", "EMERG", "PANIC",
+    "SEVERE", "FINE", "FINER", "FINEST",
+))  # fmt: skip
+_BEFORE_COLON = frozenset((
+    "trace", "debug", "info", "notice", "warn", "warning", "error", "fatal", "critical", "alert",
+    "emerg", "panic", "severe",
+))  # fmt: skip
+# Words that name a level wherever a format puts one (after the stamp, in brackets). Level
+# fields also take "default", "log", "config" or "fine"; in text those are prose.
+_LEVEL_WORDS = _BEFORE_COLON | {
+    "err", "erro", "eror", "crit", "dbg", "inf", "wrn", "ftl", "dpanic", "note", "system",
+    "verbose", "emergency", "informational", "information",
+}  # fmt: skip
+# Candidates, each a bounded run of simple character classes (no case-insensitive word
+# lists, which cost a try at every position): an upper-case word, a word in brackets, the
+# value of level=, a word before ": ", a capitalised level word opening the message. Which
+# candidate names a level is decided in level_in_text. The search stays linear.
 _LEVEL_IN_TEXT = re.compile(
-    rf"\b({_UPPER})\b"
+    r"\b([A-Z]{3,8})\b"
     r"|[\[(<|]\s?([A-Za-z]{3,9})\s?[\])>|:]"
-    r"|\b(?i:level|lvl|severity)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
-    rf"|\b((?i:{_BEFORE_COLON})|LOG)(?=:\s)"
+    r"|\b[lLsS](?:evel|EVEL|vl|VL|everity|EVERITY)[=:]\s?[\"']?([A-Za-z]{1,9})\b"
+    r"|\b([A-Za-z]{3,9})(?=:\s)"
     r"|^(Error|Warning|Warn|Info|Debug|Fatal|Critical|Notice)\b"
 )
 _FIRST_WORD = re.compile(r"[\s,|-]*([A-Za-z]{3,9})(?=[\s:]|$)")
@@ -274,25 +287,29 @@ def _tagged_epoch(rest: str, now: float) -> Plain | None:
     return Plain(epoch(float(seconds)), None, rest[m.end() :], fields)
 
 
-def _anywhere(rest: str, now: float) -> Plain | None:
-    """Return the stamp a line holds near its start but not at it: an ISO time after a file
-    name (OpenStack), else an epoch in seconds among its first words (HPC)."""
-    if m := _ISO_ANYWHERE.search(rest, 0, _SCAN):
-        prefix = rest[: m.start()].strip()
-        return Plain(iso_match(m), None, rest[m.end() :], (("prefix", prefix),) if prefix else (),
-                     naive=m.group(8) is None)  # fmt: skip
-    if (m := _EPOCH_WORD.match(rest[:_SCAN])) and _EPOCH_WORDS[0] <= int(m.group(1)) < _EPOCH_WORDS[
-        1
-    ]:
-        return Plain(epoch(float(f"{m.group(1)}.{m.group(2) or 0}")), None, rest)
-    return None
+def _prefixed(rest: str) -> Plain | None:
+    """Return the ISO stamp after one leading word (OpenStack: a file name), or None."""
+    m = _PREFIXED_ISO.match(rest)
+    if not m:
+        return None
+    return Plain(iso_match(m, 2), None, rest[m.end() :], (("prefix", m.group(1)),),
+                 naive=m.group(9) is None)  # fmt: skip
+
+
+def _hpc(rest: str, now: float) -> Plain | None:
+    m = _HPC.match(rest)
+    if not m:
+        return None
+    node, component, state, seconds = m.groups()
+    fields = (("node", node), ("component", component), ("state", state))
+    return Plain(epoch(float(seconds)), None, rest[m.end() :], fields)
 
 
 Shape = Callable[[str, float], Plain | None]
 # Which shapes to try, by the line's first character, the most common first: most lines
 # fail on their first test.
 _DIGIT: tuple[Shape, ...] = (
-    _iso, _go, _access, _epoch, _logcat, _log4j, _hdfs, _compact, _db2, _redis, _syslog,
+    _iso, _go, _access, _epoch, _logcat, _log4j, _hdfs, _compact, _db2, _redis, _syslog, _hpc,
 )  # fmt: skip
 _BRACKET: tuple[Shape, ...] = (_iso, _apache_error, _month_day, _epoch)
 _LETTER: tuple[Shape, ...] = (_syslog, _klog, _tagged_epoch, _access)
@@ -309,17 +326,33 @@ def _shapes(first: str) -> tuple[Shape, ...]:
     return _OTHER
 
 
+def _names_level(m: re.Match[str]) -> str | None:
+    upper, bracketed, value, before_colon, opening = m.groups()
+    word = upper or before_colon
+    if word:
+        if upper in _UPPER:
+            return level_of(upper)
+        # "error: ...", "LOG:  ..." (PostgreSQL); prose like "Note: ..." is not a level.
+        colon = m.string.startswith(":", m.end()) and m.string[m.end() + 1 : m.end() + 2].isspace()
+        return (
+            level_of(word) if colon and (word.lower() in _BEFORE_COLON or word == "LOG") else None
+        )
+    if bracketed:
+        return level_of(bracketed) if bracketed.lower() in _LEVEL_WORDS else None
+    return level_of(value or opening)
+
+
 def level_in_text(text: str) -> str | None:
     """Return the first level a plain message names ("ERROR", "[warn]", "error:", ...)."""
     for m in _LEVEL_IN_TEXT.finditer(text):
-        if found := level_of(next(g for g in m.groups() if g)):
+        if found := _names_level(m):
             return found
     return None
 
 
 def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True) -> Plain:
     """Return the stamp, level and message of a plain text line (a stamp without a zone is
-    in `zone`); with `anywhere`, a stamp is also looked for past the line's start."""
+    in `zone`); with `anywhere`, a stamp is also looked for after a first word."""
     severity = None
     rest = line
     if rest.startswith("<") and (pri := _PRI.match(rest)):
@@ -333,10 +366,11 @@ def parse_plain(line: str, now: float, zone: str = "UTC", anywhere: bool = True)
             if found := shape(rest, now):
                 break
     if found is None:
-        found = (_anywhere(rest, now) if anywhere else None) or Plain(None, None, rest)
+        found = (_prefixed(rest) if anywhere else None) or Plain(None, None, rest)
     level = severity or found.level
     if level is None and found.ts is not None and (first := _FIRST_WORD.match(found.message)):
-        level = level_of(first.group(1))  # a word right after the stamp: zap's "error"
+        word = first.group(1)  # a word right after the stamp: zap's "error"
+        level = level_of(word) if word.lower() in _LEVEL_WORDS else None
     level = level or level_in_text(found.message)
     ts = localize(found.ts, zone) if found.naive else found.ts
     return Plain(ts, level, found.message, found.fields)

@@ -165,6 +165,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     summaries = [_trace_summary(t) for t in traces]
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
+    errors = [r for r in snap.logs if r.level in ("error", "critical")]
     sources = snap.sources
     tasks = [
         PageTask(
@@ -178,7 +179,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "trace_count": len(summaries),
                 "error_traces": sum(1 for s in summaries if s["error"]),
                 "level_rows": level_rows(level_counts),
-                "recent_errors": [r for r in snap.logs if r.level in ("error", "critical")][-5:],
+                "recent_errors": errors[-5:][::-1],  # newest first, as on the logs pages
                 "panel_count": len(snap.panels),
                 "host": snap.host,
                 "now": snap.generated_at,
