@@ -70,6 +70,8 @@ def format_value(value: float | None, unit: str) -> str:
     number, prefix = _scaled(value, _SI, "")
     if unit in ("", "count"):
         return f"{number}{prefix}"
+    if value == 1 and unit.isalpha() and unit.endswith("s"):
+        unit = unit[:-1]  # a unit that is a plural noun: "1 line", "1 request"
     return f"{number}{prefix} {unit}"
 
 

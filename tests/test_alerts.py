@@ -332,6 +332,10 @@ def test_a_real_rule_fires_then_resolves_across_cycles_and_a_restart(rules_prom,
     assert trace_pages  # sitegen's own cycles are traces
     for trace_page in trace_pages:  # a finished trace carries no alert state
         assert 'class="alerting"' not in trace_page.read_text()
+    ongoing_page = (site / incident["url"]).read_text()
+    assert 'http-equiv="refresh"' in ongoing_page  # a reader watching it sees it resolve
+    still = incident["url"].replace(".html", ".still.html")
+    assert 'http-equiv="refresh"' not in (site / still).read_text()
     feed = feedparser.parse((site / "feed.atom").read_bytes())
     assert not feed.bozo, feed.bozo_exception
     assert feed.version == "atom10"
@@ -640,7 +644,7 @@ def test_axe_finds_no_violation_on_the_banner_the_strip_and_the_incident_pages(t
     finally:
         server.shutdown()
     assert done.returncode == 0, done.stderr[-3000:]
-    live = {f"{base}/index.html", f"{base}/incidents/index.html"}
+    live = {f"{base}/index.html", f"{base}/incidents/index.html", f"{base}/{ongoing['url']}"}
     axe = json.loads(done.stdout)["axe"]
     # axe flags a timed refresh: exactly the live pages do it, so the audit saw the pages.
     assert {v["url"] for v in axe if v["id"] == "meta-refresh"} == live

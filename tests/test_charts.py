@@ -367,7 +367,7 @@ def test_count_axes_tick_at_whole_numbers() -> None:
     assert unit_ticks(0, 1, "", 4) == [0, 0.5, 1]  # a ratio may tick at halves
     series = [Series((), ((T0, 0.0), (T0 + 30, 1.0), (T0 + 60, 1.0)))]
     svg = str(line_chart("lines", series, "lines", t0=T0, t1=T0 + 60))
-    assert [label for _, label in tick_labels(svg)] == ["0 lines", "1 lines"]
+    assert [label for _, label in tick_labels(svg)] == ["0 lines", "1 line"]
 
 
 def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> None:

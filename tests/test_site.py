@@ -15,7 +15,14 @@ import pytest
 from sitegen.cli import main
 from sitegen.model import Panel, Series
 from sitegen.render.tasks import MAIN_PAGES as PAGES
-from sitegen.render.tasks import Common, PageTask, render_page
+from sitegen.render.tasks import (
+    Common,
+    PageTask,
+    is_still,
+    render_page,
+    still_path,
+    with_still_copies,
+)
 
 
 class Links(HTMLParser):
@@ -179,3 +186,24 @@ def test_values_at_the_float_limits_draw_their_panel_and_the_table_keeps_them(ki
     assert "<svg" in html and "no data" not in html
     if kind != "bar":  # the table's min and max are the finite extremes, 1.7e308 among them
         assert "<td>-1e+308</td><td>1.7e+308</td><td>5</td>" in html
+
+
+def test_each_live_page_gets_its_own_still_copy_linked_both_ways() -> None:
+    common = Common("t", 1_795_340_562.0, 30, None, "assets/site.css", "", "test", "host", (), ())
+    live = [
+        PageTask("incidents", "incidents/index.html", "404.html", {}, common, refresh="live"),
+        PageTask("incident a1", "incidents/a1.html", "404.html", {}, common, refresh="live"),
+        PageTask("index", "index.html", "404.html", {}, common, refresh="live"),
+        PageTask("trace", "traces/t.html", "404.html", {}, common),
+    ]
+    tasks = with_still_copies(live)
+    paths = [t.path for t in tasks]
+    assert paths[4:] == ["incidents/still.html", "incidents/a1.still.html", "still.html"]
+    assert all(is_still(p) for p in paths[4:]) and not any(is_still(p) for p in paths[:4])
+    for task in tasks[:3]:
+        copy = next(t for t in tasks if t.path == still_path(task.path))
+        assert task.twin == copy.path.rpartition("/")[2]
+        assert copy.twin == task.path.rpartition("/")[2] and copy.refresh == "still"
+        html = render_page(task).body.decode()
+        assert f'<a href="{task.twin}">stop refreshing</a>' in html
+        assert f'<a href="{copy.twin}">refresh every 30 s</a>' in render_page(copy).body.decode()

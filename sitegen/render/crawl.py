@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from xml.sax.saxutils import escape
 
-from sitegen.render.tasks import STILL_PAGE
+from sitegen.render.tasks import is_still
 
 # Pages a search engine should not list: the still copies repeat their live page, and 404
 # is served in place of whatever is missing.
@@ -14,11 +14,7 @@ UNLISTED = ("404.html",)
 
 def listed(paths: Iterable[str]) -> list[str]:
     """Return the site's pages worth listing in a sitemap, sorted."""
-    return sorted(
-        p
-        for p in paths
-        if p.endswith(".html") and p not in UNLISTED and p.rpartition("/")[2] != STILL_PAGE
-    )
+    return sorted(p for p in paths if p.endswith(".html") and p not in UNLISTED and not is_still(p))
 
 
 def crawl_files(paths: Iterable[str], base_url: str) -> dict[str, bytes]:

@@ -69,6 +69,7 @@ class PageTask:
     absolute: bool = False  # links from the site root, for a page served at any path
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     refresh: str = ""  # "live": changes every cycle, refreshes; "still": its copy that doesn't
+    twin: str = ""  # the file beside it: a live page's still copy, a still copy's live page
     timeless: bool = False  # prints no time of the cycle (a finished trace): reused across cycles
 
 
@@ -92,7 +93,12 @@ def render_page(task: PageTask) -> RenderedPage:
     env, error = environment(), None
     try:
         html = env.get_template(task.template).render(
-            c=task.common, root=root, page=task.name, refresh=task.refresh, **task.data
+            c=task.common,
+            root=root,
+            page=task.name,
+            refresh=task.refresh,
+            twin=task.twin,
+            **task.data,
         )
     except Exception as exc:  # any fault of one page's data: report it, keep the site
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -101,6 +107,7 @@ def render_page(task: PageTask) -> RenderedPage:
             root=root,
             page=task.name,
             refresh=task.refresh,
+            twin=task.twin,
             error=error,
             fragment=task.fragment,
         )
@@ -117,7 +124,17 @@ def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
     return [render_page(t) for t in tasks]
 
 
-STILL_PAGE = "still.html"
+def still_path(path: str) -> str:
+    """Return where the still copy of a live page goes: beside it, `still.html` for a
+    folder's index, `<name>.still.html` for any other page."""
+    folder, _, name = path.rpartition("/")
+    still = "still.html" if name == "index.html" else name.removesuffix(".html") + ".still.html"
+    return f"{folder}/{still}" if folder else still
+
+
+def is_still(path: str) -> bool:
+    """Return whether a path is the still copy of a live page."""
+    return path.rpartition("/")[2] == "still.html" or path.endswith(".still.html")
 
 
 def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
@@ -128,12 +145,16 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
     its still copy and back. Only the few pages that change every cycle have one, so the
     cost is a handful of small files.
     """
-    out = list(tasks)
+    out, copies = [], []
     for t in tasks:
         if t.refresh == "live":
-            still = t.path.rpartition("/")[0] + "/" + STILL_PAGE if "/" in t.path else STILL_PAGE
-            out.append(replace(t, name=f"{t.name} still", path=still, refresh="still"))
-    return out
+            still = still_path(t.path)
+            out.append(replace(t, twin=still.rpartition("/")[2]))
+            copies.append(replace(t, name=f"{t.name} still", path=still, refresh="still",
+                                  twin=t.path.rpartition("/")[2]))  # fmt: skip
+        else:
+            out.append(t)
+    return out + copies
 
 
 def _trace_summary(t: Trace) -> dict:

@@ -26,7 +26,7 @@ from sitegen.units import format_value
 NAME = "logs"
 TAIL_STATE = "tail/logs.json"
 FILE_STATE = "tail/logs-files.json"  # per file: detected format, private key in progress
-LEVEL_PANEL = MetricDef("Log lines by level", METRIC, "", "area")
+LEVEL_PANEL = MetricDef("Log lines by level", METRIC, "lines", "area")
 _SHOWN_NAMES = 3  # unreadable files named on the page; the rest are counted
 
 
