@@ -74,3 +74,20 @@ def test_run_cycles_serves_metrics_and_stops_cleanly(tmp_path: Path, sig: signal
     assert messages[-2:] == ["stopping", "stopped"]
     assert json.loads(logs[-2])["signal"] == sig.name
     assert "next update due <time" in (site / "index.html").read_text()
+
+
+def test_a_one_shot_render_of_a_small_site_starts_no_workers(tmp_path: Path) -> None:
+    import os
+
+    config = tmp_path / "sitegen.toml"
+    config.write_text("[site]\nworkers = 0\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sitegen", "render", "--config", str(config), "-q"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    page = (tmp_path / "public/concurrency/index.html").read_text()
+    if (os.cpu_count() or 1) > 1:
+        # Nothing learned yet and no pool running: a pool would cost more than it saves.
+        assert "in the main process" in page
+    assert "in a pool of" not in page

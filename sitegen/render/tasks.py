@@ -380,6 +380,7 @@ def report_tasks(
                 "reused": len(records) - len(ran),
                 "use": _utilisation(ran),
                 "pool_workers": pool_workers,
+                "here": all(r.pid == os.getpid() for r in ran),  # none went to the pool
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,
             },
