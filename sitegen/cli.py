@@ -10,6 +10,7 @@ from pathlib import Path
 
 from sitegen import __version__
 from sitegen.config import Config, ConfigError, load
+from sitegen.redact import redact
 from sitegen.state import StateLock, StateLocked
 from sitegen.units import format_value
 
@@ -39,6 +40,15 @@ def cmd_check(args: argparse.Namespace) -> int:
         f"{cfg.source}: ok ({len(cfg.panels)} panels, publishing "
         f"{'to s3://' + cfg.publish.bucket if cfg.publish.bucket else 'off'})"
     )
+    alerts = cfg.alerts
+    read = (
+        f"Alertmanager {redact(alerts.alertmanager_url)}"
+        if alerts.alertmanager_url
+        else f"Prometheus {redact(cfg.prometheus.url)}"
+        if alerts.prometheus
+        else "no server (only sitegen's own failing sources)"
+    )
+    print(f"alerts: from {read}, incidents kept {alerts.keep_days} days")
     if not cfg.site.base_url:
         print("note: no feed.atom: site.base_url is empty, and a feed needs absolute links")
     return EXIT_OK

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import dataclasses
+import http.server
 import json
 import re
 import shutil
+import subprocess
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import feedparser
@@ -322,10 +326,16 @@ def test_a_real_rule_fires_then_resolves_across_cycles_and_a_restart(rules_prom,
     for path in site.rglob("*"):
         if path.is_file():
             assert b"InternalOnly" not in path.read_bytes(), path  # not public
-    for trace_page in site.glob("traces/*.html"):
-        # A finished trace carries no alert state (the index and its still copy do).
-        if trace_page.name not in ("index.html", "still.html"):
-            assert 'class="alerting"' not in trace_page.read_text()
+    trace_pages = [
+        p for p in site.glob("traces/*.html") if re.fullmatch(r"[0-9a-f]{32}\.html", p.name)
+    ]
+    assert trace_pages  # sitegen's own cycles are traces
+    for trace_page in trace_pages:  # a finished trace carries no alert state
+        assert 'class="alerting"' not in trace_page.read_text()
+    ongoing_page = (site / incident["url"]).read_text()
+    assert 'http-equiv="refresh"' in ongoing_page  # a reader watching it sees it resolve
+    still = incident["url"].replace(".html", ".still.html")
+    assert 'http-equiv="refresh"' not in (site / still).read_text()
     feed = feedparser.parse((site / "feed.atom").read_bytes())
     assert not feed.bozo, feed.bozo_exception
     assert feed.version == "atom10"
@@ -347,6 +357,9 @@ def test_a_real_rule_fires_then_resolves_across_cycles_and_a_restart(rules_prom,
     permalink = (site / incident["url"]).read_text()
     assert "✓ resolved" in permalink and "lasted" in permalink
     assert 'http-equiv="refresh"' not in permalink and 'class="alerting"' not in permalink
+    listing = (site / "incidents/index.html").read_text()
+    assert 'http-equiv="refresh"' in listing and 'href="still.html"' in listing
+    assert 'http-equiv="refresh"' not in (site / "incidents/still.html").read_text()
     assert "✓ all quiet" in (site / "index.html").read_text()
     feed = feedparser.parse((site / "feed.atom").read_bytes())
     assert not feed.bozo
@@ -429,6 +442,7 @@ def test_bad_alert_text_is_escaped_everywhere_and_costs_nothing_else():
     assert "<script>alert(1)</script>" in feed.entries[0].summary  # as text, not markup
     status = json.loads(files["data/status.json"])
     assert status["alerts"][0]["summary"] == EVIL  # JSON carries the text as it was
+    assert b"<" not in files["data/status.json"]  # escaped as \u003c: no byte reads as markup
     for path in (p for p in files if p.startswith("badges/")):
         assert svg_badge(files[path]), path
 
@@ -453,14 +467,24 @@ def test_badges_and_the_feed_get_a_short_cache_control():
     assert content_type("feed.atom") == "application/atom+xml"
 
 
-def test_check_says_why_there_is_no_feed(tmp_path: Path, capsys: pytest.CaptureFixture):
+def test_check_says_where_alerts_come_from_and_why_there_is_no_feed(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+):
     config = tmp_path / "sitegen.toml"
     config.write_text("[site]\ntitle = 'x'\n")
     assert main(["check", "--config", str(config)]) == 0
-    assert "no feed.atom: site.base_url is empty" in capsys.readouterr().out
-    config.write_text("[site]\nbase_url = 'https://example.org'\n")
+    out = capsys.readouterr().out
+    assert "no feed.atom: site.base_url is empty" in out
+    assert "alerts: from no server (only sitegen's own failing sources)" in out
+    config.write_text("[site]\nbase_url = 'https://example.org'\n[prometheus]\n")
     assert main(["check", "--config", str(config)]) == 0
-    assert "feed" not in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "feed" not in out and "alerts: from Prometheus http://127.0.0.1:9090," in out
+    config.write_text("[alerts]\nalertmanager_url = 'http://am:9093'\nkeep_days = 30\n")
+    assert main(["check", "--config", str(config)]) == 0
+    assert "alerts: from Alertmanager http://am:9093, incidents kept 30 days" in (
+        capsys.readouterr().out
+    )
 
 
 def test_the_embedded_default_opens_an_incident_when_a_source_fails_three_cycles(
@@ -586,3 +610,47 @@ def test_a_storm_of_alerts_shows_the_critical_ones_first_and_counts_the_rest():
     assert names == ["Crit4", "Crit3", "Crit2", "Crit1", "Crit0",
                      "Warn19", "Warn18", "Warn17", "Warn16", "Warn15"]  # fmt: skip
     assert "… and 15 more" in banner and "25 alerts firing" in banner
+
+
+def test_axe_finds_no_violation_on_the_banner_the_strip_and_the_incident_pages(tmp_path: Path):
+    from tests.test_audit import AUDIT, CHROMIUM, NODE
+
+    if not (CHROMIUM and NODE and (AUDIT / "node_modules" / "axe-core").is_dir()):
+        pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
+    config = tmp_path / "sitegen.toml"
+    failing = '[site]\nworkers = 1\n[traces]\njaeger_url = "http://127.0.0.1:9"\n'
+    # An incident opened and resolved, then another one ongoing: every state on the pages.
+    for toml in [failing] * 3 + ["[site]\nworkers = 1\n"] + [failing] * 3:
+        config.write_text(toml)
+        status = render(config)
+    ongoing, resolved = status["incidents"]
+    assert ongoing["end"] is None and resolved["end"] is not None
+    site = str(tmp_path / "public")
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), partial(Quiet, directory=site))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{server.server_address[1]}"
+    pages = ["index.html", "incidents/index.html", ongoing["url"], resolved["url"]]
+    job = {"chromium": CHROMIUM, "pages": [f"{base}/{p}" for p in pages], "widths": [375],
+           "schemes": ["dark", "light"], "geometry_width": 320}  # fmt: skip
+    (tmp_path / "job.json").write_text(json.dumps(job))
+    try:
+        done = subprocess.run([NODE, str(AUDIT / "audit.mjs"), str(tmp_path / "job.json")],
+                              capture_output=True, text=True, timeout=300, check=False)  # fmt: skip
+    finally:
+        server.shutdown()
+    assert done.returncode == 0, done.stderr[-3000:]
+    live = {f"{base}/index.html", f"{base}/incidents/index.html", f"{base}/{ongoing['url']}"}
+    axe = json.loads(done.stdout)["axe"]
+    # axe flags a timed refresh: exactly the live pages do it, so the audit saw the pages.
+    assert {v["url"] for v in axe if v["id"] == "meta-refresh"} == live
+    found = [
+        f"{v['url']} {v['scheme']}: {v['id']} ({v['impact']}) {v['nodes']}"
+        for v in axe
+        if not (v["id"] == "meta-refresh" and v["url"] in live)
+    ]
+    assert not found, "\n".join(found)

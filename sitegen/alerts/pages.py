@@ -35,6 +35,9 @@ def incident_pages(snap: Snapshot) -> list[dict]:
                 "current": n,
                 "now": snap.generated_at,
             },
+            # The first page changes every cycle (ongoing ones first): it refreshes; older
+            # pages do not.
+            "refresh": "live" if n == 1 else "",
         }
         for n, run in enumerate(runs, 1)
     ]
@@ -44,6 +47,8 @@ def incident_pages(snap: Snapshot) -> list[dict]:
             "path": incident_path(i.id),
             "template": "incident.html",
             "data": {"i": i},
+            # Ongoing, it changes every cycle and refreshes; resolved, it never changes again.
+            "refresh": "live" if i.end is None else "",
             "timeless": i.end is not None,
         }
         for i in snap.incidents

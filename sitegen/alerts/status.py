@@ -1,14 +1,12 @@
-"""The state of the site in one word, the 90-day strip, and data/status.json."""
+"""The state of the site in one word (for status.json and the badge) and the 90-day strip."""
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 
-from sitegen.alerts.incidents import Tracked, incident_path
-from sitegen.model import Alert, Day, Incident, Snapshot, SourceStatus
-from sitegen.render.environment import iso
+from sitegen.alerts.incidents import Tracked
+from sitegen.model import Alert, Day, Incident, SourceStatus
 
 STRIP_DAYS = 90
 _RANK = {"ok": 0, "unknown": 0, "degraded": 1, "down": 2}
@@ -60,38 +58,3 @@ def day_strip(
         ids = tuple(i.id for i in sorted(touched, key=lambda i: i.start))
         out.append(Day(_day(start), state, ids, availability))
     return tuple(out)
-
-
-def _iso(ts: float | None) -> str | None:
-    return None if ts is None else iso(ts)
-
-
-def status_json(snap: Snapshot) -> bytes:
-    """Return data/status.json: the state in one word, the firing alerts, the incidents."""
-    doc = {
-        "generated_at": _iso(snap.generated_at),
-        "state": overall(snap.alerts, snap.sources),
-        "alerts": [
-            {
-                "name": a.name,
-                "severity": a.severity,
-                "summary": a.summary,
-                "labels": dict(a.labels),
-                "since": _iso(a.since),
-            }
-            for a in snap.alerts
-        ],
-        "incidents": [
-            {
-                "id": i.id,
-                "title": i.name,
-                "severity": i.severity,
-                "summary": i.summary,
-                "start": _iso(i.start),
-                "end": _iso(i.end),
-                "url": incident_path(i.id),
-            }
-            for i in snap.incidents
-        ],
-    }
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()

@@ -27,6 +27,7 @@ MAIN_PAGES = (
     "logs/index.html",
     "concurrency/index.html",
     "about/index.html",
+    "incidents/index.html",
 )
 # One TCP round trip (10 segments of ~1,400 bytes): a page plus its CSS, gzipped, should fit.
 PAGE_BUDGET = 14_000

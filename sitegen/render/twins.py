@@ -9,7 +9,8 @@ import json
 import math
 
 from sitegen import charts
-from sitegen.alerts.status import status_json
+from sitegen.alerts.incidents import incident_path
+from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot
 from sitegen.render.environment import iso
@@ -130,6 +131,42 @@ def traces_json(snap: Snapshot) -> bytes:
             for t in newest_first(snap.traces)
         ],
     }
+    return _json_without_markup(doc)
+
+
+def _maybe_iso(ts: float | None) -> str | None:
+    return None if ts is None else iso(ts)
+
+
+def status_json(snap: Snapshot) -> bytes:
+    """Return data/status.json: the state in one word, the firing alerts, the incidents."""
+    doc = {
+        "generated_at": iso(snap.generated_at),
+        "state": overall(snap.alerts, snap.sources),
+        "alerts": [
+            {
+                "name": a.name,
+                "severity": a.severity,
+                "summary": a.summary,
+                "labels": dict(a.labels),
+                "since": _maybe_iso(a.since),
+            }
+            for a in snap.alerts
+        ],
+        "incidents": [
+            {
+                "id": i.id,
+                "title": i.name,
+                "severity": i.severity,
+                "summary": i.summary,
+                "start": iso(i.start),
+                "end": _maybe_iso(i.end),
+                "url": incident_path(i.id),
+            }
+            for i in snap.incidents
+        ],
+    }
+    # Alert summaries and labels are anybody's text, like log lines.
     return _json_without_markup(doc)
 
 
