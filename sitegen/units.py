@@ -50,6 +50,11 @@ def _duration(seconds: float) -> str:
     return f"{sign}{whole}{name_big} {part}{name_small}" if part else f"{sign}{whole}{name_big}"
 
 
+def counted(n: int, noun: str, nouns: str = "") -> str:
+    """Return "1 line", "2 lines", "1,000 entries": a count with its noun in the right number."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
+
+
 def format_value(value: float | None, unit: str) -> str:
     """Format a number for display in the given unit ("bytes", "seconds", "percent", ...)."""
     if value is None:

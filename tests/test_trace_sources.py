@@ -573,7 +573,7 @@ def test_one_failing_jaeger_service_costs_only_itself(cfg: Config, fast) -> None
         with pytest.MonkeyPatch.context() as mp:
             mp.setattr(httpapi, "MAX_PARALLEL", 1)
             part = jaeger.collect(context(cfg))
-    assert len(part.traces) == 1 and "1 services failed (first: HTTP 400 from" in part.detail
+    assert len(part.traces) == 1 and "1 service failed (first: HTTP 400 from" in part.detail
 
 
 def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, fast) -> None:
@@ -587,7 +587,7 @@ def test_jaeger_counts_each_span_once_whatever_the_services_asked(cfg: Config, f
         )
     (got,) = part.traces
     assert len(got.spans) == 57
-    assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 traces shown")
+    assert part.detail.startswith(f"57 spans of 10 services from {api.url}, 1 trace shown")
 
 
 def test_jaegers_own_fixture_trace_is_read_once_through_every_service(cfg: Config, fast) -> None:
@@ -894,7 +894,7 @@ def test_reading_stops_at_the_cycle_deadline(cfg: Config) -> None:
     assert part.detail.endswith("stopped at the cycle's deadline after 0 new spans")
     # What was not read waits: the next cycle, with time, reads it all.
     part = traces.collect(context(with_traces(cfg, otlp_json=(str(f),))))
-    assert part.detail.startswith("1000 new spans from 1 files, 50 traces shown")
+    assert part.detail.startswith("1,000 new spans from 1 file, 50 traces shown")
 
 
 def test_many_files_stop_at_the_span_budget_newest_first(cfg: Config) -> None:

@@ -23,11 +23,6 @@ def top_errors(logs: tuple[LogRecord, ...], limit: int = 5) -> list[tuple[str, i
     return counts.most_common(limit)
 
 
-def counted(n: int, noun: str, nouns: str = "") -> str:
-    """Return "1 line", "2 lines", "1,000 entries": a count with its noun in the right number."""
-    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"
-
-
 def level_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
     """Return (level, lines) for every level, and for "-" (no level named) when it has lines."""
     rows = [(level, counts.get(level, 0)) for level in LEVELS]

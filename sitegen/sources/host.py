@@ -18,6 +18,7 @@ import psutil
 from sitegen.history import Sample
 from sitegen.model import HostInfo, Labels
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
+from sitegen.units import counted
 
 NAME = "host"
 SAMPLE_SECONDS = 0.25
@@ -131,4 +132,7 @@ def collect(ctx: SourceContext) -> Part:
     samples = sample()
     ctx.history.add(samples)
     part = history_part(ctx, METRICS, source=NAME)
-    return replace(part, detail=f"{len(samples)} samples taken, {len(part.panels)} charts")
+    return replace(
+        part,
+        detail=f"{counted(len(samples), 'sample')} taken, {counted(len(part.panels), 'chart')}",
+    )

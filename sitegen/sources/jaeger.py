@@ -12,6 +12,7 @@ from sitegen.sources.httpapi import ApiError, client, gather, get_json, read_ans
 from sitegen.sources.tracepart import carried, traces_part
 from sitegen.traces.jaeger import JaegerReader
 from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
+from sitegen.units import counted
 
 NAME = "jaeger"
 # Services asked per cycle; a Jaeger listing hundreds would otherwise eat the deadline.
@@ -64,7 +65,7 @@ def collect(ctx: SourceContext) -> Part:
         carried(ctx.previous),
         parsed,
         cfg.max_traces,
-        f"{len(parsed.spans)} spans of {len(asked)} services from {base}",
+        f"{counted(len(parsed.spans), 'span')} of {counted(len(asked), 'service')} from {base}",
         f"{unasked} more services not asked" if unasked else "",
-        f"{len(failed)} services failed (first: {failed[0]})" if failed else "",
+        f"{counted(len(failed), 'service')} failed (first: {failed[0]})" if failed else "",
     )

@@ -22,12 +22,13 @@ from typing import IO
 
 from sitegen.logs.fields import duration_in_text, level_of, trace_id_of
 from sitegen.logs.parse import Line, clean, to_record
-from sitegen.logs.stats import counted, level_samples, order_key, tail
+from sitegen.logs.stats import level_samples, order_key, tail
 from sitegen.logs.timestamps import sane
 from sitegen.redact import KeyBlocks
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.logs import shown_before, stop_time
 from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.units import counted
 
 NAME = "journald"
 STATE = "journald/cursor.json"

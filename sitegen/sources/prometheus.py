@@ -37,6 +37,7 @@ from sitegen.retry import with_retries
 from sitegen.sources import httpapi
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood, is_time
+from sitegen.units import counted
 
 NAME = "prometheus"
 PANEL_CACHE = "prometheus-panels"
@@ -311,7 +312,9 @@ def collect(ctx: SourceContext) -> Part:
             panels.append(panel)
     cache.save(PANEL_CACHE, kept)
     failed = [p for p in done if p.error]
-    detail = f"{len(done) - len(failed)} of {len(done)} panels queried from {redact(cfg.url)}"
+    detail = (
+        f"{len(done) - len(failed)} of {counted(len(done), 'panel')} queried from {redact(cfg.url)}"
+    )
     # Every panel failing means the server is down or unreachable: the source failed.
     error = failed[0].error if failed and len(failed) == len(done) else None
     return Part(panels=tuple(panels), detail=detail, error=error)

@@ -8,6 +8,7 @@ import psutil
 
 from sitegen.model import SiteStats, Uptime
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
+from sitegen.units import counted
 
 NAME = "self"
 CYCLES_SHOWN = 200
@@ -65,5 +66,5 @@ def collect(ctx: SourceContext) -> Part:
         figures=part.figures,
         panels=part.panels,
         cycles=cycles,
-        detail=f"{len(cycles)} cycles in history",
+        detail=f"{counted(len(cycles), 'cycle')} in history",
     )

@@ -22,6 +22,7 @@ from sitegen.traces.spans import (
     as_int,
     norm_id,
 )
+from sitegen.units import counted
 
 NAME = "tempo"
 # Trace fetches per cycle: a first cycle against a busy Tempo costs seconds, not minutes.
@@ -78,8 +79,9 @@ def collect(ctx: SourceContext) -> Part:
         kept,
         reader.result(),
         cfg.max_traces,
-        f"{len(found)} traces found by {cfg.tempo_query} at {base}, {len(answers)} fetched",
+        f"{counted(len(found), 'trace')} found by {cfg.tempo_query} at {base}, "
+        f"{len(answers)} fetched",
         f"{left} left for the next cycle" if left else "",
         f"{len(missing)} not found" if missing else "",
-        f"{len(failed)} fetches failed (first: {failed[0]})" if failed else "",
+        f"{counted(len(failed), 'fetch', 'fetches')} failed (first: {failed[0]})" if failed else "",
     )

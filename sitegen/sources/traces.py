@@ -17,6 +17,7 @@ from sitegen.telemetry import SPANS_FILE
 from sitegen.traces.documents import DocumentTailer
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
+from sitegen.units import counted
 
 NAME = "traces"
 TAIL_STATE = "tail/traces.json"
@@ -43,7 +44,7 @@ def collect(ctx: SourceContext) -> Part:
         carried(ctx.previous),
         parsed,
         ctx.cfg.traces.max_traces,
-        f"{len(parsed.spans)} new spans from {len(paths)} files",
+        f"{counted(len(parsed.spans), 'new span')} from {counted(len(paths), 'file')}",
         f"{skipped} bytes skipped to keep up" if skipped else "",
         problems=problems,
     )
