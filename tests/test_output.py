@@ -78,3 +78,36 @@ def test_images_lose_their_metadata_and_take_the_smaller_format() -> None:
 
     assets = build_assets()
     assert assets.icon_href.startswith("assets/favicon.") and assets.icon_href in assets.files
+
+
+def test_an_unchanged_file_is_linked_from_the_previous_build(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    write_site(out, {"same.html": b"kept", "changed.html": b"old", "sized.html": b"aaa"}, "t0")
+    old_build = out.resolve()
+    # A reader that opened the old build keeps reading it by its own path.
+    old_changed = old_build / "changed.html"
+    write_site(out, {"same.html": b"kept", "changed.html": b"new!", "sized.html": b"bbb"}, "t1")
+    new_build = out.resolve()
+    assert new_build != old_build
+    assert (new_build / "same.html").stat().st_ino == (old_build / "same.html").stat().st_ino
+    for name in ("changed.html", "sized.html"):  # a new size, and the same size with new bytes
+        assert (new_build / name).stat().st_ino != (old_build / name).stat().st_ino
+    assert (out / "changed.html").read_bytes() == b"new!"
+    assert (out / "sized.html").read_bytes() == b"bbb"
+    assert old_changed.read_bytes() == b"old"
+    assert (old_build / "sized.html").read_bytes() == b"aaa"
+
+
+def test_a_file_that_cannot_be_linked_is_written(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    out = tmp_path / "public"
+    write_site(out, {"same.html": b"kept"}, "t0")
+
+    def cross_device(src: object, dst: object) -> None:
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "link", cross_device)
+    write_site(out, {"same.html": b"kept"}, "t1")
+    assert (out / "same.html").read_bytes() == b"kept"
+    assert (out / "same.html").stat().st_nlink == 1

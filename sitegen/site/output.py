@@ -3,7 +3,9 @@
 ``out_dir`` is a symlink into ``.<out_dir>.builds/``; readers (a web server, a browser, the
 publisher) see the old site or the new one, never a mix. The previous build is kept so a
 reader that is half-way through the old one can finish. A build that cannot be written
-whole (a full disk) is removed at once; the site stays as it was.
+whole (a full disk) is removed at once; the site stays as it was. A file whose bytes equal
+the previous build's is a hard link to it rather than a new copy: files are never written
+in place, so a link shared with the old build can't change under its readers.
 """
 
 from __future__ import annotations
@@ -89,6 +91,29 @@ def _prune(out_dir: Path, current: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
+def _current_build(out_dir: Path) -> Path | None:
+    """Return the build out_dir points to now, if it is one of ours."""
+    if not out_dir.is_symlink():
+        return None
+    target = out_dir.resolve()
+    return target if target.parent == builds_dir(out_dir).resolve() else None
+
+
+def _link_unchanged(previous: Path | None, rel: str, data: bytes, target: Path) -> bool:
+    """Hard-link target to the previous build's file when its bytes are the same."""
+    if previous is None:
+        return False
+    old = previous / rel
+    try:
+        # A size check first: most changed files differ in size and are never read back.
+        if old.stat().st_size != len(data) or old.read_bytes() != data:
+            return False
+        os.link(old, target)
+    except OSError:  # gone, unreadable, or another filesystem: write it instead
+        return False
+    return True
+
+
 def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Written:
     """Write files plus manifest.json into a new build and switch out_dir to it atomically."""
     out_dir = out_dir.absolute()
@@ -98,11 +123,13 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
     everything = {**files, MANIFEST: json.dumps(manifest, indent=1).encode()}
+    previous = _current_build(out_dir)
     try:
         for rel, data in everything.items():
             target = tmp / rel
             target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(data)
+            if not _link_unchanged(previous, rel, data, target):
+                target.write_bytes(data)
     except BaseException:
         # A full disk fails every cycle alike: a partial build left behind each time would
         # keep the space from ever coming back.
