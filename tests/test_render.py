@@ -485,3 +485,29 @@ def test_a_round_predicted_cheap_renders_here_and_one_that_pays_starts_the_pool(
         workers = set(pool.warm_up())
         assert len(workers) == 2 and {p.record.pid for p in pooled} <= workers
         assert [p.body for p in pooled] == [p.body for p in first]
+
+
+def test_a_finished_trace_is_keyed_without_pickling_its_spans(monkeypatch) -> None:
+    from sitegen.render.keys import task_key
+
+    snap = snapshot(Workload(panels=1, traces=1, spans_per_trace=6, log_lines=1))
+    trace = snap.traces[0]
+
+    def key_of(t: Trace) -> bytes:
+        task = next(
+            k for k in page_tasks(dataclasses.replace(snap, traces=(t,)), common())
+            if k.name.startswith("trace ")
+        )  # fmt: skip
+        return task_key(task, b"stamp")
+
+    def refuse(self: Trace) -> dict:
+        raise AssertionError("a finished trace's spans were pickled for its key")
+
+    monkeypatch.setattr(Trace, "__getstate__", refuse)
+    unchanged = key_of(Trace(trace.trace_id, tuple(trace.spans)))
+    assert unchanged == key_of(trace)
+    late = dataclasses.replace(trace.spans[-1], span_id="f" * 16)
+    assert key_of(dataclasses.replace(trace, spans=(*trace.spans, late))) != unchanged
+    failed = dataclasses.replace(trace.spans[-1], status="error")
+    assert not trace.has_error
+    assert key_of(dataclasses.replace(trace, spans=(*trace.spans[:-1], failed))) != unchanged

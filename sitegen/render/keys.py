@@ -2,7 +2,9 @@
 
 A task's key digests everything its bytes come from: its data, the stylesheet's name and
 the rest of what every page shows (Common), and the templates (their names, sizes and
-modification times). Pages of the last cycle are kept by key; a task whose key is among
+modification times). A finished trace counts by its id, span count, bounds and error flag,
+not its pickled spans: a site of thousands of traces would spend its cycle on that. Pages
+of the last cycle are kept by key; a task whose key is among
 them gets those bytes back without a round trip to the pool.
 """
 
@@ -15,6 +17,7 @@ import pickle
 from collections.abc import Callable
 from pathlib import Path
 
+from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
 from sitegen.render.tasks import PageTask, RenderedPage
 
@@ -39,12 +42,21 @@ def task_key(task: PageTask, stamp: bytes) -> bytes:
         common = dataclasses.replace(
             common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
         )
+        data = {k: _finished(v) if isinstance(v, Trace) else v for k, v in task.data.items()}
+    else:
+        data = task.data
     inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
               task.refresh)  # fmt: skip
     return hashlib.blake2b(
-        pickle.dumps((inputs, common, task.data), protocol=pickle.HIGHEST_PROTOCOL),
+        pickle.dumps((inputs, common, data), protocol=pickle.HIGHEST_PROTOCOL),
         digest_size=16,
     ).digest()
+
+
+def _finished(trace: Trace) -> tuple:
+    """Return what tells one state of a finished trace from another: spans arriving late
+    change its count or bounds, a span failing late its error flag."""
+    return (trace.trace_id, len(trace.spans), trace.start_ns, trace.duration_ns, trace.has_error)
 
 
 class Reuse:
