@@ -117,3 +117,26 @@ def test_dependency_map_is_deterministic_and_escaped() -> None:
     assert svg.count('class="edge') == 3 and 'class="edge err"' in svg and "100% errors" in svg
     evil = str(depmap(["<script>x</script>"], []))
     assert "<script>" not in evil and "&lt;script&gt;" in evil
+
+
+def test_breakdown_walks_only_the_traces_new_since_the_last(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from sitegen.traces import stats
+
+    other = Trace("o" * 32, tuple(replace(s, trace_id="o" * 32) for s in TRACE.spans))
+    first = breakdown([TRACE, other])
+    walked: list[str] = []
+    real = stats.self_time
+
+    def counting(span: Span, children: list[Span]) -> int:
+        walked.append(span.trace_id)
+        return real(span, children)
+
+    monkeypatch.setattr(stats, "self_time", counting)
+    assert breakdown([TRACE, other]) == first and not walked
+    late = span("e", "a", "cart", "get", 50, 95)
+    grown = Trace(TRACE.trace_id, (*TRACE.spans, late))
+    stats_now = {(s.service, s.operation): s for s in breakdown([grown, other])}
+    assert set(walked) == {TRACE.trace_id} and len(walked) == len(grown.spans)
+    assert stats_now[("cart", "get")].count == 3

@@ -20,6 +20,7 @@ from pathlib import Path
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
 from sitegen.render.tasks import PageTask, RenderedPage
+from sitegen.traces.stats import finished_state
 
 Render = Callable[[list[PageTask]], list[RenderedPage]]
 
@@ -42,7 +43,7 @@ def task_key(task: PageTask, stamp: bytes) -> bytes:
         common = dataclasses.replace(
             common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
         )
-        data = {k: _finished(v) if isinstance(v, Trace) else v for k, v in task.data.items()}
+        data = {k: finished_state(v) if isinstance(v, Trace) else v for k, v in task.data.items()}
     else:
         data = task.data
     inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
@@ -51,12 +52,6 @@ def task_key(task: PageTask, stamp: bytes) -> bytes:
         pickle.dumps((inputs, common, data), protocol=pickle.HIGHEST_PROTOCOL),
         digest_size=16,
     ).digest()
-
-
-def _finished(trace: Trace) -> tuple:
-    """Return what tells one state of a finished trace from another: spans arriving late
-    change its count or bounds, a span failing late its error flag."""
-    return (trace.trace_id, len(trace.spans), trace.start_ns, trace.duration_ns, trace.has_error)
 
 
 class Reuse:

@@ -63,18 +63,49 @@ def self_time(span: Span, children: list[Span]) -> int:
     return max(0, span.duration_ns - covered)
 
 
+def finished_state(trace: Trace) -> tuple:
+    """Return what tells one state of a finished trace from another: spans arriving late
+    change its count or bounds, a span failing late its error flag."""
+    return (trace.trace_id, len(trace.spans), trace.start_ns, trace.duration_ns, trace.has_error)
+
+
+# Per (service, operation): span durations, self times, errors.
+_Part = dict[tuple[str, str], tuple[list[int], list[int], int]]
+# What each trace of the last breakdown added, by its state: a site of thousands of finished
+# traces gains a few a cycle, and walking every span's children again cost most of a cycle.
+_PARTS: dict[tuple, _Part] = {}
+
+
+def _part(trace: Trace) -> _Part:
+    children = _children(trace)
+    part: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+    for span in trace.spans:
+        durations, selves, errors = part.setdefault((span.service, span.name), ([], [], []))
+        durations.append(span.duration_ns)
+        selves.append(self_time(span, children.get(span.span_id, [])))
+        errors.append(span.status == "error")
+    return {key: (d, s, sum(e)) for key, (d, s, e) in part.items()}
+
+
 def breakdown(traces: Iterable[Trace]) -> list[OpStats]:
     """Return latency percentiles and self time per (service, operation), slowest first."""
     durations: dict[tuple[str, str], list[int]] = {}
     selves: dict[tuple[str, str], list[int]] = {}
     errors: dict[tuple[str, str], int] = {}
+    parts: dict[tuple, _Part] = {}
     for trace in traces:
-        children = _children(trace)
-        for span in trace.spans:
-            key = (span.service, span.name)
-            durations.setdefault(key, []).append(span.duration_ns)
-            selves.setdefault(key, []).append(self_time(span, children.get(span.span_id, [])))
-            errors[key] = errors.get(key, 0) + (span.status == "error")
+        if not trace.spans:  # no bounds to tell its state by, and nothing to add
+            continue
+        state = finished_state(trace)
+        part = parts.get(state) or _PARTS.get(state) or _part(trace)
+        parts[state] = part
+        for key, (d, s, e) in part.items():
+            durations.setdefault(key, []).extend(d)
+            selves.setdefault(key, []).extend(s)
+            errors[key] = errors.get(key, 0) + e
+    # Only the traces of this call are kept, so memory follows the site, not its past.
+    _PARTS.clear()
+    _PARTS.update(parts)
     stats = []
     for (svc, op), found in durations.items():
         d = sorted(found)
