@@ -111,3 +111,13 @@ def test_a_file_that_cannot_be_linked_is_written(tmp_path: Path, monkeypatch) ->
     write_site(out, {"same.html": b"kept"}, "t1")
     assert (out / "same.html").read_bytes() == b"kept"
     assert (out / "same.html").stat().st_nlink == 1
+
+
+def test_a_previous_build_with_an_unreadable_manifest_is_not_linked_from(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    write_site(out, {"same.html": b"kept"}, "t0")
+    old_build = out.resolve()
+    (old_build / "manifest.json").write_text('{"files": [')
+    write_site(out, {"same.html": b"kept"}, "t1")
+    assert (out / "same.html").read_bytes() == b"kept"
+    assert (out / "same.html").stat().st_ino != (old_build / "same.html").stat().st_ino

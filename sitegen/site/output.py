@@ -99,17 +99,22 @@ def _current_build(out_dir: Path) -> Path | None:
     return target if target.parent == builds_dir(out_dir).resolve() else None
 
 
-def _link_unchanged(previous: Path | None, rel: str, data: bytes, target: Path) -> bool:
-    """Hard-link target to the previous build's file when its bytes are the same."""
+def _previous_sums(previous: Path | None) -> dict[str, str]:
+    """Return the SHA-256 of each file of the previous build, from its manifest."""
     if previous is None:
-        return False
-    old = previous / rel
+        return {}
     try:
-        # A size check first: most changed files differ in size and are never read back.
-        if old.stat().st_size != len(data) or old.read_bytes() != data:
-            return False
-        os.link(old, target)
-    except OSError:  # gone, unreadable, or another filesystem: write it instead
+        files = json.loads((previous / MANIFEST).read_bytes())["files"]
+        return {rel: entry["sha256"] for rel, entry in files.items()}
+    except (OSError, ValueError, LookupError, TypeError, AttributeError):
+        return {}  # unreadable or not ours: every file is written
+
+
+def _link(previous: Path, rel: str, target: Path) -> bool:
+    """Hard-link target to the previous build's file; False if that cannot be done."""
+    try:
+        os.link(previous / rel, target)
+    except OSError:  # gone, or another filesystem: write it instead
         return False
     return True
 
@@ -124,11 +129,18 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     manifest = manifest_of(files, generated_at)
     everything = {**files, MANIFEST: json.dumps(manifest, indent=1).encode()}
     previous = _current_build(out_dir)
+    # The manifests' digests tell which files are unchanged without reading them back.
+    sums = _previous_sums(previous)
+    made: set[Path] = set()
     try:
         for rel, data in everything.items():
             target = tmp / rel
-            target.parent.mkdir(parents=True, exist_ok=True)
-            if not _link_unchanged(previous, rel, data, target):
+            if target.parent not in made:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                made.add(target.parent)
+            entry = manifest["files"].get(rel)
+            same = previous is not None and entry is not None and sums.get(rel) == entry["sha256"]
+            if not (same and _link(previous, rel, target)):
                 target.write_bytes(data)
     except BaseException:
         # A full disk fails every cycle alike: a partial build left behind each time would
