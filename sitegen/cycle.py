@@ -1,4 +1,4 @@
-"""One cycle, top to bottom: collect -> render -> optimize -> write (publish comes later).
+"""One cycle, top to bottom: collect -> optimize -> render rounds -> write -> publish -> record.
 
 Read run_cycle() and you know the whole program; everything it calls takes plain data and
 returns plain data.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +29,11 @@ from sitegen.render.crawl import crawl_files
 from sitegen.render.environment import iso
 from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool, worker_count
-from sitegen.render.rounds import render_site
-from sitegen.render.tasks import Common, PageTask, report_tasks
+from sitegen.render.rounds import metrics_round, pages_round, reports_round
+from sitegen.render.tasks import Common, PageTask, RenderedPage, report_tasks
 from sitegen.render.twins import twins
 from sitegen.site import lease
-from sitegen.site.optimize import build_assets
+from sitegen.site.optimize import Assets, build_assets
 from sitegen.site.output import Written, write_site
 from sitegen.site.probe import probe
 from sitegen.sources import Previous, collect_all, default_sources
@@ -167,6 +167,141 @@ def _publish(rt: Runtime, site: Path) -> Published:
     return done
 
 
+@dataclass
+class _Stages:
+    """The cycle's stages as they run: each is a span of the trace and a timing."""
+
+    tracer: trace.Tracer
+    progress: Callable[[str], None]
+    done: list[StageTiming] = field(default_factory=list)
+    running: str = ""  # the stage under way, and when it started (perf_counter)
+    started: float = 0.0
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[trace.Span]:
+        """Run one stage in its own span and time it."""
+        start = time.perf_counter()
+        with self.tracer.start_as_current_span(name) as span:
+            self.running, self.started = name, time.perf_counter()
+            yield span
+        self.running = ""
+        self.done.append(StageTiming(name, time.perf_counter() - start))
+        self.progress(f"{name:<9} {self.done[-1].seconds:7.3f}s")
+
+    def so_far(self) -> tuple[StageTiming, ...]:
+        """The finished stages, then the one under way with the seconds it has taken so far."""
+        if not self.running:
+            return tuple(self.done)
+        return (*self.done, StageTiming(self.running, time.perf_counter() - self.started))
+
+
+def _collect(rt: Runtime, now: float) -> Snapshot:
+    """Collect every source (a failed one keeps its last good part) into the snapshot."""
+    cfg, tracer = rt.cfg, rt.telemetry.tracer
+    ctx = SourceContext(
+        cfg=cfg,
+        history=rt.history,
+        state_dir=cfg.site.state_dir,
+        now=now,
+        deadline=time.monotonic() + _deadline(cfg),
+    )
+    got = collect_all(ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger)
+    seen = witness(cfg.alerts, cfg.site.state_dir, got.part.alerts, got.statuses, now)
+    return Snapshot(
+        generated_at=now,
+        title=cfg.site.title,
+        base_url=cfg.site.base_url,
+        interval_seconds=cfg.site.interval_seconds,
+        host=host_info(),
+        sources=got.statuses,
+        figures=got.part.figures,
+        panels=got.part.panels,
+        traces=got.part.traces,
+        logs=got.part.logs,
+        cycles=got.part.cycles,
+        version=__version__,
+        site=got.part.site,
+        alerts=seen.alerts,
+        incidents=seen.tracked.incidents,
+        watched_since=seen.tracked.since,
+        days=day_strip(seen.tracked, rt.history.probes_by_day, now, cfg.alerts.keep_days * 86400.0),
+    )
+
+
+def _common(rt: Runtime, snap: Snapshot, assets: Assets) -> Common:
+    """What every page of this cycle shares: title, times, asset links, failing sources."""
+    cfg = rt.cfg
+    return Common(
+        title=cfg.site.title,
+        generated_at=snap.generated_at,
+        refresh_seconds=cfg.site.refresh_seconds or cfg.site.interval_seconds,
+        next_run=rt.next_run(),
+        css_href=assets.css_href,
+        icon_href=assets.icon_href,
+        version=__version__,
+        hostname=snap.host.hostname,
+        stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
+        failed_sources=tuple(s.name for s in snap.sources if not s.ok),
+        alerts=firing_links(snap.alerts, snap.incidents),
+        feed=bool(cfg.site.base_url),
+    )
+
+
+def _renderer(rt: Runtime) -> Callable[[list[PageTask]], list[RenderedPage]]:
+    """The pool's render, skipping the tasks whose inputs the last cycle already rendered."""
+    # Rendering gets two intervals (at least a minute): past that a worker is stuck.
+    limit = max(60.0, 2.0 * rt.cfg.site.interval_seconds)
+    return rt.reuse.cycle(lambda tasks: rt.pool.render(tasks, timeout=limit))
+
+
+def _trace_tasks(
+    telemetry: Telemetry, parent_span: trace.Span, records: Sequence[TaskRecord]
+) -> None:
+    """Make the pool's tasks spans of this trace, with the times the workers measured."""
+    parent = trace.set_span_in_context(parent_span)
+    for r in records:
+        name, attributes = page_span(r.name)
+        span = telemetry.tracer.start_span(
+            name,
+            context=parent,
+            start_time=r.start_ns,
+            attributes={**attributes, "worker.pid": r.pid, "page.bytes": r.size},
+        )
+        if r.error:
+            span.set_status(Status(StatusCode.ERROR, r.error))
+            log(telemetry.logger, logging.ERROR, "page failed", page=r.name, why=r.error)
+        span.end(end_time=r.end_ns)
+
+
+def _site_files(
+    snap: Snapshot, assets: Assets, pages: Sequence[RenderedPage], base_url: str
+) -> dict[str, bytes]:
+    """Every file of the site by its path: assets, pages, data twins, alert feeds, crawl files."""
+    files = {**assets.files, **{p.path: p.body for p in pages}}
+    files.update(twins(snap))
+    files.update(alert_files(snap, base_url))
+    files.update(crawl_files(files, base_url))
+    return files
+
+
+def _record(
+    rt: Runtime, snap: Snapshot, record: CycleRecord, ran: Sequence[TaskRecord], common: Common
+) -> None:
+    """Keep the finished cycle in history and self metrics, and log it."""
+    rt.history.add_cycle(record)
+    rt.history.add([*cycle_samples(record), *task_samples(record.ts, ran)])
+    _observe(rt.metrics, record, snap)
+    log(
+        rt.telemetry.logger,
+        logging.INFO,
+        "cycle finished",
+        seconds=round(record.seconds, 3),
+        pages=record.pages,
+        bytes=record.bytes,
+        failed_sources=list(common.failed_sources),
+    )
+
+
 def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
     """Run one full cycle and return what it made; a failed source never fails the cycle.
 
@@ -174,129 +309,43 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
     publish raises after the site is written, so it is retried by the next cycle.
     """
     cfg, tracer = rt.cfg, rt.telemetry.tracer
-    stages: list[StageTiming] = []
-
-    @contextmanager
-    def stage(name: str) -> Iterator[trace.Span]:
-        start = time.perf_counter()
-        with tracer.start_as_current_span(name) as span:
-            yield span
-        stages.append(StageTiming(name, time.perf_counter() - start))
-        rt.progress(f"{name:<9} {stages[-1].seconds:7.3f}s")
-
+    clock = _Stages(tracer, rt.progress)
     cycle_start = time.perf_counter()
     with tracer.start_as_current_span("cycle") as cycle_span:
         now = time.time()
-        with stage("collect"):
-            ctx = SourceContext(
-                cfg=cfg,
-                history=rt.history,
-                state_dir=cfg.site.state_dir,
-                now=now,
-                deadline=time.monotonic() + _deadline(cfg),
-            )
-            got = collect_all(ctx, default_sources(ctx), rt.last_good, tracer, rt.telemetry.logger)
-            seen = witness(cfg.alerts, cfg.site.state_dir, got.part.alerts, got.statuses, now)
-            snap = Snapshot(
-                generated_at=now,
-                title=cfg.site.title,
-                base_url=cfg.site.base_url,
-                interval_seconds=cfg.site.interval_seconds,
-                host=host_info(),
-                sources=got.statuses,
-                figures=got.part.figures,
-                panels=got.part.panels,
-                traces=got.part.traces,
-                logs=got.part.logs,
-                cycles=got.part.cycles,
-                version=__version__,
-                site=got.part.site,
-                alerts=seen.alerts,
-                incidents=seen.tracked.incidents,
-                watched_since=seen.tracked.since,
-                days=day_strip(
-                    seen.tracked, rt.history.probes_by_day, now, cfg.alerts.keep_days * 86400.0
-                ),
-            )
+        with clock.stage("collect"):
+            snap = _collect(rt, now)
 
-        with stage("optimize"):
+        with clock.stage("optimize"):
             # Before rendering: every page links the stylesheet by its content hash.
             assets = build_assets()
 
-        with stage("render") as render_span:
-            render_start = time.perf_counter()
-            common = Common(
-                title=cfg.site.title,
-                generated_at=now,
-                refresh_seconds=cfg.site.refresh_seconds or cfg.site.interval_seconds,
-                next_run=rt.next_run(),
-                css_href=assets.css_href,
-                icon_href=assets.icon_href,
-                version=__version__,
-                hostname=snap.host.hostname,
-                stale_sources=tuple(s.name for s in snap.sources if s.stale_since),
-                failed_sources=tuple(s.name for s in snap.sources if not s.ok),
-                alerts=firing_links(snap.alerts, snap.incidents),
-                feed=bool(cfg.site.base_url),
+        with clock.stage("render") as render_span:
+            common, render = _common(rt, snap, assets), _renderer(rt)
+            first = pages_round(render, snap, common)
+            metrics = metrics_round(render, first, snap, common, assets.css_gzip)
+            rendered = reports_round(
+                render,
+                (*first, *metrics),
+                lambda records: report_tasks(
+                    snap, common, records, clock.so_far(), rt.pool.workers, cfg.source, assets.files
+                ),
             )
-            # Rendering gets two intervals (at least a minute): past that a worker is stuck.
-            limit = max(60.0, 2.0 * cfg.site.interval_seconds)
+            _trace_tasks(rt.telemetry, render_span, rendered.records)
 
-            def reports(records: tuple[TaskRecord, ...]) -> list[PageTask]:
-                so_far = (*stages, StageTiming("render", time.perf_counter() - render_start))
-                return report_tasks(
-                    snap, common, records, so_far, rt.pool.workers, cfg.source, assets.files
-                )
-
-            rendered = render_site(
-                rt.reuse.cycle(lambda tasks: rt.pool.render(tasks, timeout=limit)),
-                snap,
-                common,
-                assets.css_gzip,
-                reports,
-            )
-            pages, records = rendered.pages, rendered.records
-            # The pool's tasks become spans of this trace, with the times the workers measured.
-            parent = trace.set_span_in_context(render_span)
-            for r in records:
-                name, attributes = page_span(r.name)
-                span = tracer.start_span(
-                    name,
-                    context=parent,
-                    start_time=r.start_ns,
-                    attributes={**attributes, "worker.pid": r.pid, "page.bytes": r.size},
-                )
-                if r.error:
-                    span.set_status(Status(StatusCode.ERROR, r.error))
-                    log(rt.telemetry.logger, logging.ERROR, "page failed", page=r.name, why=r.error)
-                span.end(end_time=r.end_ns)
-
-        with stage("write"):
-            files = {**assets.files, **{p.path: p.body for p in pages}}
-            files.update(twins(snap))
-            files.update(alert_files(snap, cfg.site.base_url))
-            files.update(crawl_files(files, cfg.site.base_url))
+        with clock.stage("write"):
+            files = _site_files(snap, assets, rendered.pages, cfg.site.base_url)
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None
         if publish_site and cfg.publish.bucket:
-            with stage("publish"):
+            with clock.stage("publish"):
                 published = _publish(rt, written.path)
 
         seconds = time.perf_counter() - cycle_start
         cycle_span.set_attribute("site.files", written.files)
-        record = CycleRecord(now, seconds, tuple(stages), len(pages), written.bytes, ok=True)
-        rt.history.add_cycle(record)
-        rt.history.add([*cycle_samples(record), *task_samples(now, records)])
-        _observe(rt.metrics, record, snap)
-        log(
-            rt.telemetry.logger,
-            logging.INFO,
-            "cycle finished",
-            seconds=round(seconds, 3),
-            pages=len(pages),
-            bytes=written.bytes,
-            failed_sources=list(common.failed_sources),
-        )
+        stages = tuple(clock.done)
+        record = CycleRecord(now, seconds, stages, len(rendered.pages), written.bytes, ok=True)
+        _record(rt, snap, record, rendered.records, common)
     rt.telemetry.flush()
-    return CycleResult(snap, written, tuple(stages), published)
+    return CycleResult(snap, written, stages, published)

@@ -85,6 +85,41 @@ def metrics_tasks(
     ]
 
 
+def pages_round(
+    render: Callable[[list[PageTask]], list[RenderedPage]], snap: Snapshot, common: Common
+) -> list[RenderedPage]:
+    """Round one: every page of the snapshot, and each metrics panel as a fragment."""
+    return render(with_still_copies(page_tasks(snap, common)))
+
+
+def metrics_round(
+    render: Callable[[list[PageTask]], list[RenderedPage]],
+    first: Sequence[RenderedPage],
+    snap: Snapshot,
+    common: Common,
+    css_gzip: int,
+) -> list[RenderedPage]:
+    """Round two: the metrics pages, packed from the panels round one rendered."""
+    panels = [p for p in first if p.record.fragment]
+    titles = [p.title for p in snap.panels]
+    return render(
+        with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+    )
+
+
+def reports_round(
+    render: Callable[[list[PageTask]], list[RenderedPage]],
+    done: Sequence[RenderedPage],
+    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
+) -> Rendered:
+    """Round three: the reports on the rounds before (`done`); returns the whole site."""
+    records = tuple(p.record for p in done)
+    last = render(with_still_copies(reports(records)))
+    pages = tuple(p for p in (*done, *last) if not p.record.fragment)
+    ran = tuple(r for r in (*records, *(p.record for p in last)) if not r.reused)
+    return Rendered(pages, ran)
+
+
 def render_site(
     render: Callable[[list[PageTask]], list[RenderedPage]],
     snap: Snapshot,
@@ -94,14 +129,6 @@ def render_site(
 ) -> Rendered:
     """Render pages and panels, then the metrics pages packed from the panels, then the
     reports on all of that work (three rounds of pool tasks)."""
-    first = render(with_still_copies(page_tasks(snap, common)))
-    panels = [p for p in first if p.record.fragment]
-    titles = [p.title for p in snap.panels]
-    metrics = render(
-        with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
-    )
-    records = tuple(p.record for p in (*first, *metrics))
-    last = render(with_still_copies(reports(records)))
-    pages = tuple(p for p in (*first, *metrics, *last) if not p.record.fragment)
-    ran = tuple(r for r in (*records, *(p.record for p in last)) if not r.reused)
-    return Rendered(pages, ran)
+    first = pages_round(render, snap, common)
+    metrics = metrics_round(render, first, snap, common, css_gzip)
+    return reports_round(render, (*first, *metrics), reports)
