@@ -21,6 +21,12 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sitegen import telemetry
+from sitegen.config import Config
+from sitegen.history import History
+from sitegen.sources import traces
+from sitegen.sources.base import SourceContext
+from sitegen.telemetry import Telemetry
 from tests.promserver import PromServer
 
 DURATION = 62.0
@@ -151,3 +157,29 @@ def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
 
     # Memory flat: what the process holds after ~50 more cycles is about what it held early.
     assert rss_late - rss_early < 40 * 2**20, (rss_early, rss_late)
+
+
+def test_own_spans_are_rotated_and_each_is_read_once(cfg: Config, monkeypatch) -> None:
+    # A file trimmed in place is a new file to a reader following inodes: it read its whole
+    # kept half again, a megabyte of old spans in one cycle, every few minutes of a long run.
+    monkeypatch.setattr(telemetry, "SPANS_MAX_BYTES", 20_000)
+    state = cfg.site.state_dir
+    tel = Telemetry(state, hostname="h")
+    history, previous = History(state, 86400), None
+    rotations, size = 0, 0
+    for cycle in range(60):
+        with tel.tracer.start_as_current_span(f"cycle {cycle}"):
+            for stage in ("collect", "render", "write"):
+                tel.tracer.start_span(stage).end()
+        assert tel.flush() == 4
+        part = traces.collect(
+            SourceContext(cfg, history, state, time.time(), time.monotonic() + 30, previous)
+        )
+        previous = part
+        assert part.detail.startswith("4 new spans"), (cycle, part.detail)
+        rotations += (state / "spans.jsonl").stat().st_size < size
+        size = (state / "spans.jsonl").stat().st_size
+        kept = [p.stat().st_size for p in state.glob("spans.jsonl*")]
+        assert len(kept) <= 2 and max(kept) <= 20_000, kept
+    tel.close()
+    assert rotations >= 2  # the test went through several rotations
