@@ -223,12 +223,17 @@ class History:
     @_guarded
     def first_ts(self) -> float | None:
         """Return the time of the oldest stored sample, or None for an empty history."""
+        coarsest = ROLLUP_STEPS[-1]
         with closing(self._connect()) as db:
             raw = db.execute("SELECT min(ts) FROM samples").fetchone()[0]
             rolled = db.execute(
-                "SELECT min(ts) FROM rollups WHERE step = ?", (ROLLUP_STEPS[-1],)
+                "SELECT min(ts) FROM rollups WHERE step = ?", (coarsest,)
             ).fetchone()[0]
-        return min((t for t in (raw, rolled) if t is not None), default=None)
+        # A rolled-up step starts up to a step before its first sample: while the raw
+        # samples still hold that one, they say when the history began.
+        if raw is not None and (rolled is None or raw - rolled < coarsest):
+            return raw
+        return rolled
 
     @_guarded
     def add_cycle(self, record: CycleRecord) -> None:

@@ -115,3 +115,18 @@ def test_a_full_disk_is_not_taken_for_damage(tmp_path: Path) -> None:
     assert not history._damaged(error)
     error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
     assert history._damaged(error)
+
+
+def test_the_first_sample_time_is_the_sample_not_the_start_of_its_rolled_up_step(
+    tmp_path: Path,
+) -> None:
+    # Local charts span what the history holds: a history one minute old read as up to
+    # half an hour old (the coarsest step's start) drew a chart mostly empty on the left.
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    h.add([("g", (), now - 60 + i, 1.0) for i in range(61)])
+    assert h.first_ts() == now - 60
+    # Once the raw samples of the start are gone (past the raw hour, deleted as they are
+    # added), the coarsest step says when it began.
+    h.add([("g", (), now - 4 * 3600, 1.0)])
+    assert h.first_ts() == now - 4 * 3600 - (now - 4 * 3600) % ROLLUP_STEPS[-1]
