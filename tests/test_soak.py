@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import psutil
 import pytest
 
 from sitegen import telemetry
+from sitegen.charts.spark import sparkline
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.sources import traces
@@ -183,3 +185,21 @@ def test_own_spans_are_rotated_and_each_is_read_once(cfg: Config, monkeypatch) -
         assert len(kept) <= 2 and max(kept) <= 20_000, kept
     tel.close()
     assert rotations >= 2  # the test went through several rotations
+
+
+def _vertices(svg: str) -> int:
+    """Count the points a chart's line path draws (a move, then relative x y pairs)."""
+    d = re.search(r'<path d="([^"]+)"', svg)[1]
+    return sum(1 + len(re.findall(r"-?\d+", part[1:])) // 2 for part in d.split("M")[1:])
+
+
+def test_a_sparkline_draws_half_a_point_per_column_however_long_its_history() -> None:
+    # A key figure's sparkline gets every point of its history window: an hour of one-second
+    # samples drew four points a column, a cost that grew with the history for 4 minutes.
+    hour = [(1_795_000_000.0 + i, float(i % 97)) for i in range(3600)]
+    for points in (hour[:300], hour):
+        svg = str(sparkline(points, width=120))
+        assert _vertices(svg) <= 60
+        assert re.search(r'<path d="([^"]+)"', svg)[1].count("M") == 1  # no gap made up
+    short = hour[:40]  # fewer than that: every sample is drawn
+    assert _vertices(str(sparkline(short, width=120))) == 40
