@@ -363,6 +363,16 @@ def test_two_samples_a_known_30_s_apart_step_and_25_minutes_apart_are_two_marks(
     assert all(int(w) <= 2 * 8 + 1 for w in re.findall(r"h(\d+)v", cells))
 
 
+def test_samples_sparser_than_the_known_step_still_draw_a_line() -> None:
+    # `sitegen render` from cron every 5 minutes with the default 30 s interval: the measured
+    # step (300 s) is the usual one, so five samples make one line, not five dots.
+    every_5_min = tuple((T0 + 300 * k, float(k)) for k in range(5))
+    svg = str(line_chart("cron", [Series(labels_of({"k": "a"}), every_5_min, step=30.0)], "",
+                         t0=T0, t1=T0 + 3600))  # fmt: skip
+    (line,) = re.findall(r'<path d="([^"]+)"', svg)
+    assert line.count("M") == 1, "samples of a slower schedule are drawn apart"
+
+
 def tick_labels(svg: str) -> list[tuple[float, str]]:
     """Return (x, text) of the y-axis labels (right-aligned ticks) of a chart."""
     found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="tick" text-anchor="end">([^<]*)', svg)

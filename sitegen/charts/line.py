@@ -67,17 +67,19 @@ def known_step(series: Sequence[Series]) -> float:
 def gap_limit(points: Sequence[Point], column_seconds: float = 0.0, step: float = 0.0) -> float:
     """Return the longest step between samples that is not missing data.
 
-    GAP_FACTOR times the sampling step where the source knows it (`step` > 0), else the
-    usual step measured on the raw points (downsampled ones are unevenly spaced by design);
-    never less than two chart columns: a shorter gap would not show at that width anyway.
+    GAP_FACTOR times the usual step: the median step measured on the raw points (downsampled
+    ones are unevenly spaced by design), never less than the sampling step where the source
+    knows it (`step` > 0); never less than two chart columns, as a shorter gap would not show
+    at that width anyway.
     """
-    if step > 0:
-        return max(GAP_FACTOR * step, 2 * column_seconds)
     steps = [b[0] - a[0] for a, b in pairwise(points) if b[0] > a[0]]
     # The lower median: of two steps, 30 s and a 25-minute gap, the usual one is 30 s. One
-    # step alone can't be judged: two samples are joined unless the step is known.
-    usual = GAP_FACTOR * statistics.median_low(steps) if steps else math.inf
-    return max(usual, 2 * column_seconds)
+    # step alone can't be judged: two samples are joined unless the step is known. The
+    # measured step still wins when longer, so samples taken less often than the configured
+    # interval (a `sitegen render` from cron) are drawn as the line they are.
+    measured = statistics.median_low(steps) if len(steps) > 1 else 0.0
+    usual = max(measured, step) or (steps[0] if steps else math.inf)
+    return max(GAP_FACTOR * usual, 2 * column_seconds)
 
 
 def segments(points: Sequence[Point], limit: float | None = None) -> list[list[Point]]:
