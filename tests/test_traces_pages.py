@@ -1,0 +1,119 @@
+"""The traces index in pages: every trace on one page, in order, and the older pages keep
+their bytes (and their render) while traces are added at the new end and dropped at the old."""
+
+from __future__ import annotations
+
+import gzip
+import itertools
+import re
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sitegen.model import Snapshot
+from sitegen.render.keys import Reuse
+from sitegen.render.tasks import PAGE_BUDGET, Common, page_tasks, render_batch
+from sitegen.render.tracepages import page_bounds, page_runs
+from sitegen.site.optimize import build_assets
+from sitegen.synthetic import Workload, snapshot
+from sitegen.traces.stats import newest_first
+
+# Small pages, so that a few dozen ids make many pages, forced cuts among them.
+LOW, HIGH, EVERY = 3, 8, 4
+IDS = st.lists(st.integers(0, 2**64), unique=True, max_size=150).map(
+    lambda ns: [f"{n:032x}" for n in ns]
+)
+
+
+def runs_of(ids: list[str]) -> list[tuple[str, ...]]:
+    return [tuple(ids[i] for i in r) for r in page_runs(ids, LOW, HIGH, EVERY)]
+
+
+@settings(max_examples=300, deadline=None)
+@given(IDS)
+def test_the_pages_partition_the_traces_in_order_within_the_size(ids: list[str]) -> None:
+    runs = page_runs(ids, LOW, HIGH, EVERY)
+    assert [i for r in runs for i in r] == list(range(len(ids)))
+    assert all(0 < len(r) <= HIGH for r in runs)
+    bounds = page_bounds(ids, LOW, EVERY)
+    assert all(b - a >= LOW for a, b in itertools.pairwise(bounds))
+
+
+@settings(max_examples=300, deadline=None)
+@given(IDS, st.integers(0, 30), st.integers(0, 30))
+def test_older_pages_stay_as_traces_come_and_go(ids: list[str], dropped: int, added: int) -> None:
+    before, now = ids[: len(ids) - added], ids[dropped:]
+    old, new = runs_of(before), runs_of(now)
+    bounds = page_bounds(now, LOW, EVERY)
+    # A page of the old cut that is still whole, and that is not the newest page (the live
+    # index, which new traces join), is a page of the new cut unchanged. The exception: the
+    # oldest run between boundaries is cut back from its newer end once its older boundary
+    # is gone, so its pieces may be cut anew when that boundary is dropped.
+    first_bound_dropped = bool(page_bounds(before, LOW, EVERY)) and (
+        not bounds or page_bounds(before, LOW, EVERY)[0] < dropped
+    )
+    kept = set(now)
+    for page in old[:-1]:
+        if not set(page) <= kept:
+            continue
+        if first_bound_dropped and (not bounds or now.index(page[-1]) < bounds[0]):
+            continue
+        assert page in new
+
+
+def site_common(css_href: str, now: float) -> Common:
+    return Common("t", now, 30, None, css_href, "", "test", "host", (), ())
+
+
+def traces_pages(reuse: Reuse, first_trace: int, now: float) -> tuple[dict, set, Snapshot]:
+    """Render the traces pages of a 1,000-trace site; return them and the tasks that ran."""
+    assets = build_assets()
+    w = Workload(panels=1, points=10, traces=1000, spans_per_trace=2, log_lines=1)
+    snap = snapshot(w, now=now, first_trace=first_trace)
+    tasks = [t for t in page_tasks(snap, site_common(assets.css_href, now))
+             if t.name.startswith("traces")]  # fmt: skip
+    pages = reuse.cycle(render_batch)(tasks)
+    for p in pages:  # each within the page budget with the stylesheet
+        assert p.record.gzip_size + assets.css_gzip <= PAGE_BUDGET, p.path
+    ran = {p.path for p in pages if not p.record.reused}
+    return {p.path: p.body for p in pages}, ran, snap
+
+
+LINK = re.compile(r'href="\.\./traces/([0-9a-f]{32})\.html"')
+OLDER = re.compile(r'<li><a href="(before-[0-9a-f]{32}\.html)">')
+
+
+def test_the_pages_list_every_trace_once_newest_first_and_keep_their_bytes() -> None:
+    reuse = Reuse()
+    first, _, snap = traces_pages(reuse, 0, 1_795_340_562.0)
+    index = first["traces/index.html"].decode()
+    older = OLDER.findall(index)
+    assert len(older) > 5 and len(older) == len(first) - 1
+    # The index, then the older pages as it lists them: every trace once, newest first.
+    shown = LINK.findall(index)
+    for name in older:
+        page = first[f"traces/{name}"].decode()
+        assert 'http-equiv="refresh' not in page and "http-equiv=refresh" not in page
+        shown += LINK.findall(page)
+    assert shown == [t.trace_id for t in newest_first(snap.traces)]
+
+    # A cycle later: 10 traces more, the 10 oldest gone, the cycle's time 30 s on.
+    second, ran, _ = traces_pages(reuse, 10, 1_795_340_592.0)
+    both = sorted(first.keys() & second.keys() - {"traces/index.html"})
+    oldest = f"traces/{OLDER.findall(second['traces/index.html'].decode())[-1]}"
+    changed = {p for p in both if first[p] != second[p]}
+    assert changed <= {oldest}, changed
+    # The pages that kept their bytes were not rendered again: their keys carry no cycle time.
+    assert ran <= {"traces/index.html", oldest} | (second.keys() - first.keys())
+    assert len(set(both) - ran) >= len(older) - 2
+
+
+def test_few_traces_make_one_page() -> None:
+    w = Workload(panels=1, points=10, traces=20, spans_per_trace=2, log_lines=1)
+    snap = snapshot(w)
+    tasks = [t for t in page_tasks(snap, site_common("a.css", snap.generated_at))
+             if t.name.startswith("traces")]  # fmt: skip
+    assert [t.path for t in tasks] == ["traces/index.html"]
+    page = render_batch(tasks)[0].body.decode()
+    assert len(LINK.findall(page)) == 20 and "older traces" not in page
+    assert len(gzip.compress(page.encode())) < PAGE_BUDGET
