@@ -3,14 +3,18 @@ their bytes (and their render) while traces are added at the new end and dropped
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import itertools
+import json
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitegen.model import Snapshot
+from sitegen.render.environment import iso
 from sitegen.render.keys import Reuse
 from sitegen.render.tasks import PAGE_BUDGET, Common, page_tasks, render_batch
 from sitegen.render.tracepages import page_bounds, page_runs
@@ -117,3 +121,37 @@ def test_few_traces_make_one_page() -> None:
     page = render_batch(tasks)[0].body.decode()
     assert len(LINK.findall(page)) == 20 and "older traces" not in page
     assert len(gzip.compress(page.encode())) < PAGE_BUDGET
+
+
+def test_the_traces_twin_encodes_only_new_traces_and_keeps_its_bytes() -> None:
+    from sitegen.render import twins
+
+    def uncached(snap: Snapshot) -> bytes:
+        entries = [twins._trace_entry(t) for t in newest_first(snap.traces)]
+        doc = {"generated_at": iso(snap.generated_at), "traces": entries}
+        return twins._json_without_markup(doc)
+
+    w = Workload(panels=1, points=10, traces=300, spans_per_trace=3, log_lines=1)
+    snap = snapshot(w)
+    # Names a viewer could read as markup, and a trace that grows a span between cycles.
+    t = snap.traces[5]
+    root = dataclasses.replace(t.root, name='<b>"GET & /"</b>')
+    odd = dataclasses.replace(t, spans=tuple(root if s is t.root else s for s in t.spans))
+    snap = dataclasses.replace(snap, traces=(odd, *snap.traces[6:]))
+    assert twins.traces_json(snap) == uncached(snap)
+    later = snapshot(w, now=snap.generated_at + 30, first_trace=10)
+    grown = later.traces[0]
+    extra = dataclasses.replace(grown.spans[-1], span_id="f" * 16, status="error")
+    later = dataclasses.replace(
+        later, traces=(dataclasses.replace(grown, spans=(*grown.spans, extra)), *later.traces[1:])
+    )
+    encoded = []
+    real = twins._trace_entry
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(twins, "_trace_entry", lambda t: encoded.append(t.trace_id) or real(t))
+        cached = twins.traces_json(later)
+    assert cached == uncached(later)
+    # Only the 10 new traces and the one that grew were encoded again.
+    assert sorted(encoded) == sorted([grown.trace_id] + [t.trace_id for t in later.traces[-10:]])
+    entry = next(e for e in json.loads(cached)["traces"] if e["trace_id"] == grown.trace_id)
+    assert entry["spans"] == len(grown.spans) + 1 and entry["errors"] >= 1
