@@ -159,9 +159,12 @@ def _recycle(spare: Path, sums: dict[str, str], tmp: Path, files: dict[str, byte
         gone.unlink(missing_ok=True)
         # A folder left empty goes too: a build holds what its manifest lists, nothing more.
         for folder in gone.parents:
-            if folder == tmp or any(folder.iterdir()):
+            if folder == tmp:
                 break
-            folder.rmdir()
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (listing it would cost more, in a folder of thousands)
+                break
 
 
 def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Written:
