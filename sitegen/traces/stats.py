@@ -118,8 +118,9 @@ class _Tally(Generic[Part]):
         self._kept = {state: (parts[state], n) for state, n in counts.items()}
 
 
-# Per (service, operation): span durations, self times, errors.
-_Ops = dict[tuple[str, str], tuple[list[int], list[int], int]]
+# Per (service, operation): span durations, self times, errors. Tuples of numbers and
+# strings: the collector stops tracking them, and a part is kept for each of thousands of traces.
+_Ops = tuple[tuple[tuple[str, str], tuple[int, ...], tuple[int, ...], int], ...]
 # Per (service, operation): durations and self times, each kept sorted, and errors.
 _OPS: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
 
@@ -132,10 +133,10 @@ def _part(trace: Trace) -> _Ops:
         durations.append(span.duration_ns)
         selves.append(self_time(span, children.get(span.span_id, [])))
         errors.append(span.status == "error")
-    return {key: (d, s, sum(e)) for key, (d, s, e) in part.items()}
+    return tuple((key, tuple(d), tuple(s), sum(e)) for key, (d, s, e) in part.items())
 
 
-def _move(ordered: list[int], values: list[int], n: int) -> None:
+def _move(ordered: list[int], values: tuple[int, ...], n: int) -> None:
     """Insert values into a sorted list n times (n > 0), or remove them -n times."""
     for _ in range(abs(n)):
         for v in values:
@@ -146,7 +147,7 @@ def _move(ordered: list[int], values: list[int], n: int) -> None:
 
 
 def _add_ops(part: _Ops, n: int) -> None:
-    for key, (d, s, e) in part.items():
+    for key, d, s, e in part:
         durations, selves, errors = _OPS.setdefault(key, ([], [], [0]))
         _move(durations, d, n)
         _move(selves, s, n)
@@ -168,8 +169,8 @@ def breakdown(traces: Iterable[Trace]) -> list[OpStats]:
     return sorted(stats, key=lambda s: (-s.p95_ns, s.service, s.operation))
 
 
-# Per (caller, callee) service: calls, and how many ended in error.
-_Calls = dict[tuple[str, str], tuple[int, int]]
+# Per (caller, callee) service: calls, and how many ended in error (tuples, as _Ops).
+_Calls = tuple[tuple[tuple[str, str], int, int], ...]
 _CALLS: dict[tuple[str, str], list[int]] = {}
 
 
@@ -182,11 +183,11 @@ def _calls(trace: Trace) -> _Calls:
             tally = calls.setdefault((parent.service, span.service), [0, 0])
             tally[0] += 1
             tally[1] += span.status == "error"
-    return {pair: (n, e) for pair, (n, e) in calls.items()}
+    return tuple((pair, n, e) for pair, (n, e) in calls.items())
 
 
 def _add_calls(part: _Calls, n: int) -> None:
-    for pair, (calls, errors) in part.items():
+    for pair, calls, errors in part:
         tally = _CALLS.setdefault(pair, [0, 0])
         tally[0] += calls * n
         tally[1] += errors * n
