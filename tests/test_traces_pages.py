@@ -155,3 +155,25 @@ def test_the_traces_twin_encodes_only_new_traces_and_keeps_its_bytes() -> None:
     assert sorted(encoded) == sorted([grown.trace_id] + [t.trace_id for t in later.traces[-10:]])
     entry = next(e for e in json.loads(cached)["traces"] if e["trace_id"] == grown.trace_id)
     assert entry["spans"] == len(grown.spans) + 1 and entry["errors"] >= 1
+
+
+def test_pages_past_those_the_index_lists_are_reached_page_by_page(monkeypatch) -> None:
+    from sitegen.render import tasks
+
+    monkeypatch.setattr(tasks, "OLDER_LISTED", 3)
+    pages, _, snap = traces_pages(Reuse(), 0, 1_795_340_562.0)
+    index = pages["traces/index.html"].decode()
+    listed = OLDER.findall(index)
+    assert len(listed) == 3
+    assert f"and {len(pages) - 4} pages of older traces" in index
+    # From the newest older page, each "older traces" link leads to the page before it.
+    shown, name = LINK.findall(index), listed[0]
+    while True:
+        page = pages[f"traces/{name}"].decode()
+        shown += LINK.findall(page)
+        before = re.search(r'<a href="(before-[0-9a-f]{32}\.html)">older traces</a>', page)
+        if before is None:
+            break
+        name = before.group(1)
+    assert "the oldest traces kept" in page
+    assert shown == [t.trace_id for t in newest_first(snap.traces)]

@@ -38,6 +38,9 @@ LOG_PAGE_TEXT = 27_000
 LOG_LINE_TEXT = 24
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
+# Older pages of traces the traces index links by their times (about 30 bytes gzipped each,
+# 10,000 traces make about 100); those before are reached page by page.
+OLDER_LISTED = 100
 
 
 @dataclass(frozen=True)
@@ -217,6 +220,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
         {
             "traces": pages[-1],
             "older": older,
+            "listed": OLDER_LISTED,
             "total": len(summaries),
             "ops": breakdown(snap.traces),
             "edges": dependencies(snap.traces),

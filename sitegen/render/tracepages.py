@@ -25,7 +25,7 @@ from sitegen.render.environment import trace_path
 # The traces of a page: a row weighs about 33 bytes gzipped, so PAGE_MAX rows and the page's
 # chrome stay within the page budget with the stylesheet.
 PAGE_MIN = 32
-PAGE_MAX = 240
+PAGE_MAX = 200
 EVERY = 64  # about one page per 100 traces (a boundary is a candidate with no other close)
 
 
