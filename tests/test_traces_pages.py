@@ -48,19 +48,17 @@ def test_the_pages_partition_the_traces_in_order_within_the_size(ids: list[str])
 def test_older_pages_stay_as_traces_come_and_go(ids: list[str], dropped: int, added: int) -> None:
     before, now = ids[: len(ids) - added], ids[dropped:]
     old, new = runs_of(before), runs_of(now)
-    bounds = page_bounds(now, LOW, EVERY)
+    bounds, was = page_bounds(now, LOW, EVERY), page_bounds(before, LOW, EVERY)
     # A page of the old cut that is still whole, and that is not the newest page (the live
     # index, which new traces join), is a page of the new cut unchanged. The exception: the
-    # oldest run between boundaries is cut back from its newer end once its older boundary
-    # is gone, so its pieces may be cut anew when that boundary is dropped.
-    first_bound_dropped = bool(page_bounds(before, LOW, EVERY)) and (
-        not bounds or page_bounds(before, LOW, EVERY)[0] < dropped
-    )
+    # run before the first boundary is cut back from that boundary (counted from the oldest
+    # trace while there is none), so its pieces may be cut anew when that boundary changes.
+    recut = (before[was[0]] if was else None) != (now[bounds[0]] if bounds else None)
     kept = set(now)
     for page in old[:-1]:
         if not set(page) <= kept:
             continue
-        if first_bound_dropped and (not bounds or now.index(page[-1]) < bounds[0]):
+        if (recut or not bounds) and (not bounds or now.index(page[-1]) < bounds[0]):
             continue
         assert page in new
 

@@ -8,7 +8,8 @@ unless another such trace follows within PAGE_MIN traces. That rule looks only a
 traces, so dropping the oldest traces moves no boundary, and new traces only ever add one at
 the new end. A run between two boundaries longer than PAGE_MAX is cut every PAGE_MAX traces,
 counted from its older boundary (from its newer one for the oldest run, whose older boundary
-is gone: when a run longer than PAGE_MAX becomes the oldest, its pieces are cut once more).
+is gone: when a run longer than PAGE_MAX becomes the oldest, its pieces are cut once more;
+before there is any boundary, from the oldest trace).
 
 The newest run is the live `traces/index.html`; every older page is named by the trace that
 starts the page after it (`traces/before-<id>.html`), so the oldest page keeps its name while
