@@ -51,32 +51,36 @@ def content_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-# The digest of each file of the last manifest, by the identity of its bytes: a page reused
-# from the last cycle is the same bytes object, and hashing thousands of them again each cycle
-# cost more than writing the few that changed. The bytes are held, so no id is reused.
-_DIGESTS: dict[int, tuple[bytes, str]] = {}
+# Each file's entry of the last manifest, by the identity of its bytes: a page reused from
+# the last cycle is the same bytes object, and hashing thousands of them again each cycle
+# cost more than writing the few that changed (and new entries each cycle kept the garbage
+# collector busy). The bytes are held, so no id is reused.
+_ENTRIES: dict[int, tuple[bytes, str, dict]] = {}
 
 
-def _digest(data: bytes, kept: dict[int, tuple[bytes, str]]) -> str:
-    known = _DIGESTS.get(id(data)) or kept.get(id(data))
-    if known is None or known[0] is not data:
-        known = (data, hashlib.sha256(data).hexdigest())
+def _entry(path: str, data: bytes, kept: dict[int, tuple[bytes, str, dict]]) -> dict:
+    known = _ENTRIES.get(id(data)) or kept.get(id(data))
+    if known is None or known[0] is not data or known[1] != path:
+        digest = known[2]["sha256"] if known is not None and known[0] is data else None
+        entry = {
+            "sha256": digest or hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "type": content_type(path),
+        }
+        known = (data, path, entry)
     kept[id(data)] = known
-    return known[1]
+    return known[2]
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> dict:
     """Return the manifest: every path with its SHA-256, size and type."""
-    kept: dict[int, tuple[bytes, str]] = {}
+    kept: dict[int, tuple[bytes, str, dict]] = {}
     manifest = {
         "generated_at": generated_at,
-        "files": {
-            path: {"sha256": _digest(data, kept), "size": len(data), "type": content_type(path)}
-            for path, data in sorted(files.items())
-        },
+        "files": {path: _entry(path, data, kept) for path, data in sorted(files.items())},
     }
-    _DIGESTS.clear()
-    _DIGESTS.update(kept)
+    _ENTRIES.clear()
+    _ENTRIES.update(kept)
     return manifest
 
 
