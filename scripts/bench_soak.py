@@ -49,14 +49,19 @@ def soak(minutes: float, interval: int) -> list[Sample]:
         cfg = Path(d) / "sitegen.toml"
         site = f'interval_seconds = {interval}\nout_dir = "{d}/public"\nstate_dir = "{d}/state"'
         cfg.write_text(f"[site]\n{site}\n")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "sitegen", "run", "--quiet", "--config", str(cfg)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        errors = Path(d) / "stderr"
+        with errors.open("wb") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "sitegen", "run", "--quiet", "--config", str(cfg)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         proc, start = psutil.Process(child.pid), time.monotonic()
         try:
             while (now := time.monotonic() - start) < minutes * 60:
+                if child.poll() is not None:  # e.g. the metrics port taken by another run
+                    sys.exit(f"sitegen run exited with {child.returncode}: "
+                             f"{errors.read_text(errors='replace')[-2000:]}")  # fmt: skip
                 main, total = _cpu(proc)
                 cycles = _cycles(Path(d) / "state")
                 samples.append((now, total, cycles, proc.memory_info().rss, main))
