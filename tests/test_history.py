@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -141,3 +142,26 @@ def test_the_first_sample_time_is_the_sample_not_the_start_of_its_rolled_up_step
     # added), the coarsest step says when it began.
     h.add([("g", (), now - 4 * 3600, 1.0)])
     assert h.first_ts() == now - 4 * 3600 - (now - 4 * 3600) % ROLLUP_STEPS[-1]
+
+
+def test_calls_from_many_threads_share_one_connection(tmp_path: Path, monkeypatch) -> None:
+    # A connection per call cost most of a millisecond each (file, schema, WAL index), about
+    # twenty a cycle, and left its page cache's memory in each calling thread's arena.
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(a) or connect(*a, **k))
+    h = History(tmp_path, 8 * 86400)
+    now = time.time()
+
+    def cycle(n: int) -> int:
+        h.add([("g", (("n", str(n)),), now - i, float(i)) for i in range(30)])
+        h.first_ts()
+        return len(h.series("g", now - 60, until=now))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(cycle, range(40)))
+    assert all(1 <= c <= 40 for c in counts)  # each saw its own series and maybe others'
+    assert len(h.series("g", now - 60, until=now)) == 40
+    assert len(opened) == 2, opened  # the check at start, then the one kept
+    h.close()
+    assert h.first_ts() is not None and len(opened) == 3  # closed: the next call opens anew
