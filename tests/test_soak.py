@@ -26,7 +26,8 @@ from sitegen import telemetry
 from sitegen.charts.spark import sparkline
 from sitegen.config import Config
 from sitegen.history import History
-from sitegen.sources import traces
+from sitegen.model import CycleRecord, StageTiming
+from sitegen.sources import selfmetrics, traces
 from sitegen.sources.base import SourceContext
 from sitegen.telemetry import Telemetry
 from tests.promserver import PromServer
@@ -203,3 +204,15 @@ def test_a_sparkline_draws_half_a_point_per_column_however_long_its_history() ->
         assert re.search(r'<path d="([^"]+)"', svg)[1].count("M") == 1  # no gap made up
     short = hour[:40]  # fewer than that: every sample is drawn
     assert _vertices(str(sparkline(short, width=120))) == 40
+
+
+def test_the_self_source_reads_only_the_cycles_the_about_page_lists(cfg: Config) -> None:
+    state = cfg.site.state_dir
+    history = History(state, 86400)
+    now = time.time()
+    stages = (StageTiming("render", 0.1),)
+    for n in range(300):
+        history.add_cycle(CycleRecord(now - 300 + n, 0.1, stages, 9, 9, ok=True))
+    part = selfmetrics.collect(SourceContext(cfg, history, state, now, time.monotonic() + 30))
+    assert [c.ts for c in part.cycles] == [now - 20 + n for n in range(20)]
+    assert part.detail == "the last 20 cycles read from history"
