@@ -511,3 +511,29 @@ def test_a_finished_trace_is_keyed_without_pickling_its_spans(monkeypatch) -> No
     failed = dataclasses.replace(trace.spans[-1], status="error")
     assert not trace.has_error
     assert key_of(dataclasses.replace(trace, spans=(*trace.spans[:-1], failed))) != unchanged
+
+
+def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:
+    from sitegen.render.environment import log_tail
+
+    now = 1_795_340_562.0
+    known = "4bf92f3577b34da6a3ce929d0e0e4736"
+    lines = [
+        LogRecord(now - 5, "error", "</pre><b>x", "app<1>.log", known, (("k&", 'v"\n'),), 0.25),
+        LogRecord(None, "verbose", "bidi \u202eevil", "a.log", "0af7651916cd43dd8448eb211c80319c"),
+    ]
+    tail = log_tail(lines, now, frozenset({known}), "../")
+    first, second = tail.split("\n")[:2]
+    assert first == (
+        '<span class="dim">09:42:37</span> <span class="lv error">ERROR</span> '
+        '<span class="dim">app&lt;1&gt;.log</span> &lt;/pre&gt;&lt;b&gt;x '
+        '<span class="dim">took</span> 250 ms <span class="dim">k&amp;=</span>v&#34;⏎ '
+        f'<a href="../traces/{known}.html">trace</a>'
+    )
+    # A time the line did not carry is unknown; a level it names oddly is none; an unknown
+    # trace id links nowhere.
+    assert second == (
+        '<span class="dim">–</span> <span class="lv none">-    </span> '
+        '<span class="dim">a.log</span> bidi \\u202eevil'
+    )
+    assert tail.count("\n") == 2
