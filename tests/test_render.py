@@ -542,3 +542,14 @@ def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> N
         '<span class="dim">a.log</span> bidi \\u202eevil'
     )
     assert tail.count("\n") == 2
+
+
+def test_a_logs_page_task_carries_only_the_traces_its_lines_name() -> None:
+    snap = snapshot(Workload(panels=1, traces=30, spans_per_trace=3, log_lines=3000))
+    logs = [t for t in page_tasks(snap, common()) if t.template == "logs.html"]
+    assert len(logs) > 2
+    every = {t.trace_id for t in snap.traces}
+    for task in logs:
+        named = {r.trace_id for r in task.data["logs"]}
+        assert task.data["known_traces"] == every & named  # what its links need, no more
+    assert any(task.data["known_traces"] for task in logs)

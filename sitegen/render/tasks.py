@@ -315,7 +315,9 @@ def log_tasks(
                 "top_errors": top_errors(snap.logs) if n == 1 else [],
                 "level_rows": rows,
                 "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
-                "known_traces": known,
+                # Only the traces this page's lines name: less to send, and a new trace
+                # doesn't change the key of an older page that never mentions it.
+                "known_traces": known & {r.trace_id for r in lines},
                 "sources": snap.sources,
                 "now": snap.generated_at,
             },
