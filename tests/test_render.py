@@ -553,3 +553,25 @@ def test_a_logs_page_task_carries_only_the_traces_its_lines_name() -> None:
         named = {r.trace_id for r in task.data["logs"]}
         assert task.data["known_traces"] == every & named  # what its links need, no more
     assert any(task.data["known_traces"] for task in logs)
+
+
+def test_minify_folds_exactly_what_its_regular_expression_says() -> None:
+    from sitegen.render.environment import minify
+
+    # The definition: outside <pre> (up to its first </pre>, any case), every run of
+    # whitespace holding a newline becomes one newline.
+    pre = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+
+    def folded(html: str) -> str:
+        parts = pre.split(html)
+        parts[::2] = [re.sub(r"[ \t\r]*\n\s*", "\n", p) for p in parts[::2]]
+        return "".join(parts)
+
+    alphabet = [" ", "\t", "\r", "\n", "\f", "\xa0", "\u2028", "\x1c", "a", "<", ">", "/",
+                "<pre>", "</pre>", "<PRE class=x>", "</Pre>", "<prefix>", "x"]  # fmt: skip
+    rng = random.Random(14)
+    for _ in range(3000):
+        html = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert minify(html) == folded(html), repr(html)
+    page = "a \t\n \n\xa0 b\n<pre> x \n\n y </pre>\n  c \n"
+    assert minify(page) == "a\nb\n<pre> x \n\n y </pre>\nc\n"

@@ -93,10 +93,7 @@ def segments(points: Sequence[Point], limit: float | None = None) -> list[list[P
 
 def _joined(numbers: list[int]) -> str:
     """Join integers as SVG path numbers: a minus sign separates as well as a space."""
-    out = []
-    for i, n in enumerate(numbers):
-        out.append(f"{n}" if i == 0 or n < 0 else f" {n}")
-    return "".join(out)
+    return " ".join(map(str, numbers)).replace(" -", "-")
 
 
 def _columns(px: list[tuple[int, int]]) -> list[tuple[int, int]]:
