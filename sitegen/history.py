@@ -188,12 +188,16 @@ class History:
         return 1.1 * step * CHART_COLUMNS * POINTS_PER_COLUMN
 
     @_guarded
-    def series(self, metric: str, since: float, until: float | None = None) -> tuple[Series, ...]:
+    def series(
+        self, metric: str, since: float, until: float | None = None, interval: float = 0.0
+    ) -> tuple[Series, ...]:
         """Return the series of one metric from `since` to now, one per label set, read from
         the finest tier that gives a chart of that range at most a point per two columns.
 
         Rolled-up steps give their mean at the step's middle; past the last complete step
-        the raw samples follow, so the newest value is always the newest sample.
+        the raw samples follow, so the newest value is always the newest sample. Each series
+        carries its sampling step: `interval` (how often samples are added) or the tier's
+        step if longer; unknown (0) without an interval.
         """
         until = time.time() if until is None else until
         step = tier(until - since)
@@ -212,11 +216,12 @@ class History:
                 "ORDER BY labels, ts",
                 (metric, raw_since),
             ).fetchall()
+        known = max(step, interval) if interval > 0 else 0.0
         grouped: dict[str, list[tuple[float, float]]] = {}
         for labels, ts, value in rows:
             grouped.setdefault(labels, []).append((ts, value))
         return tuple(
-            Series(labels=tuple(sorted(json.loads(k).items())), points=tuple(sorted(pts)))
+            Series(tuple(sorted(json.loads(k).items())), tuple(sorted(pts)), step=known)
             for k, pts in sorted(grouped.items())
         )
 

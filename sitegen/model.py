@@ -26,6 +26,9 @@ class Series:
     labels: Labels
     points: tuple[Point, ...]
     legend: str = ""  # the name to show; empty = built from the labels
+    # Seconds between samples where the source knows it (a query's step, the history's tier),
+    # so a chart can tell a gap from a slow sample even with two points; 0 = unknown.
+    step: float = 0.0
 
     @property
     def last(self) -> float | None:

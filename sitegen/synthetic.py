@@ -55,7 +55,7 @@ def _panel(rng: random.Random, i: int, w: Workload, now: float) -> Panel:
             for k in range(w.points)
         )
         labels = labels_of({"service": SERVICES[j % len(SERVICES)], "instance": f"10.0.0.{j}"})
-        series.append(Series(labels=labels, points=points))
+        series.append(Series(labels=labels, points=points, step=w.step_seconds))
     return Panel(
         title=f"Synthetic panel {i}",
         query=f'sum by (service) (rate(metric_{i}_total{{job="synthetic"}}[5m]))',

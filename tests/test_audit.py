@@ -13,6 +13,7 @@ import functools
 import http.server
 import json
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -36,18 +37,20 @@ LIVE = {"index.html", "metrics/index.html", "traces/index.html", "logs/index.htm
         "concurrency/index.html", "about/index.html"}  # fmt: skip
 
 
-def embedded_after_a_gap(d: Path) -> Path:
-    """The embedded default's site, rendered once, then 25 minutes later twice more."""
+def embedded_after_a_gap(d: Path, renders: int = 2) -> Path:
+    """The embedded default's site, rendered once, then 25 minutes later `renders` times."""
     d.mkdir()
     toml = d / "sitegen.toml"
     toml.write_text('[site]\nworkers = 1\nout_dir = "public"\nstate_dir = "state"\n')
     assert main(["render", "--config", str(toml), "--quiet"]) == 0
-    # Move what the first cycle recorded 25 minutes back: the history now has a gap.
+    # Move what the first cycle recorded 25 minutes back, in every tier (a rolled-up step to
+    # the start of the step it now falls in): the history now has a gap.
     with sqlite3.connect(d / "state" / "history.sqlite") as db:
         db.execute("UPDATE samples SET ts = ts - 1500")
+        db.execute("UPDATE rollups SET ts = ts - 1500 - (ts - 1500) % step")
         db.execute("UPDATE cycles SET ts = ts - 1500")
     db.close()
-    for _ in range(2):
+    for _ in range(renders):
         assert main(["render", "--config", str(toml), "--quiet"]) == 0
     return (d / "public").resolve()
 
@@ -69,6 +72,16 @@ def reference_workload(d: Path) -> Path:
         (d / path).parent.mkdir(parents=True, exist_ok=True)
         (d / path).write_bytes(body)
     return d
+
+
+def test_the_embedded_default_draws_its_only_two_samples_apart(tmp_path: Path) -> None:
+    # One sample, then 25 minutes later another: the interval says that is a gap.
+    html = (embedded_after_a_gap(tmp_path / "default", 1) / "metrics" / "index.html").read_text()
+    charts = re.findall(r'<svg class="chart"[^>]*><title>([^<]*)</title>(.*?)</svg>', html, re.S)
+    # The line of each series (a stacked chart's bands are paths of class "band").
+    lines = {title: re.findall(r'<path d="([^"]+)"', svg) for title, svg in charts}
+    host = [lines[title] for title in ("Memory used", "Load average", "Memory")]
+    assert all(d and all(line.count("h1") == 2 for line in d) for d in host), host
 
 
 def a_trace(site: Path) -> str:

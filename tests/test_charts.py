@@ -332,6 +332,47 @@ def test_a_stacked_band_stops_at_a_gap_in_the_data_as_its_line_does() -> None:
     assert [d.count("M") for d in lines] == [2, 2]
 
 
+def test_two_samples_a_known_30_s_apart_step_and_25_minutes_apart_are_two_marks() -> None:
+    # The only two samples of a history sampled every 30 s, 25 minutes apart: nothing in the
+    # points tells the gap from the usual step, but the source knows the step.
+    two = ((T0 + 1800, 2.0), (T0 + 3300, 3.0))
+
+    def drawn(step: float, stacked: bool) -> str:
+        series = [Series(labels_of({"k": k}), two, step=step) for k in ("a", "b")]
+        return str(line_chart("two", series, "", t0=T0, t1=T0 + 3600, stacked=stacked))
+
+    for stacked in (False, True):
+        svg = drawn(30.0, stacked)
+        lines = re.findall(r'<path d="([^"]+)"', svg)
+        assert [d.count("M") for d in lines] == [2, 2], "a line bridges the gap"
+        assert all(d.count("h1") == 2 for d in lines)  # each sample its own dash, no segment
+        assert [len(re.findall("h0", d)) for d in plotted(svg, "dot")] == [2, 2]
+        if stacked:
+            assert [d.count("Z") for d in plotted(svg)] == [2, 2], "a band bridges the gap"
+        # Unknown step: one step can't be judged from the points, so they are joined.
+        joined = re.findall(r'<path d="([^"]+)"', drawn(0, stacked))
+        assert [d.count("M") for d in joined] == [1, 1]
+    cumulative = [
+        Series(labels_of({"le": le}), ((T0 + 1800, 1.0), (T0 + 3300, 1.0)), step=30.0)
+        for le in ("0.1", "+Inf")
+    ]
+    svg = str(heatmap("two", buckets(cumulative), "seconds", t0=T0, t1=T0 + 3600))
+    (cells,) = re.findall(r'<g class="h8"><title>[^<]*</title><path d="([^"]+)"', svg)
+    assert cells.count("M") == 2, "a heatmap row is filled across the gap"
+    # Each sample fills its slice and the next (within 2.5 steps), whole pixels: no more.
+    assert all(int(w) <= 2 * 8 + 1 for w in re.findall(r"h(\d+)v", cells))
+
+
+def test_samples_sparser_than_the_known_step_still_draw_a_line() -> None:
+    # `sitegen render` from cron every 5 minutes with the default 30 s interval: the measured
+    # step (300 s) is the usual one, so five samples make one line, not five dots.
+    every_5_min = tuple((T0 + 300 * k, float(k)) for k in range(5))
+    svg = str(line_chart("cron", [Series(labels_of({"k": "a"}), every_5_min, step=30.0)], "",
+                         t0=T0, t1=T0 + 3600))  # fmt: skip
+    (line,) = re.findall(r'<path d="([^"]+)"', svg)
+    assert line.count("M") == 1, "samples of a slower schedule are drawn apart"
+
+
 def tick_labels(svg: str) -> list[tuple[float, str]]:
     """Return (x, text) of the y-axis labels (right-aligned ticks) of a chart."""
     found = re.findall(r'<text x="([\d.]+)" y="[\d.]+" class="tick" text-anchor="end">([^<]*)', svg)

@@ -38,6 +38,17 @@ def test_a_chart_reads_at_most_a_point_per_two_columns_whatever_the_range(tmp_pa
     assert tier(86400) == 1800 and _step_means(day, 1800) == {4.5}
 
 
+def test_each_series_carries_the_step_it_was_sampled_at(tmp_path: Path) -> None:
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    h.add(_week(now))
+    # Raw samples come every interval; a rolled-up tier every step, or every interval if longer.
+    assert [s.step for s in h.series("g", now - 250, until=now, interval=30)] == [30]
+    assert [s.step for s in h.series("g", now - 86400, until=now, interval=30)] == [1800]
+    assert [s.step for s in h.series("g", now - 3600, until=now, interval=300)] == [300]
+    assert [s.step for s in h.series("g", now - 250, until=now)] == [0]  # interval unknown
+
+
 def _step_means(series, step: int) -> set[float]:
     """The values of the whole rolled-up steps (drawn at each step's middle; the first step of
     the range is partial), leaving out the raw samples past the last whole step."""

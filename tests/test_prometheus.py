@@ -292,6 +292,8 @@ def test_the_library_queries_with_our_credentials_and_its_errors_reach_the_panel
         "end",
         "step",
     }
+    # The series know the step they were asked at: a chart tells a gap even from two points.
+    assert [s.step for s in good.series] == [float(range_params["step"][0])]
     basic = "Basic " + base64.b64encode(b"u:p").decode()
     assert [auth for _, auth in Faulty.seen] == ["Bearer t0k3n", "Bearer t0k3n", basic]
 

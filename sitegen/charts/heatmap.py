@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from sitegen.charts.line import BOTTOM, RIGHT, TOP, gap_limit, left_margin, time_axis
+from sitegen.charts.line import BOTTOM, RIGHT, TOP, gap_limit, known_step, left_margin, time_axis
 from sitegen.charts.svg import document, text, title
 from sitegen.model import Point, Series
 from sitegen.units import format_value
@@ -24,6 +24,7 @@ class Bucket:
     lo: float
     hi: float
     points: tuple[Point, ...]
+    step: float = 0.0  # seconds between samples where the source knows it; 0 = unknown
 
     @property
     def mean(self) -> float:
@@ -51,30 +52,30 @@ def buckets(series: Sequence[Series]) -> list[Bucket]:
     a negative difference (counter resets, scrape skew) counts as zero, NaN as missing.
     """
     ordered = sorted(series, key=_bound)
-    out, below, lo = [], {}, 0.0
+    out, below, lo, step = [], {}, 0.0, known_step(series)
     for s in ordered:
         cumulative = {ts: v for ts, v in s.points if math.isfinite(v)}
         points = tuple(
             (ts, max(0.0, v - below.get(ts, 0.0))) for ts, v in sorted(cumulative.items())
         )
         hi = _bound(s)
-        out.append(Bucket(lo, hi, points))
+        out.append(Bucket(lo, hi, points, step))
         below, lo = cumulative, hi
     return out
 
 
-def _slices(points: Sequence[Point], t0: float, t1: float, slices: int) -> list[float]:
+def _slices(b: Bucket, t0: float, t1: float, slices: int) -> list[float]:
     """Return the mean value per time slice; a slice with no sample holds the value before
     it, unless that sample is further back than a gap in the data (as a line would break)."""
     span = max(t1 - t0, 1e-9)
     sums, samples = [0.0] * slices, [0] * slices
-    for ts, v in points:
+    for ts, v in b.points:
         if t0 <= ts <= t1:
             col = min(slices - 1, int((ts - t0) / span * slices))
             sums[col] += v
             samples[col] += 1
     values = [s / n if n else 0.0 for s, n in zip(sums, samples, strict=True)]
-    limit, last = gap_limit(points), None  # the slice of the last sample seen
+    limit, last = gap_limit(b.points, step=b.step), None  # the slice of the last sample seen
     for col in range(slices):
         if samples[col]:
             last = col
@@ -112,7 +113,7 @@ def heatmap(
     pw, ph = width - left - RIGHT, height - TOP - BOTTOM
     body = [f'<rect class="frame" x="{left}" y="{TOP}" width="{pw}" height="{ph}"/>']
     slices = max(1, pw // CELL)
-    grid = [_slices(b.points, t0, t1, slices) for b in rows]
+    grid = [_slices(b, t0, t1, slices) for b in rows]
     top = max((v for row in grid for v in row), default=0.0)
     if not rows or top <= 0:
         body.append(text(left + pw / 2, TOP + ph / 2, "no data", "nodata", "middle"))

@@ -58,16 +58,29 @@ def dots(runs: list[list[tuple[float, float]]]) -> str:
     return "".join(f"M{round(x)} {round(y)}h0" for run in runs for x, y in run)
 
 
-def gap_limit(points: Sequence[Point], column_seconds: float = 0.0) -> float:
+def known_step(series: Sequence[Series]) -> float:
+    """Return the sampling step all the series know (the longest of theirs), or 0 when any
+    does not: points drawn together (stacked, one heatmap) share one gap limit."""
+    steps = [s.step for s in series]
+    return max(steps) if steps and min(steps) > 0 else 0.0
+
+
+def gap_limit(points: Sequence[Point], column_seconds: float = 0.0, step: float = 0.0) -> float:
     """Return the longest step between samples that is not missing data.
 
-    Measured on the raw points (downsampled ones are unevenly spaced by design), and never
-    less than two chart columns: a shorter gap would not show at that width anyway.
+    GAP_FACTOR times the usual step: the median step measured on the raw points (downsampled
+    ones are unevenly spaced by design), never less than the sampling step where the source
+    knows it (`step` > 0); never less than two chart columns, as a shorter gap would not show
+    at that width anyway.
     """
     steps = [b[0] - a[0] for a, b in pairwise(points) if b[0] > a[0]]
-    # The lower median: of two steps, 30 s and a 25-minute gap, the usual one is 30 s.
-    usual = GAP_FACTOR * statistics.median_low(steps) if steps else math.inf
-    return max(usual, 2 * column_seconds)
+    # The lower median: of two steps, 30 s and a 25-minute gap, the usual one is 30 s. One
+    # step alone can't be judged: two samples are joined unless the step is known. The
+    # measured step still wins when longer, so samples taken less often than the configured
+    # interval (a `sitegen render` from cron) are drawn as the line they are.
+    measured = statistics.median_low(steps) if len(steps) > 1 else 0.0
+    usual = max(measured, step) or (steps[0] if steps else math.inf)
+    return max(GAP_FACTOR * usual, 2 * column_seconds)
 
 
 def segments(points: Sequence[Point], limit: float | None = None) -> list[list[Point]]:
@@ -186,7 +199,9 @@ def line_chart(
         return document(width, height, label, body)
     columns = max(1, pw)
     column_seconds = (t1 - t0) / columns
-    limits = [gap_limit(c, column_seconds) for c in curves]
+    # Stacked curves are on the union of every series' stamps: one step for them all.
+    steps = [known_step(series)] * len(series) if stacked else [s.step for s in series]
+    limits = [gap_limit(c, column_seconds, step) for c, step in zip(curves, steps, strict=True)]
     curves = [downsample(c, columns, t0, t1) for c in curves]
     lo, hi = ticks[0], ticks[-1]
     span_t = max(t1 - t0, 1e-9)

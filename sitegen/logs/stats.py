@@ -7,6 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
+from sitegen.charts.line import known_step
 from sitegen.model import LogRecord, Panel, Series
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
@@ -71,8 +72,9 @@ def by_level(panel: Panel) -> Panel:
         points = sums.setdefault(level, {})
         for ts, value in s.points:
             points[ts] = points.get(ts, 0.0) + value
+    step = known_step(panel.series)  # the sums keep the stamps, so the step, of their parts
     series = tuple(
-        Series((("level", lv),), tuple(sorted(sums[lv].items())))
+        Series((("level", lv),), tuple(sorted(sums[lv].items())), step=step)
         for lv in (*LEVELS, *sorted(set(sums) - set(LEVELS)))
         if lv in sums
     )

@@ -89,7 +89,9 @@ def history_part(ctx: SourceContext, metrics: tuple[MetricDef, ...], source: str
     window = history_window(ctx.history, ctx.now)
     panels, figures = [], []
     for m in metrics:
-        series = ctx.history.series(m.metric, ctx.now - window)
+        series = ctx.history.series(
+            m.metric, ctx.now - window, interval=ctx.cfg.site.interval_seconds
+        )
         panels.append(
             Panel(
                 title=m.title,

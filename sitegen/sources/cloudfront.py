@@ -49,7 +49,9 @@ def collect(ctx: SourceContext) -> Part:
             points = sorted(
                 (p["Timestamp"].timestamp(), p[statistic]) for p in answer["Datapoints"]
             )
-            series.append(Series(labels_of({"metric": metric}), tuple(points), legend=metric))
+            series.append(
+                Series(labels_of({"metric": metric}), tuple(points), metric, PERIOD_SECONDS)
+            )
         query = "AWS/CloudFront " + ", ".join(m for m, _ in metrics)
         panels.append(Panel(title, query, unit, NAME, tuple(series), WINDOW_SECONDS))
     return Part(panels=tuple(panels), detail=f"distribution {ctx.cfg.publish.distribution_id}")

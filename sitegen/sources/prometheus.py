@@ -247,7 +247,7 @@ def query_panel(
                 # The instant value is the newest there is; the range ends at a step boundary.
                 after = s.points[-1][0] if s.points else -math.inf
                 extra = tuple(p for p in newest.get(s.labels, ()) if p[0] > after)
-                found.append((replace(s, points=s.points + extra), q))
+                found.append((replace(s, points=s.points + extra, step=step), q))
     except QueryError as exc:
         error, found = redact(str(exc), patterns), []
     hidden, note = len(found) - panel.max_series, None
