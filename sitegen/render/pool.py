@@ -29,15 +29,15 @@ MIN_BATCH_SECONDS = 0.01
 # Batches sent ahead to each worker: one in hand, one waiting, so a worker that finishes never
 # waits for this process (busy rendering its own share) to send it the next.
 AHEAD_PER_WORKER = 2
-# The pool's speedup is the median of this many last measured rounds: one round slowed by a
-# neighbour's burst of CPU does not send every round back to this process.
+# How fast rounds go, here and in the pool, is the median of this many last measured: one
+# round slowed by a neighbour's burst of CPU does not send every round back to this process.
 SPEEDUP_WINDOW = 5
-# Only a round predicted to take this long (one process alone) measures the speedup: a
-# shorter one's time is mostly its fixed costs and the scheduler's noise.
+# Only a round of at least this much CPU time measures how fast it went: a shorter one's
+# time is mostly its fixed costs and the scheduler's noise.
 MEASURE_SECONDS = 0.1
 # Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
 # tried again: a speedup measured on a busy machine is not kept for ever.
-PROBE_EVERY = 8
+PROBE_EVERY = 4
 # What a round in the pool costs besides the work, per batch: pickling both ways, a trip.
 ROUND_TRIP_SECONDS = 0.004
 # What starting the workers costs until it is measured (forkserver, imports, templates).
@@ -194,8 +194,9 @@ class _Round:
 class RenderPool:
     """A process pool started when it is first worth it and then kept for every cycle.
 
-    Rounds predicted (from what each kind of task took last time) to cost less than the
-    pool would save are rendered in this process; workers take data and return bytes, and
+    Rounds predicted (from the CPU time each kind of task took last time, and how fast
+    rounds went here and in the pool lately) to cost less than the pool would save are
+    rendered in this process; workers take data and return bytes, and
     this process renders a share of every pooled round itself.
     """
 
@@ -206,10 +207,13 @@ class RenderPool:
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._pids: list[int] = []
-        self._seconds: dict[str, float] = {}  # how long a task of each kind took last time
+        self._seconds: dict[str, float] = {}  # CPU time a task of each kind took last time
         self._start_seconds = START_SECONDS  # what starting the workers costs, once measured
-        # The pool's speedup over this process in the last rounds it rendered, oldest first.
-        self._speedups: deque[float] = deque(maxlen=SPEEDUP_WINDOW)
+        # The rate of the last rounds measured (CPU seconds of pages per second), oldest first:
+        # in the pool, and here. Their ratio is the pool's speedup under the load of the time.
+        self._rates: dict[bool, deque[float]] = {
+            pooled: deque(maxlen=SPEEDUP_WINDOW) for pooled in (True, False)
+        }
         self._since_probe = 0  # rounds rendered here that the pool would pay for at full speed
         # Workers read the lifeline; this process holds its only write end, so its death
         # (however it dies) ends them.
@@ -247,10 +251,11 @@ class RenderPool:
         TimeoutError raised for the cycle to report (the next round starts new workers).
         """
         if self._in_parent(tasks):
+            started = time.perf_counter()
             pages = [render_page(t) for t in tasks]
+            self._measure(pages, time.perf_counter() - started, pooled=False)
             self._learn(pages)
             return pages
-        predicted = self._predict(tasks)
         self.warm_up()
         started = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
@@ -260,11 +265,21 @@ class RenderPool:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
-        if predicted >= MEASURE_SECONDS:
-            self._speedups.append(predicted / max(1e-6, time.perf_counter() - started))
         ordered = [pages[i] for i in range(len(tasks))]
+        self._measure(ordered, time.perf_counter() - started, pooled=True)
         self._learn(ordered)
         return ordered
+
+    def _measure(self, pages: list[RenderedPage], seconds: float, pooled: bool) -> None:
+        """Note how fast a round went: the CPU time of its pages per second of the round.
+
+        CPU time is what the pages cost whatever the load; per second of the round, it says
+        how much of the machine the round had: at most one CPU here, in the pool as many as
+        the workers and this process got, less what sending and collecting cost.
+        """
+        cpu = sum(p.record.cpu_ns for p in pages) / 1e9
+        if cpu >= MEASURE_SECONDS:
+            self._rates[pooled].append(cpu / max(1e-6, seconds))
 
     def _share(
         self, tasks: Sequence[PageTask], batches: list[list[int]], deadline: float | None
@@ -296,10 +311,15 @@ class RenderPool:
         usual = statistics.median(self._seconds.values())
         return sum(self._seconds.get(_kind(t.name), usual) for t in tasks)
 
+    def rate(self, pooled: bool) -> float:
+        """Return the median rate of the last rounds measured in the pool, or here; before
+        any is, the worker count's CPUs for the pool, one CPU here."""
+        rates = self._rates[pooled]
+        return statistics.median(rates) if rates else float(self.workers if pooled else 1)
+
     def speedup(self) -> float:
-        """Return the pool's speedup over this process: the median of the last rounds
-        measured, the worker count before any is."""
-        return statistics.median(self._speedups) if self._speedups else float(self.workers)
+        """Return the pool's speedup over this process under the load of late."""
+        return self.rate(True) / self.rate(False)
 
     def _in_parent(self, tasks: Sequence[PageTask]) -> bool:
         """Say whether the round is cheaper here than in the pool (starting it if need be)."""
@@ -313,12 +333,13 @@ class RenderPool:
         overhead = ROUND_TRIP_SECONDS * len(self.batches(tasks))
         if self._executor is None:
             overhead += self._start_seconds
-        if predicted * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead:
+        here = predicted / self.rate(False)  # what the round should take in this process
+        if here * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead:
             return False
         # The speedup was measured under some load, which passes: a round the pool would pay
         # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
-        # measure again (the workers render beside this process, so a probe costs little).
-        if predicted * (1.0 - 1.0 / self.workers) > overhead:
+        # measure again (this process renders its share too, so a probe costs little).
+        if here * (1.0 - 1.0 / self.workers) > overhead:
             self._since_probe += 1
             if self._since_probe >= PROBE_EVERY:
                 self._since_probe = 0
@@ -326,10 +347,10 @@ class RenderPool:
         return True
 
     def _learn(self, pages: list[RenderedPage]) -> None:
-        """Remember the mean time of each kind of task, the cost of its kind next time."""
+        """Remember the mean CPU time of each kind of task, the cost of its kind next time."""
         took: dict[str, list[float]] = {}
         for p in pages:
-            took.setdefault(_kind(p.record.name), []).append(p.record.end_ns - p.record.start_ns)
+            took.setdefault(_kind(p.record.name), []).append(p.record.cpu_ns)
         self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
 
     def batches(self, tasks: Sequence[PageTask]) -> list[list[int]]:
@@ -338,16 +359,16 @@ class RenderPool:
         Costs are what a task of the same kind took last time, so two hundred trace pages
         of a millisecond share a few round trips while the logs page, the heaviest, goes
         alone and first: a heavy task started last would leave the others idle at the end.
-        With nothing learned yet, every task is a batch of its own, in order.
+        With nothing learned yet, tasks are taken to cost alike: batches of fewer and fewer
+        tasks, in order.
         """
         known = sorted(self._seconds.values())
-        if not known:
-            return [[i] for i in range(len(tasks))]
-        usual = known[len(known) // 2]
-        costs = [self._seconds.get(_kind(t.name), usual) for t in tasks]
+        usual = known[len(known) // 2] if known else 0.0
+        costs = [self._seconds.get(_kind(t.name), usual) if known else 1.0 for t in tasks]
         order = sorted(range(len(tasks)), key=lambda i: -costs[i])  # stable: kinds stay in order
         renderers = self.workers + 1  # this process renders a share too
-        runs = guided_runs([costs[i] for i in order], renderers * GUIDE, MIN_BATCH_SECONDS)
+        least = MIN_BATCH_SECONDS if known else 1.0  # a task, when none is known
+        runs = guided_runs([costs[i] for i in order], renderers * GUIDE, least)
         return [[order[i] for i in run] for run in runs]
 
     def _restart(self) -> None:
