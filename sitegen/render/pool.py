@@ -38,7 +38,7 @@ MEASURE_SECONDS = 0.1
 # Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
 # tried again: a speedup measured on a busy machine is not kept for ever.
 PROBE_EVERY = 4
-# What a round in the pool costs besides the work, per batch: pickling both ways, a trip.
+# What a batch's trip to a worker and back costs: pickling both ways, waking the worker.
 ROUND_TRIP_SECONDS = 0.004
 # What starting the workers costs until it is measured (forkserver, imports, templates).
 START_SECONDS = 0.9
@@ -330,7 +330,10 @@ class RenderPool:
         predicted = self._predict(tasks)
         if not predicted:  # nothing learned: here if the pool is not running (this teaches)
             return self._executor is None
-        overhead = ROUND_TRIP_SECONDS * len(self.batches(tasks))
+        # The trips of the batches sent ahead: filling the workers at the start, waiting for
+        # them at the end. The trips between overlap with the work, and the measured rates
+        # count what they cost in a round long enough to measure.
+        overhead = ROUND_TRIP_SECONDS * AHEAD_PER_WORKER * self.workers
         if self._executor is None:
             overhead += self._start_seconds
         here = predicted / self.rate(False)  # what the round should take in this process
