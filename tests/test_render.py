@@ -528,9 +528,10 @@ def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> N
     lines = [
         LogRecord(now - 5, "error", "</pre><b>x", "app<1>.log", known, (("k&", 'v"\n'),), 0.25),
         LogRecord(None, "verbose", "bidi \u202eevil", "a.log", "0af7651916cd43dd8448eb211c80319c"),
+        LogRecord(now, "info", "nul\x00in it", "b.log", None, (("k", "\x00"), ("j", "<"))),
     ]
     tail = log_tail(lines, now, frozenset({known}), "../")
-    first, second = tail.split("\n")[:2]
+    first, second, third = tail.split("\n")[:3]
     assert first == (
         '<span class="dim">09:42:37</span> <span class="lv error">ERROR</span> '
         '<span class="dim">app&lt;1&gt;.log</span> &lt;/pre&gt;&lt;b&gt;x '
@@ -543,7 +544,13 @@ def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> N
         '<span class="dim">–</span> <span class="lv none">-    </span> '
         '<span class="dim">a.log</span> bidi \\u202eevil'
     )
-    assert tail.count("\n") == 2
+    # A NUL byte in a value is shown as one and moves no value to another line or field.
+    assert third == (
+        '<span class="dim">09:42:42</span> <span class="lv info">INFO </span> '
+        '<span class="dim">b.log</span> nul\\x00in it <span class="dim">k=</span>\\x00 '
+        '<span class="dim">j=</span>&lt;'
+    )
+    assert tail.count("\n") == 3
 
 
 def test_a_logs_page_task_carries_only_the_traces_its_lines_name() -> None:

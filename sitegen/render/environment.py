@@ -21,7 +21,7 @@ from sitegen.paths import data_dir
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
-from sitegen.visible import finalize
+from sitegen.visible import finalize, visible
 
 TEMPLATES_DIR = data_dir("templates")
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -52,12 +52,13 @@ def when(ts: float | None, now: float) -> str:
     if ts is None:
         return "–"
     try:
-        day, today = time.gmtime(ts)[:3], _day(now)
-    except (OverflowError, OSError, ValueError):
+        tm = time.gmtime(ts)  # once: a logs page asks this for every line
+        if tm[:3] == _day(now):
+            return time.strftime("%H:%M:%S", tm)
+        year = "" if abs(now - ts) < 365 * 86400 else "%Y-"
+        return time.strftime(f"{year}%m-%d %H:%M:%S", tm)
+    except (OverflowError, OSError, ValueError):  # a line "in the year 10^13" is bad input
         return "out of range"
-    if day == today:
-        return utc(ts, "%H:%M:%S")
-    return utc(ts, "%m-%d %H:%M:%S" if abs(now - ts) < 365 * 86400 else "%Y-%m-%d %H:%M:%S")
 
 
 def iso(ts: float) -> str:
@@ -96,9 +97,9 @@ _SHORT_LEVEL = {"debug": "DEBUG", "info": "INFO ", "warning": "WARN ", "error": 
                 "critical": "CRIT "}  # fmt: skip
 
 
-def _shown(value: object) -> str:
-    """Return a value as a template prints it: made visible, then escaped."""
-    return escape(finalize(value))
+def _shown(text: str) -> str:
+    """Return text as a template prints it: made visible, then escaped."""
+    return escape(visible(text))
 
 
 def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], root: str) -> Markup:
@@ -107,17 +108,26 @@ def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], ro
     Built here rather than in a template loop: ten thousand lines through jinja cost a third
     of a page render in attribute lookups and filter calls.
     """
+    texts: list[str] = []  # every value the lines show, in order
+    for r in records:
+        texts += (when(r.ts, now), r.source, r.message)
+        if r.duration_s is not None:
+            texts.append(format_value(r.duration_s, "seconds"))
+        for pair in r.fields:
+            texts += pair
+    # Made visible one by one, escaped all at once (a call a value cost more than escaping):
+    # no visible text holds a NUL, so NULs part them.
+    shown = iter(str(escape("\0".join(map(visible, texts)))).split("\0"))
     out = []
     for r in records:
         line = (
-            f'<span class="dim">{_shown(when(r.ts, now))}</span> '
+            f'<span class="dim">{next(shown)}</span> '
             f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
-            f'<span class="dim">{_shown(r.source)}</span> {_shown(r.message)}'
+            f'<span class="dim">{next(shown)}</span> {next(shown)}'
         )
         if r.duration_s is not None:
-            took = format_value(r.duration_s, "seconds")
-            line += f' <span class="dim">took</span> {_shown(took)}'
-        line += "".join(f' <span class="dim">{_shown(k)}=</span>{_shown(v)}' for k, v in r.fields)
+            line += f' <span class="dim">took</span> {next(shown)}'
+        line += "".join(f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields)
         if r.trace_id and r.trace_id in known:
             line += f' <a href="{_shown(root)}{_shown(trace_path(r.trace_id))}">trace</a>'
         out.append(line + "\n")
