@@ -35,6 +35,10 @@ SPEEDUP_WINDOW = 5
 # Only a round of at least this much CPU time measures how fast it went: a shorter one's
 # time is mostly its fixed costs and the scheduler's noise.
 MEASURE_SECONDS = 0.1
+# The share of a round's time the pool must be predicted to save, besides its overhead: a
+# pool measured a few percent faster, on a machine busy enough to blur that, is a coin toss
+# that costs the round trips when it falls wrong.
+MARGIN = 0.1
 # Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
 # tried again: a speedup measured on a busy machine is not kept for ever.
 PROBE_EVERY = 4
@@ -337,12 +341,12 @@ class RenderPool:
         if self._executor is None:
             overhead += self._start_seconds
         here = predicted / self.rate(False)  # what the round should take in this process
-        if here * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead:
+        if here * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead + MARGIN * here:
             return False
         # The speedup was measured under some load, which passes: a round the pool would pay
         # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
         # measure again (this process renders its share too, so a probe costs little).
-        if here * (1.0 - 1.0 / self.workers) > overhead:
+        if here * (1.0 - 1.0 / self.workers) > overhead + MARGIN * here:
             self._since_probe += 1
             if self._since_probe >= PROBE_EVERY:
                 self._since_probe = 0
