@@ -31,7 +31,7 @@ MIN_BATCH_SECONDS = 0.01
 AHEAD_PER_WORKER = 2
 # How fast rounds go, here and in the pool, is the median of this many last measured: one
 # round slowed by a neighbour's burst of CPU does not send every round back to this process.
-SPEEDUP_WINDOW = 5
+RATE_WINDOW = 5
 # Only a round of at least this much CPU time measures how fast it went: a shorter one's
 # time is mostly its fixed costs and the scheduler's noise.
 MEASURE_SECONDS = 0.1
@@ -216,7 +216,7 @@ class RenderPool:
         # The rate of the last rounds measured (CPU seconds of pages per second), oldest first:
         # in the pool, and here. Their ratio is the pool's speedup under the load of the time.
         self._rates: dict[bool, deque[float]] = {
-            pooled: deque(maxlen=SPEEDUP_WINDOW) for pooled in (True, False)
+            pooled: deque(maxlen=RATE_WINDOW) for pooled in (True, False)
         }
         self._since_probe = 0  # rounds rendered here that the pool would pay for at full speed
         # Workers read the lifeline; this process holds its only write end, so its death
