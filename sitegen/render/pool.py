@@ -261,6 +261,7 @@ class RenderPool:
             self._learn(pages)
             return pages
         self.warm_up()
+        blind = not self._seconds  # batches not sized from costs: no measure of the pool
         started = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
@@ -270,7 +271,8 @@ class RenderPool:
             self._restart()
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
         ordered = [pages[i] for i in range(len(tasks))]
-        self._measure(ordered, time.perf_counter() - started, pooled=True)
+        if not blind:
+            self._measure(ordered, time.perf_counter() - started, pooled=True)
         self._learn(ordered)
         return ordered
 
