@@ -106,6 +106,8 @@ class Trace:
     @cached_property
     def root(self) -> Span:
         """Return the span without a parent in this trace (else the earliest)."""
+        if self.spans[0].parent_id is None:  # the usual case, found without a set of ids
+            return self.spans[0]
         ids = {s.span_id for s in self.spans}
         for span in self.spans:
             if span.parent_id is None or span.parent_id not in ids:

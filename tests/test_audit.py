@@ -87,8 +87,12 @@ def test_the_embedded_default_draws_its_only_two_samples_apart(tmp_path: Path) -
 def a_trace(site: Path) -> str:
     return next(
         f"traces/{p.name}" for p in sorted((site / "traces").glob("*.html"))
-        if p.name not in ("index.html", "still.html")
+        if p.name not in ("index.html", "still.html") and not p.name.startswith("before-")
     )  # fmt: skip
+
+
+def an_older_traces_page(site: Path) -> str:
+    return f"traces/{min(p.name for p in (site / 'traces').glob('before-*.html'))}"
 
 
 @pytest.fixture(scope="module")
@@ -130,7 +134,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ]
     pages += [f"{two}/{p}" for p in (
         "metrics/index.html", "metrics/page-2.html", "traces/index.html", a_trace(reference),
-        "logs/index.html", "logs/page-2.html")]  # fmt: skip
+        "logs/index.html", "logs/page-2.html", an_older_traces_page(reference))]  # fmt: skip
     ARTIFACTS.mkdir(exist_ok=True)
     shots = {"index": pages[0], "metrics": f"{two}/metrics/index.html",
              "trace": pages[4]}  # fmt: skip

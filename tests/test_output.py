@@ -121,3 +121,42 @@ def test_a_previous_build_with_an_unreadable_manifest_is_not_linked_from(tmp_pat
     write_site(out, {"same.html": b"kept"}, "t1")
     assert (out / "same.html").read_bytes() == b"kept"
     assert (out / "same.html").stat().st_ino != (old_build / "same.html").stat().st_ino
+
+
+def test_a_build_taken_over_is_written_only_where_it_changed(tmp_path: Path, monkeypatch) -> None:
+    import hashlib
+
+    from sitegen.site import output
+
+    out = tmp_path / "public"
+    kept, old = b"kept", b"old"
+    site = {"a.html": kept, "b.html": old, "gone/x.html": b"x", "gone/deeper/y.html": b"y"}
+    write_site(out, site, "t0")
+    write_site(out, site, "t1")
+    previous = out.resolve()
+    writes: list[str] = []
+    hashed: list[bytes] = []
+    real_write, real_sha = Path.write_bytes, hashlib.sha256
+
+    def writing(self: Path, data: bytes) -> int:
+        build = next(p for p in self.parents if p.name.endswith(".tmp"))
+        writes.append(self.relative_to(build).as_posix())
+        return real_write(self, data)
+
+    def sha(data: bytes = b"") -> object:
+        hashed.append(data)
+        return real_sha(data)
+
+    monkeypatch.setattr(Path, "write_bytes", writing)
+    monkeypatch.setattr(output.hashlib, "sha256", sha)
+    # The build of t0 is taken over: it holds a.html already, b.html changes, gone/ goes.
+    write_site(out, {"a.html": kept, "b.html": b"new", "c/d.html": b"d"}, "t2")
+    assert sorted(writes) == ["b.html", "c/d.html", "manifest.json"]
+    assert hashed == [b"new", b"d"]  # a.html: the same bytes as last cycle, hashed then
+    build = out.resolve()
+    listed = sorted(p.relative_to(build).as_posix() for p in build.rglob("*"))
+    assert listed == ["a.html", "b.html", "c", "c/d.html", "manifest.json"]  # gone/ too
+    assert (out / "b.html").read_bytes() == b"new"
+    # The build readers may still be in is whole: a link shared with it was not written through.
+    assert (previous / "b.html").read_bytes() == b"old" and (previous / "gone/x.html").exists()
+    assert len(list(builds_dir(out).iterdir())) == 2

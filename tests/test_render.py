@@ -584,3 +584,18 @@ def test_minify_folds_exactly_what_its_regular_expression_says() -> None:
         assert minify(html) == folded(html), repr(html)
     page = "a \t\n \n\xa0 b\n<pre> x \n\n y </pre>\n  c \n"
     assert minify(page) == "a\nb\n<pre> x \n\n y </pre>\nc\n"
+
+
+def test_a_task_key_follows_what_its_common_says_not_which_object_it_is() -> None:
+    from sitegen.render.keys import task_key
+
+    snap = snapshot(Workload(panels=1, points=20, traces=2, spans_per_trace=3, log_lines=5))
+    first, again = page_tasks(snap, common()), page_tasks(snap, common())  # equal, not the same
+    assert [task_key(t, b"s") for t in first] == [task_key(t, b"s") for t in again]
+    later = dataclasses.replace(common(), generated_at=common().generated_at + 30)
+    keys = {t.path: task_key(t, b"s") for t in page_tasks(snap, later)}
+    # Thirty seconds on, only the pages that print no time of the cycle keep their keys.
+    assert {t.path for t in first if keys[t.path] == task_key(t, b"s")} == {
+        t.path for t in first if t.timeless
+    }
+    assert any(t.timeless for t in first) and not all(t.timeless for t in first)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
-from sitegen.render.tasks import PageTask, RenderedPage
+from sitegen.render.tasks import Common, PageTask, RenderedPage
 from sitegen.traces.stats import finished_state
 
 Render = Callable[[list[PageTask]], list[RenderedPage]]
@@ -35,23 +35,39 @@ def templates_stamp(root: Path) -> bytes:
     return h.digest()
 
 
-def task_key(task: PageTask, stamp: bytes) -> bytes:
-    """Return the digest of everything the task's bytes depend on."""
-    common = task.common
-    if task.timeless:  # its template prints no time of the cycle: the cycle's times don't count
-        # Nor its alerts and failed sources: a timeless page leaves out the banner.
-        common = dataclasses.replace(
+# Per Common object (a cycle has one, and its timeless form): it without the cycle's state,
+# and it pickled. Thousands of tasks share one: each digested it anew, a tenth of a cycle.
+_COMMONS: dict[int, tuple[Common, Common, bytes]] = {}
+
+
+def _common_parts(common: Common) -> tuple[Common, bytes]:
+    """Return the common part of a timeless page (no time of the cycle: nor its alerts and
+    failed sources, as such a page leaves out the banner), and `common` pickled."""
+    known = _COMMONS.get(id(common))
+    if known is None or known[0] is not common:
+        if len(_COMMONS) > 8:  # a few cycles' worth; the objects are held, so no id recurs
+            _COMMONS.clear()
+        timeless = dataclasses.replace(
             common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
         )
+        known = (common, timeless, pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
+        _COMMONS[id(common)] = known
+    return known[1], known[2]
+
+
+def task_key(task: PageTask, stamp: bytes) -> bytes:
+    """Return the digest of everything the task's bytes depend on."""
+    timeless, pickled = _common_parts(task.common)
+    if task.timeless:  # its template prints no time of the cycle: the cycle's times don't count
+        pickled = _common_parts(timeless)[1]
         data = {k: finished_state(v) if isinstance(v, Trace) else v for k, v in task.data.items()}
     else:
         data = task.data
     inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
               task.refresh)  # fmt: skip
-    return hashlib.blake2b(
-        pickle.dumps((inputs, common, data), protocol=pickle.HIGHEST_PROTOCOL),
-        digest_size=16,
-    ).digest()
+    h = hashlib.blake2b(pickled, digest_size=16)
+    h.update(pickle.dumps((inputs, data), protocol=pickle.HIGHEST_PROTOCOL))
+    return h.digest()
 
 
 class Reuse:
@@ -76,7 +92,10 @@ class Reuse:
             pages = []
             for key in keys:
                 kept = self._last.get(key)
-                page = _reused(kept) if kept is not None else next(fresh)
+                if kept is None:
+                    page = next(fresh)
+                else:  # a page reused last cycle already says so
+                    page = kept if kept.record.reused else _reused(kept)
                 self._this[key] = page
                 pages.append(page)
             return pages

@@ -17,6 +17,7 @@ from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
+from sitegen.render.tracepages import older_path, page_runs
 from sitegen.traces.stats import breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
@@ -37,6 +38,9 @@ LOG_PAGE_TEXT = 27_000
 LOG_LINE_TEXT = 24
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
+# Older pages of traces the traces index links by their times (about 30 bytes gzipped each,
+# 10,000 traces make about 100); those before are reached page by page.
+OLDER_LISTED = 100
 
 
 @dataclass(frozen=True)
@@ -181,6 +185,58 @@ def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
     return counts
 
 
+def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[PageTask]:
+    """Return the traces pages: the newest traces with what all of them say together (the
+    live index), then the older ones in pages that never change (see tracepages)."""
+    oldest_first = summaries[::-1]
+    runs = page_runs([s["id"] for s in oldest_first])
+    pages = [oldest_first[r.start : r.stop][::-1] for r in runs] or [[]]  # each newest first
+    # A page is named by the first trace of the page after it; its first trace names the one
+    # before it (none before the oldest).
+    paths = [older_path(after[-1]["id"]) for after in pages[1:]]
+    tasks = [
+        PageTask(
+            f"traces from {page[-1]['id'][:8]}",
+            path,
+            "traces_older.html",
+            {
+                "traces": page,
+                "first": page[-1]["start"],
+                "last": page[0]["start"],
+                "older": paths[k - 1].removeprefix("traces/") if k else "",
+            },
+            common,
+            timeless=True,  # its template prints no time of the cycle
+        )
+        for k, (page, path) in enumerate(zip(pages, paths, strict=False))
+    ]
+    older = [
+        (path.removeprefix("traces/"), page[-1]["start"], page[0]["start"], len(page))
+        for page, path in zip(pages, paths, strict=False)
+    ][::-1]
+    ops = breakdown(snap.traces)
+    index = PageTask(
+        "traces",
+        "traces/index.html",
+        "traces.html",
+        {
+            "traces": pages[-1],
+            "older": older,
+            "listed": OLDER_LISTED,
+            "total": len(summaries),
+            "ops": ops,
+            "edges": dependencies(snap.traces),
+            # Every span's service has its operations in the breakdown: no walk of every span.
+            "services": sorted({o.service for o in ops}),
+            "sources": snap.sources,
+            "now": snap.generated_at,
+        },
+        common,
+        refresh="live",
+    )
+    return [index, *tasks]
+
+
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
     traces = newest_first(snap.traces)
@@ -213,21 +269,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         ),
         # Served by the CDN in place of any missing path, so its links start at the root.
         PageTask("404", "404.html", "404.html", {}, common, absolute=True),
-        PageTask(
-            "traces",
-            "traces/index.html",
-            "traces.html",
-            {
-                "traces": summaries,
-                "ops": breakdown(snap.traces),
-                "edges": dependencies(snap.traces),
-                "services": sorted({s.service for t in snap.traces for s in t.spans}),
-                "sources": snap.sources,
-                "now": snap.generated_at,
-            },
-            common,
-            refresh="live",
-        ),
+        *traces_tasks(snap, summaries, common),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
     tasks += [PageTask(**page, common=common) for page in incident_pages(snap)]

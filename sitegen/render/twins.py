@@ -12,9 +12,9 @@ from sitegen import charts
 from sitegen.alerts.incidents import incident_path
 from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
-from sitegen.model import Panel, Snapshot
+from sitegen.model import Panel, Snapshot, Trace
 from sitegen.render.environment import iso
-from sitegen.traces.stats import newest_first
+from sitegen.traces.stats import finished_state, newest_first
 
 
 def _finite(value: float | None) -> float | None:
@@ -67,14 +67,18 @@ def snapshot_json(snap: Snapshot) -> bytes:
     return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
 
 
+def _without_markup(text: str) -> str:
+    # Go's encoding/json escapes: a JSON parser reads the same strings back.
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
 def _json_without_markup(doc: dict) -> bytes:
     """Return doc as compact JSON with <, > and & escaped as Go's encoding/json does.
 
     Log lines and span names are anybody's text: escaped, no byte of the file reads as markup,
     even to a viewer that sniffs it as HTML; a JSON parser gets the same strings back.
     """
-    text = json.dumps(doc, separators=(",", ":"), allow_nan=False)
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+    return _without_markup(json.dumps(doc, separators=(",", ":"), allow_nan=False)).encode()
 
 
 def _log_time(ts: float | None) -> str | None:
@@ -114,24 +118,41 @@ def _time(ts: float) -> str | None:
     return text if text[:1].isdigit() else None  # "out of range" (bad input): unknown
 
 
+def _trace_entry(t: Trace) -> dict:
+    return {
+        "trace_id": t.trace_id,
+        "root": t.root.name,
+        "services": sorted({s.service for s in t.spans}),
+        "spans": len(t.spans),
+        "errors": sum(s.status == "error" for s in t.spans),
+        "start": _time(t.start_ns / 1e9),
+        "duration_seconds": t.duration_ns / 1e9,
+    }
+
+
+# Each trace's encoded entry by its state: a finished trace's entry never changes, and a
+# site of thousands of traces gains a few a cycle. Only the last call's are kept.
+_ENTRIES: dict[tuple, str] = {}
+
+
 def traces_json(snap: Snapshot) -> bytes:
     """Return data/traces.json: every trace the traces pages list, newest first."""
-    doc = {
-        "generated_at": iso(snap.generated_at),
-        "traces": [
-            {
-                "trace_id": t.trace_id,
-                "root": t.root.name,
-                "services": sorted({s.service for s in t.spans}),
-                "spans": len(t.spans),
-                "errors": sum(s.status == "error" for s in t.spans),
-                "start": _time(t.start_ns / 1e9),
-                "duration_seconds": t.duration_ns / 1e9,
-            }
-            for t in newest_first(snap.traces)
-        ],
-    }
-    return _json_without_markup(doc)
+    fresh: dict[tuple, str] = {}
+    parts = []
+    for t in newest_first(snap.traces):
+        state = finished_state(t)
+        part = fresh.get(state) or _ENTRIES.get(state)
+        if part is None:
+            part = _without_markup(
+                json.dumps(_trace_entry(t), separators=(",", ":"), allow_nan=False)
+            )
+        fresh[state] = part
+        parts.append(part)
+    _ENTRIES.clear()
+    _ENTRIES.update(fresh)
+    # The bytes of the whole document encoded at once: a list is its items joined by ",".
+    head = _without_markup(json.dumps(iso(snap.generated_at)))
+    return f'{{"generated_at":{head},"traces":[{",".join(parts)}]}}'.encode()
 
 
 def _maybe_iso(ts: float | None) -> str | None:

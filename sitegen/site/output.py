@@ -5,7 +5,9 @@ publisher) see the old site or the new one, never a mix. The previous build is k
 reader that is half-way through the old one can finish. A build that cannot be written
 whole (a full disk) is removed at once; the site stays as it was. A file whose bytes equal
 the previous build's is a hard link to it rather than a new copy: files are never written
-in place, so a link shared with the old build can't change under its readers.
+in place, so a link shared with the old build can't change under its readers. The build
+before the previous one, which readers left a cycle ago, is taken over as the next build, so
+a cycle touches only the files that changed, not every file of the site.
 """
 
 from __future__ import annotations
@@ -45,23 +47,41 @@ class Written:
 
 def content_type(path: str) -> str:
     """Return the Content-Type to serve a site path with."""
-    suffix = Path(path).suffix.lower()
+    suffix = os.path.splitext(path)[1].lower()  # not pathlib: a site has thousands of paths
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
+
+
+# Each file's entry of the last manifest, by the identity of its bytes: a page reused from
+# the last cycle is the same bytes object, and hashing thousands of them again each cycle
+# cost more than writing the few that changed (and new entries each cycle kept the garbage
+# collector busy). The bytes are held, so no id is reused.
+_ENTRIES: dict[int, tuple[bytes, str, dict]] = {}
+
+
+def _entry(path: str, data: bytes, kept: dict[int, tuple[bytes, str, dict]]) -> dict:
+    known = _ENTRIES.get(id(data)) or kept.get(id(data))
+    if known is None or known[0] is not data or known[1] != path:
+        digest = known[2]["sha256"] if known is not None and known[0] is data else None
+        entry = {
+            "sha256": digest or hashlib.sha256(data).hexdigest(),
+            "size": len(data),
+            "type": content_type(path),
+        }
+        known = (data, path, entry)
+    kept[id(data)] = known
+    return known[2]
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> dict:
     """Return the manifest: every path with its SHA-256, size and type."""
-    return {
+    kept: dict[int, tuple[bytes, str, dict]] = {}
+    manifest = {
         "generated_at": generated_at,
-        "files": {
-            path: {
-                "sha256": hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-                "type": content_type(path),
-            }
-            for path, data in sorted(files.items())
-        },
+        "files": {path: _entry(path, data, kept) for path, data in sorted(files.items())},
     }
+    _ENTRIES.clear()
+    _ENTRIES.update(kept)
+    return manifest
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -119,27 +139,74 @@ def _link(previous: Path, rel: str, target: Path) -> bool:
     return True
 
 
+def _spare(out_dir: Path, current: Path | None) -> tuple[Path, dict[str, str]] | None:
+    """Return the oldest finished build besides the current one, and its files' digests,
+    if its manifest says what it holds (else it is pruned, not reused)."""
+    builds = [
+        p
+        for p in builds_dir(out_dir).iterdir()
+        if p != current and not p.name.endswith(".tmp") and p.is_dir() and not p.is_symlink()
+    ]
+    for old in sorted(builds, key=lambda p: p.stat().st_mtime):
+        sums = _previous_sums(old)
+        if sums:
+            return old, sums
+    return None
+
+
+def _recycle(spare: Path, sums: dict[str, str], tmp: Path, files: dict[str, bytes]) -> None:
+    """Turn a spare build into tmp: take it over, then remove the files it holds that the new
+    build has not (the rest are rewritten or kept by their digests)."""
+    os.replace(spare, tmp)
+    for rel in sums.keys() - files.keys():
+        gone = tmp / rel
+        gone.unlink(missing_ok=True)
+        # A folder left empty goes too: a build holds what its manifest lists, nothing more.
+        for folder in gone.parents:
+            if folder == tmp:
+                break
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (listing it would cost more, in a folder of thousands)
+                break
+
+
 def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Written:
-    """Write files plus manifest.json into a new build and switch out_dir to it atomically."""
+    """Write files plus manifest.json into a new build and switch out_dir to it atomically.
+
+    The new build is the oldest kept one, taken over: it was replaced two cycles ago, and
+    its files that still hold the right bytes stay, so a cycle writes what changed since,
+    not every file of a site of thousands of pages (a fresh build when there is none).
+    """
     out_dir = out_dir.absolute()
     builds = builds_dir(out_dir)
     builds.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
-    everything = {**files, MANIFEST: json.dumps(manifest, indent=1).encode()}
+    # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
+    everything = {**files, MANIFEST: json.dumps(manifest, separators=(",", ":")).encode()}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
     sums = _previous_sums(previous)
+    spare = _spare(out_dir, previous) if previous is not None else None
+    held = spare[1] if spare else {}  # what the build taken over holds already
     made: set[Path] = set()
     try:
+        if spare:
+            _recycle(spare[0], held, tmp, everything)
         for rel, data in everything.items():
+            entry = manifest["files"].get(rel)
+            digest = entry["sha256"] if entry is not None else None
+            if digest is not None and held.get(rel) == digest:
+                continue
             target = tmp / rel
             if target.parent not in made:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 made.add(target.parent)
-            entry = manifest["files"].get(rel)
-            same = previous is not None and entry is not None and sums.get(rel) == entry["sha256"]
+            # Never written through: the file may be a link shared with the current build.
+            target.unlink(missing_ok=True)
+            same = previous is not None and digest is not None and sums.get(rel) == digest
             if not (same and _link(previous, rel, target)):
                 target.write_bytes(data)
     except BaseException:
@@ -149,6 +216,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
         raise
     final = builds / stamp
     os.replace(tmp, final)
+    os.utime(final)  # the newest build: pruning goes by modification time
     _swap(out_dir, final)
     _prune(out_dir, final)
     return Written(out_dir, len(everything), sum(len(d) for d in everything.values()), manifest)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable
+import bisect
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sitegen.model import Span, Trace
 
@@ -38,10 +39,21 @@ def newest_first(traces: Iterable[Trace]) -> list[Trace]:
     return sorted(traces, key=lambda t: (t.start_ns, t.trace_id), reverse=True)
 
 
-def _quantile(values: list[int], q: float) -> int:
-    if len(values) == 1:
-        return values[0]
-    return int(statistics.quantiles(values, n=100, method="inclusive")[round(q * 100) - 1])
+def _quantile(ordered: list[int], q: float) -> int:
+    """Return the q-quantile of sorted values as statistics.quantiles(n=100, method=
+    "inclusive") does, without sorting them again."""
+    if len(ordered) == 1:
+        return ordered[0]
+    j, delta = divmod(round(q * 100) * (len(ordered) - 1), 100)
+    return int((ordered[j] * (100 - delta) + ordered[j + 1] * delta) / 100)
+
+
+def _median(ordered: list[int]) -> int:
+    """Return the median of sorted values as int(statistics.median(...)) does."""
+    half = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[half]
+    return int((ordered[half - 1] + ordered[half]) / 2)
 
 
 def _children(trace: Trace) -> dict[str, list[Span]]:
@@ -69,14 +81,51 @@ def finished_state(trace: Trace) -> tuple:
     return (trace.trace_id, len(trace.spans), trace.start_ns, trace.duration_ns, trace.has_error)
 
 
-# Per (service, operation): span durations, self times, errors.
-_Part = dict[tuple[str, str], tuple[list[int], list[int], int]]
-# What each trace of the last breakdown added, by its state: a site of thousands of finished
-# traces gains a few a cycle, and walking every span's children again cost most of a cycle.
-_PARTS: dict[tuple, _Part] = {}
+Part = TypeVar("Part")
 
 
-def _part(trace: Trace) -> _Part:
+class _Tally(Generic[Part]):
+    """Totals over many traces, moved each call by the traces that came and went.
+
+    A site of thousands of finished traces gains a few a cycle: what each trace adds (its
+    part) is kept by the trace's state, and the totals change by the parts of the traces new
+    since the last call and of those gone, not by walking every span again.
+    """
+
+    def __init__(self, part: Callable[[Trace], Part], add: Callable[[Part, int], None]) -> None:
+        self._part, self._add = part, add
+        self._kept: dict[tuple, tuple[Part, int]] = {}  # by state: its part, how many traces
+
+    def update(self, traces: Iterable[Trace]) -> None:
+        """Move the totals to those of these traces."""
+        parts: dict[tuple, Part] = {}
+        counts: dict[tuple, int] = {}
+        for trace in traces:
+            if not trace.spans:  # no bounds to tell its state by, and nothing to add
+                continue
+            state = finished_state(trace)
+            if state not in counts:
+                kept = self._kept.get(state)
+                parts[state] = kept[0] if kept else self._part(trace)
+            counts[state] = counts.get(state, 0) + 1
+        for state, (part, n) in self._kept.items():
+            if counts.get(state, 0) != n:
+                self._add(part, counts.get(state, 0) - n)
+        for state, n in counts.items():
+            if state not in self._kept:
+                self._add(parts[state], n)
+        # Only the traces of this call are kept, so memory follows the site, not its past.
+        self._kept = {state: (parts[state], n) for state, n in counts.items()}
+
+
+# Per (service, operation): span durations, self times, errors. Tuples of numbers and
+# strings: the collector stops tracking them, and a part is kept for each of thousands of traces.
+_Ops = tuple[tuple[tuple[str, str], tuple[int, ...], tuple[int, ...], int], ...]
+# Per (service, operation): durations and self times, each kept sorted, and errors.
+_OPS: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+
+
+def _part(trace: Trace) -> _Ops:
     children = _children(trace)
     part: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
     for span in trace.spans:
@@ -84,49 +133,75 @@ def _part(trace: Trace) -> _Part:
         durations.append(span.duration_ns)
         selves.append(self_time(span, children.get(span.span_id, [])))
         errors.append(span.status == "error")
-    return {key: (d, s, sum(e)) for key, (d, s, e) in part.items()}
+    return tuple((key, tuple(d), tuple(s), sum(e)) for key, (d, s, e) in part.items())
+
+
+def _move(ordered: list[int], values: tuple[int, ...], n: int) -> None:
+    """Insert values into a sorted list n times (n > 0), or remove them -n times."""
+    for _ in range(abs(n)):
+        for v in values:
+            if n > 0:
+                bisect.insort(ordered, v)
+            else:
+                del ordered[bisect.bisect_left(ordered, v)]
+
+
+def _add_ops(part: _Ops, n: int) -> None:
+    for key, d, s, e in part:
+        durations, selves, errors = _OPS.setdefault(key, ([], [], [0]))
+        _move(durations, d, n)
+        _move(selves, s, n)
+        errors[0] += e * n
+        if not durations:
+            del _OPS[key]
+
+
+_OPS_TALLY = _Tally(_part, _add_ops)
 
 
 def breakdown(traces: Iterable[Trace]) -> list[OpStats]:
     """Return latency percentiles and self time per (service, operation), slowest first."""
-    durations: dict[tuple[str, str], list[int]] = {}
-    selves: dict[tuple[str, str], list[int]] = {}
-    errors: dict[tuple[str, str], int] = {}
-    parts: dict[tuple, _Part] = {}
-    for trace in traces:
-        if not trace.spans:  # no bounds to tell its state by, and nothing to add
-            continue
-        state = finished_state(trace)
-        part = parts.get(state) or _PARTS.get(state) or _part(trace)
-        parts[state] = part
-        for key, (d, s, e) in part.items():
-            durations.setdefault(key, []).extend(d)
-            selves.setdefault(key, []).extend(s)
-            errors[key] = errors.get(key, 0) + e
-    # Only the traces of this call are kept, so memory follows the site, not its past.
-    _PARTS.clear()
-    _PARTS.update(parts)
-    stats = []
-    for (svc, op), found in durations.items():
-        d = sorted(found)
-        p50, p95, p99 = (_quantile(d, q) for q in (0.5, 0.95, 0.99))
-        middle_self = int(statistics.median(selves[(svc, op)]))
-        stats.append(OpStats(svc, op, len(d), p50, p95, p99, middle_self, errors[(svc, op)]))
+    _OPS_TALLY.update(traces)
+    stats = [
+        OpStats(svc, op, len(d), *(_quantile(d, q) for q in (0.5, 0.95, 0.99)), _median(s), e)
+        for (svc, op), (d, s, (e,)) in _OPS.items()
+    ]
     return sorted(stats, key=lambda s: (-s.p95_ns, s.service, s.operation))
+
+
+# Per (caller, callee) service: calls, and how many ended in error (tuples, as _Ops).
+_Calls = tuple[tuple[tuple[str, str], int, int], ...]
+_CALLS: dict[tuple[str, str], list[int]] = {}
+
+
+def _calls(trace: Trace) -> _Calls:
+    calls: dict[tuple[str, str], list[int]] = {}
+    by_id = {s.span_id: s for s in trace.spans}
+    for span in trace.spans:
+        parent = by_id.get(span.parent_id or "")
+        if parent is not None and parent.service != span.service:
+            tally = calls.setdefault((parent.service, span.service), [0, 0])
+            tally[0] += 1
+            tally[1] += span.status == "error"
+    return tuple((pair, n, e) for pair, (n, e) in calls.items())
+
+
+def _add_calls(part: _Calls, n: int) -> None:
+    for pair, calls, errors in part:
+        tally = _CALLS.setdefault(pair, [0, 0])
+        tally[0] += calls * n
+        tally[1] += errors * n
+        if not tally[0]:
+            del _CALLS[pair]
+
+
+_CALLS_TALLY = _Tally(_calls, _add_calls)
 
 
 def dependencies(traces: Iterable[Trace]) -> list[Edge]:
     """Return the service-to-service calls: a child span in another service is a call."""
-    calls: dict[tuple[str, str], list[int]] = {}
-    for trace in traces:
-        by_id = {s.span_id: s for s in trace.spans}
-        for span in trace.spans:
-            parent = by_id.get(span.parent_id or "")
-            if parent is not None and parent.service != span.service:
-                tally = calls.setdefault((parent.service, span.service), [0, 0])
-                tally[0] += 1
-                tally[1] += span.status == "error"
-    return [Edge(a, b, n, e) for (a, b), (n, e) in sorted(calls.items())]
+    _CALLS_TALLY.update(traces)
+    return [Edge(a, b, n, e) for (a, b), (n, e) in sorted(_CALLS.items())]
 
 
 @dataclass(frozen=True)
