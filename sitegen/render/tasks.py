@@ -162,6 +162,22 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
     return out + copies
 
 
+# The summaries of the last call's traces, by the trace's identity (the trace is held, so no
+# id recurs): sources keep a finished trace as the same object from cycle to cycle, and the
+# same summary object lets its page's key be known without being digested again.
+_SUMMARIES: dict[int, tuple[Trace, dict]] = {}
+
+
+def _summaries(traces: list[Trace]) -> list[dict]:
+    global _SUMMARIES
+    kept = {}
+    for t in traces:
+        known = _SUMMARIES.get(id(t))
+        kept[id(t)] = known if known is not None and known[0] is t else (t, _trace_summary(t))
+    _SUMMARIES = kept
+    return [kept[id(t)][1] for t in traces]
+
+
 def _trace_summary(t: Trace) -> dict:
     root = t.root
     return {
@@ -240,7 +256,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
     traces = newest_first(snap.traces)
-    summaries = [_trace_summary(t) for t in traces]
+    summaries = _summaries(traces)
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     errors = [r for r in snap.logs if r.level in ("error", "critical")]
