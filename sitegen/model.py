@@ -205,6 +205,7 @@ class TaskRecord:
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     error: str | None = None  # why the page could not be rendered (it says so instead)
     reused: bool = False  # its inputs had not changed: the last cycle's bytes, not rendered
+    cpu_ns: int = 0  # CPU time it took (its thread's): its cost whatever else the CPUs ran
 
 
 @dataclass(frozen=True)

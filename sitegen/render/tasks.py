@@ -92,7 +92,7 @@ def render_page(task: PageTask) -> RenderedPage:
     A page whose data breaks its template is replaced by one saying so: one bad trace or
     panel never costs the rest of the site its update.
     """
-    start = time.time_ns()
+    start, cpu = time.time_ns(), time.thread_time_ns()
     root = "/" if task.absolute else "../" * task.path.count("/")
     env, error = environment(), None
     try:
@@ -119,7 +119,8 @@ def render_page(task: PageTask) -> RenderedPage:
     end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error)
+    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error,
+                        cpu_ns=time.thread_time_ns() - cpu)  # fmt: skip
     return RenderedPage(task.path, data, record)
 
 
@@ -373,7 +374,9 @@ def log_tasks(
                 "top_errors": top_errors(snap.logs) if n == 1 else [],
                 "level_rows": rows,
                 "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
-                "known_traces": known,
+                # Only the traces this page's lines name: less to send, and a new trace
+                # doesn't change the key of an older page that never mentions it.
+                "known_traces": known & {r.trace_id for r in lines},
                 "sources": snap.sources,
                 "now": snap.generated_at,
             },
@@ -438,7 +441,9 @@ def report_tasks(
                 "reused": len(records) - len(ran),
                 "use": _utilisation(ran),
                 "pool_workers": pool_workers,
-                "here": all(r.pid == os.getpid() for r in ran),  # none went to the pool
+                # Not "here": base.html sets that name (the nav section) for every block.
+                "in_main": all(r.pid == os.getpid() for r in ran),  # none went to the pool
+                "main_pid": os.getpid(),
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,
             },
