@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import statistics
 import sys
 import tempfile
@@ -210,6 +211,7 @@ def main() -> None:
     workers = max(2, worker_count(args.workers))
     snap = snapshot(w)
     times: dict[str, list[float]] = {}
+    pooled = 0  # runs whose pages went (in part) to the workers, not all rendered here
     with RenderPool(workers) as pool, RenderPool(1) as inline, tempfile.TemporaryDirectory() as d:
         pool.warm_up()  # start the workers before timing
         for _ in range(args.runs):
@@ -218,6 +220,7 @@ def main() -> None:
             css_gz = assets.css_gzip
             t_seq, _ = timed(render_site, inline.render, snap, common, css_gz, _no_reports)
             t_pool, done = timed(render_site, pool.render, snap, common, css_gz, _no_reports)
+            pooled += any(r.pid != os.getpid() for r in done.records)
             reports = pool.render(
                 report_tasks(snap, common, done.records, (), workers, "bench", assets.files)
             )
@@ -251,6 +254,10 @@ def main() -> None:
         statistics.median(times["render pool"]),
     )
     print(f"  pool speedup over sequential: {seq / par:.2f}x")
+    print(
+        f"  the pool sent work to its workers in {pooled} of {args.runs} runs (else it rendered "
+        f"here); its last measured speedup over this process: {pool.speedup():.2f}x"
+    )
     css_gz = len(gzip.compress(css, 9))
     print(
         f"  largest page gzipped: {largest} {gz[largest]} B (+ CSS {css_gz} B = "

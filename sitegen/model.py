@@ -129,6 +129,12 @@ class Trace:
         """Return whether any span ended with an error status."""
         return any(s.status == "error" for s in self.spans)
 
+    @cached_property
+    def state(self) -> tuple[str, int, int, int, bool]:
+        """Return what tells one state of a finished trace from another: spans arriving
+        late change its count or bounds, a span failing late its error flag."""
+        return (self.trace_id, len(self.spans), self.start_ns, self.duration_ns, self.has_error)
+
 
 @dataclass(frozen=True)
 class LogRecord:
@@ -199,6 +205,7 @@ class TaskRecord:
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     error: str | None = None  # why the page could not be rendered (it says so instead)
     reused: bool = False  # its inputs had not changed: the last cycle's bytes, not rendered
+    cpu_ns: int = 0  # CPU time it took (its thread's): its cost whatever else the CPUs ran
 
 
 @dataclass(frozen=True)

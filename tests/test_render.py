@@ -230,10 +230,12 @@ def test_the_pool_uses_more_than_one_process(workers: int) -> None:
     with RenderPool(workers) as pool:
         # As Runtime.start does: otherwise a fast first worker may take every task while
         # the second is still starting, and the test would measure start-up, not the pool.
-        assert len(pool.warm_up()) == workers
+        pids = pool.warm_up()
+        assert len(pids) == workers
         pages = pool.render(tasks)
     assert [p.path for p in pages] == [t.path for t in tasks]  # order kept
-    assert len({p.record.pid for p in pages}) == workers
+    # Every worker took a share, and this process rendered one while it waited.
+    assert {p.record.pid for p in pages} == {*pids, os.getpid()}
 
 
 def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
@@ -241,13 +243,18 @@ def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
     tasks = page_tasks(snap, common())
     with RenderPool(2) as pool:
         pool.warm_up()
-        assert pool.batches(tasks) == [[t] for t in tasks]  # nothing learned: one per trip
+        # Nothing learned: tasks taken to cost alike, in order, fewer a batch towards the end.
+        blind = pool.batches(tasks)
+        assert [i for b in blind for i in b] == list(range(len(tasks)))
+        assert len(blind[0]) > len(blind[-1]) == 1
         first = pool.render(tasks)
         batches = pool.batches(tasks)
-        assert [t for b in batches for t in b] == tasks  # order kept, nothing lost
+        assert sorted(i for b in batches for i in b) == list(range(len(tasks)))  # none lost
         assert len(batches) < len(tasks) / 4  # 80 trace pages don't take 80 round trips
-        (panel,) = (b for b in batches if any(t.name == "panel 1" for t in b))
-        assert panel == [next(t for t in tasks if t.name == "panel 1")]  # the heaviest, alone
+        panel = next(i for i, t in enumerate(tasks) if t.name == "panel 1")
+        assert batches[0] == [panel]  # the heaviest goes alone, and first
+        traces = [i for b in batches for i in b if tasks[i].name.startswith("trace ")]
+        assert traces == sorted(traces)  # tasks of one kind cost alike and keep their order
         again = pool.render(tasks)
     assert [p.body for p in again] == [p.body for p in first]
 
@@ -258,7 +265,7 @@ def test_sequential_and_pool_render_the_same_bytes() -> None:
     with RenderPool(1) as inline, RenderPool(2) as pool:
         workers = set(pool.warm_up())
         pooled = pool.render(tasks)
-        assert {p.record.pid for p in pooled} <= workers
+        assert {p.record.pid for p in pooled} <= {*workers, os.getpid()}
         assert [p.body for p in inline.render(tasks)] == [p.body for p in pooled]
 
 
@@ -483,7 +490,7 @@ def test_a_round_predicted_cheap_renders_here_and_one_that_pays_starts_the_pool(
         pool._seconds["trace"] = 2.0
         pooled = pool.render(tasks)
         workers = set(pool.warm_up())
-        assert len(workers) == 2 and {p.record.pid for p in pooled} <= workers
+        assert len(workers) == 2 and {p.record.pid for p in pooled} & workers
         assert [p.body for p in pooled] == [p.body for p in first]
 
 
@@ -511,6 +518,72 @@ def test_a_finished_trace_is_keyed_without_pickling_its_spans(monkeypatch) -> No
     failed = dataclasses.replace(trace.spans[-1], status="error")
     assert not trace.has_error
     assert key_of(dataclasses.replace(trace, spans=(*trace.spans[:-1], failed))) != unchanged
+
+
+def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:
+    from sitegen.render.environment import log_tail
+
+    now = 1_795_340_562.0
+    known = "4bf92f3577b34da6a3ce929d0e0e4736"
+    lines = [
+        LogRecord(now - 5, "error", "</pre><b>x", "app<1>.log", known, (("k&", 'v"\n'),), 0.25),
+        LogRecord(None, "verbose", "bidi \u202eevil", "a.log", "0af7651916cd43dd8448eb211c80319c"),
+        LogRecord(now, "info", "nul\x00in it", "b.log", None, (("k", "\x00"), ("j", "<"))),
+    ]
+    tail = log_tail(lines, now, frozenset({known}), "../")
+    first, second, third = tail.split("\n")[:3]
+    assert first == (
+        '<span class="dim">09:42:37</span> <span class="lv error">ERROR</span> '
+        '<span class="dim">app&lt;1&gt;.log</span> &lt;/pre&gt;&lt;b&gt;x '
+        '<span class="dim">took</span> 250 ms <span class="dim">k&amp;=</span>v&#34;⏎ '
+        f'<a href="../traces/{known}.html">trace</a>'
+    )
+    # A time the line did not carry is unknown; a level it names oddly is none; an unknown
+    # trace id links nowhere.
+    assert second == (
+        '<span class="dim">–</span> <span class="lv none">-    </span> '
+        '<span class="dim">a.log</span> bidi \\u202eevil'
+    )
+    # A NUL byte in a value is shown as one and moves no value to another line or field.
+    assert third == (
+        '<span class="dim">09:42:42</span> <span class="lv info">INFO </span> '
+        '<span class="dim">b.log</span> nul\\x00in it <span class="dim">k=</span>\\x00 '
+        '<span class="dim">j=</span>&lt;'
+    )
+    assert tail.count("\n") == 3
+
+
+def test_a_logs_page_task_carries_only_the_traces_its_lines_name() -> None:
+    snap = snapshot(Workload(panels=1, traces=30, spans_per_trace=3, log_lines=3000))
+    logs = [t for t in page_tasks(snap, common()) if t.template == "logs.html"]
+    assert len(logs) > 2
+    every = {t.trace_id for t in snap.traces}
+    for task in logs:
+        named = {r.trace_id for r in task.data["logs"]}
+        assert task.data["known_traces"] == every & named  # what its links need, no more
+    assert any(task.data["known_traces"] for task in logs)
+
+
+def test_minify_folds_exactly_what_its_regular_expression_says() -> None:
+    from sitegen.render.environment import minify
+
+    # The definition: outside <pre> (up to its first </pre>, any case), every run of
+    # whitespace holding a newline becomes one newline.
+    pre = re.compile(r"(<pre\b.*?</pre>)", re.S | re.I)
+
+    def folded(html: str) -> str:
+        parts = pre.split(html)
+        parts[::2] = [re.sub(r"[ \t\r]*\n\s*", "\n", p) for p in parts[::2]]
+        return "".join(parts)
+
+    alphabet = [" ", "\t", "\r", "\n", "\f", "\xa0", "\u2028", "\x1c", "a", "<", ">", "/",
+                "<pre>", "</pre>", "<PRE class=x>", "</Pre>", "<prefix>", "x"]  # fmt: skip
+    rng = random.Random(14)
+    for _ in range(3000):
+        html = "".join(rng.choice(alphabet) for _ in range(rng.randrange(0, 40)))
+        assert minify(html) == folded(html), repr(html)
+    page = "a \t\n \n\xa0 b\n<pre> x \n\n y </pre>\n  c \n"
+    assert minify(page) == "a\nb\n<pre> x \n\n y </pre>\nc\n"
 
 
 def test_a_task_key_follows_what_its_common_says_not_which_object_it_is() -> None:

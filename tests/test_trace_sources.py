@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 from google.protobuf.json_format import MessageToJson
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -930,6 +932,44 @@ def test_one_huge_trace_is_cut_and_what_is_kept_stays_bounded(cfg: Config) -> No
         kept = [s for t in assemble([*kept, *new], 10_000).traces for s in t.spans]
         assert len(kept) <= MAX_KEPT_SPANS
     assert len(kept) > MAX_KEPT_SPANS - 900
+
+
+def _span(trace: int, span: int, start: int, parent: int | None, status: str) -> Span:
+    return Span(f"{trace:032x}", f"{span:016x}", None if parent is None else f"{parent:016x}",
+                f"op {span}", "svc", start, start + 5, status)  # fmt: skip
+
+
+spans_strategy = st.lists(
+    st.builds(
+        _span,
+        st.integers(0, 5),
+        st.integers(0, 12),
+        st.integers(0, 40),
+        st.none() | st.integers(0, 12),
+        st.sampled_from(["ok", "error", "unset"]),
+    ),
+    max_size=40,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(spans_strategy, spans_strategy, spans_strategy, st.integers(1, 6), st.integers(3, 60))
+def test_merging_into_kept_traces_is_assembling_their_spans_anew(
+    first: list[Span], second: list[Span], new: list[Span], limit: int, budget: int
+) -> None:
+    # What two sources kept (a trace may be in both), then a cycle's new spans: merged into
+    # the kept traces, the result is what assembling every span from scratch gives.
+    kept = [t for part in (first, second) for t in assemble(part, limit, budget).traces]
+    everything = [s for t in kept for s in t.spans] + new
+    anew, merged = assemble(everything, limit, budget), assemble(new, limit, budget, kept=kept)
+    assert merged == anew
+    # A kept trace nothing was added to is the same object, with its cached bounds.
+    touched = {s.trace_id for s in new} | {
+        t.trace_id for t in kept if sum(k.trace_id == t.trace_id for k in kept) > 1
+    }
+    for trace in merged.traces:
+        if trace.trace_id not in touched:
+            assert any(trace is k for k in kept)
 
 
 # --- The traces pages and their JSON twin ----------------------------------------------------

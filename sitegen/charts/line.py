@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from itertools import pairwise
+from itertools import groupby, pairwise
+from operator import itemgetter
 
 from markupsafe import Markup
 
@@ -105,10 +106,7 @@ def segments(points: Sequence[Point], limit: float | None = None) -> list[list[P
 
 def _joined(numbers: list[int]) -> str:
     """Join integers as SVG path numbers: a minus sign separates as well as a space."""
-    out = []
-    for i, n in enumerate(numbers):
-        out.append(f"{n}" if i == 0 or n < 0 else f" {n}")
-    return "".join(out)
+    return " ".join(map(str, numbers)).replace(" -", "-")
 
 
 def _columns(px: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -118,16 +116,14 @@ def _columns(px: list[tuple[int, int]]) -> list[tuple[int, int]]:
     pixel size, the other points add bytes and nothing visible.
     """
     out: list[tuple[int, int]] = []
-    i = 0
-    while i < len(px):
-        j = i
-        while j + 1 < len(px) and px[j + 1][0] == px[i][0]:
-            j += 1
-        column = px[i : j + 1]
-        lo, hi = min(column, key=lambda p: p[1]), max(column, key=lambda p: p[1])
+    for _, group in groupby(px, key=itemgetter(0)):
+        column = list(group)
+        if len(column) == 1:  # most columns: no choice to make
+            out.append(column[0])
+            continue
+        lo, hi = min(column, key=itemgetter(1)), max(column, key=itemgetter(1))
         pair = (lo, hi) if column.index(lo) <= column.index(hi) else (hi, lo)
         out.extend(pair if lo != hi else (lo,))
-        i = j + 1
     return out
 
 
@@ -181,8 +177,11 @@ def line_chart(
     dot and a note says how many samples there are so far.
     """
     raw = [drawable(s.points) for s in series]
-    curves = _stack([Series(s.labels, tuple(p)) for s, p in zip(series, raw, strict=True)])
-    curves = curves if stacked else raw
+    curves = (
+        _stack([Series(s.labels, tuple(p)) for s, p in zip(series, raw, strict=True)])
+        if stacked
+        else raw
+    )
     stamps = [ts for c in curves for ts, _ in c]
     samples = max(map(len, raw), default=0)
     fitted = bool(stamps) and min(stamps) > t0 + FIT_SHARE * (t1 - t0)

@@ -20,7 +20,6 @@ from pathlib import Path
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
 from sitegen.render.tasks import Common, PageTask, RenderedPage
-from sitegen.traces.stats import finished_state
 
 Render = Callable[[list[PageTask]], list[RenderedPage]]
 
@@ -55,16 +54,23 @@ def _common_parts(common: Common) -> tuple[Common, bytes]:
     return known[1], known[2]
 
 
+def _inputs(task: PageTask, stamp: bytes) -> tuple[bytes, tuple]:
+    """Return the task's Common pickled (timeless for a timeless task: its template prints no
+    time of the cycle, so the cycle's times don't count) and its other inputs but its data."""
+    timeless, pickled = _common_parts(task.common)
+    if task.timeless:
+        pickled = _common_parts(timeless)[1]
+    return pickled, (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
+                     task.refresh)  # fmt: skip
+
+
 def task_key(task: PageTask, stamp: bytes) -> bytes:
     """Return the digest of everything the task's bytes depend on."""
-    timeless, pickled = _common_parts(task.common)
-    if task.timeless:  # its template prints no time of the cycle: the cycle's times don't count
-        pickled = _common_parts(timeless)[1]
-        data = {k: finished_state(v) if isinstance(v, Trace) else v for k, v in task.data.items()}
+    pickled, inputs = _inputs(task, stamp)
+    if task.timeless:  # a finished trace counts by its state, not its pickled spans
+        data = {k: v.state if isinstance(v, Trace) else v for k, v in task.data.items()}
     else:
         data = task.data
-    inputs = (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
-              task.refresh)  # fmt: skip
     h = hashlib.blake2b(pickled, digest_size=16)
     h.update(pickle.dumps((inputs, data), protocol=pickle.HIGHEST_PROTOCOL))
     return h.digest()
@@ -76,6 +82,9 @@ class Reuse:
     def __init__(self) -> None:
         self._last: dict[bytes, RenderedPage] = {}
         self._this: dict[bytes, RenderedPage] = {}
+        # Timeless tasks' keys by path, with what each was digested from: a finished trace's
+        # page gets the same data objects every cycle, and its key need not be digested again.
+        self._timeless: dict[str, tuple[tuple, bytes]] = {}
 
     def cycle(self, render: Render) -> Render:
         """Start a cycle: return a render function that runs only the tasks with new keys."""
@@ -84,9 +93,21 @@ class Reuse:
         if self._this:
             self._last, self._this = self._this, {}
         stamp = templates_stamp(templates_dir())
+        last_timeless, self._timeless = self._timeless, {}
+
+        def key_of(task: PageTask) -> bytes:
+            if not task.timeless:
+                return task_key(task, stamp)
+            # The data by identity (held here, so no id recurs); the rest by value.
+            inputs = (*_inputs(task, stamp), tuple(task.data.items()))
+            known = last_timeless.get(task.path)
+            if known is None or not _same(known[0], inputs):
+                known = (inputs, task_key(task, stamp))
+            self._timeless[task.path] = known
+            return known[1]
 
         def run(tasks: list[PageTask]) -> list[RenderedPage]:
-            keys = [task_key(t, stamp) for t in tasks]
+            keys = [key_of(t) for t in tasks]
             todo = [t for t, k in zip(tasks, keys, strict=True) if k not in self._last]
             fresh = iter(render(todo) if todo else [])
             pages = []
@@ -101,6 +122,17 @@ class Reuse:
             return pages
 
         return run
+
+
+def _same(a: tuple, b: tuple) -> bool:
+    """Say whether two timeless tasks' inputs are the same: equal, their data the same objects."""
+    (common, task, data), (common2, task2, data2) = a, b
+    return (
+        common == common2
+        and task == task2
+        and len(data) == len(data2)
+        and all(k == k2 and v is v2 for (k, v), (k2, v2) in zip(data, data2, strict=True))
+    )
 
 
 def _reused(page: RenderedPage) -> RenderedPage:

@@ -10,19 +10,39 @@ import signal
 import statistics
 import threading
 import time
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor, wait
+from concurrent.futures import Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
 from sitegen.render.environment import environment
-from sitegen.render.tasks import PageTask, RenderedPage, render_batch, render_page, split_runs
+from sitegen.render.tasks import PageTask, RenderedPage, render_batch, render_page
 
 logger = logging.getLogger("sitegen")
-# Batches per worker and round: enough that a slow batch doesn't leave the others idle,
-# few enough that a page of one millisecond doesn't pay a round trip of its own.
-BATCHES_PER_WORKER = 4
-# What a round in the pool costs besides the work, per batch: pickling both ways, a trip.
+# Each batch is at most this share of the work not yet batched, per renderer (the workers and
+# this process): batches shrink towards the end of a round, so the last ones, which decide
+# when it ends, are short, while the first few carry most of the work in few round trips.
+GUIDE = 2
+# The least work worth a batch: a page of one millisecond doesn't pay a round trip of its own.
+MIN_BATCH_SECONDS = 0.01
+# Batches sent ahead to each worker: one in hand, one waiting, so a worker that finishes never
+# waits for this process (busy rendering its own share) to send it the next.
+AHEAD_PER_WORKER = 2
+# How fast rounds go, here and in the pool, is the median of this many last measured: one
+# round slowed by a neighbour's burst of CPU does not send every round back to this process.
+RATE_WINDOW = 5
+# Only a round of at least this much CPU time measures how fast it went: a shorter one's
+# time is mostly its fixed costs and the scheduler's noise.
+MEASURE_SECONDS = 0.1
+# The share of a round's time the pool must be predicted to save, besides its overhead: a
+# pool measured a few percent faster, on a machine busy enough to blur that, is a coin toss
+# that costs the round trips when it falls wrong.
+MARGIN = 0.1
+# Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
+# tried again: a speedup measured on a busy machine is not kept for ever.
+PROBE_EVERY = 4
+# What a batch's trip to a worker and back costs: pickling both ways, waking the worker.
 ROUND_TRIP_SECONDS = 0.004
 # What starting the workers costs until it is measured (forkserver, imports, templates).
 START_SECONDS = 0.9
@@ -40,6 +60,21 @@ def _kind(name: str) -> str:
 def worker_count(configured: int) -> int:
     """Return the number of workers: the configured one, or one per CPU for 0."""
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
+
+
+def guided_runs(costs: Sequence[float], share: int, least: float) -> list[list[int]]:
+    """Split item indexes, in order, into runs each costing at most 1/`share` of what is left
+    to split (at least `least`; an item costing more gets a run of its own)."""
+    runs: list[list[int]] = []
+    left, used, budget = sum(costs), 0.0, -1.0  # -1: the first item opens a run
+    for i, cost in enumerate(costs):
+        if used + cost > budget:
+            runs.append([])
+            used, budget = 0.0, max(least, left / share)
+        runs[-1].append(i)
+        used += cost
+        left -= cost
+    return runs
 
 
 _all_started: threading.Barrier | None = None  # in a worker: the pool's warm-up barrier
@@ -102,23 +137,88 @@ def _stop_workers(executor: ProcessPoolExecutor, wait_seconds: float) -> None:
         process.join(KILL_SECONDS)
 
 
+class _Round:
+    """One round shared by the workers and this process: batches, heaviest first, go to
+    whoever is free next, so neither side waits while the other still has work.
+
+    Each worker is kept AHEAD_PER_WORKER batches ahead (the next is sent as one comes back);
+    this process renders the rest itself meanwhile, instead of idling until the results come.
+    """
+
+    def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
+                 batches: list[list[int]], ahead: int) -> None:  # fmt: skip
+        self._executor = executor
+        self._tasks = tasks
+        self._queue = deque(batches)
+        self._lock = threading.Lock()
+        self.sent: dict[Future, list[int]] = {}
+        self.pages: dict[int, RenderedPage] = {}
+        self.broken = False  # the executor refused a batch: its workers are gone
+        for _ in range(ahead):
+            self._send()
+
+    def _send(self, _done: Future | None = None) -> None:
+        # Runs in the executor's thread too, as a done-callback: take and send under the lock,
+        # so once this process finds the queue empty, every batch sent is in `sent`.
+        with self._lock:
+            if not self._queue or self.broken:
+                return
+            batch = self._queue.popleft()
+            try:
+                future = self._executor.submit(render_batch, [self._tasks[i] for i in batch])
+            except (BrokenProcessPool, RuntimeError):  # broken or shut down: render it here
+                self._queue.appendleft(batch)
+                self.broken = True
+                return
+            self.sent[future] = batch
+        future.add_done_callback(self._send)
+
+    def _take(self) -> list[int] | None:
+        with self._lock:
+            return self._queue.popleft() if self._queue else None
+
+    def run(self, deadline: float | None) -> list[list[int]]:
+        """Render batches here until none is left, then collect the workers'; return the
+        batches lost with a worker that died. TimeoutError past `deadline` (monotonic)."""
+        while (batch := self._take()) is not None:
+            pages = render_batch([self._tasks[i] for i in batch])
+            self.pages.update(zip(batch, pages, strict=True))
+        left = None if deadline is None else max(0.0, deadline - time.monotonic())
+        if wait(self.sent, timeout=left).not_done:
+            raise TimeoutError
+        lost = []
+        for future, batch in self.sent.items():
+            try:
+                self.pages.update(zip(batch, future.result(), strict=True))
+            except BrokenProcessPool:
+                lost.append(batch)
+        return lost
+
+
 class RenderPool:
     """A process pool started when it is first worth it and then kept for every cycle.
 
-    Rounds predicted (from what each kind of task took last time) to cost less than the
-    pool would save are rendered in this process; workers take data and return bytes.
+    Rounds predicted (from the CPU time each kind of task took last time, and how fast
+    rounds went here and in the pool lately) to cost less than the pool would save are
+    rendered in this process; workers take data and return bytes, and
+    this process renders a share of every pooled round itself.
     """
 
     def __init__(self, workers: int, adaptive: bool = True) -> None:
         self.workers = workers
-        self.adaptive = adaptive  # False: every round goes to the workers (none here)
+        self.adaptive = adaptive  # False: every round goes to the workers (and this process)
         self.restarts = 0
         self._executor: ProcessPoolExecutor | None = None
         self._closed = False
         self._pids: list[int] = []
-        self._seconds: dict[str, float] = {}  # how long a task of each kind took last time
+        self._seconds: dict[str, float] = {}  # CPU time a task of each kind took last time
         self._start_seconds = START_SECONDS  # what starting the workers costs, once measured
-        self._speedup = float(workers)  # the pool's speedup over this process, last measured
+        # The rate of the last rounds measured (CPU seconds of pages per second), oldest first:
+        # in the pool, and here. Their ratio is the pool's speedup under the load of the time.
+        self._rates: dict[bool, deque[float]] = {
+            pooled: deque(maxlen=RATE_WINDOW) for pooled in (True, False)
+        }
+        self._since_probe = 0  # rounds rendered here that the pool would pay for at full speed
         # Workers read the lifeline; this process holds its only write end, so its death
         # (however it dies) ends them.
         self._lifeline: tuple[Connection, Connection] | None = None
@@ -155,41 +255,60 @@ class RenderPool:
         TimeoutError raised for the cycle to report (the next round starts new workers).
         """
         if self._in_parent(tasks):
+            started = time.perf_counter()
             pages = [render_page(t) for t in tasks]
+            self._measure(pages, time.perf_counter() - started, pooled=False)
             self._learn(pages)
             return pages
-        predicted = self._predict(tasks)
         self.warm_up()
-        batches = self.batches(tasks)
+        blind = not self._seconds  # batches not sized from costs: no measure of the pool
         started = time.perf_counter()
+        deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            done = self._run(batches, timeout)
-        except BrokenProcessPool:
-            if self._closed:
-                raise
-            # A worker died (killed, out of memory): the whole executor is unusable. Start
-            # a new one and render again, once; a second failure is the cycle's to report.
-            logger.warning("render pool broken; restarting it", extra={"fields": {}})
-            self._restart()
-            self.warm_up()
-            done = self._run(batches, timeout)
+            pages = self._share(tasks, self.batches(tasks), deadline)
         except TimeoutError:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
-        if predicted:
-            self._speedup = predicted / max(1e-6, time.perf_counter() - started)
-        pages = [p for batch in done for p in batch]
-        self._learn(pages)
-        return pages
+        ordered = [pages[i] for i in range(len(tasks))]
+        if not blind:
+            self._measure(ordered, time.perf_counter() - started, pooled=True)
+        self._learn(ordered)
+        return ordered
 
-    def _run(self, batches: list[list[PageTask]], timeout: float | None) -> list:
-        # Not executor.map: past its timeout it cancels the pending futures, which then
-        # races with the executor failing them once the stuck workers are killed.
-        futures = [self._executor.submit(render_batch, b) for b in batches]
-        if wait(futures, timeout=timeout).not_done:
-            raise TimeoutError
-        return [f.result() for f in futures]
+    def _measure(self, pages: list[RenderedPage], seconds: float, pooled: bool) -> None:
+        """Note how fast a round went: the CPU time of its pages per second of the round.
+
+        CPU time is what the pages cost whatever the load; per second of the round, it says
+        how much of the machine the round had: at most one CPU here, in the pool as many as
+        the workers and this process got, less what sending and collecting cost.
+        """
+        cpu = sum(p.record.cpu_ns for p in pages) / 1e9
+        if cpu >= MEASURE_SECONDS:
+            self._rates[pooled].append(cpu / max(1e-6, seconds))
+
+    def _share(
+        self, tasks: Sequence[PageTask], batches: list[list[int]], deadline: float | None
+    ) -> dict[int, RenderedPage]:
+        """Render the batches in the workers and here; a broken pool is started again once."""
+        done = _Round(self._executor, tasks, batches, AHEAD_PER_WORKER * self.workers)
+        lost = done.run(deadline)
+        if not (done.broken or lost):
+            return done.pages
+        if self._closed:
+            raise BrokenProcessPool("the render pool was closed while rendering")
+        # A worker died (killed, out of memory): the whole executor is unusable. Start a new
+        # one (now if it lost pages, else in the next round that needs it) and render what it
+        # lost, once; a second failure is the cycle's to report.
+        logger.warning("render pool broken; restarting it", extra={"fields": {}})
+        self._restart()
+        if lost:
+            self.warm_up()
+            again = _Round(self._executor, tasks, lost, AHEAD_PER_WORKER * self.workers)
+            if again.run(deadline) or again.broken:
+                raise BrokenProcessPool("the render pool broke twice in one round")
+            done.pages.update(again.pages)
+        return done.pages
 
     def _predict(self, tasks: Sequence[PageTask]) -> float:
         """Return what the tasks should take one after another, 0 when nothing is known."""
@@ -197,6 +316,16 @@ class RenderPool:
             return 0.0
         usual = statistics.median(self._seconds.values())
         return sum(self._seconds.get(_kind(t.name), usual) for t in tasks)
+
+    def rate(self, pooled: bool) -> float:
+        """Return the median rate of the last rounds measured in the pool, or here; before
+        any is, the worker count's CPUs for the pool, one CPU here."""
+        rates = self._rates[pooled]
+        return statistics.median(rates) if rates else float(self.workers if pooled else 1)
+
+    def speedup(self) -> float:
+        """Return the pool's speedup over this process under the load of late."""
+        return self.rate(True) / self.rate(False)
 
     def _in_parent(self, tasks: Sequence[PageTask]) -> bool:
         """Say whether the round is cheaper here than in the pool (starting it if need be)."""
@@ -207,38 +336,49 @@ class RenderPool:
         predicted = self._predict(tasks)
         if not predicted:  # nothing learned: here if the pool is not running (this teaches)
             return self._executor is None
-        overhead = ROUND_TRIP_SECONDS * min(len(tasks), self.workers * BATCHES_PER_WORKER)
+        # The trips of the batches sent ahead: filling the workers at the start, waiting for
+        # them at the end. The trips between overlap with the work, and the measured rates
+        # count what they cost in a round long enough to measure.
+        overhead = ROUND_TRIP_SECONDS * AHEAD_PER_WORKER * self.workers
         if self._executor is None:
             overhead += self._start_seconds
-        saved = predicted * (1.0 - 1.0 / max(1.0, self._speedup))
-        if saved > overhead:
+        here = predicted / self.rate(False)  # what the round should take in this process
+        if here * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead + MARGIN * here:
             return False
-        # The speedup was measured under some load: drift back towards the workers' count,
-        # so a pool found slow on a busy machine is tried again once it may pay.
-        self._speedup += (self.workers - self._speedup) * 0.1
+        # The speedup was measured under some load, which passes: a round the pool would pay
+        # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
+        # measure again (this process renders its share too, so a probe costs little).
+        if here * (1.0 - 1.0 / self.workers) > overhead + MARGIN * here:
+            self._since_probe += 1
+            if self._since_probe >= PROBE_EVERY:
+                self._since_probe = 0
+                return False
         return True
 
     def _learn(self, pages: list[RenderedPage]) -> None:
-        """Remember the mean time of each kind of task, the cost of its kind next time."""
+        """Remember the mean CPU time of each kind of task, the cost of its kind next time."""
         took: dict[str, list[float]] = {}
         for p in pages:
-            took.setdefault(_kind(p.record.name), []).append(p.record.end_ns - p.record.start_ns)
+            took.setdefault(_kind(p.record.name), []).append(p.record.cpu_ns)
         self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
 
-    def batches(self, tasks: Sequence[PageTask]) -> list[list[PageTask]]:
-        """Group consecutive tasks into batches of about equal cost, a heavy task alone.
+    def batches(self, tasks: Sequence[PageTask]) -> list[list[int]]:
+        """Group tasks (by index) into batches of about equal cost, the heaviest first.
 
         Costs are what a task of the same kind took last time, so two hundred trace pages
-        of a millisecond share a few round trips while the logs page, the heaviest, goes to
-        a worker of its own. With nothing learned yet, every task is a batch of its own.
+        of a millisecond share a few round trips while the logs page, the heaviest, goes
+        alone and first: a heavy task started last would leave the others idle at the end.
+        With nothing learned yet, tasks are taken to cost alike: batches of fewer and fewer
+        tasks, in order.
         """
         known = sorted(self._seconds.values())
-        if not known:
-            return [[t] for t in tasks]
-        usual = known[len(known) // 2]
-        costs = [self._seconds.get(_kind(t.name), usual) for t in tasks]
-        runs = split_runs(costs, sum(costs) / (self.workers * BATCHES_PER_WORKER))
-        return [[tasks[i] for i in run] for run in runs]
+        usual = known[len(known) // 2] if known else 0.0
+        costs = [self._seconds.get(_kind(t.name), usual) if known else 1.0 for t in tasks]
+        order = sorted(range(len(tasks)), key=lambda i: -costs[i])  # stable: kinds stay in order
+        renderers = self.workers + 1  # this process renders a share too
+        least = MIN_BATCH_SECONDS if known else 1.0  # a task, when none is known
+        runs = guided_runs([costs[i] for i in order], renderers * GUIDE, least)
+        return [[order[i] for i in run] for run in runs]
 
     def _restart(self) -> None:
         # A stuck worker would keep its task forever: kill them all now; the next round

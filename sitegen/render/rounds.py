@@ -43,11 +43,15 @@ def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[
     stream, written = zlib.compressobj(6), budget + 1  # "full": the first part opens a run
     for i, part in enumerate(parts):
         trial = stream.copy()
-        if written + len(trial.compress(part)) + len(trial.flush()) > budget:
-            stream, written = zlib.compressobj(6), 0
-            written += len(stream.compress(prefix))
+        added = len(trial.compress(part))
+        if written + added + len(trial.copy().flush()) > budget:
+            trial, written = zlib.compressobj(6), 0
+            written += len(trial.compress(prefix))
+            added = len(trial.compress(part))
             runs.append([])
-        written += len(stream.compress(part))
+        # The trial went on from where the run stands: it is the run's stream now (each
+        # part is compressed once to be measured, not again to be added).
+        stream, written = trial, written + added
         runs[-1].append(i)
     return runs
 

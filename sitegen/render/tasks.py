@@ -92,7 +92,7 @@ def render_page(task: PageTask) -> RenderedPage:
     A page whose data breaks its template is replaced by one saying so: one bad trace or
     panel never costs the rest of the site its update.
     """
-    start = time.time_ns()
+    start, cpu = time.time_ns(), time.thread_time_ns()
     root = "/" if task.absolute else "../" * task.path.count("/")
     env, error = environment(), None
     try:
@@ -119,7 +119,8 @@ def render_page(task: PageTask) -> RenderedPage:
     end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error)
+    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error,
+                        cpu_ns=time.thread_time_ns() - cpu)  # fmt: skip
     return RenderedPage(task.path, data, record)
 
 
@@ -159,6 +160,22 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
         else:
             out.append(t)
     return out + copies
+
+
+# The summaries of the last call's traces, by the trace's identity (the trace is held, so no
+# id recurs): sources keep a finished trace as the same object from cycle to cycle, and the
+# same summary object lets its page's key be known without being digested again.
+_SUMMARIES: dict[int, tuple[Trace, dict]] = {}
+
+
+def _summaries(traces: list[Trace]) -> list[dict]:
+    global _SUMMARIES
+    kept = {}
+    for t in traces:
+        known = _SUMMARIES.get(id(t))
+        kept[id(t)] = known if known is not None and known[0] is t else (t, _trace_summary(t))
+    _SUMMARIES = kept
+    return [kept[id(t)][1] for t in traces]
 
 
 def _trace_summary(t: Trace) -> dict:
@@ -239,7 +256,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
     traces = newest_first(snap.traces)
-    summaries = [_trace_summary(t) for t in traces]
+    summaries = _summaries(traces)
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     errors = [r for r in snap.logs if r.level in ("error", "critical")]
@@ -357,7 +374,9 @@ def log_tasks(
                 "top_errors": top_errors(snap.logs) if n == 1 else [],
                 "level_rows": rows,
                 "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
-                "known_traces": known,
+                # Only the traces this page's lines name: less to send, and a new trace
+                # doesn't change the key of an older page that never mentions it.
+                "known_traces": known & {r.trace_id for r in lines},
                 "sources": snap.sources,
                 "now": snap.generated_at,
             },
@@ -422,7 +441,9 @@ def report_tasks(
                 "reused": len(records) - len(ran),
                 "use": _utilisation(ran),
                 "pool_workers": pool_workers,
-                "here": all(r.pid == os.getpid() for r in ran),  # none went to the pool
+                # Not "here": base.html sets that name (the nav section) for every block.
+                "in_main": all(r.pid == os.getpid() for r in ran),  # none went to the pool
+                "main_pid": os.getpid(),
                 "median_ns": int(statistics.median(durations)) if durations else 0,
                 "now": snap.generated_at,
             },

@@ -14,7 +14,7 @@ from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot, Trace
 from sitegen.render.environment import iso
-from sitegen.traces.stats import finished_state, newest_first
+from sitegen.traces.stats import newest_first
 
 
 def _finite(value: float | None) -> float | None:
@@ -140,7 +140,7 @@ def traces_json(snap: Snapshot) -> bytes:
     fresh: dict[tuple, str] = {}
     parts = []
     for t in newest_first(snap.traces):
-        state = finished_state(t)
+        state = t.state
         part = fresh.get(state) or _ENTRIES.get(state)
         if part is None:
             part = _without_markup(

@@ -28,7 +28,7 @@ from sitegen.sources import (
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
 from sitegen.telemetry import log
-from sitegen.traces.spans import assemble, spans_of
+from sitegen.traces.spans import assemble
 
 Collect = Callable[[SourceContext], Part]
 
@@ -90,7 +90,8 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
 
 def _merge(parts: list[Part], ctx: SourceContext) -> Part:
     # One trace may come from several sources (a file and Jaeger): its spans come together.
-    traces = assemble(spans_of(t for p in parts for t in p.traces), ctx.cfg.traces.max_traces)
+    kept = (t for p in parts for t in p.traces)
+    traces = assemble((), ctx.cfg.traces.max_traces, kept=kept)
     tails = [p.logs for p in parts if p.logs]
     logs = tails[0] if len(tails) == 1 else ()
     if len(tails) > 1:  # files and the journal: one tail in time order, as long as each

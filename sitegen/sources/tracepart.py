@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from sitegen.model import Trace
 from sitegen.sources.base import Part
-from sitegen.traces.spans import Parsed, assemble, spans_of
+from sitegen.traces.spans import Parsed, assemble
 from sitegen.units import counted
 
 # Unreadable places named on the traces page, per source: the first few say what is wrong.
@@ -26,7 +26,7 @@ def traces_part(
     problems: Sequence[str] = (),
 ) -> Part:
     """Merge a cycle's new spans into the kept traces; say what was read, skipped and cut."""
-    built = assemble([*spans_of(kept), *parsed.spans], limit)
+    built = assemble(parsed.spans, limit, kept=kept)
     detail = f"{head}, {counted(len(built.traces), 'trace')} shown" + parsed.note() + built.note()
     detail += "".join(f", {note}" for note in notes if note)
     shown = tuple(problems[:MAX_PROBLEMS])

@@ -287,32 +287,60 @@ def _keep_first(span: Span) -> tuple[bool, bool, int]:
     return (span.parent_id is not None, span.status != "error", span.start_ns)
 
 
-def assemble(spans: Iterable[Span], limit: int, max_spans: int = MAX_KEPT_SPANS) -> Assembled:
+def _group(trace: Trace) -> dict[str, Span]:
+    return {s.span_id: s for s in trace.spans}
+
+
+def assemble(
+    spans: Iterable[Span],
+    limit: int,
+    max_spans: int = MAX_KEPT_SPANS,
+    kept: Iterable[Trace] = (),
+) -> Assembled:
     """Group spans into traces (a span id seen twice counts once); keep the newest `limit`.
 
+    `kept`, traces assembled before, come first, as if their spans led `spans`: one that no
+    new span or other kept trace adds to stays the same object, with what is cached on it,
+    so a cycle rebuilds the traces that changed, not every trace it shows.
     Each trace keeps at most MAX_SPANS_PER_TRACE spans, and all traces together at most
     `max_spans`: older traces past that budget are dropped.
     """
-    by_trace: dict[str, dict[str, Span]] = {}
+    by_trace: dict[str, Trace | dict[str, Span]] = {}
+    for trace in kept:
+        seen = by_trace.get(trace.trace_id)
+        if seen is None:
+            by_trace[trace.trace_id] = trace
+        else:  # the same trace from two sources: its spans come together
+            group = _group(seen) if isinstance(seen, Trace) else seen
+            by_trace[trace.trace_id] = group | _group(trace)
     for span in spans:
-        by_trace.setdefault(span.trace_id, {})[span.span_id] = span
-    newest = sorted(
-        by_trace.items(), key=lambda item: min(s.start_ns for s in item[1].values()), reverse=True
-    )
+        seen = by_trace.get(span.trace_id)
+        if seen is None or isinstance(seen, Trace):
+            by_trace[span.trace_id] = seen = _group(seen) if seen else {}
+        seen[span.span_id] = span
+    newest = sorted(by_trace.items(), key=_first_start, reverse=True)
     traces, total, clipped_spans, clipped_traces = [], 0, 0, 0
     for trace_id, group in newest[:limit]:
-        kept = list(group.values())
-        if len(kept) > MAX_SPANS_PER_TRACE:
-            clipped_spans += len(kept) - MAX_SPANS_PER_TRACE
+        if isinstance(group, Trace) and len(group.spans) <= MAX_SPANS_PER_TRACE:
+            if total + len(group.spans) > max_spans:
+                break
+            total += len(group.spans)
+            traces.append(group)
+            continue
+        kept_spans = list(group.spans if isinstance(group, Trace) else group.values())
+        if len(kept_spans) > MAX_SPANS_PER_TRACE:
+            clipped_spans += len(kept_spans) - MAX_SPANS_PER_TRACE
             clipped_traces += 1
-            kept = sorted(kept, key=_keep_first)[:MAX_SPANS_PER_TRACE]
-        if total + len(kept) > max_spans:
+            kept_spans = sorted(kept_spans, key=_keep_first)[:MAX_SPANS_PER_TRACE]
+        if total + len(kept_spans) > max_spans:
             break
-        total += len(kept)
-        traces.append(Trace(trace_id=trace_id, spans=tuple(sorted(kept, key=_start))))
+        total += len(kept_spans)
+        traces.append(Trace(trace_id=trace_id, spans=tuple(sorted(kept_spans, key=_start))))
     return Assembled(tuple(traces), clipped_spans, clipped_traces)
 
 
-def spans_of(traces: Iterable[Trace]) -> list[Span]:
-    """Return every span of the traces."""
-    return [s for t in traces for s in t.spans]
+def _first_start(item: tuple[str, Trace | dict[str, Span]]) -> int:
+    group = item[1]
+    if isinstance(group, Trace):
+        return group.start_ns  # cached on the trace
+    return min(s.start_ns for s in group.values())

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import bisect
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from sitegen.model import Span, Trace
@@ -75,13 +77,8 @@ def self_time(span: Span, children: list[Span]) -> int:
     return max(0, span.duration_ns - covered)
 
 
-def finished_state(trace: Trace) -> tuple:
-    """Return what tells one state of a finished trace from another: spans arriving late
-    change its count or bounds, a span failing late its error flag."""
-    return (trace.trace_id, len(trace.spans), trace.start_ns, trace.duration_ns, trace.has_error)
-
-
 Part = TypeVar("Part")
+_state = attrgetter("state")
 
 
 class _Tally(Generic[Part]):
@@ -94,28 +91,29 @@ class _Tally(Generic[Part]):
 
     def __init__(self, part: Callable[[Trace], Part], add: Callable[[Part, int], None]) -> None:
         self._part, self._add = part, add
-        self._kept: dict[tuple, tuple[Part, int]] = {}  # by state: its part, how many traces
+        self._parts: dict[tuple, Part] = {}  # by state
+        self._counts: dict[tuple, int] = {}  # by state: how many traces of the last call
 
     def update(self, traces: Iterable[Trace]) -> None:
         """Move the totals to those of these traces."""
-        parts: dict[tuple, Part] = {}
-        counts: dict[tuple, int] = {}
-        for trace in traces:
-            if not trace.spans:  # no bounds to tell its state by, and nothing to add
-                continue
-            state = finished_state(trace)
-            if state not in counts:
-                kept = self._kept.get(state)
-                parts[state] = kept[0] if kept else self._part(trace)
-            counts[state] = counts.get(state, 0) + 1
-        for state, (part, n) in self._kept.items():
-            if counts.get(state, 0) != n:
-                self._add(part, counts.get(state, 0) - n)
-        for state, n in counts.items():
-            if state not in self._kept:
-                self._add(parts[state], n)
+        # A trace with no spans has no bounds to tell its state by, and nothing to add. The
+        # counting and the differences are set operations, not a Python step per trace.
+        present = [t for t in traces if t.spans]
+        counts = Counter(map(_state, present))
+        gone = self._counts.items() - counts.items()  # or counted otherwise now
+        came = counts.items() - self._counts.items()
+        for state, n in gone:
+            self._add(self._parts[state], -n)
+        new = {state for state, _n in came} - self._parts.keys()
+        traces_of = {t.state: t for t in present if t.state in new} if new else {}
+        for state, n in came:
+            if state in new:
+                self._parts[state] = self._part(traces_of[state])
+            self._add(self._parts[state], n)
         # Only the traces of this call are kept, so memory follows the site, not its past.
-        self._kept = {state: (parts[state], n) for state, n in counts.items()}
+        for state in self._parts.keys() - counts.keys():
+            del self._parts[state]
+        self._counts = counts
 
 
 # Per (service, operation): span durations, self times, errors. Tuples of numbers and

@@ -1,0 +1,195 @@
+"""The render pool's decisions: batches from measured costs, and when a round goes to the workers.
+
+Costs and rates are injected, as a busy machine would have measured them: nothing here
+asserts on a time.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+import pytest
+
+from sitegen.model import TaskRecord
+from sitegen.render.pool import (
+    MEASURE_SECONDS,
+    MIN_BATCH_SECONDS,
+    PROBE_EVERY,
+    RenderPool,
+    _Round,
+    guided_runs,
+)
+from sitegen.render.tasks import RenderedPage, page_tasks
+from sitegen.synthetic import Workload, snapshot
+from tests.test_render import common
+
+
+@pytest.fixture(scope="module")
+def tasks():
+    """A snapshot's page tasks: a logs page, two panels, forty traces, the index and more."""
+    snap = snapshot(Workload(panels=2, points=30, traces=40, spans_per_trace=3, log_lines=30))
+    return page_tasks(snap, common())
+
+
+def learned(
+    costs: dict[str, float], pooled: tuple[float, ...] = (), here: tuple[float, ...] = ()
+) -> RenderPool:
+    """A pool (no worker started) that has measured these CPU costs per kind, and these rates
+    (CPU seconds of pages per second) of rounds in the pool and here."""
+    pool = RenderPool(2)
+    pool._seconds.update(costs)
+    pool._rates[True].extend(pooled)
+    pool._rates[False].extend(here)
+    pool._start_seconds = 0.0  # as if its workers were up: only the round's own cost counts
+    return pool
+
+
+def pages(cpu_seconds: list[float]) -> list[RenderedPage]:
+    """Rendered pages whose records say they took this much CPU time each."""
+    return [
+        RenderedPage(f"p{i}.html", b"", TaskRecord(f"trace {i}", 1, 0, 0, cpu_ns=int(s * 1e9)))
+        for i, s in enumerate(cpu_seconds)
+    ]
+
+
+def test_guided_runs_shrink_towards_the_end_keep_order_and_put_a_heavy_item_alone() -> None:
+    costs = [0.5, *[0.01] * 100]  # the logs page, then a hundred trace pages
+    runs = guided_runs(costs, 6, 0.02)
+    assert [i for run in runs for i in run] == list(range(len(costs)))
+    assert runs[0] == [0]  # more than any budget: alone
+    left = sum(costs)
+    for run in runs:
+        cost = sum(costs[i] for i in run)
+        assert cost <= max(0.02, left / 6) + 1e-9 or len(run) == 1
+        left -= cost
+    sizes = [len(run) for run in runs[1:]]
+    assert sizes == sorted(sizes, reverse=True) and sizes[0] > sizes[-1]  # the last are short
+    assert min(sizes[:-1]) >= 2  # never below the least worth a batch (0.02: two pages)
+    assert guided_runs([], 6, 0.02) == []
+
+
+def test_batches_go_heaviest_first_and_cheap_pages_share_a_trip(tasks) -> None:
+    pool = learned({"logs": 0.05, "panel": 0.02, "trace": 0.001, "index": 0.004})
+    batches = pool.batches(tasks)
+    assert sorted(i for b in batches for i in b) == list(range(len(tasks)))
+    first = [tasks[i].name for i in batches[0]]
+    assert first == ["logs"]  # started first, so it never ends the round alone
+    traces = [b for b in batches if all(tasks[i].name.startswith("trace ") for i in b)]
+    assert traces and all(len(b) >= MIN_BATCH_SECONDS / 0.001 - 1 for b in traces[:-1])
+
+
+def test_a_round_that_pays_goes_to_the_pool_and_a_cheap_one_stays_here(tasks) -> None:
+    pool = learned({"trace": 0.02, "logs": 0.05, "panel": 0.02}, (1.8, 1.9, 1.7))
+    assert not pool._in_parent(tasks)  # 40 pages of 20 ms: the pool saves a third of a second
+    cheap = learned({"trace": 0.0001, "logs": 0.0001, "panel": 0.0001}, (1.8, 1.9, 1.7))
+    assert cheap._in_parent(tasks)  # 5 ms of work does not pay its round trips
+
+
+def test_one_slow_round_does_not_send_the_pool_home_but_a_slow_median_does(tasks) -> None:
+    costs = {"trace": 0.02, "logs": 0.05, "panel": 0.02}
+    # A neighbour's burst slowed one round: the median of the last ones still says it pays.
+    assert not learned(costs, (1.8, 0.6, 1.7, 1.9, 1.6))._in_parent(tasks)
+    # A machine busy on both cores: the pool got noisy rates, in the median less than the
+    # one CPU this process had alone.
+    busy = learned(costs, (0.9, 1.4, 0.7, 0.95, 0.8), (1.0, 0.97, 1.0))
+    assert busy.speedup() == pytest.approx(0.9)
+    assert busy._in_parent(tasks)
+
+
+def test_the_pool_is_measured_against_what_this_process_gets_under_the_same_load(tasks) -> None:
+    costs = {"trace": 0.02, "logs": 0.05, "panel": 0.02}
+    # A CPU hog on both cores: the pool's three processes got 1.2 CPUs, this process alone
+    # two thirds of one. Less than one CPU, and still nearly twice what one process gets.
+    hog = learned(costs, (1.1, 1.3, 1.2), (0.66, 0.7, 0.6))
+    assert hog.speedup() == pytest.approx(1.2 / 0.66)
+    assert not hog._in_parent(tasks)
+    # Neighbours that hold the machine to one CPU however many processes ask: the pool gets
+    # that CPU, less its round trips, and renders no faster than this process.
+    capped = learned(costs, (0.9, 0.85, 0.95), (1.0, 0.98, 1.0))
+    assert capped._in_parent(tasks)
+    # A few percent faster, as measured on a noisy machine: not worth the round trips.
+    assert learned(costs, (1.05, 1.08, 1.04), (1.0,))._in_parent(tasks)
+    assert not learned(costs, (1.3, 1.25, 1.4), (1.0,))._in_parent(tasks)
+
+
+def test_on_a_busy_machine_the_pool_is_tried_again_only_now_and_then(tasks) -> None:
+    costs = {"trace": 0.02, "logs": 0.05, "panel": 0.02}
+    pool = learned(costs, (0.9, 0.7, 0.95, 0.8, 0.85), (1.0,))
+    choices = [pool._in_parent(tasks) for _ in range(3 * PROBE_EVERY)]
+    # One round in PROBE_EVERY measures the pool again; the others render here.
+    assert choices.count(False) == 3
+    assert all(choices[i] is False for i in range(PROBE_EVERY - 1, len(choices), PROBE_EVERY))
+    # In the median over those rounds, one process: never slower than rendering here alone.
+    assert sorted(choices)[len(choices) // 2] is True
+
+
+def test_rounds_too_small_to_pay_at_any_speed_never_probe(tasks) -> None:
+    pool = learned({"trace": 1e-5, "logs": 1e-5, "panel": 1e-5}, (0.5, 0.5, 0.5), (1.0,))
+    assert all(pool._in_parent(tasks) for _ in range(3 * PROBE_EVERY))
+
+
+def test_the_speedup_before_any_measure_is_the_worker_count_and_then_the_medians() -> None:
+    pool = RenderPool(3)
+    assert pool.speedup() == 3.0  # three CPUs for the pool, one here
+    pool._rates[True].extend([2.0, 0.5, 1.5, 9.0])
+    assert pool.speedup() == 1.75
+    pool._rates[False].extend([0.5, 0.7, 0.4])
+    assert pool.speedup() == 3.5
+    pool._rates[True].extend([1.0] * 10)  # only the last few count: the load changes
+    assert pool.speedup() == 2.0
+
+
+def test_a_pool_that_refuses_work_leaves_the_round_to_this_process(tasks) -> None:
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()  # as a pool whose workers died between two rounds: submit refuses
+    batches = [[i] for i in range(len(tasks))]
+    shared = _Round(executor, tasks, batches, 4)
+    assert shared.run(None) == [] and shared.broken
+    assert sorted(shared.pages) == list(range(len(tasks)))
+    assert {p.record.pid for p in shared.pages.values()} == {os.getpid()}
+    assert [shared.pages[i].path for i in range(len(tasks))] == [t.path for t in tasks]
+
+
+def test_a_round_measures_its_pages_cpu_time_per_second_and_a_short_one_nothing() -> None:
+    pool = RenderPool(2)
+    pool._measure(pages([MEASURE_SECONDS / 4] * 3), 0.01, pooled=True)
+    assert not pool._rates[True]  # its time is the round trips' and the scheduler's
+    pool._measure(pages([0.1, 0.2, 0.3]), 0.4, pooled=True)
+    pool._measure(pages([0.3, 0.3]), 0.5, pooled=False)
+    assert list(pool._rates[True]) == [pytest.approx(1.5)]
+    assert list(pool._rates[False]) == [pytest.approx(1.2)]
+    pool._learn(pages([0.01, 0.03]))
+    assert pool._seconds == {"trace": pytest.approx(0.02)}  # a kind costs its mean CPU time
+
+
+def test_every_page_records_the_cpu_time_it_took(tasks) -> None:
+    with RenderPool(2, adaptive=False) as pool:
+        pool.warm_up()
+        pool._seconds.clear()
+        pool._measure = lambda *args, **kwargs: pytest.fail("a blind round measured the pool")
+        rendered = pool.render(tasks)  # nothing learned: batches not sized from costs
+    assert all(p.record.cpu_ns > 0 for p in rendered)
+    assert pool._seconds and all(s > 0 for s in pool._seconds.values())
+
+
+def test_the_concurrency_page_counts_the_main_process_among_the_renderers(tasks) -> None:
+    from sitegen.render.tasks import render_page, report_tasks
+
+    snap = snapshot(Workload(panels=1, traces=1, log_lines=1))
+    with RenderPool(2, adaptive=False) as pool:
+        pids = pool.warm_up()
+        records = tuple(p.record for p in pool.render(tasks))
+    assert {r.pid for r in records} == {*pids, os.getpid()}
+    page = next(t for t in report_tasks(snap, common(), records, (), 2, "test", {})
+                if t.name == "concurrency")  # fmt: skip
+    html = render_page(page).body.decode()
+    assert "in a pool of 2 worker processes and the main process" in html
+    assert f"<td>pid {os.getpid()} (main)</td>" in html
+    assert all(f"<td>pid {pid}</td>" in html for pid in pids)
+    # A round rendered here alone says so (base.html's own "here" once hid this flag).
+    alone = tuple(dataclasses.replace(r, pid=os.getpid()) for r in records)
+    page = next(t for t in report_tasks(snap, common(), alone, (), 2, "test", {})
+                if t.name == "concurrency")  # fmt: skip
+    assert "in the main process: their cost" in render_page(page).body.decode()
