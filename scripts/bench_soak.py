@@ -1,14 +1,16 @@
 """Soak: `sitegen run` of the embedded default at a 1 s interval; CPU per cycle and RSS over time.
 
 Samples, every few seconds, the CPU time of the process and its workers, the main process's
-RSS, and the cycles finished (counted from sitegen's own log); prints the first and the last
-minute side by side. Uses only the command line and psutil, so it measures any checkout.
+RSS, and the cycles finished (counted from sitegen's own log); prints every minute from the
+first finished cycle on, then the first and the last side by side. Uses only the command line
+and psutil, so it measures any checkout.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import signal
 import subprocess
 import sys
@@ -28,33 +30,41 @@ def _cycles(state: Path) -> int:
     )
 
 
-def _cpu(proc: psutil.Process) -> float:
-    """CPU seconds of the process and its live children (workers, forkserver)."""
-    total = sum(proc.cpu_times()[:2])
+def _cpu(proc: psutil.Process) -> tuple[float, float]:
+    """CPU seconds of the process itself, and of it with its live children (workers)."""
+    main = total = sum(proc.cpu_times()[:2])
     for child in proc.children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):  # a worker that just ended
             total += sum(child.cpu_times()[:2])
-    return total
+    return main, total
 
 
-def soak(minutes: float, interval: int) -> list[tuple[float, float, int, int]]:
-    """Run `sitegen run` for `minutes`; return samples (seconds, cpu, cycles, main rss)."""
+Sample = tuple[float, float, int, int, float]  # seconds, cpu, cycles, main rss, main cpu
+
+
+def soak(minutes: float, interval: int) -> list[Sample]:
+    """Run `sitegen run` for `minutes`; return its samples, every SAMPLE_SECONDS."""
     samples = []
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "sitegen.toml"
         site = f'interval_seconds = {interval}\nout_dir = "{d}/public"\nstate_dir = "{d}/state"'
         cfg.write_text(f"[site]\n{site}\n")
-        child = subprocess.Popen(
-            [sys.executable, "-m", "sitegen", "run", "--quiet", "--config", str(cfg)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        errors = Path(d) / "stderr"
+        with errors.open("wb") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-m", "sitegen", "run", "--quiet", "--config", str(cfg)],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+            )
         proc, start = psutil.Process(child.pid), time.monotonic()
         try:
             while (now := time.monotonic() - start) < minutes * 60:
-                samples.append(
-                    (now, _cpu(proc), _cycles(Path(d) / "state"), proc.memory_info().rss)
-                )
+                if child.poll() is not None:  # e.g. the metrics port taken by another run
+                    sys.exit(f"sitegen run exited with {child.returncode}: "
+                             f"{errors.read_text(errors='replace')[-2000:]}")  # fmt: skip
+                main, total = _cpu(proc)
+                cycles = _cycles(Path(d) / "state")
+                samples.append((now, total, cycles, proc.memory_info().rss, main))
                 time.sleep(SAMPLE_SECONDS)
         finally:
             child.send_signal(signal.SIGTERM)
@@ -62,12 +72,14 @@ def soak(minutes: float, interval: int) -> list[tuple[float, float, int, int]]:
     return samples
 
 
-def _window(samples, first: float, last: float) -> tuple[float, int, int]:
-    """Return (CPU per cycle, cycles, RSS at the end) between two times of the soak."""
+def _window(samples: list[Sample], first: float, last: float) -> tuple[float, int, int, float]:
+    """Return (CPU per cycle, cycles, RSS at the end, the main process's share of the CPU)
+    between two times of the soak."""
     a = min(samples, key=lambda s: abs(s[0] - first))
     b = min(samples, key=lambda s: abs(s[0] - last))
-    cycles = b[2] - a[2]
-    return ((b[1] - a[1]) / cycles if cycles else float("nan")), cycles, b[3]
+    cycles, cpu = b[2] - a[2], b[1] - a[1]
+    per_cycle = cpu / cycles if cycles else float("nan")
+    return per_cycle, cycles, b[3], ((b[4] - a[4]) / cpu if cpu else float("nan"))
 
 
 def main(argv: list[str]) -> None:
@@ -78,10 +90,21 @@ def main(argv: list[str]) -> None:
     args = ap.parse_args(argv)
     samples = soak(args.minutes, args.interval)
     end = samples[-1][0]
-    first = _window(samples, 0.0, 60.0)
+    # Minutes count from the first finished cycle: before it the process was starting
+    # (imports, the history check), CPU that is no cycle's and would flatter the first minute.
+    begin = next((s[0] for s in samples if s[2] > 0), 0.0)
+    first = _window(samples, begin, begin + 60.0)
     last = _window(samples, end - 60.0, end)
     print(f"sitegen run, embedded default, interval {args.interval}s, {end / 60:.1f} min:")
-    for name, (cpu, cycles, rss) in (("first minute", first), ("last minute ", last)):
+    # Every minute, so a cost that grows (or a step in memory) shows when it happened.
+    for minute in range(math.ceil((end - begin) / 60)):
+        start = begin + minute * 60.0
+        cpu, cycles, rss, main = _window(samples, start, min(end, start + 60.0))
+        print(
+            f"  minute {minute + 1:3d}: {cycles:4d} cycles, CPU {cpu * 1000:6.0f} ms/cycle "
+            f"({main:4.0%} in the main process), main RSS {rss / 2**20:6.1f} MiB"
+        )
+    for name, (cpu, cycles, rss, _main) in (("first minute", first), ("last minute ", last)):
         print(
             f"  {name}: {cycles:4d} cycles, CPU {cpu * 1000:6.0f} ms/cycle, "
             f"main RSS {rss / 2**20:6.1f} MiB"

@@ -106,9 +106,10 @@ class Runtime:
         )
 
     def close(self) -> None:
-        """Stop the pool and flush telemetry."""
+        """Stop the pool, flush telemetry and close the history."""
         self.pool.close()
         self.telemetry.close()
+        self.history.close()
         if self.lock is not None:
             self.lock.release()
 

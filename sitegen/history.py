@@ -15,8 +15,8 @@ import math
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -111,7 +111,7 @@ def tier(seconds: float, columns: int = CHART_COLUMNS) -> int:
 
 
 class History:
-    """A handle on the history database; each method opens its own short connection.
+    """A handle on the history database, with one connection its methods take in turn.
 
     A damaged database (found at start by an integrity check, or by any statement later)
     costs its history, never a cycle: it is moved aside and a new one started.
@@ -120,7 +120,9 @@ class History:
     def __init__(self, state_dir: Path, retention_seconds: float) -> None:
         self.path = state_dir / HISTORY_FILE
         self.retention_seconds = retention_seconds
-        self._lock = threading.Lock()
+        # Held while a method uses the connection: the collect stage's threads take turns.
+        self._lock = threading.RLock()
+        self._db: sqlite3.Connection | None = None
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._open()
@@ -143,17 +145,37 @@ class History:
 
     def _replace(self, reason: str) -> None:
         with self._lock:
+            self.close()  # the connection belongs to the damaged file
             quarantine(self.path, reason)
             for suffix in ("-wal", "-shm"):  # they belong to the damaged file
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
             self._open()
 
     def _connect(self) -> sqlite3.Connection:
-        # Threads of the collect stage each open their own connection; WAL lets them read
-        # while another writes.
-        db = sqlite3.connect(self.path, timeout=10)
+        # WAL: another process (sqlite3, a backup) reads while this one writes.
+        db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
         return db
+
+    @contextmanager
+    def _use(self) -> Iterator[sqlite3.Connection]:
+        """Lend the connection to one method at a time, opening it when there is none.
+
+        Kept open: a connection costs most of a millisecond to open (file, schema, WAL
+        index) and its own page cache, and a cycle makes about twenty calls from as many
+        threads, each of which left that memory behind in its own allocator arena.
+        """
+        with self._lock:
+            if self._db is None:
+                self._db = self._connect()
+            yield self._db
+
+    def close(self) -> None:
+        """Close the connection (the next call opens a new one)."""
+        with self._lock:
+            if self._db is not None:
+                self._db.close()
+                self._db = None
 
     @_guarded
     def add(self, samples: Iterable[Sample]) -> None:
@@ -168,7 +190,7 @@ class History:
             for step in ROLLUP_STEPS
         ]
         now = time.time()
-        with closing(self._connect()) as db, db:
+        with self._use() as db, db:
             db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
             db.executemany(_UPSERT, ups)
             raw = now - min(RAW_SECONDS, self.retention_seconds)
@@ -201,7 +223,7 @@ class History:
         """
         until = time.time() if until is None else until
         step = tier(until - since)
-        with closing(self._connect()) as db:
+        with self._use() as db:
             rows = []
             raw_since = since
             if step:
@@ -228,18 +250,23 @@ class History:
     @_guarded
     def first_ts(self) -> float | None:
         """Return the time of the oldest stored sample, or None for an empty history."""
-        with closing(self._connect()) as db:
+        coarsest = ROLLUP_STEPS[-1]
+        with self._use() as db:
             raw = db.execute("SELECT min(ts) FROM samples").fetchone()[0]
             rolled = db.execute(
-                "SELECT min(ts) FROM rollups WHERE step = ?", (ROLLUP_STEPS[-1],)
+                "SELECT min(ts) FROM rollups WHERE step = ?", (coarsest,)
             ).fetchone()[0]
-        return min((t for t in (raw, rolled) if t is not None), default=None)
+        # A rolled-up step starts up to a step before its first sample: while the raw
+        # samples still hold that one, they say when the history began.
+        if raw is not None and (rolled is None or raw - rolled < coarsest):
+            return raw
+        return rolled
 
     @_guarded
     def add_cycle(self, record: CycleRecord) -> None:
         """Store one finished cycle and drop cycles older than the retention."""
         stages = json.dumps({s.name: s.seconds for s in record.stages})
-        with closing(self._connect()) as db, db:
+        with self._use() as db, db:
             db.execute(
                 "INSERT INTO cycles VALUES (?, ?, ?, ?, ?, ?)",
                 (record.ts, record.seconds, stages, record.pages, record.bytes, int(record.ok)),
@@ -249,7 +276,7 @@ class History:
     @_guarded
     def cycles(self, limit: int = 100) -> tuple[CycleRecord, ...]:
         """Return the newest cycles, oldest first."""
-        with closing(self._connect()) as db:
+        with self._use() as db:
             rows = db.execute(
                 "SELECT ts, seconds, stages, pages, bytes, ok FROM cycles ORDER BY ts DESC LIMIT ?",
                 (limit,),
@@ -270,7 +297,7 @@ class History:
     def add_probe(self, ts: float, ok: bool, seconds: float) -> None:
         """Count one probe of the public site into its hour."""
         hour = int(ts // 3600)
-        with closing(self._connect()) as db, db:
+        with self._use() as db, db:
             db.execute(
                 "INSERT INTO probes VALUES (?, ?, 1, ?) ON CONFLICT (hour) DO UPDATE SET "
                 "ok = ok + excluded.ok, total = total + 1, seconds = seconds + excluded.seconds",
@@ -281,7 +308,7 @@ class History:
     @_guarded
     def probes_by_day(self, since: float) -> dict[str, tuple[int, int]]:
         """Return (ok, total) probes of each UTC day (YYYY-MM-DD) from `since` on."""
-        with closing(self._connect()) as db:
+        with self._use() as db:
             rows = db.execute(
                 "SELECT hour / 24, sum(ok), sum(total) FROM probes WHERE hour >= ? GROUP BY 1",
                 (int(since // 3600),),
@@ -291,7 +318,7 @@ class History:
     @_guarded
     def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:
         """Return (availability %, mean latency s, probes) over the last `hours` hours."""
-        with closing(self._connect()) as db:
+        with self._use() as db:
             ok, total, seconds = db.execute(
                 "SELECT sum(ok), sum(total), sum(seconds) FROM probes WHERE hour > ?",
                 (int(now // 3600) - hours,),

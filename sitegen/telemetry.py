@@ -7,6 +7,7 @@ source reads sitegen's own spans with the same reader as anybody else's.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import logging.handlers
@@ -33,7 +34,8 @@ SERVICE = "sitegen"
 SPANS_FILE = "spans.jsonl"
 LOG_FILE = "logs/sitegen.jsonl"
 # Own spans and logs are history, not an archive: bounded so state_dir never grows forever.
-SPANS_MAX_BYTES = 4 * 1024 * 1024
+# The spans file is rotated to SPANS_FILE.1 at this size (so at most twice this is kept).
+SPANS_MAX_BYTES = 2 * 1024 * 1024
 LOG_MAX_BYTES = 2 * 1024 * 1024
 LOG_BACKUPS = 3
 
@@ -124,15 +126,20 @@ class _BufferExporter(SpanExporter):
         return spans
 
 
-def _trim_file(path: Path, max_bytes: int) -> None:
-    """Keep only the newest whole lines of a file once it passes max_bytes (about half)."""
-    if not path.exists() or path.stat().st_size <= max_bytes:
-        return
-    data = path.read_bytes()[-max_bytes // 2 :]
-    data = data[data.find(b"\n") + 1 :]
-    tmp = path.with_suffix(".tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+def rotated(path: Path) -> Path:
+    """Return where a rotated file goes: ``NAME.1``, as the log handler names it."""
+    return path.with_name(path.name + ".1")
+
+
+def _rotate(path: Path, max_bytes: int, adding: int) -> None:
+    """Move a file to NAME.1 (replacing the older one) when `adding` bytes would pass max_bytes.
+
+    Renamed, never rewritten: a reader following the file by its inode finishes the old one
+    where it was and reads the new one from its start, so no span is read twice.
+    """
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size + adding > max_bytes:
+            os.replace(path, rotated(path))
 
 
 class JsonFormatter(logging.Formatter):
@@ -197,10 +204,10 @@ class Telemetry:
         """Append the spans finished since the last flush to the spans file; return how many."""
         spans = self._buffer.take()
         if spans:
-            line = json.dumps(otlp_json(spans), separators=(",", ":"))
+            line = json.dumps(otlp_json(spans), separators=(",", ":")) + "\n"
+            _rotate(self.spans_path, SPANS_MAX_BYTES, len(line))
             with self.spans_path.open("a", encoding="utf-8") as f:
-                f.write(line + "\n")
-            _trim_file(self.spans_path, SPANS_MAX_BYTES)
+                f.write(line)
         return len(spans)
 
     def close(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -126,3 +127,41 @@ def test_a_full_disk_is_not_taken_for_damage(tmp_path: Path) -> None:
     assert not history._damaged(error)
     error.sqlite_errorcode = sqlite3.SQLITE_CORRUPT
     assert history._damaged(error)
+
+
+def test_the_first_sample_time_is_the_sample_not_the_start_of_its_rolled_up_step(
+    tmp_path: Path,
+) -> None:
+    # Local charts span what the history holds: a history one minute old read as up to
+    # half an hour old (the coarsest step's start) drew a chart mostly empty on the left.
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    h.add([("g", (), now - 60 + i, 1.0) for i in range(61)])
+    assert h.first_ts() == now - 60
+    # Once the raw samples of the start are gone (past the raw hour, deleted as they are
+    # added), the coarsest step says when it began.
+    h.add([("g", (), now - 4 * 3600, 1.0)])
+    assert h.first_ts() == now - 4 * 3600 - (now - 4 * 3600) % ROLLUP_STEPS[-1]
+
+
+def test_calls_from_many_threads_share_one_connection(tmp_path: Path, monkeypatch) -> None:
+    # A connection per call cost most of a millisecond each (file, schema, WAL index), about
+    # twenty a cycle, and left its page cache's memory in each calling thread's arena.
+    opened = []
+    connect = sqlite3.connect
+    monkeypatch.setattr(sqlite3, "connect", lambda *a, **k: opened.append(a) or connect(*a, **k))
+    h = History(tmp_path, 8 * 86400)
+    now = time.time()
+
+    def cycle(n: int) -> int:
+        h.add([("g", (("n", str(n)),), now - i, float(i)) for i in range(30)])
+        h.first_ts()
+        return len(h.series("g", now - 60, until=now))
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        counts = list(pool.map(cycle, range(40)))
+    assert all(1 <= c <= 40 for c in counts)  # each saw its own series and maybe others'
+    assert len(h.series("g", now - 60, until=now)) == 40
+    assert len(opened) == 2, opened  # the check at start, then the one kept
+    h.close()
+    assert h.first_ts() is not None and len(opened) == 3  # closed: the next call opens anew

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -21,6 +22,14 @@ from pathlib import Path
 import psutil
 import pytest
 
+from sitegen import telemetry
+from sitegen.charts.spark import sparkline
+from sitegen.config import Config
+from sitegen.history import History
+from sitegen.model import CycleRecord, StageTiming
+from sitegen.sources import selfmetrics, traces
+from sitegen.sources.base import SourceContext
+from sitegen.telemetry import Telemetry
 from tests.promserver import PromServer
 
 DURATION = 62.0
@@ -151,3 +160,59 @@ def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
 
     # Memory flat: what the process holds after ~50 more cycles is about what it held early.
     assert rss_late - rss_early < 40 * 2**20, (rss_early, rss_late)
+
+
+def test_own_spans_are_rotated_and_each_is_read_once(cfg: Config, monkeypatch) -> None:
+    # A file trimmed in place is a new file to a reader following inodes: it read its whole
+    # kept half again, a megabyte of old spans in one cycle, every few minutes of a long run.
+    monkeypatch.setattr(telemetry, "SPANS_MAX_BYTES", 20_000)
+    state = cfg.site.state_dir
+    tel = Telemetry(state, hostname="h")
+    history, previous = History(state, 86400), None
+    rotations, size = 0, 0
+    for cycle in range(60):
+        with tel.tracer.start_as_current_span(f"cycle {cycle}"):
+            for stage in ("collect", "render", "write"):
+                tel.tracer.start_span(stage).end()
+        assert tel.flush() == 4
+        part = traces.collect(
+            SourceContext(cfg, history, state, time.time(), time.monotonic() + 30, previous)
+        )
+        previous = part
+        assert part.detail.startswith("4 new spans"), (cycle, part.detail)
+        rotations += (state / "spans.jsonl").stat().st_size < size
+        size = (state / "spans.jsonl").stat().st_size
+        kept = [p.stat().st_size for p in state.glob("spans.jsonl*")]
+        assert len(kept) <= 2 and max(kept) <= 20_000, kept
+    tel.close()
+    assert rotations >= 2  # the test went through several rotations
+
+
+def _vertices(svg: str) -> int:
+    """Count the points a chart's line path draws (a move, then relative x y pairs)."""
+    d = re.search(r'<path d="([^"]+)"', svg)[1]
+    return sum(1 + len(re.findall(r"-?\d+", part[1:])) // 2 for part in d.split("M")[1:])
+
+
+def test_a_sparkline_draws_half_a_point_per_column_however_long_its_history() -> None:
+    # A key figure's sparkline gets every point of its history window: an hour of one-second
+    # samples drew four points a column, a cost that grew with the history for 4 minutes.
+    hour = [(1_795_000_000.0 + i, float(i % 97)) for i in range(3600)]
+    for points in (hour[:300], hour):
+        svg = str(sparkline(points, width=120))
+        assert _vertices(svg) <= 60
+        assert re.search(r'<path d="([^"]+)"', svg)[1].count("M") == 1  # no gap made up
+    short = hour[:40]  # fewer than that: every sample is drawn
+    assert _vertices(str(sparkline(short, width=120))) == 40
+
+
+def test_the_self_source_reads_only_the_cycles_the_about_page_lists(cfg: Config) -> None:
+    state = cfg.site.state_dir
+    history = History(state, 86400)
+    now = time.time()
+    stages = (StageTiming("render", 0.1),)
+    for n in range(300):
+        history.add_cycle(CycleRecord(now - 300 + n, 0.1, stages, 9, 9, ok=True))
+    part = selfmetrics.collect(SourceContext(cfg, history, state, now, time.monotonic() + 30))
+    assert [c.ts for c in part.cycles] == [now - 20 + n for n in range(20)]
+    assert part.detail == "the last 20 cycles read from history"

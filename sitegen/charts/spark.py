@@ -12,6 +12,10 @@ from sitegen.charts.line import dots, drawable, gap_limit, path, segments
 from sitegen.charts.svg import document
 
 SPARSE = 6  # pixels per sample below which samples are dotted, not only joined
+# Pixel columns per downsampling bucket: M4 keeps at most four points of a bucket, so a
+# sparkline draws at most half a point per column, like the charts read from history, and
+# an hour of one-second samples costs what a minute does.
+BUCKET_COLUMNS = 8
 
 
 def sparkline(
@@ -21,8 +25,10 @@ def sparkline(
     body: list[str] = []
     if points:
         t0, t1 = points[0][0], points[-1][0]
-        limit = gap_limit(points, (t1 - t0) / width)
-        pts = downsample(drawable(points), width, t0, t1)
+        buckets = max(1, width // BUCKET_COLUMNS)
+        # Kept points of neighbouring buckets may be two buckets apart: no gap in the data.
+        limit = gap_limit(points, (t1 - t0) / buckets)
+        pts = downsample(drawable(points), buckets, t0, t1)
         finite = [v for _, v in pts if math.isfinite(v)]
         if finite:
             lo, hi = min(finite), max(finite)

@@ -20,7 +20,7 @@ from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
 from sitegen.state import atomic_write_bytes, quarantine
 from sitegen.tail import Tailer
-from sitegen.telemetry import LOG_FILE
+from sitegen.telemetry import LOG_FILE, rotated
 from sitegen.units import counted, format_value
 
 NAME = "logs"
@@ -90,7 +90,7 @@ def _mtime(path: Path) -> float:
 def collect(ctx: SourceContext) -> Part:
     """Read what sitegen's own log and every configured log file gained since last cycle."""
     own = ctx.state_dir / LOG_FILE
-    files = {p: ("json", "sitegen") for p in (own.with_name(own.name + ".1"), own) if p.exists()}
+    files = {p: ("json", "sitegen") for p in (rotated(own), own) if p.exists()}
     files.update({p: (ctx.cfg.logs.format, p.name) for p in expand(ctx.cfg.logs.paths)})
     states = _load_states(ctx.state_dir / FILE_STATE)
     tailer = Tailer(ctx.state_dir / TAIL_STATE)

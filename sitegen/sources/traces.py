@@ -13,7 +13,7 @@ from __future__ import annotations
 from sitegen.files import TAIL_BYTES, expand
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.tracepart import carried, traces_part
-from sitegen.telemetry import SPANS_FILE
+from sitegen.telemetry import SPANS_FILE, rotated
 from sitegen.traces.documents import DocumentTailer
 from sitegen.traces.otlp import OtlpReader
 from sitegen.traces.spans import ASSEMBLE_SECONDS, Scrub
@@ -25,7 +25,9 @@ TAIL_STATE = "tail/traces.json"
 
 def collect(ctx: SourceContext) -> Part:
     """Read the documents appended to every trace file and assemble the newest traces."""
-    paths = [p for p in (ctx.state_dir / SPANS_FILE, *expand(ctx.cfg.traces.otlp_json))
+    own = ctx.state_dir / SPANS_FILE
+    # The rotated file first: what it still holds unread is older than the current one.
+    paths = [p for p in (rotated(own), own, *expand(ctx.cfg.traces.otlp_json))
              if p.exists()]  # fmt: skip
     reader = OtlpReader(Scrub(ctx.cfg.redact.patterns), deadline=ctx.deadline - ASSEMBLE_SECONDS)
     skipped, problems = 0, []
