@@ -177,6 +177,7 @@ class Figure:
     value: float | None
     unit: str
     points: tuple[Point, ...] = ()
+    step: float = 0.0  # seconds between samples where the source knows it, else 0
 
 
 @dataclass(frozen=True)

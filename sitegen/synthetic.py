@@ -116,7 +116,7 @@ def snapshot(
         for k in range(w.log_lines)
     )
     figures = tuple(
-        Figure(title=p.title[:12], value=p.series[0].last, unit=p.unit, points=p.series[0].points)
+        Figure(p.title[:12], p.series[0].last, p.unit, p.series[0].points, step=p.series[0].step)
         for p in panels[:6]
     )
     return Snapshot(

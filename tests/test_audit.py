@@ -76,12 +76,19 @@ def reference_workload(d: Path) -> Path:
 
 def test_the_embedded_default_draws_its_only_two_samples_apart(tmp_path: Path) -> None:
     # One sample, then 25 minutes later another: the interval says that is a gap.
-    html = (embedded_after_a_gap(tmp_path / "default", 1) / "metrics" / "index.html").read_text()
+    site = embedded_after_a_gap(tmp_path / "default", 1)
+    html = (site / "metrics" / "index.html").read_text()
     charts = re.findall(r'<svg class="chart"[^>]*><title>([^<]*)</title>(.*?)</svg>', html, re.S)
     # The line of each series (a stacked chart's bands are paths of class "band").
     lines = {title: re.findall(r'<path d="([^"]+)"', svg) for title, svg in charts}
     host = [lines[title] for title in ("Memory used", "Load average", "Memory")]
     assert all(d and all(line.count("h1") == 2 for line in d) for d in host), host
+    # The front page's key figures too: each sparkline's samples are marks, none joined by a
+    # stroke (a figure read from a rate has only the second sample).
+    index = (site / "index.html").read_text()
+    sparks = re.findall(r'<svg class="spark"[^>]*>.*?<path d="([^"]+)"', index, re.S)
+    assert all(re.fullmatch(r"(M[\d.]+ [\d.]+h1)+", d) for d in sparks), sparks
+    assert sum(d.count("M") == 2 for d in sparks) >= 3, sparks
 
 
 def a_trace(site: Path) -> str:

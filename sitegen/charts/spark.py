@@ -19,15 +19,21 @@ BUCKET_COLUMNS = 8
 
 
 def sparkline(
-    points: Sequence[Point], *, width: int = 120, height: int = 28, title: str = ""
+    points: Sequence[Point],
+    *,
+    width: int = 120,
+    height: int = 28,
+    title: str = "",
+    step: float = 0.0,
 ) -> Markup:
-    """Draw points as a sparkline scaled to their own range."""
+    """Draw points as a sparkline scaled to their own range; `step`: the sampling step, where
+    known, so even the only two samples of a history show a gap between them."""
     body: list[str] = []
     if points:
         t0, t1 = points[0][0], points[-1][0]
         buckets = max(1, width // BUCKET_COLUMNS)
         # Kept points of neighbouring buckets may be two buckets apart: no gap in the data.
-        limit = gap_limit(points, (t1 - t0) / buckets)
+        limit = gap_limit(points, (t1 - t0) / buckets, step)
         pts = downsample(drawable(points), buckets, t0, t1)
         finite = [v for _, v in pts if math.isfinite(v)]
         if finite:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from sitegen.charts.line import known_step
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import (
@@ -107,5 +108,5 @@ def history_part(ctx: SourceContext, metrics: tuple[MetricDef, ...], source: str
         if m.figure:
             points = _figure_points(series, m.pick)
             value = points[-1][1] if points else None
-            figures.append(Figure(title=m.figure, value=value, unit=m.unit, points=points))
+            figures.append(Figure(m.figure, value, m.unit, points, step=known_step(series)))
     return Part(figures=tuple(figures), panels=tuple(panels))
