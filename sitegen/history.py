@@ -22,7 +22,7 @@ from typing import TypeVar
 
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
-from sitegen.state import quarantine
+from sitegen.statefiles import quarantine
 
 HISTORY_FILE = "history.sqlite"
 _SCHEMA = """

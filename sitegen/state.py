@@ -7,44 +7,16 @@ time uses a state_dir (StateLock): two would delete each other's builds and cach
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import logging
 import math
 import os
 import pickle
 import socket
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-logger = logging.getLogger("sitegen")
-
-
-def quarantine(path: Path, reason: str) -> Path:
-    """Move a damaged state file aside (``NAME.corrupt-TIMESTAMP``) and log why."""
-    aside = path.with_name(f"{path.name}.corrupt-{int(time.time())}")
-    with contextlib.suppress(FileNotFoundError):
-        os.replace(path, aside)
-    fields = {"path": str(path), "moved_to": str(aside), "reason": reason}
-    logger.warning("moved damaged state file aside", extra={"fields": fields})
-    return aside
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write a file so that readers see the old or the new content, never a mix."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from sitegen.statefiles import atomic_write_bytes, quarantine
 
 
 class LastGood:
@@ -83,7 +55,7 @@ class LastGood:
 
 def stamped_part(value: object) -> bool:
     """Whether value is what a source's cache holds: (UNIX time, Part) with tuple fields."""
-    from sitegen.sources.base import Part  # here: sources import this module
+    from sitegen.sources.base import Part
 
     return (
         isinstance(value, tuple)

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, quarantine
 
 
 @dataclass(frozen=True)

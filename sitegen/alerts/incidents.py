@@ -16,7 +16,7 @@ from pathlib import Path
 from sitegen.config import AlertsConfig
 from sitegen.model import Alert, Incident, SourceStatus
 from sitegen.sources.alerts import NAME as ALERTS_SOURCE
-from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, quarantine
 
 STATE_FILE = "incidents.json"
 SITEGEN = "sitegen"  # the source of the alerts sitegen raises about itself

@@ -32,7 +32,7 @@ from sitegen.config import PublishConfig
 from sitegen.site import lease
 from sitegen.site.lease import LEASE_KEY
 from sitegen.site.output import MANIFEST
-from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, quarantine
 from sitegen.telemetry import log
 from sitegen.units import format_value
 

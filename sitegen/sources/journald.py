@@ -27,7 +27,7 @@ from sitegen.logs.timestamps import sane
 from sitegen.redact import KeyBlocks
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.logs import shown_before, stop_time
-from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, quarantine
 from sitegen.units import counted
 
 NAME = "journald"

@@ -18,7 +18,7 @@ from sitegen.logs.parse import MAX_LINE, FileParser, FileState, Line, to_record
 from sitegen.logs.stats import METRIC, by_level, level_samples, order_key, tail
 from sitegen.model import LogRecord
 from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
-from sitegen.state import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, quarantine
 from sitegen.tail import Tailer
 from sitegen.telemetry import LOG_FILE, rotated
 from sitegen.units import counted, format_value
