@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sitegen.alerts.incidents import incident_path
 from sitegen.model import Snapshot
+from sitegen.render.pager import page_links, page_path
 
 # Rows of the incidents list on one page: about 5 KB gzipped, well inside the page budget.
 PER_PAGE = 50
@@ -16,9 +17,6 @@ PER_PAGE = 50
 
 def incident_pages(snap: Snapshot) -> list[dict]:
     """Return the incidents list (split into pages of PER_PAGE) and a permalink per incident."""
-    # Imported here: the render stage imports this module to build its tasks.
-    from sitegen.render.tasks import page_links, page_path
-
     runs = [snap.incidents[i : i + PER_PAGE] for i in range(0, len(snap.incidents), PER_PAGE)]
     runs = runs or [()]
     links = page_links("incidents", len(runs))

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from sitegen.model import Snapshot, TaskRecord
+from sitegen.render.pager import page_links, page_path
 from sitegen.render.tasks import (
     PAGE_BUDGET,
     PAGE_CHROME_GZIP,
     Common,
     PageTask,
     RenderedPage,
-    page_links,
-    page_path,
     page_tasks,
     with_still_copies,
 )

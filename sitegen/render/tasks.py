@@ -17,6 +17,7 @@ from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
+from sitegen.render.pager import page_links, page_path
 from sitegen.render.tracepages import older_path, page_runs
 from sitegen.traces.stats import breakdown, dependencies, newest_first
 
@@ -327,16 +328,6 @@ def split_runs(costs: Sequence[float], budget: float) -> list[list[int]]:
         runs[-1].append(i)
         used += cost
     return runs
-
-
-def page_path(section: str, page: int) -> str:
-    """Return the site path of a section's n-th page (the first is the section's index)."""
-    return f"{section}/index.html" if page == 1 else f"{section}/page-{page}.html"
-
-
-def page_links(section: str, count: int) -> list[tuple[int, str]]:
-    """Return (n, link) of a section's pages, the links relative to the section's folder."""
-    return [(n, page_path(section, n).removeprefix(f"{section}/")) for n in range(1, count + 1)]
 
 
 def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
