@@ -19,7 +19,7 @@ from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, T
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tracepages import older_path, page_runs
-from sitegen.traces.stats import breakdown, dependencies, newest_first
+from sitegen.traces.stats import PerTrace, breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
 MAIN_PAGES = (
@@ -163,22 +163,6 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
     return out + copies
 
 
-# The summaries of the last call's traces, by the trace's identity (the trace is held, so no
-# id recurs): sources keep a finished trace as the same object from cycle to cycle, and the
-# same summary object lets its page's key be known without being digested again.
-_SUMMARIES: dict[int, tuple[Trace, dict]] = {}
-
-
-def _summaries(traces: list[Trace]) -> list[dict]:
-    global _SUMMARIES
-    kept = {}
-    for t in traces:
-        known = _SUMMARIES.get(id(t))
-        kept[id(t)] = known if known is not None and known[0] is t else (t, _trace_summary(t))
-    _SUMMARIES = kept
-    return [kept[id(t)][1] for t in traces]
-
-
 def _trace_summary(t: Trace) -> dict:
     root = t.root
     return {
@@ -190,6 +174,11 @@ def _trace_summary(t: Trace) -> dict:
         "spans": len(t.spans),
         "error": t.has_error,
     }
+
+
+# Each trace's summary: the same object each cycle for a finished trace, so the data of its
+# page are the same objects, and the page's key is known without being digested again.
+_SUMMARIES = PerTrace(_trace_summary)
 
 
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
@@ -257,7 +246,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
     traces = newest_first(snap.traces)
-    summaries = _summaries(traces)
+    summaries = _SUMMARIES.each(traces)
     known_traces = frozenset(t.trace_id for t in snap.traces)
     level_counts = _level_counts(snap.logs)
     errors = [r for r in snap.logs if r.level in ("error", "critical")]

@@ -14,7 +14,7 @@ from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import Panel, Snapshot, Trace
 from sitegen.render.environment import iso
-from sitegen.traces.stats import newest_first
+from sitegen.traces.stats import PerTrace, newest_first
 
 
 def _finite(value: float | None) -> float | None:
@@ -130,26 +130,17 @@ def _trace_entry(t: Trace) -> dict:
     }
 
 
-# Each trace's encoded entry by its state: a finished trace's entry never changes, and a
-# site of thousands of traces gains a few a cycle. Only the last call's are kept.
-_ENTRIES: dict[tuple, str] = {}
+def _encoded_entry(t: Trace) -> str:
+    return _without_markup(json.dumps(_trace_entry(t), separators=(",", ":"), allow_nan=False))
+
+
+# Each trace's encoded entry: a finished trace's never changes, and only new ones are encoded.
+_ENTRIES = PerTrace(_encoded_entry)
 
 
 def traces_json(snap: Snapshot) -> bytes:
     """Return data/traces.json: every trace the traces pages list, newest first."""
-    fresh: dict[tuple, str] = {}
-    parts = []
-    for t in newest_first(snap.traces):
-        state = t.state
-        part = fresh.get(state) or _ENTRIES.get(state)
-        if part is None:
-            part = _without_markup(
-                json.dumps(_trace_entry(t), separators=(",", ":"), allow_nan=False)
-            )
-        fresh[state] = part
-        parts.append(part)
-    _ENTRIES.clear()
-    _ENTRIES.update(fresh)
+    parts = _ENTRIES.each(newest_first(snap.traces))
     # The bytes of the whole document encoded at once: a list is its items joined by ",".
     head = _without_markup(json.dumps(iso(snap.generated_at)))
     return f'{{"generated_at":{head},"traces":[{",".join(parts)}]}}'.encode()

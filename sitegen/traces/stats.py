@@ -79,6 +79,35 @@ def self_time(span: Span, children: list[Span]) -> int:
 
 Part = TypeVar("Part")
 _state = attrgetter("state")
+Derived = TypeVar("Derived")
+
+
+class PerTrace(Generic[Derived]):
+    """What is derived from each trace, kept from one call to the next by the trace's state.
+
+    A finished trace's state, and so what is derived from it, never changes, and a site of
+    thousands of traces gains a few a cycle: each call derives only for traces new since the
+    last. The same state gets the same object back, so a page made of it keeps its key.
+    """
+
+    def __init__(self, derive: Callable[[Trace], Derived]) -> None:
+        self._derive = derive
+        self._kept: dict[tuple, Derived] = {}
+
+    def each(self, traces: Iterable[Trace]) -> list[Derived]:
+        """Return what is derived from each trace, in order."""
+        fresh: dict[tuple, Derived] = {}
+        out = []
+        for trace in traces:
+            state = trace.state
+            value = fresh.get(state)
+            if value is None:
+                value = self._kept.get(state)
+                fresh[state] = value = self._derive(trace) if value is None else value
+            out.append(value)
+        # Only this call's are kept, so memory follows the site, not its past.
+        self._kept = fresh
+        return out
 
 
 class _Tally(Generic[Part]):
