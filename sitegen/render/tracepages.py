@@ -54,8 +54,8 @@ def page_runs(
     ids: Sequence[str], low: int = PAGE_MIN, high: int = PAGE_MAX, every: int = EVERY
 ) -> list[range]:
     """Split trace positions (ids oldest first) into pages, oldest first, each of at most
-    `high` traces, whose boundaries stay put as traces are added at the new end and dropped
-    at the old end."""
+    `high` traces (the newest, at most `high` + `low` - 1), whose boundaries stay put as
+    traces are added at the new end and dropped at the old end."""
     n = len(ids)
     if not n:
         return []
@@ -66,7 +66,10 @@ def page_runs(
         starts.update(range(bounds[0], 0, -high))
     for here, after in zip(bounds or [0], [*bounds[1:], n], strict=True):
         starts.update(range(here, after, high))
-    ordered = sorted(starts)
+    # A candidate among the newest `low` - 1 traces may yet start a page: no cut after it,
+    # or the older page holding it would be cut anew once it does.
+    pending = next((i for i in range(max(0, n - low + 1), n) if _candidate(ids[i], every)), n)
+    ordered = sorted(s for s in starts if s <= pending)
     return [range(a, z) for a, z in zip(ordered, [*ordered[1:], n], strict=True)]
 
 
