@@ -2,8 +2,9 @@
 
 Every run adds points, so charts of the embedded default show history across runs. Samples
 are kept in tiers: raw for the last RAW_SECONDS, and rolled up (count, sum, min, max per
-step) at each of ROLLUP_STEPS, each tier kept as long as a chart can need it; a chart reads
-the finest tier that gives it at most a point per two pixel columns, whatever the retention.
+step) at each of ROLLUP_STEPS, each tier kept as long as a chart can need it. A chart of any
+range gets the same number of points (CHART_POINTS, at most), regrouped in SQLite from the
+coarsest tier that has TIER_ROWS rows for each, so its cost does not swing with the tier.
 Old rows are deleted a bounded batch at a time on each write, so no write scans the table.
 """
 
@@ -20,7 +21,6 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
-from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
 from sitegen.statefiles import quarantine
 
@@ -45,16 +45,22 @@ CREATE TABLE IF NOT EXISTS probes (hour INTEGER PRIMARY KEY, ok INTEGER NOT NULL
 # Probes of the public site are kept per hour, for PROBE_DAYS: uptime over 30 days costs
 # 720 rows, whatever the interval.
 PROBE_DAYS = 90
-# Raw samples are kept this long: charts of up to CHART_COLUMNS seconds read them, and
-# every tier reads them past its last complete step.
+# Raw samples are kept this long: charts of up to a few tens of minutes read them, and the
+# newest sample of every chart comes from them.
 RAW_SECONDS = 3600.0
-# Rolled-up tiers (seconds per step); each is kept as long as it is the one a chart of
-# CHART_COLUMNS reads, the coarsest for the whole retention.
+# Rolled-up tiers (seconds per step); each is kept as long as it is the one some chart
+# reads, the coarsest for the whole retention.
 ROLLUP_STEPS = (10, 60, 300, 1800)
-# The points per pixel column of a chart a tier is chosen for. A line chart's cost is
-# per point: at one per column, a six-hour chart cost three times a one-hour one; at one
-# per two columns, a chart of any range costs about the same, and still shows each 5 min.
-POINTS_PER_COLUMN = 0.5
+# The points a chart of history reads per series, whatever its range: each is the mean of
+# an equal bucket of the range, so a chart costs the same at any range and any tier (a
+# tier's own rows gave 28 to 290 points as the range grew: a cost that swung tenfold).
+# One per about ten pixel columns, what an hour's or a week's chart got from its tier.
+CHART_POINTS = 60
+# Rows of a tier that make at least one point: a bucket is a whole number of tier steps, so
+# with two or more a chart gets between two thirds of CHART_POINTS and all of them; and it
+# regroups at most 12 rows a point (the tiers are five to six steps apart; raw samples at a
+# 1 s interval, 20).
+TIER_ROWS = 2
 # Rows deleted per table and write: enough to keep up, never a scan of a big table.
 DELETE_BATCH = 2000
 # SQLite's primary result codes for a damaged database (or one of another shape):
@@ -101,13 +107,20 @@ def _guarded(method: Callable[..., T]) -> Callable[..., T]:
     return run
 
 
-def tier(seconds: float, columns: int = CHART_COLUMNS) -> int:
-    """Return the step a chart of `seconds` reads (0 = raw): the finest with at most
-    POINTS_PER_COLUMN points per column, else the coarsest."""
-    wanted = seconds / (columns * POINTS_PER_COLUMN)
-    if wanted <= 1.0:  # raw samples come at most once a second (the shortest interval)
-        return 0
-    return next((step for step in ROLLUP_STEPS if step >= wanted), ROLLUP_STEPS[-1])
+def tier(seconds: float) -> int:
+    """Return the tier a chart of `seconds` reads (0 = raw): the coarsest with TIER_ROWS
+    rows for each of CHART_POINTS points."""
+    return next(
+        (step for step in reversed(ROLLUP_STEPS) if seconds >= step * TIER_ROWS * CHART_POINTS),
+        0,
+    )
+
+
+def bucket(seconds: float) -> int:
+    """Return the seconds each point of a chart of `seconds` stands for: a whole number of
+    its tier's steps (of seconds, for raw samples), CHART_POINTS of them at most."""
+    step = tier(seconds) or 1
+    return step * max(1, math.ceil(seconds / (CHART_POINTS * step)))
 
 
 class History:
@@ -204,41 +217,51 @@ class History:
 
     @staticmethod
     def _kept(step: int) -> float:
-        """Return how long a tier is kept: as long as some chart reads it."""
-        if step == ROLLUP_STEPS[-1]:
+        """Return how long a tier is kept: as long as some chart reads it (until the next
+        tier has TIER_ROWS rows a point)."""
+        coarser = [s for s in ROLLUP_STEPS if s > step]
+        if not coarser:
             return math.inf
-        return 1.1 * step * CHART_COLUMNS * POINTS_PER_COLUMN
+        return 1.1 * coarser[0] * TIER_ROWS * CHART_POINTS
 
     @_guarded
     def series(
         self, metric: str, since: float, until: float | None = None, interval: float = 0.0
     ) -> tuple[Series, ...]:
-        """Return the series of one metric from `since` to now, one per label set, read from
-        the finest tier that gives a chart of that range at most a point per two columns.
+        """Return the series of one metric from `since` to now, one per label set, at most
+        CHART_POINTS points each whatever the range.
 
-        Rolled-up steps give their mean at the step's middle; past the last complete step
-        the raw samples follow, so the newest value is always the newest sample. Each series
-        carries its sampling step: `interval` (how often samples are added) or the tier's
-        step if longer; unknown (0) without an interval.
+        Each point is the mean of a bucket of the range (`bucket`), at the mean time of what
+        it holds; the bucket under way is left out and the newest sample follows, so the
+        newest value is always the newest sample. Each series carries its sampling step: the
+        bucket, or `interval` (how often samples are added) if longer; unknown (0) without
+        an interval.
         """
         until = time.time() if until is None else until
-        step = tier(until - since)
+        step, width = tier(until - since), bucket(until - since)
+        start, cut = since - since % width, until - until % width
         with self._use() as db:
-            rows = []
-            raw_since = since
             if step:
-                raw_since = max(since, until - until % step)
                 rows = db.execute(
-                    "SELECT labels, ts + ? / 2.0, total / n FROM rollups "
-                    "WHERE metric = ? AND step = ? AND ts >= ? AND ts < ? ORDER BY labels, ts",
-                    (step, metric, step, since - since % step, raw_since),
+                    "SELECT labels, sum(n * (ts + ?1 / 2.0)) / sum(n), sum(total) / sum(n) "
+                    "FROM rollups WHERE metric = ?2 AND step = ?1 AND ts >= ?3 AND ts < ?4 "
+                    "GROUP BY labels, CAST(ts / ?5 AS INTEGER)",
+                    (step, metric, start, cut, width),
                 ).fetchall()
+            else:
+                rows = db.execute(
+                    "SELECT labels, avg(ts), avg(value) FROM samples "
+                    "WHERE metric = ?1 AND ts >= ?2 AND ts < ?3 "
+                    "GROUP BY labels, CAST(ts / ?4 AS INTEGER)",
+                    (metric, start, cut, width),
+                ).fetchall()
+            # SQLite takes a bare column of a max() aggregate from the row holding the max.
             rows += db.execute(
-                "SELECT labels, ts, value FROM samples WHERE metric = ? AND ts >= ? "
-                "ORDER BY labels, ts",
-                (metric, raw_since),
+                "SELECT labels, max(ts), value FROM samples WHERE metric = ? AND ts >= ? "
+                "GROUP BY labels",
+                (metric, cut),
             ).fetchall()
-        known = max(step, interval) if interval > 0 else 0.0
+        known = max(width, interval) if interval > 0 else 0.0
         grouped: dict[str, list[tuple[float, float]]] = {}
         for labels, ts, value in rows:
             grouped.setdefault(labels, []).append((ts, value))

@@ -9,7 +9,7 @@ from contextlib import closing
 from pathlib import Path
 
 from sitegen import history
-from sitegen.history import CHART_COLUMNS, DELETE_BATCH, ROLLUP_STEPS, History, tier
+from sitegen.history import CHART_POINTS, DELETE_BATCH, ROLLUP_STEPS, History, bucket
 
 
 def _week(now: float, step: float = 30.0) -> list[history.Sample]:
@@ -18,43 +18,50 @@ def _week(now: float, step: float = 30.0) -> list[history.Sample]:
     return [("g", (("host", "a"),), now - (n - i) * step, float(i % 10)) for i in range(n + 1)]
 
 
-def test_a_chart_reads_at_most_a_point_per_two_columns_whatever_the_range(tmp_path: Path) -> None:
+def _hour(now: float) -> list[history.Sample]:
+    """An hour of one gauge every second, cycling 0..9, up to `now`."""
+    return [("g", (("host", "a"),), now - 3600 + i, float(i % 10)) for i in range(3601)]
+
+
+def test_a_chart_reads_the_same_number_of_points_whatever_the_range_and_tier(
+    tmp_path: Path,
+) -> None:
     now = time.time()
-    h = History(tmp_path, 8 * 86400)
-    week = _week(now)
-    h.add(week)
-    newest = week[-1][2:]
-    for seconds in (600, 3600, 6 * 3600, 86400, 7 * 86400):
+    week, hour = History(tmp_path / "week", 8 * 86400), History(tmp_path / "hour", 8 * 86400)
+    week.add(_week(now))
+    hour.add(_hour(now))
+    short = (120, 239, 241, 600, 1199, 1201, 2399, 2401)  # around where the tiers took over
+    long = (3600, 6 * 3600, 86400, 7 * 86400)
+    for h, seconds in [*((hour, s) for s in short), *((week, s) for s in long)]:
         (s,) = h.series("g", now - seconds, until=now)
-        # Past the last whole step come raw samples (at most a step of them, 1800 s / 30 s);
-        # past what the coarsest step gives half a column, more points.
-        most = max(CHART_COLUMNS / 2, seconds / ROLLUP_STEPS[-1]) + 1 + ROLLUP_STEPS[-1] / 30
-        assert len(s.points) <= most, (seconds, len(s.points))
-        assert s.points[0][0] >= now - seconds - tier(seconds) and s.points[-1] == newest
+        # The buckets (a partial one at the start), then the newest sample itself.
+        assert 2 / 3 * CHART_POINTS <= len(s.points) <= CHART_POINTS + 2, (seconds, len(s.points))
+        assert s.points[0][0] >= now - seconds - bucket(seconds), seconds
+        assert s.points[-1] == (now, 0.0)
         assert all(a[0] < b[0] for a, b in zip(s.points, s.points[1:], strict=False))
-    (raw,) = h.series("g", now - 250, until=now)  # short: the raw samples themselves
-    assert [v for _, v in raw.points[-3:]] == [8.0, 9.0, 0.0]
-    # Rolled up: each 1800 s step holds sixty samples of 0..9, whose mean is 4.5.
-    (day,) = h.series("g", now - 86400, until=now)
-    assert tier(86400) == 1800 and _step_means(day, 1800) == {4.5}
+    # Each whole bucket holds whole cycles of 0..9: its mean is 4.5, raw or rolled up.
+    for h, seconds in ((hour, 600), (hour, 1200), (week, 86400), (week, 7 * 86400)):
+        (s,) = h.series("g", now - seconds, until=now)
+        assert _whole_means(s) == {4.5}, seconds
 
 
 def test_each_series_carries_the_step_it_was_sampled_at(tmp_path: Path) -> None:
     now = time.time()
     h = History(tmp_path, 8 * 86400)
     h.add(_week(now))
-    # Raw samples come every interval; a rolled-up tier every step, or every interval if longer.
+    # Raw samples come every interval; a bucket of a longer range every bucket, or every
+    # interval if longer.
     assert [s.step for s in h.series("g", now - 250, until=now, interval=30)] == [30]
-    assert [s.step for s in h.series("g", now - 86400, until=now, interval=30)] == [1800]
+    assert bucket(86400) == 1500  # five steps of the 300 s tier
+    assert [s.step for s in h.series("g", now - 86400, until=now, interval=30)] == [1500]
     assert [s.step for s in h.series("g", now - 3600, until=now, interval=300)] == [300]
     assert [s.step for s in h.series("g", now - 250, until=now)] == [0]  # interval unknown
 
 
-def _step_means(series, step: int) -> set[float]:
-    """The values of the whole rolled-up steps (drawn at each step's middle; the first step of
-    the range is partial), leaving out the raw samples past the last whole step."""
-    whole = [p for p in series.points if (p[0] - step / 2) % step == 0][1:]
-    return {v for _, v in whole}
+def _whole_means(series) -> set[float]:
+    """The values of the whole buckets: all but the first (the range starts inside it) and
+    the last (the newest sample, or a bucket that may be whole)."""
+    return {round(v, 9) for _, v in series.points[1:-1]}
 
 
 def test_an_old_history_is_rolled_up_when_first_opened(tmp_path: Path) -> None:
@@ -67,7 +74,7 @@ def test_an_old_history_is_rolled_up_when_first_opened(tmp_path: Path) -> None:
             [("g", now - 86400 + 30 * i, float(i % 10)) for i in range(2880)],
         )
     (day,) = History(tmp_path, 8 * 86400).series("g", now - 86400, until=now)
-    assert _step_means(day, 1800) == {4.5}
+    assert _whole_means(day) == {4.5}
 
 
 def test_old_rows_go_a_bounded_batch_per_write(tmp_path: Path) -> None:
