@@ -106,8 +106,9 @@ class Runtime:
         )
 
     def close(self) -> None:
-        """Stop the pool, flush telemetry and close the history."""
+        """Stop the pool, write what is held for state_dir, flush telemetry, close the history."""
         self.pool.close()
+        self.last_good.flush()
         self.telemetry.close()
         self.history.close()
         if self.lock is not None:

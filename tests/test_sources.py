@@ -81,9 +81,38 @@ def test_a_source_gets_its_last_good_part_in_its_context_read_from_disk_once(
     collect_all(context(cfg), [("a", remembers)], memory, TRACER, LOGGER)
     assert seen[1].figures[0].value == 1.0
     assert set((state / "cache").glob("a.pickle.corrupt-*")) == moved  # the file was not read
-    # A new process reads what the last one saved.
+    # A new process reads what the last one saved: at the latest, at its exit.
+    memory.flush()
     collect_all(context(cfg), [("a", remembers)], Previous(LastGood(state)), TRACER, LOGGER)
     assert seen[2].figures[0].value == 2.0
+
+
+def test_last_good_parts_are_written_once_a_period_and_at_exit(tmp_path: Path) -> None:
+    from sitegen.sources import SAVE_SECONDS, Previous
+
+    written: list[tuple[str, float]] = []
+
+    class Disk(LastGood):
+        def save(self, name: str, value: object) -> None:
+            written.append((name, value[0]))
+            super().save(name, value)
+
+    now = [0.0]
+    memory = Previous(Disk(tmp_path), clock=lambda: now[0])
+    for cycle in range(10):  # ten cycles a second apart: the first is written at once
+        now[0] = float(cycle)
+        memory.save("a", (float(cycle), Part()))
+    assert written == [("a", 0.0)] and memory.load("a")[0] == 9.0  # the newest, in memory
+    now[0] = SAVE_SECONDS
+    memory.save("a", (SAVE_SECONDS, Part()))
+    memory.save("b", (SAVE_SECONDS, Part()))  # another source's first: at once
+    assert written[1:] == [("a", SAVE_SECONDS), ("b", SAVE_SECONDS)]
+    now[0] += 1
+    memory.save("a", (now[0], Part()))
+    memory.flush()  # at exit: only what is not on disk yet
+    memory.flush()
+    assert written[3:] == [("a", now[0])]
+    assert LastGood(tmp_path).load("a")[0] == now[0]
 
 
 def test_a_hanging_source_cannot_hold_the_cycle(cfg: Config) -> None:

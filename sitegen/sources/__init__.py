@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
@@ -41,6 +42,13 @@ class Collected:
     statuses: tuple[SourceStatus, ...]
 
 
+# How often a source's last good part is written to state_dir at most (and once more at
+# exit): the copy on disk serves only a restart. Pickled and synced every cycle, the parts
+# cost a seventh of a 1 s cycle once the traces and the log tail had filled; a process
+# killed without its exit loses at most this much of the fallback's freshness.
+SAVE_SECONDS = 60.0
+
+
 class Previous:
     """Each source's last good (time, Part): read from state_dir once, then kept in memory.
 
@@ -48,9 +56,12 @@ class Previous:
     cycle to learn what this process already holds cost more than the cycle's new spans.
     """
 
-    def __init__(self, last_good: LastGood) -> None:
+    def __init__(self, last_good: LastGood, clock: Callable[[], float] = time.monotonic) -> None:
         self._disk = last_good
         self._held: dict[str, tuple[float, Part] | None] = {}
+        self._clock = clock
+        self._written: dict[str, float] = {}  # when each source's part was last written
+        self._unwritten: set[str] = set()
 
     def load(self, name: str) -> tuple[float, Part] | None:
         """Return a source's last good (time, Part), None when there is none or it is unusable."""
@@ -59,9 +70,22 @@ class Previous:
         return self._held[name]
 
     def save(self, name: str, value: tuple[float, Part]) -> None:
-        """Remember a source's latest good (time, Part), here and in state_dir."""
+        """Remember a source's latest good (time, Part) here, and in state_dir at most once
+        a SAVE_SECONDS."""
         self._held[name] = value
-        self._disk.save(name, value)
+        self._unwritten.add(name)
+        if self._clock() - self._written.get(name, -math.inf) >= SAVE_SECONDS:
+            self._write(name)
+
+    def flush(self) -> None:
+        """Write every part not yet in state_dir (at exit)."""
+        for name in sorted(self._unwritten):
+            self._write(name)
+
+    def _write(self, name: str) -> None:
+        self._disk.save(name, self._held[name])
+        self._written[name] = self._clock()
+        self._unwritten.discard(name)
 
 
 def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
