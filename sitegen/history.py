@@ -4,7 +4,8 @@ Every run adds points, so charts of the embedded default show history across run
 are kept in tiers: raw for the last RAW_SECONDS, and rolled up (count, sum, min, max per
 step) at each of ROLLUP_STEPS, each tier kept as long as a chart can need it. A chart of any
 range gets the same number of points (CHART_POINTS, at most), regrouped in SQLite from the
-coarsest tier that has TIER_ROWS rows for each, so its cost does not swing with the tier.
+coarsest tier that has TIER_ROWS rows for each, so its cost does not swing with the tier;
+the buckets already whole are held, and each cycle regroups only those that became whole.
 Old rows are deleted a bounded batch at a time on each write, so no write scans the table.
 """
 
@@ -18,6 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -123,6 +125,17 @@ def bucket(seconds: float) -> int:
     return step * max(1, math.ceil(seconds / (CHART_POINTS * step)))
 
 
+@dataclass(frozen=True)
+class _Buckets:
+    """The whole buckets of one metric's chart, as last read: tier, width, what they span."""
+
+    step: int
+    width: int
+    start: float  # the first bucket's start
+    cut: float  # the start of the bucket under way: those before it are whole, and held
+    rows: list[tuple[float, str, float, float]]  # (bucket start, labels, time, value)
+
+
 class History:
     """A handle on the history database, with one connection its methods take in turn.
 
@@ -136,6 +149,8 @@ class History:
         # Held while a method uses the connection: the collect stage's threads take turns.
         self._lock = threading.RLock()
         self._db: sqlite3.Connection | None = None
+        # Per metric, the whole buckets its chart read last: only newer ones are read again.
+        self._buckets: dict[str, _Buckets] = {}
         state_dir.mkdir(parents=True, exist_ok=True)
         try:
             self._open()
@@ -159,6 +174,7 @@ class History:
     def _replace(self, reason: str) -> None:
         with self._lock:
             self.close()  # the connection belongs to the damaged file
+            self._buckets.clear()
             quarantine(self.path, reason)
             for suffix in ("-wal", "-shm"):  # they belong to the damaged file
                 Path(f"{self.path}{suffix}").unlink(missing_ok=True)
@@ -204,6 +220,10 @@ class History:
         ]
         now = time.time()
         with self._use() as db, db:
+            for m, _labels, ts, _v in rows:  # a sample into a bucket held whole: read it anew
+                held = self._buckets.get(m)
+                if held is not None and ts < held.cut:
+                    del self._buckets[m]
             db.executemany("INSERT INTO samples VALUES (?, ?, ?, ?)", rows)
             db.executemany(_UPSERT, ups)
             raw = now - min(RAW_SECONDS, self.retention_seconds)
@@ -241,34 +261,61 @@ class History:
         step, width = tier(until - since), bucket(until - since)
         start, cut = since - since % width, until - until % width
         with self._use() as db:
-            if step:
-                rows = db.execute(
-                    "SELECT labels, sum(n * (ts + ?1 / 2.0)) / sum(n), sum(total) / sum(n) "
-                    "FROM rollups WHERE metric = ?2 AND step = ?1 AND ts >= ?3 AND ts < ?4 "
-                    "GROUP BY labels, CAST(ts / ?5 AS INTEGER)",
-                    (step, metric, start, cut, width),
-                ).fetchall()
-            else:
-                rows = db.execute(
-                    "SELECT labels, avg(ts), avg(value) FROM samples "
-                    "WHERE metric = ?1 AND ts >= ?2 AND ts < ?3 "
-                    "GROUP BY labels, CAST(ts / ?4 AS INTEGER)",
-                    (metric, start, cut, width),
-                ).fetchall()
+            held = self._buckets.get(metric)
+            # Rows before the horizon may have been deleted since: such a range is read anew.
+            kept = self._kept(step) if step else RAW_SECONDS
+            horizon = time.time() - min(kept, self.retention_seconds)
+            if (
+                held is None
+                or (held.step, held.width) != (step, width)
+                or not start <= cut >= held.cut
+                or start < horizon
+            ):
+                held = _Buckets(step, width, start, start, [])
+            # Whole buckets before those held (a range that grew back), held, and after them.
+            rows = self._whole(db, metric, held, start, min(held.start, cut))
+            rows += [r for r in held.rows if r[0] >= start]
+            rows += self._whole(db, metric, held, max(held.cut, start), cut)
+            self._buckets[metric] = _Buckets(step, width, start, max(cut, start), rows)
             # SQLite takes a bare column of a max() aggregate from the row holding the max.
-            rows += db.execute(
+            newest = db.execute(
                 "SELECT labels, max(ts), value FROM samples WHERE metric = ? AND ts >= ? "
                 "GROUP BY labels",
                 (metric, cut),
             ).fetchall()
         known = max(width, interval) if interval > 0 else 0.0
         grouped: dict[str, list[tuple[float, float]]] = {}
-        for labels, ts, value in rows:
+        for _start, labels, ts, value in rows:
+            grouped.setdefault(labels, []).append((ts, value))
+        for labels, ts, value in newest:
             grouped.setdefault(labels, []).append((ts, value))
         return tuple(
             Series(tuple(sorted(json.loads(k).items())), tuple(sorted(pts)), step=known)
             for k, pts in sorted(grouped.items())
         )
+
+    @staticmethod
+    def _whole(
+        db: sqlite3.Connection, metric: str, held: _Buckets, since: float, until: float
+    ) -> list[tuple[float, str, float, float]]:
+        """Return (start, labels, mean time, mean value) of the buckets from `since` to `until`
+        (both bucket starts), regrouped from the held tier."""
+        if until <= since:
+            return []
+        if held.step:
+            # "+metric": the primary key's order (metric, step, labels, ts), not the index
+            # on (step, ts), which would read every metric's rows of the range.
+            query = (
+                "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, sum(n * (ts + ?1 / 2.0)) / sum(n), "
+                "sum(total) / sum(n) FROM rollups WHERE metric = ?2 AND step = ?1 AND +ts >= ?3 "
+                "AND +ts < ?4 GROUP BY labels, 1"
+            )
+        else:
+            query = (
+                "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, avg(ts), avg(value) FROM samples "
+                "WHERE metric = ?2 AND ts >= ?3 AND ts < ?4 AND ?1 = 0 GROUP BY labels, 1"
+            )
+        return db.execute(query, (held.step, metric, since, until, held.width)).fetchall()
 
     @_guarded
     def first_ts(self) -> float | None:

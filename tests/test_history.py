@@ -172,3 +172,32 @@ def test_calls_from_many_threads_share_one_connection(tmp_path: Path, monkeypatc
     assert len(opened) == 2, opened  # the check at start, then the one kept
     h.close()
     assert h.first_ts() is not None and len(opened) == 3  # closed: the next call opens anew
+
+
+def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(tmp_path: Path) -> None:
+    # A chart of a growing range, every 7 s for 25 minutes: what the held buckets give must
+    # be what a new handle reads from scratch, and each bucket is regrouped once (again
+    # only when the buckets widen, or a sample lands in one already held).
+    now = time.time()
+    h = History(tmp_path, 8 * 86400)
+    rereads: list[int] = []
+    whole = History._whole
+
+    def counted(db, metric, held, since, until):
+        rows = whole(db, metric, held, since, until)
+        if len(rows) > 3 * (7 // held.width + 1):  # more than this cycle's new buckets
+            rereads.append(len(rows))
+        return rows
+
+    h._whole = counted  # this handle's reads only: the new handles below read everything
+    first, widths = now - 1500, set()
+    for i, ts in enumerate(range(int(first), int(now), 7)):
+        h.add([("g", (("k", str(k)),), ts + 0.5, float((i * (k + 1)) % 13)) for k in range(3)])
+        if i == 150:  # late: into a bucket already held
+            h.add([("g", (("k", "0"),), ts - 200.5, 100.0)])
+        since = ts - max(120.0, 1.1 * (ts - first))
+        got = h.series("g", since, until=ts + 1)
+        assert got == History(tmp_path, 8 * 86400).series("g", since, until=ts + 1), i
+        widths.add(bucket(ts + 1 - since))
+    # The first call of each width reads every bucket; so does the one after the late sample.
+    assert len(rereads) <= len(widths) + 1, (rereads, widths)
