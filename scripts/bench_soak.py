@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import math
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +22,13 @@ from pathlib import Path
 import psutil
 
 SAMPLE_SECONDS = 5.0
+
+
+def _free_port() -> int:
+    """Return a TCP port of 127.0.0.1 that is free now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _cycles(state: Path) -> int:
@@ -48,6 +56,9 @@ def soak(minutes: float, interval: int) -> list[Sample]:
     with tempfile.TemporaryDirectory() as d:
         cfg = Path(d) / "sitegen.toml"
         site = f'interval_seconds = {interval}\nout_dir = "{d}/public"\nstate_dir = "{d}/state"'
+        # The metrics endpoint stays on, as by default, on a free port: another soak (or a
+        # sitegen run) on this machine holds the default one.
+        site += f'\nmetrics_listen = "127.0.0.1:{_free_port()}"'
         cfg.write_text(f"[site]\n{site}\n")
         errors = Path(d) / "stderr"
         with errors.open("wb") as stderr:
