@@ -12,6 +12,8 @@ second signal exits at once.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import logging
 import os
 import signal
@@ -34,6 +36,27 @@ from sitegen.telemetry import log
 SHUTDOWN_SECONDS = 10.0
 CYCLE_GRACE_SECONDS = 7.0  # what the running cycle gets; the rest is for cleaning up
 EXIT_FORCED = 1
+
+
+def release_memory() -> bool:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim); say if it could.
+
+    A cycle allocates and frees a few MiB (pages, JSON twins, SQLite reads) from whichever
+    of the process's threads runs it: glibc keeps what was freed in the middle of its heaps
+    for reuse, so a long run's RSS crept up by its high-water marks, about 2 MiB more by
+    the sixth minute of a 1 s soak than with a trim after each cycle, which costs no
+    measurable CPU. Other C libraries have no malloc_trim: there it does nothing.
+    """
+    trim = getattr(_libc(), "malloc_trim", None)
+    return bool(trim(0)) if trim is not None else False
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL | None:
+    try:
+        return ctypes.CDLL(None)  # the C library this process already runs on
+    except OSError:
+        return None
 
 
 def kill_children() -> None:
@@ -80,6 +103,7 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
             except Exception as exc:  # a failed cycle is logged and counted; the next one runs
                 rt.metrics.cycles.labels("failed").inc()
                 logger.exception("cycle failed", extra={"fields": {"error": str(exc)}})
+            release_memory()
 
     def skipped(event: JobEvent) -> None:
         # Coalesced: a cycle still running when the next is due makes that one skip, not queue.
