@@ -65,6 +65,11 @@ CHART_POINTS = 60
 TIER_ROWS = 2
 # Rows deleted per table and write: enough to keep up, never a scan of a big table.
 DELETE_BATCH = 2000
+# SQLite's page cache of the connection, in KiB (its default is 2,000). A chart reads only
+# the buckets that became whole, and writes go to the newest pages: the default cache only
+# filled up with the growing file, 2 MiB more RSS in a run's first ten minutes at a 1 s
+# interval, for 0.1 ms a cycle saved.
+CACHE_KIB = 256
 # SQLite's primary result codes for a damaged database (or one of another shape):
 # SQLITE_ERROR (our statements only fail so on a foreign schema), CORRUPT and NOTADB.
 _DAMAGED_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
@@ -184,6 +189,7 @@ class History:
         # WAL: another process (sqlite3, a backup) reads while this one writes.
         db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
+        db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return db
 
     @contextmanager

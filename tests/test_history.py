@@ -201,3 +201,11 @@ def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(tmp_path: Pa
         widths.add(bucket(ts + 1 - since))
     # The first call of each width reads every bucket; so does the one after the late sample.
     assert len(rereads) <= len(widths) + 1, (rereads, widths)
+
+
+def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
+    # The default (2,000 KiB) filled with the growing file: RSS a long run kept.
+    h = History(tmp_path, 3600)
+    h.add([("g", (), time.time(), 1.0)])
+    with h._use() as db:
+        assert db.execute("PRAGMA cache_size").fetchone()[0] == -history.CACHE_KIB
