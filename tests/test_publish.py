@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from sitegen.config import PublishConfig
 from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
-from sitegen.site.publish import IMMUTABLE, publish
+from sitegen.site.publish import IMMUTABLE, publish, session
 from tests.promserver import free_port
 
 BUCKET = "site-bucket"
@@ -47,17 +47,29 @@ class Recorder:
         self.calls: list[tuple[str, str]] = []
         self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
         self.s3_hooks = s3_hooks  # botocore event -> handler, e.g. a fault to inject
+        self.requests = 0  # HTTP requests sent, retries included
 
     def clients(self, cfg: PublishConfig) -> tuple:
         from sitegen.site.publish import clients
 
-        s3, cloudfront = clients(cfg)
-        for client in (s3, cloudfront):
-            client.meta.events.register("before-parameter-build.*.*", self.record)
+        s3, make_cloudfront = clients(cfg)
+        s3.meta.events.register("before-parameter-build.*.*", self.record)
         s3.meta.events.register("before-send.s3.PutObject", self.sent)
+        s3.meta.events.register("before-send.s3", self.count)
         for event, handler in self.s3_hooks.items():
             s3.meta.events.register(event, handler)
+
+        @functools.cache
+        def cloudfront():
+            made = make_cloudfront()
+            made.meta.events.register("before-parameter-build.*.*", self.record)
+            made.meta.events.register("before-send.cloudfront", self.count)
+            return made
+
         return s3, cloudfront
+
+    def count(self, **_kwargs) -> None:
+        self.requests += 1
 
     def sent(self, request, **_kwargs) -> None:
         path = urlsplit(request.url).path.lstrip("/")
@@ -77,9 +89,12 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Like boto3's default session under moto: a session of this test's own, made under the mock.
+    session.cache_clear()
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
         yield
+    session.cache_clear()
 
 
 @pytest.fixture
@@ -179,6 +194,25 @@ def test_incremental_publish_by_content_hash(aws, tmp_path: Path) -> None:
         "/metrics/",
         "/metrics/index.html",
     ]
+
+
+def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_client(
+    aws, tmp_path: Path
+) -> None:
+    cfg = PublishConfig(bucket=BUCKET, distribution_id=distribution())
+    run(tmp_path, site_files(), cfg)
+    made: list[str] = []
+    session().register("creating-client-class", lambda **kw: made.append(kw["event_name"]))
+    # One-shot, the site in sync: is the manifest still ours, then one LIST of the objects.
+    # No lease (nothing is written), no HEAD, no CloudFront client or service model.
+    again, rec = run(tmp_path, site_files(), cfg)
+    assert rec.calls == [("GetObject", "manifest.json"), ("ListObjectsV2", "")]
+    assert rec.requests == 2 and made == ["creating-client-class.s3"]
+    assert again.plan.puts == () and again.invalidation is None
+    made.clear()
+    changed, rec = run(tmp_path, site_files(**{"index.html": b"<p>v2</p>"}), cfg)
+    assert changed.invalidation is not None
+    assert made == ["creating-client-class.s3", "creating-client-class.cloudfront"]
 
 
 def test_removed_pages_stay_one_cycle_then_go_last(aws, tmp_path: Path) -> None:
@@ -703,8 +737,9 @@ def test_a_publish_state_of_another_shape_is_moved_aside(aws, tmp_path) -> None:
 # (The 403 test above is the deterministic one: there every other PUT of the group lands;
 # here a real process dies with whatever was in flight.)
 _HANG_AT_PUT = """
-import os, sys, threading, boto3
+import os, sys, threading
 from sitegen.cli import main
+from sitegen.site.publish import session
 n, fd, seen, lock = int(sys.argv[1]), int(sys.argv[2]), [], threading.Lock()
 def hang(request, **_):
     if request.url.endswith(".sitegen-lease.json"):
@@ -715,8 +750,7 @@ def hang(request, **_):
     if mine:  # the other upload threads go on, as they would
         os.write(fd, b"x")
         threading.Event().wait()
-boto3.setup_default_session()
-boto3.DEFAULT_SESSION.events.register("before-send.s3.PutObject", hang)
+session().register("before-send.s3.PutObject", hang)
 sys.exit(main(sys.argv[3:]))
 """
 
@@ -777,17 +811,13 @@ def _keyed(cfg: PublishConfig) -> tuple:
         return clients(cfg)
 
 
-def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(
-    aws, tmp_path, monkeypatch
-) -> None:
+def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(aws, tmp_path) -> None:
     from sitegen.config import parse
     from sitegen.cycle import Runtime, run_cycle
 
     cfg = parse(f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\n', env={}, base_dir=tmp_path)
     rec = Recorder()
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of this test's own
-    boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build.s3.*", rec.record)
+    session().register("before-parameter-build.s3.*", rec.record)  # `aws` clears it
     for start in range(2):  # a restart is a start again: the bucket may have changed meanwhile
         rt = Runtime.start(cfg)
         try:

@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
@@ -33,7 +34,6 @@ from sitegen.site import lease
 from sitegen.site.lease import LEASE_KEY
 from sitegen.site.output import MANIFEST
 from sitegen.statefiles import atomic_write_bytes, quarantine
-from sitegen.telemetry import log
 from sitegen.units import format_value
 
 logger = logging.getLogger("sitegen")
@@ -113,8 +113,19 @@ def cache_control(path: str, page_seconds: int) -> str:
     )
 
 
+@cache
+def session() -> botocore.session.Session:
+    """Return the one botocore session of this process (its credentials and models cached)."""
+    # botocore, not boto3: boto3 adds 0.1 s of imports (s3transfer) that publishing never uses.
+    return botocore.session.get_session()
+
+
 def clients(cfg: PublishConfig) -> tuple:
-    """Return S3 and CloudFront clients: standard retries, a connection per upload thread."""
+    """Return an S3 client and a function that makes the CloudFront client when first called.
+
+    Standard retries, a connection per upload thread. CloudFront is made only for an
+    invalidation: a publish that changed nothing never loads its service model.
+    """
     boto = BotoConfig(
         region_name=cfg.region,
         retries={"mode": "standard", "max_attempts": 4},
@@ -124,8 +135,9 @@ def clients(cfg: PublishConfig) -> tuple:
     )
     # Both through the configured endpoint: a moto server or a local stack answers both.
     endpoint = cfg.endpoint_url or None
-    return boto3.client("s3", endpoint_url=endpoint, config=boto), boto3.client(
-        "cloudfront", endpoint_url=endpoint, config=boto
+    s3 = session().create_client("s3", endpoint_url=endpoint, config=boto)
+    return s3, cache(
+        lambda: session().create_client("cloudfront", endpoint_url=endpoint, config=boto)
     )
 
 
@@ -259,9 +271,14 @@ def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> 
         # Another generator published: what we had put is now an older site's.
         retained |= set(saved["published"]) - set(published)
     listed: dict[str, tuple[int, str]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cfg.bucket, Prefix=cfg.prefix):
+    more: dict[str, str] = {}
+    while True:  # pages by hand: botocore's paginator first loads a model of its own
+        page = s3.list_objects_v2(Bucket=cfg.bucket, Prefix=cfg.prefix, **more)
         for obj in page.get("Contents", []):
             listed[obj["Key"][len(cfg.prefix) :]] = (obj["Size"], obj["ETag"])
+        if not page.get("IsTruncated"):
+            break
+        more = {"ContinuationToken": page["NextContinuationToken"]}
     has_manifest = MANIFEST in listed and bool(manifest_etag)
     listed.pop(MANIFEST, None)
     listed.pop(LEASE_KEY, None)  # the lease is the publishers' business, not part of the site
@@ -540,7 +557,7 @@ def publish(
             if not held.held:
                 until = time.strftime("%H:%M:%S", time.gmtime(held.expires))
                 note = f"not published: {held.holder} holds the publish lease until {until} UTC"
-                log(logger, logging.WARNING, note)
+                logger.warning(note)
                 store.save({**state, "lease": {}})
                 return Published(Plan((), todo.unchanged, (), ()), 0, None, note)
             if not known.reconciled:  # taken over: whoever held it may have published
@@ -558,7 +575,7 @@ def publish(
             if cfg.distribution_id and todo.invalidate:
                 ref = hashlib.sha256(manifest_bytes).hexdigest()[:32]  # same site, same ref
                 invalidation, counted, note = _invalidate(
-                    cloudfront, cfg, todo.invalidate, state, ref
+                    cloudfront(), cfg, todo.invalidate, state, ref
                 )
         finally:
             if holder is None:
@@ -583,5 +600,5 @@ def publish(
         }
     )
     if note:
-        log(logger, logging.WARNING, note)
+        logger.warning(note)
     return Published(todo, sent, invalidation, note)
