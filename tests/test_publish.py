@@ -360,6 +360,74 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, moto_server: str) -> 
     assert "/index.html" in paths or paths == ["/*"]  # past 15 paths, one wildcard
 
 
+# The sitegen program, saying at exit which modules it loaded and whether it left its
+# objects to the exit's cycle collection.
+_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print(gc.get_freeze_count() > 0, *sorted(sys.modules)))
+from sitegen.cli import command
+command()
+"""
+# Loaded by other verbs, never needed to publish: boto3 (with s3transfer) where botocore
+# does, OpenTelemetry, the renderer and its templates, the probe's HTTP client, psutil.
+NOT_FOR_PUBLISHING = {"boto3", "s3transfer", "opentelemetry", "jinja2", "httpx", "psutil",
+                      "prometheus_client", "sitegen.render", "sitegen.cycle", "sitegen.model",
+                      "sitegen.telemetry", "sitegen.redact"}  # fmt: skip
+
+
+def test_a_one_shot_publish_loads_only_what_publishing_uses(tmp_path, moto_server) -> None:
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", **CREDENTIALS)
+    s3.create_bucket(Bucket=BUCKET)
+    cf = boto3.client("cloudfront", endpoint_url=moto_server, region_name="us-east-1",
+                      **CREDENTIALS)  # fmt: skip
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{moto_server}"\n'
+        f'distribution_id = "{distribution(cf)}"\n'
+    )
+    write_site(tmp_path / "public", site_files(), "t")
+    env = {**KEYS, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    for run in ("first", "no change"):
+        done = subprocess.run(
+            [sys.executable, "-c", _AT_EXIT, "publish", "--config", str(config)],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary, at_exit = done.stdout.splitlines()
+        frozen, *modules = at_exit.split()
+        assert {m.partition(".")[0] for m in modules} & NOT_FOR_PUBLISHING == set(), run
+        assert {m for m in modules if m.startswith("sitegen.")} & NOT_FOR_PUBLISHING == set()
+        assert frozen == "True", run
+    assert summary.startswith("uploaded 0 ") and "unchanged 5" in summary
+
+
+def test_a_publish_pauses_the_cycle_collector_and_resumes_it_unless_the_process_ends(
+    aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import sitegen.site.publish
+    from sitegen.cli import main
+
+    real, during = sitegen.site.publish.publish, []
+    monkeypatch.setattr(
+        sitegen.site.publish,
+        "publish",
+        lambda *a, **kw: during.append(gc.isenabled()) or real(*a, **kw),
+    )
+    config = tmp_path / "sitegen.toml"
+    config.write_text(f'[site]\nout_dir = "public"\n[publish]\nbucket = "{BUCKET}"\n')
+    write_site(tmp_path / "public", site_files(), "t")
+    assert gc.isenabled()
+    assert main(["publish", "--config", str(config)]) == 0
+    assert during == [False] and gc.isenabled()  # called in a process that goes on: resumed
+    try:
+        assert main(["publish", "--config", str(config)], exits=True) == 0
+        assert during == [False, False] and not gc.isenabled()  # the process ends next
+    finally:
+        gc.enable()
+
+
 def test_cli_says_why_a_publish_failed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], aws
 ) -> None:
