@@ -203,10 +203,13 @@ def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_cli
     session().register("creating-client-class", lambda **kw: made.append(kw["event_name"]))
     # One-shot, the site in sync: is the manifest still ours, then one LIST of the objects.
     # No lease (nothing is written), no HEAD, no CloudFront client or service model.
+    state = tmp_path / "state" / "publish" / "state.json"
+    written = state.stat().st_ino
     again, rec = run(tmp_path, site_files(), cfg)
     assert rec.calls == [("GetObject", "manifest.json"), ("ListObjectsV2", "")]
     assert rec.requests == 2 and made == ["creating-client-class.s3"]
     assert again.plan.puts == () and again.invalidation is None
+    assert state.stat().st_ino == written  # nothing to record: the state is not rewritten
     made.clear()
     changed, rec = run(tmp_path, site_files(**{"index.html": b"<p>v2</p>"}), cfg)
     assert changed.invalidation is not None
@@ -756,8 +759,10 @@ def test_a_running_generator_sends_the_changed_objects_and_one_lease_renewal(aws
          ("PutObject", "manifest.json"), ("PutObject", LEASE_KEY)]
     )  # fmt: skip
     rec.calls.clear()
+    written = (tmp_path / "state" / "publish" / "state.json").stat().st_ino
     publish(site(**change), cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
-    assert rec.calls == []  # nothing changed: nothing sent
+    assert rec.calls == []  # nothing changed: nothing sent, nothing recorded
+    assert (tmp_path / "state" / "publish" / "state.json").stat().st_ino == written
 
 
 def test_a_running_generator_reconciles_every_reconcile_minutes(aws, tmp_path, monkeypatch):

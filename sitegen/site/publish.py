@@ -585,24 +585,29 @@ def publish(
             if holder is None:
                 lease.release(s3, cfg.bucket, key, who, held.etag)
     month = time.strftime("%Y-%m", time.gmtime())
-    budget = state.get("invalidation_paths", {})
-    budget[month] = budget.get(month, 0) + counted
+    budget = dict(state.get("invalidation_paths", {}))
+    if counted:
+        budget[month] = budget.get(month, 0) + counted
     keep = held is not None and holder is not None
-    store.save(
-        {
-            "where": where,
-            "published": local,
-            # The site that was live until now stays one more cycle for readers still on it.
-            "retained": sorted(
-                (set(known.published) | known.retained) - set(local) - set(todo.deletes)
-            ),
-            "etags": etags,
-            "manifest_etag": etags.get(MANIFEST, known.manifest_etag),
-            "lease": {"holder": holder, "etag": held.etag} if keep else mine if continuous else {},
-            "reconciled_at": time.time() if known.reconciled else saved.get("reconciled_at", 0),
-            "invalidation_paths": budget,
-        }
-    )
+    kept = {"holder": holder, "etag": held.etag} if keep else mine if continuous else {}
+    # Lets a lease holder trust its state for a while; without the lease it is never read.
+    reconciled_at = time.time() if known.reconciled and kept else saved.get("reconciled_at", 0)
+    manifest_etag = etags.pop(MANIFEST, known.manifest_etag)  # its own entry, not a page's
+    record = {
+        "where": where,
+        "published": local,
+        # The site that was live until now stays one more cycle for readers still on it.
+        "retained": sorted(
+            (set(known.published) | known.retained) - set(local) - set(todo.deletes)
+        ),
+        "etags": etags,
+        "manifest_etag": manifest_etag,
+        "lease": kept,
+        "reconciled_at": reconciled_at,
+        "invalidation_paths": budget,
+    }
+    if record != state:  # a publish that changed nothing leaves the file (and its fsync) alone
+        store.save(record)
     if note:
         logger.warning(note)
     return Published(todo, sent, invalidation, note)
