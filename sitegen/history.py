@@ -309,8 +309,8 @@ class History:
         if until <= since:
             return []
         if held.step:
-            # "+metric": the primary key's order (metric, step, labels, ts), not the index
-            # on (step, ts), which would read every metric's rows of the range.
+            # "+ts" keeps the index on (step, ts) out, which would read every metric's rows
+            # of the range: the primary key (metric, step, labels, ts) reads this one's.
             query = (
                 "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, sum(n * (ts + ?1 / 2.0)) / sum(n), "
                 "sum(total) / sum(n) FROM rollups WHERE metric = ?2 AND step = ?1 AND +ts >= ?3 "
