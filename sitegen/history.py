@@ -86,6 +86,14 @@ _BACKFILL = """
 INSERT OR IGNORE INTO rollups SELECT metric, labels, ?1, CAST(ts / ?1 AS INTEGER) * ?1,
        count(*), sum(value), min(value), max(value) FROM samples GROUP BY 1, 2, 3, 4
 """
+# The bucket under way, per label set: the mean time and value of the samples before the
+# newest (NULL when there are none), then the newest sample.
+_UNDER_WAY = """
+SELECT labels, avg(iif(r > 1, ts, NULL)), avg(iif(r > 1, value, NULL)),
+       max(iif(r = 1, ts, NULL)), max(iif(r = 1, value, NULL))
+FROM (SELECT labels, ts, value, row_number() OVER (PARTITION BY labels ORDER BY ts DESC) AS r
+      FROM samples WHERE metric = ? AND ts >= ?) GROUP BY labels
+"""
 # Bounded: a retention change or a long stop never makes one write delete a million rows.
 _BOUNDED_DELETE = (
     "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT ?)"
@@ -258,10 +266,10 @@ class History:
         CHART_POINTS points each whatever the range.
 
         Each point is the mean of a bucket of the range (`bucket`), at the mean time of what
-        it holds; the bucket under way is left out and the newest sample follows, so the
-        newest value is always the newest sample. Each series carries its sampling step: the
-        bucket, or `interval` (how often samples are added) if longer; unknown (0) without
-        an interval.
+        it holds; in the bucket under way, the mean of the samples before the newest, then
+        the newest sample itself, so the newest value is always the newest sample. Each
+        series carries its sampling step: the bucket, or `interval` (how often samples are
+        added) if longer; unknown (0) without an interval.
         """
         until = time.time() if until is None else until
         step, width = tier(until - since), bucket(until - since)
@@ -283,18 +291,15 @@ class History:
             rows += [r for r in held.rows if r[0] >= start]
             rows += self._whole(db, metric, held, max(held.cut, start), cut)
             self._buckets[metric] = _Buckets(step, width, start, max(cut, start), rows)
-            # SQLite takes a bare column of a max() aggregate from the row holding the max.
-            newest = db.execute(
-                "SELECT labels, max(ts), value FROM samples WHERE metric = ? AND ts >= ? "
-                "GROUP BY labels",
-                (metric, cut),
-            ).fetchall()
+            under_way = db.execute(_UNDER_WAY, (metric, cut)).fetchall()
         known = max(width, interval) if interval > 0 else 0.0
         grouped: dict[str, list[tuple[float, float]]] = {}
         for _start, labels, ts, value in rows:
             grouped.setdefault(labels, []).append((ts, value))
-        for labels, ts, value in newest:
-            grouped.setdefault(labels, []).append((ts, value))
+        for labels, *points in under_way:
+            for ts, value in zip(points[::2], points[1::2], strict=True):
+                if ts is not None:  # no samples before the newest
+                    grouped.setdefault(labels, []).append((ts, value))
         return tuple(
             Series(tuple(sorted(json.loads(k).items())), tuple(sorted(pts)), step=known)
             for k, pts in sorted(grouped.items())

@@ -34,8 +34,9 @@ def test_a_chart_reads_the_same_number_of_points_whatever_the_range_and_tier(
     long = (3600, 6 * 3600, 86400, 7 * 86400)
     for h, seconds in [*((hour, s) for s in short), *((week, s) for s in long)]:
         (s,) = h.series("g", now - seconds, until=now)
-        # The buckets (a partial one at the start), then the newest sample itself.
-        assert 2 / 3 * CHART_POINTS <= len(s.points) <= CHART_POINTS + 2, (seconds, len(s.points))
+        # The whole buckets (the first partly in the range); in the bucket under way, the
+        # mean of what came before the newest sample, and the newest sample itself.
+        assert 2 / 3 * CHART_POINTS <= len(s.points) <= CHART_POINTS + 3, (seconds, len(s.points))
         assert s.points[0][0] >= now - seconds - bucket(seconds), seconds
         assert s.points[-1] == (now, 0.0)
         assert all(a[0] < b[0] for a, b in zip(s.points, s.points[1:], strict=False))
@@ -43,6 +44,20 @@ def test_a_chart_reads_the_same_number_of_points_whatever_the_range_and_tier(
     for h, seconds in ((hour, 600), (hour, 1200), (week, 86400), (week, 7 * 86400)):
         (s,) = h.series("g", now - seconds, until=now)
         assert _whole_means(s) == {4.5}, seconds
+
+
+def test_no_sample_of_the_bucket_under_way_is_left_out(tmp_path: Path) -> None:
+    # Two renders under a second apart are two points, not the newest alone.
+    assert bucket(120) == 2
+    start = time.time() // 2 * 2  # a bucket starts: the samples below are all in it
+    h = History(tmp_path, 8 * 86400)
+    h.add([("g", (), start + 0.25, 2.0), ("g", (), start + 1.25, 4.0)])
+    (s,) = h.series("g", start - 118, until=start + 1.5)
+    assert s.points == ((start + 0.25, 2.0), (start + 1.25, 4.0))
+    # More before the newest: their mean, at their mean time.
+    h.add([("g", (), start + 0.75, 3.0)])
+    (s,) = h.series("g", start - 118, until=start + 1.5)
+    assert s.points == ((start + 0.5, 2.5), (start + 1.25, 4.0))
 
 
 def test_each_series_carries_the_step_it_was_sampled_at(tmp_path: Path) -> None:
@@ -60,8 +75,8 @@ def test_each_series_carries_the_step_it_was_sampled_at(tmp_path: Path) -> None:
 
 def _whole_means(series) -> set[float]:
     """The values of the whole buckets: all but the first (the range starts inside it) and
-    the last (the newest sample, or a bucket that may be whole)."""
-    return {round(v, 9) for _, v in series.points[1:-1]}
+    the last two (the bucket under way: its samples before the newest, and the newest)."""
+    return {round(v, 9) for _, v in series.points[1:-2]}
 
 
 def test_an_old_history_is_rolled_up_when_first_opened(tmp_path: Path) -> None:
