@@ -19,9 +19,10 @@ from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
-from sitegen.render.tasks import Common, PageTask, RenderedPage
+from sitegen.render.tasks import Common, PageTask, RenderedPage, Then
 
-Render = Callable[[list[PageTask]], list[RenderedPage]]
+# Renders tasks, then (given `then`) the tasks it makes of their fragments, in one round.
+Render = Callable[..., list[RenderedPage]]
 
 
 def templates_stamp(root: Path) -> bytes:
@@ -106,12 +107,30 @@ class Reuse:
             self._timeless[task.path] = known
             return known[1]
 
-        def run(tasks: list[PageTask]) -> list[RenderedPage]:
+        def run(tasks: list[PageTask], then: Then | None = None) -> list[RenderedPage]:
             keys = [key_of(t) for t in tasks]
             todo = [t for t, k in zip(tasks, keys, strict=True) if k not in self._last]
-            fresh = iter(render(todo) if todo else [])
+            made: list[bytes] = []  # the keys of then's tasks
+
+            def follow(fresh: list[RenderedPage]) -> list[PageTask]:
+                # Every fragment in task order: the fresh ones (rendered now) and the kept.
+                new = iter(fresh)
+                fragments = [next(new) if k not in self._last else self._last[k]
+                             for t, k in zip(tasks, keys, strict=True) if t.fragment]  # fmt: skip
+                more = then(fragments)
+                made.extend(key_of(t) for t in more)
+                return [t for t, k in zip(more, made, strict=True) if k not in self._last]
+
+            if then is None:
+                rendered = render(todo) if todo else []
+            elif todo:
+                rendered = render(todo, then=follow)
+            else:  # every fragment kept: then's new tasks, if any, are the whole round
+                extra = follow([])
+                rendered = render(extra) if extra else []
+            fresh = iter(rendered)
             pages = []
-            for key in keys:
+            for key in (*keys, *made):
                 kept = self._last.get(key)
                 if kept is None:
                     page = next(fresh)

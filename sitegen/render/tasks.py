@@ -10,7 +10,7 @@ import gzip
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from sitegen.alerts.pages import incident_pages
@@ -128,6 +128,20 @@ def render_page(task: PageTask) -> RenderedPage:
 def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
     """Render several tasks in one worker round trip, each timed on its own."""
     return [render_page(t) for t in tasks]
+
+
+# What a round makes of its fragments, all rendered and in task order: more tasks for the
+# same round (the metrics pages, packed from the panels).
+Then = Callable[[list[RenderedPage]], list[PageTask]]
+
+
+def render_all(tasks: Sequence[PageTask], then: Then | None = None) -> list[RenderedPage]:
+    """Render the tasks here, one after another, then the tasks `then` makes of their
+    fragments."""
+    pages = render_batch(tasks)
+    if then is not None:
+        pages += render_batch(then([p for p in pages if p.record.fragment]))
+    return pages
 
 
 def still_path(path: str) -> str:
