@@ -174,6 +174,9 @@ def test_every_page_records_the_cpu_time_it_took(tasks) -> None:
         pool._measure = lambda *args, **kwargs: pytest.fail("a blind round measured the pool")
         rendered = pool.render(tasks)  # nothing learned: batches not sized from costs
     assert all(p.record.cpu_ns > 0 for p in rendered)
+    # Each task's span holds all the CPU time it counts, its gzipped measure included: the
+    # concurrency page shows when a worker was busy, and idle time is not idle when it was.
+    assert all(p.record.end_ns - p.record.start_ns >= p.record.cpu_ns for p in rendered)
     assert pool._seconds and all(s > 0 for s in pool._seconds.values())
 
 
