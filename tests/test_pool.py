@@ -303,3 +303,18 @@ def test_fragments_lost_with_a_dead_worker_are_rendered_again_and_then_made_of(t
     assert shared.run(None) == []
     assert made == [[tasks[i].path for i in fragments]]
     assert sorted(shared.pages) == list(range(len(shared.tasks)))
+
+
+def test_the_benchmark_counts_the_time_a_render_left_a_cpu_without_a_task() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    records = [TaskRecord("a", 1, 0, 10), TaskRecord("b", 2, 5, 20), TaskRecord("c", 3, 5, 8)]
+    # Tasks running: one (0-5), three (5-8), two (8-10), one (10-20), none (20-30).
+    assert bench.short_share(records, 0, 30, 2) == pytest.approx(25 / 30)
+    assert bench.short_share(records, 0, 30, 1) == pytest.approx(10 / 30)
+    assert bench.short_share([], 0, 30, 2) == 1.0
