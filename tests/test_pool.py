@@ -318,3 +318,24 @@ def test_the_benchmark_counts_the_time_a_render_left_a_cpu_without_a_task() -> N
     assert bench.short_share(records, 0, 30, 2) == pytest.approx(25 / 30)
     assert bench.short_share(records, 0, 30, 1) == pytest.approx(10 / 30)
     assert bench.short_share([], 0, 30, 2) == 1.0
+
+
+def test_a_round_whose_pages_cannot_be_made_fails_alone(tasks) -> None:
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        raise RuntimeError("packing failed")
+
+    with RenderPool(2, adaptive=False) as pool:
+        pool.warm_up()
+        for _ in range(2):  # made here, then (with costs known) maybe in the pool's thread
+            with pytest.raises(RuntimeError, match="packing failed"):
+                pool.render(tasks, then=then)
+        rendered = pool.render(tasks, then=_assemble)  # the next round is whole
+    assert [p.path for p in rendered[: len(tasks)]] == [t.path for t in tasks]
+    assert len(rendered) == len(tasks) + 1 + sum(t.fragment for t in tasks) // 2
+    # What the failed round had not rendered yet is dropped, not left for workers to take.
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()
+    shared = _Round(executor, tasks, [[i] for i in range(len(tasks))], 4, then)
+    with pytest.raises(RuntimeError, match="packing failed"):
+        shared.run(None)
+    assert len(shared.pages) < len(tasks) and not shared._queue

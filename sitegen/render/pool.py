@@ -234,6 +234,21 @@ class _Round:
     def run(self, deadline: float | None) -> list[list[int]]:
         """Render batches here while any is queued or out; return the batches lost with a
         worker that died. TimeoutError past `deadline` (monotonic)."""
+        try:
+            self._render_here(deadline)
+        except BaseException:
+            with self._lock:
+                self._queue.clear()  # the round is given up: its batches go to no worker
+            raise
+        lost = []
+        for future, batch in self.sent.items():
+            try:
+                self.pages.update(zip(batch, future.result(), strict=True))
+            except BrokenProcessPool:
+                lost.append(batch)
+        return lost
+
+    def _render_here(self, deadline: float | None) -> None:
         while True:
             with self._changed:
                 while not self._queue and self._flying and self._failed is None:
@@ -248,13 +263,6 @@ class _Round:
             pages = render_batch([self.tasks[i] for i in batch])
             self.pages.update(zip(batch, pages, strict=True))
             self._rendered(batch, pages)
-        lost = []
-        for future, batch in self.sent.items():
-            try:
-                self.pages.update(zip(batch, future.result(), strict=True))
-            except BrokenProcessPool:
-                lost.append(batch)
-        return lost
 
 
 class RenderPool:
