@@ -51,37 +51,50 @@ def content_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-# Each file's entry of the last manifest, by the identity of its bytes: a page reused from
-# the last cycle is the same bytes object, and hashing thousands of them again each cycle
-# cost more than writing the few that changed (and new entries each cycle kept the garbage
-# collector busy). The bytes are held, so no id is reused.
-_ENTRIES: dict[int, tuple[bytes, str, dict]] = {}
+# Each file's entry of the last manifest, and the entry encoded, by the identity of its
+# bytes: a page reused from the last cycle is the same bytes object, and hashing and
+# encoding thousands of them again each cycle cost more than writing the few that changed
+# (and new entries each cycle kept the garbage collector busy). The bytes are held, so no
+# id is reused.
+_ENTRIES: dict[int, tuple[bytes, str, dict, str]] = {}
 
 
-def _entry(path: str, data: bytes, kept: dict[int, tuple[bytes, str, dict]]) -> dict:
-    known = _ENTRIES.get(id(data)) or kept.get(id(data))
-    if known is None or known[0] is not data or known[1] != path:
-        digest = known[2]["sha256"] if known is not None and known[0] is data else None
-        entry = {
-            "sha256": digest or hashlib.sha256(data).hexdigest(),
-            "size": len(data),
-            "type": content_type(path),
-        }
-        known = (data, path, entry)
-    kept[id(data)] = known
-    return known[2]
+def _encoded(value: object) -> str:
+    # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
+    return json.dumps(value, separators=(",", ":"))
 
 
-def manifest_of(files: dict[str, bytes], generated_at: str) -> dict:
-    """Return the manifest: every path with its SHA-256, size and type."""
-    kept: dict[int, tuple[bytes, str, dict]] = {}
-    manifest = {
-        "generated_at": generated_at,
-        "files": {path: _entry(path, data, kept) for path, data in sorted(files.items())},
-    }
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json: every path of a build with its SHA-256, size and type."""
+
+    doc: dict
+    sums: dict[str, str]  # each path's SHA-256
+    body: bytes  # doc, encoded
+
+
+def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
+    """Return the manifest of these files."""
+    kept: dict[int, tuple[bytes, str, dict, str]] = {}
+    entries, sums, parts = {}, {}, []
+    for path, data in sorted(files.items()):
+        known = _ENTRIES.get(id(data)) or kept.get(id(data))
+        if known is None or known[0] is not data or known[1] != path:
+            same = known is not None and known[0] is data
+            entry = {
+                "sha256": known[2]["sha256"] if same else hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "type": content_type(path),
+            }
+            known = (data, path, entry, f"{_encoded(path)}:{_encoded(entry)}")
+        kept[id(data)] = known
+        entries[path] = known[2]
+        sums[path] = known[2]["sha256"]
+        parts.append(known[3])
     _ENTRIES.clear()
     _ENTRIES.update(kept)
-    return manifest
+    body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(parts)}}}}}'
+    return Manifest({"generated_at": generated_at, "files": entries}, sums, body.encode())
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -119,10 +132,27 @@ def _current_build(out_dir: Path) -> Path | None:
     return target if target.parent == builds_dir(out_dir).resolve() else None
 
 
+# The digests of the builds this process wrote, by what their manifest's stat said then:
+# reading back a manifest of 10,000 files it had just written cost a tenth of a cycle. A
+# manifest changed since (by hand, by another tool) no longer matches and is read.
+_WROTE: dict[tuple[int, ...], dict[str, str]] = {}
+
+
+def _signature(build: Path) -> tuple[int, ...] | None:
+    try:
+        st = (build / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _previous_sums(previous: Path | None) -> dict[str, str]:
     """Return the SHA-256 of each file of the previous build, from its manifest."""
     if previous is None:
         return {}
+    wrote = _WROTE.get(_signature(previous) or ())
+    if wrote is not None:
+        return wrote
     try:
         files = json.loads((previous / MANIFEST).read_bytes())["files"]
         return {rel: entry["sha256"] for rel, entry in files.items()}
@@ -184,8 +214,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
-    # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
-    everything = {**files, MANIFEST: json.dumps(manifest, separators=(",", ":")).encode()}
+    everything = {**files, MANIFEST: manifest.body}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
     sums = _previous_sums(previous)
@@ -196,8 +225,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
         if spare:
             _recycle(spare[0], held, tmp, everything)
         for rel, data in everything.items():
-            entry = manifest["files"].get(rel)
-            digest = entry["sha256"] if entry is not None else None
+            digest = manifest.sums.get(rel)
             if digest is not None and held.get(rel) == digest:
                 continue
             target = tmp / rel
@@ -219,4 +247,10 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     os.utime(final)  # the newest build: pruning goes by modification time
     _swap(out_dir, final)
     _prune(out_dir, final)
-    return Written(out_dir, len(everything), sum(len(d) for d in everything.values()), manifest)
+    # Only the builds kept are remembered: the one written and the one readers may be in.
+    _WROTE.clear()
+    for build, digests in ((previous, sums), (final, manifest.sums)):
+        signature = _signature(build) if build is not None and digests else None
+        if signature is not None:
+            _WROTE[signature] = digests
+    return Written(out_dir, len(everything), sum(map(len, everything.values())), manifest.doc)
