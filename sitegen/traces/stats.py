@@ -6,7 +6,6 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Generic, TypeVar
 
 from sitegen.model import Span, Trace
@@ -78,7 +77,6 @@ def self_time(span: Span, children: list[Span]) -> int:
 
 
 Part = TypeVar("Part")
-_state = attrgetter("state")
 Derived = TypeVar("Derived")
 
 
@@ -88,25 +86,36 @@ class PerTrace(Generic[Derived]):
     A finished trace's state, and so what is derived from it, never changes, and a site of
     thousands of traces gains a few a cycle: each call derives only for traces new since the
     last. The same state gets the same object back, so a page made of it keeps its key.
+    A trace of the last call is found by its identity (the traces of the last call are held,
+    so no id of theirs is reused), in C and without hashing its state: only the traces that
+    are new objects are looked up by state, among those of the last call that are gone.
     """
 
     def __init__(self, derive: Callable[[Trace], Derived]) -> None:
-        self._derive = derive
-        self._kept: dict[tuple, Derived] = {}
+        self._derive = derive  # never None: None marks a trace not yet seen
+        self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
+        self._kept: dict[int, Derived] = {}  # by the trace's id
 
     def each(self, traces: Iterable[Trace]) -> list[Derived]:
         """Return what is derived from each trace, in order."""
-        fresh: dict[tuple, Derived] = {}
-        out = []
-        for trace in traces:
-            state = trace.state
-            value = fresh.get(state)
-            if value is None:
-                value = self._kept.get(state)
-                fresh[state] = value = self._derive(trace) if value is None else value
-            out.append(value)
+        held = tuple(traces)
+        ids = list(map(id, held))
+        out: list = list(map(self._kept.get, ids))
+        new = [k for k, value in enumerate(out) if value is None]
+        if new:
+            # Traces rebuilt since the last call with the same state (a source that made
+            # them anew) get what was derived for the one they replace.
+            gone = self._traces.keys() - set(ids)
+            by_state = {self._traces[i].state: self._kept[i] for i in gone}
+            for k in new:
+                trace = held[k]
+                value = by_state.get(trace.state)
+                if value is None:
+                    value = by_state[trace.state] = self._derive(trace)
+                out[k] = value
         # Only this call's are kept, so memory follows the site, not its past.
-        self._kept = fresh
+        self._traces = dict(zip(ids, held, strict=True))
+        self._kept = dict(zip(ids, out, strict=True))
         return out
 
 
@@ -115,34 +124,40 @@ class _Tally(Generic[Part]):
 
     A site of thousands of finished traces gains a few a cycle: what each trace adds (its
     part) is kept by the trace's state, and the totals change by the parts of the traces new
-    since the last call and of those gone, not by walking every span again.
+    since the last call and of those gone, not by walking every span again. The traces that
+    came and went are told by identity (the last call's are held, so no id of theirs is
+    reused): counting and comparing ids is done in C, hashing every trace's state is not.
     """
 
     def __init__(self, part: Callable[[Trace], Part], add: Callable[[Part, int], None]) -> None:
         self._part, self._add = part, add
         self._parts: dict[tuple, Part] = {}  # by state
-        self._counts: dict[tuple, int] = {}  # by state: how many traces of the last call
+        self._states: Counter[tuple] = Counter()  # by state: how many traces of the last call
+        self._counts: Counter[int] = Counter()  # by id: how many times the last call had it
+        self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
 
     def update(self, traces: Iterable[Trace]) -> None:
         """Move the totals to those of these traces."""
-        # A trace with no spans has no bounds to tell its state by, and nothing to add. The
-        # counting and the differences are set operations, not a Python step per trace.
+        # A trace with no spans has no bounds to tell its state by, and nothing to add.
         present = [t for t in traces if t.spans]
-        counts = Counter(map(_state, present))
-        gone = self._counts.items() - counts.items()  # or counted otherwise now
-        came = counts.items() - self._counts.items()
-        for state, n in gone:
+        counts = Counter(map(id, present))  # a trace shown twice counts twice
+        by_id = dict(zip(map(id, present), present, strict=True))
+        gone = [(self._traces[i].state, n) for i, n in self._counts.items() - counts.items()]
+        for state, n in gone:  # or counted otherwise now
             self._add(self._parts[state], -n)
-        new = {state for state, _n in came} - self._parts.keys()
-        traces_of = {t.state: t for t in present if t.state in new} if new else {}
-        for state, n in came:
-            if state in new:
-                self._parts[state] = self._part(traces_of[state])
-            self._add(self._parts[state], n)
+            self._states[state] -= n
+        for i, n in counts.items() - self._counts.items():
+            trace = by_id[i]
+            part = self._parts.get(trace.state)
+            if part is None:
+                part = self._parts[trace.state] = self._part(trace)
+            self._add(part, n)
+            self._states[trace.state] += n
         # Only the traces of this call are kept, so memory follows the site, not its past.
-        for state in self._parts.keys() - counts.keys():
-            del self._parts[state]
-        self._counts = counts
+        for state, _n in gone:
+            if state in self._parts and not self._states[state]:
+                del self._parts[state], self._states[state]
+        self._counts, self._traces = counts, by_id
 
 
 # Per (service, operation): span durations, self times, errors. Tuples of numbers and
