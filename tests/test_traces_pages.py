@@ -176,3 +176,31 @@ def test_pages_past_those_the_index_lists_are_reached_page_by_page(monkeypatch) 
         name = before.group(1)
     assert "the oldest traces kept" in page
     assert shown == [t.trace_id for t in newest_first(snap.traces)]
+
+
+def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) -> None:
+    from sitegen.render import keys
+
+    digested: list[str] = []
+    real = keys.task_key
+    monkeypatch.setattr(keys, "task_key", lambda t, s: digested.append(t.path) or real(t, s))
+    w = Workload(panels=1, points=10, traces=400, spans_per_trace=2, log_lines=1)
+    reuse, made = Reuse(), {}
+    for cycle in range(3):
+        now = 1_795_340_562.0 + 30 * cycle
+        # Each cycle 10 traces more and the 10 oldest gone; the traces are new objects of
+        # the same states (as from a source that reads them anew), the cycle's time moves.
+        snap = snapshot(w, now=now, first_trace=10 * cycle)
+        tasks = page_tasks(snap, site_common("a.css", now))
+        digested.clear()
+        reuse.cycle(render_batch)(tasks)
+        pages = {t.path: t for t in tasks if t.template == "trace.html"}
+        if made:
+            kept = pages.keys() & made.keys()
+            # A finished trace's page task is the same object, its key not digested again.
+            assert len(kept) == 390 and all(pages[p] is made[p] for p in kept)
+            assert sorted(p for p in digested if p in pages) == sorted(pages.keys() - kept)
+            # Of the older pages of the list, only the oldest (which lost traces) changed.
+            older = [p for p in digested if "/before-" in p]
+            assert len(older) <= 1 < len([t for t in tasks if "/before-" in t.path])
+        made = pages

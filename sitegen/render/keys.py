@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import os
 import pickle
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
-from sitegen.render.tasks import Common, PageTask, RenderedPage
+from sitegen.render.tasks import Common, PageTask, RenderedPage, timeless
 
 Render = Callable[[list[PageTask]], list[RenderedPage]]
 
@@ -46,10 +47,7 @@ def _common_parts(common: Common) -> tuple[Common, bytes]:
     if known is None or known[0] is not common:
         if len(_COMMONS) > 8:  # a few cycles' worth; the objects are held, so no id recurs
             _COMMONS.clear()
-        timeless = dataclasses.replace(
-            common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
-        )
-        known = (common, timeless, pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
+        known = (common, timeless(common), pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
         _COMMONS[id(common)] = known
     return known[1], known[2]
 
@@ -57,9 +55,9 @@ def _common_parts(common: Common) -> tuple[Common, bytes]:
 def _inputs(task: PageTask, stamp: bytes) -> tuple[bytes, tuple]:
     """Return the task's Common pickled (timeless for a timeless task: its template prints no
     time of the cycle, so the cycle's times don't count) and its other inputs but its data."""
-    timeless, pickled = _common_parts(task.common)
+    still, pickled = _common_parts(task.common)
     if task.timeless:
-        pickled = _common_parts(timeless)[1]
+        pickled = _common_parts(still)[1]
     return pickled, (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
                      task.refresh)  # fmt: skip
 
@@ -85,6 +83,10 @@ class Reuse:
         # Timeless tasks' keys by path, with what each was digested from: a finished trace's
         # page gets the same data objects every cycle, and its key need not be digested again.
         self._timeless: dict[str, tuple[tuple, bytes]] = {}
+        # And by the task itself, for a task made once and handed in each cycle (a finished
+        # trace's page): the same object, the same key, while the templates are the same.
+        self._tasks: dict[int, tuple[PageTask, bytes]] = {}
+        self._stamp = b""
 
     def cycle(self, render: Render) -> Render:
         """Start a cycle: return a render function that runs only the tasks with new keys."""
@@ -94,17 +96,23 @@ class Reuse:
             self._last, self._this = self._this, {}
         stamp = templates_stamp(templates_dir())
         last_timeless, self._timeless = self._timeless, {}
+        last_tasks, self._tasks = self._tasks if stamp == self._stamp else {}, {}
+        self._stamp = stamp
 
         def key_of(task: PageTask) -> bytes:
             if not task.timeless:
                 return task_key(task, stamp)
-            # The data by identity (held here, so no id recurs); the rest by value.
-            inputs = (*_inputs(task, stamp), tuple(task.data.items()))
-            known = last_timeless.get(task.path)
-            if known is None or not _same(known[0], inputs):
-                known = (inputs, task_key(task, stamp))
-            self._timeless[task.path] = known
-            return known[1]
+            same = last_tasks.get(id(task))  # held, so no id recurs
+            if same is None or same[0] is not task:
+                # The data by identity (held here, so no id recurs); the rest by value.
+                inputs = (*_inputs(task, stamp), tuple(task.data.items()))
+                known = last_timeless.get(task.path)
+                if known is None or not _same(known[0], inputs):
+                    known = (inputs, task_key(task, stamp))
+                self._timeless[task.path] = known
+                same = (task, known[1])
+            self._tasks[id(task)] = same
+            return same[1]
 
         def run(tasks: list[PageTask]) -> list[RenderedPage]:
             keys = [key_of(t) for t in tasks]
@@ -124,6 +132,24 @@ class Reuse:
         return run
 
 
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _same_value(v: object, v2: object) -> bool:
+    """Say whether two values of a timeless task's data are the same: the same object, equal
+    atoms, or lists or tuples of the same objects (the traces of an older page of the list
+    are a new list each cycle of the same summaries)."""
+    if v is v2:
+        return True
+    if type(v) is not type(v2):
+        return False
+    if isinstance(v, _ATOMS):
+        return v == v2
+    if isinstance(v, list | tuple):
+        return len(v) == len(v2) and all(map(operator.is_, v, v2))  # type: ignore[arg-type]
+    return False
+
+
 def _same(a: tuple, b: tuple) -> bool:
     """Say whether two timeless tasks' inputs are the same: equal, their data the same objects."""
     (common, task, data), (common2, task2, data2) = a, b
@@ -131,7 +157,9 @@ def _same(a: tuple, b: tuple) -> bool:
         common == common2
         and task == task2
         and len(data) == len(data2)
-        and all(k == k2 and v is v2 for (k, v), (k2, v2) in zip(data, data2, strict=True))
+        and all(
+            k == k2 and _same_value(v, v2) for (k, v), (k2, v2) in zip(data, data2, strict=True)
+        )
     )
 
 

@@ -12,6 +12,7 @@ import statistics
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
@@ -60,6 +61,14 @@ class Common:
     failed_sources: tuple[str, ...]
     alerts: tuple[tuple[Alert, str], ...] = ()  # firing, each with its incident's path
     feed: bool = False  # whether feed.atom exists (it needs base_url)
+
+
+def timeless(common: Common) -> Common:
+    """Return what a page that prints no time of the cycle shows of `common`: not the cycle's
+    times, nor its alerts and failed sources (such a page leaves out the banner)."""
+    return replace(
+        common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
+    )
 
 
 @dataclass(frozen=True)
@@ -181,6 +190,31 @@ def _trace_summary(t: Trace) -> dict:
 _SUMMARIES = PerTrace(_trace_summary)
 
 
+def _trace_task(common: Common, t: Trace) -> PageTask:
+    return PageTask(f"trace {t.trace_id[:8]}", trace_path(t.trace_id), "trace.html",
+                    {"trace": t, "summary": _trace_summary(t)}, common, timeless=True)  # fmt: skip
+
+
+class _TracePages:
+    """Each finished trace's page task, made once: the same object each cycle while the trace's
+    state and the timeless part of the cycle's Common are the same, so a site of 10,000
+    traces makes no task (nor key) a cycle for the traces it already had."""
+
+    def __init__(self) -> None:
+        self._common: Common | None = None
+        self._tasks: PerTrace[PageTask] | None = None
+
+    def each(self, traces: Sequence[Trace], common: Common) -> list[PageTask]:
+        """Return the page task of each trace, for a cycle whose pages share `common`."""
+        still = timeless(common)  # all a trace's page shows of the cycle's Common
+        if self._tasks is None or still != self._common:
+            self._common, self._tasks = still, PerTrace(partial(_trace_task, still))
+        return self._tasks.each(traces)
+
+
+_TRACE_PAGES = _TracePages()
+
+
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
     """Return the lines shown per level, "-" for those naming none: the badges, the level
     chart and its table all show these numbers."""
@@ -291,17 +325,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         )
         for n, panel in enumerate(snap.panels, 1)
     ]
-    tasks += [
-        PageTask(
-            f"trace {t.trace_id[:8]}",
-            trace_path(t.trace_id),
-            "trace.html",
-            {"trace": t, "summary": s},
-            common,
-            timeless=True,
-        )
-        for t, s in zip(traces, summaries, strict=True)
-    ]
+    tasks += _TRACE_PAGES.each(traces, common)
     return tasks
 
 
