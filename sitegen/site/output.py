@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 
 MANIFEST = "manifest.json"
@@ -56,7 +57,7 @@ def content_type(path: str) -> str:
 # encoding thousands of them again each cycle cost more than writing the few that changed
 # (and new entries each cycle kept the garbage collector busy). The bytes are held, so no
 # id is reused.
-_ENTRIES: dict[int, tuple[bytes, str, dict, str]] = {}
+_ENTRIES: dict[int, tuple[bytes, str, dict, str, str]] = {}  # bytes, path, entry, part, digest
 
 
 def _encoded(value: object) -> str:
@@ -73,27 +74,33 @@ class Manifest:
     body: bytes  # doc, encoded
 
 
+def _fresh(path: str, data: bytes, known: tuple | None) -> tuple[bytes, str, dict, str, str]:
+    """Return the entry of a file not in the last manifest as it is now (its bytes are new,
+    or the same bytes are at another path: hashed once even so)."""
+    same = known is not None and known[0] is data
+    digest = known[4] if same else hashlib.sha256(data).hexdigest()
+    entry = {"sha256": digest, "size": len(data), "type": content_type(path)}
+    return (data, path, entry, f"{_encoded(path)}:{_encoded(entry)}", digest)
+
+
+_ENTRY, _PART, _DIGEST = itemgetter(2), itemgetter(3), itemgetter(4)
+
+
 def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
     """Return the manifest of these files."""
-    kept: dict[int, tuple[bytes, str, dict, str]] = {}
-    entries, sums, parts = {}, {}, []
-    for path, data in sorted(files.items()):
-        known = _ENTRIES.get(id(data)) or kept.get(id(data))
-        if known is None or known[0] is not data or known[1] != path:
-            same = known is not None and known[0] is data
-            entry = {
-                "sha256": known[2]["sha256"] if same else hashlib.sha256(data).hexdigest(),
-                "size": len(data),
-                "type": content_type(path),
-            }
-            known = (data, path, entry, f"{_encoded(path)}:{_encoded(entry)}")
-        kept[id(data)] = known
-        entries[path] = known[2]
-        sums[path] = known[2]["sha256"]
-        parts.append(known[3])
+    paths = sorted(files)
+    datas = list(map(files.__getitem__, paths))
+    ids = list(map(id, datas))
+    # A file of the last manifest is found in C: 10,000 of them a cycle.
+    known = list(map(_ENTRIES.get, ids))
+    for k, (path, data, entry) in enumerate(zip(paths, datas, known, strict=True)):
+        if entry is None or entry[0] is not data or entry[1] != path:
+            known[k] = _fresh(path, data, entry)
     _ENTRIES.clear()
-    _ENTRIES.update(kept)
-    body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(parts)}}}}}'
+    _ENTRIES.update(zip(ids, known, strict=True))
+    entries = dict(zip(paths, map(_ENTRY, known), strict=True))
+    sums = dict(zip(paths, map(_DIGEST, known), strict=True))
+    body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
     return Manifest({"generated_at": generated_at, "files": entries}, sums, body.encode())
 
 
