@@ -204,3 +204,26 @@ def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) 
             older = [p for p in digested if "/before-" in p]
             assert len(older) <= 1 < len([t for t in tasks if "/before-" in t.path])
         made = pages
+
+
+def test_the_pages_and_the_twin_of_a_cycle_sort_its_traces_once(monkeypatch) -> None:
+    from sitegen.render.twins import twins
+    from sitegen.traces import stats
+
+    sorts: list[int] = []
+
+    def counting(items, **kw):
+        if kw.get("key") is stats._ORDER_KEY:
+            sorts.append(1)
+        return sorted(items, **kw)
+
+    monkeypatch.setattr(stats, "sorted", counting, raising=False)
+    snap = snapshot(Workload(panels=1, points=10, traces=50, spans_per_trace=2, log_lines=1))
+    page_tasks(snap, site_common("a.css", snap.generated_at))
+    twins(snap)
+    assert len(sorts) == 1
+    order = [t.trace_id for t in newest_first(snap.traces)]
+    assert order == [t.trace_id for t in newest_first(list(snap.traces))]  # sorted anew
+    assert order == [t.trace_id for t in sorted(snap.traces, key=lambda t: (t.start_ns,
+                     t.trace_id), reverse=True)]  # fmt: skip
+    assert len(sorts) == 2

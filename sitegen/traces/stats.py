@@ -6,6 +6,7 @@ import bisect
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import Generic, TypeVar
 
 from sitegen.model import Span, Trace
@@ -35,9 +36,28 @@ class Edge:
     errors: int
 
 
-def newest_first(traces: Iterable[Trace]) -> list[Trace]:
-    """Return traces by start time, newest first, whatever order the sources gave them in."""
-    return sorted(traces, key=lambda t: (t.start_ns, t.trace_id), reverse=True)
+_ORDER_KEY = attrgetter("start_ns", "trace_id")
+
+
+class _NewestFirst:
+    """Traces sorted newest first, the order of the last tuple sorted kept: a cycle's pages
+    and its data/traces.json list the snapshot's traces in one order, sorted once."""
+
+    def __init__(self) -> None:
+        self._of: tuple[Trace, ...] = ()
+        self._order: list[Trace] = []
+
+    def __call__(self, traces: Iterable[Trace]) -> list[Trace]:
+        """Return traces by start time, newest first, whatever order the sources gave them in."""
+        if traces is self._of:
+            return list(self._order)
+        order = sorted(traces, key=_ORDER_KEY, reverse=True)
+        if isinstance(traces, tuple):  # immutable: the same object, the same order
+            self._of, self._order = traces, order
+        return list(order)
+
+
+newest_first = _NewestFirst()
 
 
 def _quantile(ordered: list[int], q: float) -> int:
