@@ -154,7 +154,8 @@ class _Tally(Generic[Part]):
         self._part, self._add = part, add
         self._parts: dict[tuple, Part] = {}  # by state
         self._states: Counter[tuple] = Counter()  # by state: how many traces of the last call
-        self._counts: Counter[int] = Counter()  # by id: how many times the last call had it
+        # By id: how many times the last call had each trace; None when it had each once.
+        self._counts: Counter[int] | None = None
         self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
         self._held: tuple[Trace, ...] = ()
 
@@ -165,18 +166,23 @@ class _Tally(Generic[Part]):
             return
         # By ids alone, not reading the traces themselves (10,000 of them scattered among
         # their spans cost more in cache misses than the counting).
-        counts = Counter(map(id, held))  # a trace shown twice counts twice
         by_id = dict(zip(map(id, held), held, strict=True))
+        counts = None if len(by_id) == len(held) else Counter(map(id, held))
+        if counts is None and self._counts is None:
+            # Each trace once, in this call and the last (the usual case): a difference of
+            # sets of ids, not of 10,000 new (id, count) pairs for the collector to walk.
+            went = [(i, 1) for i in self._traces.keys() - by_id.keys()]
+            came = [(i, 1) for i in by_id.keys() - self._traces.keys()]
+        else:  # a trace shown twice counts twice
+            now = counts if counts is not None else dict.fromkeys(by_id, 1)
+            last = self._counts if self._counts is not None else dict.fromkeys(self._traces, 1)
+            went, came = list(last.items() - now.items()), list(now.items() - last.items())
         # A trace with no spans has no bounds to tell its state by, and nothing to add.
-        gone = [
-            (trace.state, n)
-            for i, n in self._counts.items() - counts.items()  # or counted otherwise now
-            if (trace := self._traces[i]).spans
-        ]
+        gone = [(trace.state, n) for i, n in went if (trace := self._traces[i]).spans]
         for state, n in gone:
             self._add(self._parts[state], -n)
             self._states[state] -= n
-        for i, n in counts.items() - self._counts.items():
+        for i, n in came:
             trace = by_id[i]
             if not trace.spans:
                 continue
