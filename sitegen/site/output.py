@@ -19,7 +19,8 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
-from operator import itemgetter
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from pathlib import Path
 
 MANIFEST = "manifest.json"
@@ -52,12 +53,12 @@ def content_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-# Each file's entry of the last manifest, and the entry encoded, by the identity of its
-# bytes: a page reused from the last cycle is the same bytes object, and hashing and
-# encoding thousands of them again each cycle cost more than writing the few that changed
-# (and new entries each cycle kept the garbage collector busy). The bytes are held, so no
-# id is reused.
-_ENTRIES: dict[int, tuple[bytes, str, dict, str, str]] = {}  # bytes, path, entry, part, digest
+# Each file's entry of the last manifest, and the entry encoded, by its path, with its bytes:
+# a page reused from the last cycle is the same bytes object, and hashing and encoding
+# thousands of them again each cycle cost more than writing the few that changed (and new
+# entries each cycle kept the garbage collector busy).
+_ENTRIES: dict[str, tuple[bytes, dict, str, str]] = {}  # bytes, entry, part, digest
+_UNKNOWN = (None, None, None, None)  # no bytes are None: an entry made anew
 
 
 def _encoded(value: object) -> str:
@@ -74,30 +75,27 @@ class Manifest:
     body: bytes  # doc, encoded
 
 
-def _fresh(path: str, data: bytes, known: tuple | None) -> tuple[bytes, str, dict, str, str]:
-    """Return the entry of a file not in the last manifest as it is now (its bytes are new,
-    or the same bytes are at another path: hashed once even so)."""
-    same = known is not None and known[0] is data
-    digest = known[4] if same else hashlib.sha256(data).hexdigest()
+def _fresh(path: str, data: bytes) -> tuple[bytes, dict, str, str]:
+    """Return the entry of a file that is not in the last manifest with these bytes."""
+    digest = hashlib.sha256(data).hexdigest()
     entry = {"sha256": digest, "size": len(data), "type": content_type(path)}
-    return (data, path, entry, f"{_encoded(path)}:{_encoded(entry)}", digest)
+    return (data, entry, f"{_encoded(path)}:{_encoded(entry)}", digest)
 
 
-_ENTRY, _PART, _DIGEST = itemgetter(2), itemgetter(3), itemgetter(4)
+_BYTES, _ENTRY, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
     """Return the manifest of these files."""
     paths = sorted(files)
     datas = list(map(files.__getitem__, paths))
-    ids = list(map(id, datas))
-    # A file of the last manifest is found in C: 10,000 of them a cycle.
-    known = list(map(_ENTRIES.get, ids))
-    for k, (path, data, entry) in enumerate(zip(paths, datas, known, strict=True)):
-        if entry is None or entry[0] is not data or entry[1] != path:
-            known[k] = _fresh(path, data, entry)
+    # The files of the last manifest with the same bytes are told apart in C: 10,000 of them
+    # a cycle, a few changed.
+    known = list(map(_ENTRIES.get, paths, repeat(_UNKNOWN)))
+    for k in compress(range(len(paths)), map(is_not, map(_BYTES, known), datas)):
+        known[k] = _fresh(paths[k], datas[k])
     _ENTRIES.clear()
-    _ENTRIES.update(zip(ids, known, strict=True))
+    _ENTRIES.update(zip(paths, known, strict=True))
     entries = dict(zip(paths, map(_ENTRY, known), strict=True))
     sums = dict(zip(paths, map(_DIGEST, known), strict=True))
     body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
