@@ -185,12 +185,15 @@ def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) 
     real = keys.task_key
     monkeypatch.setattr(keys, "task_key", lambda t, s: digested.append(t.path) or real(t, s))
     w = Workload(panels=1, points=10, traces=400, spans_per_trace=2, log_lines=1)
-    reuse, made = Reuse(), {}
+    reuse, made, seen = Reuse(), {}, {}
     for cycle in range(3):
         now = 1_795_340_562.0 + 30 * cycle
-        # Each cycle 10 traces more and the 10 oldest gone; the traces are new objects of
-        # the same states (as from a source that reads them anew), the cycle's time moves.
+        # Each cycle 10 traces more and the 10 oldest gone, the traces kept the same objects
+        # (as the trace sources keep them), the cycle's time 30 s on.
         snap = snapshot(w, now=now, first_trace=10 * cycle)
+        snap = dataclasses.replace(
+            snap, traces=tuple(seen.setdefault(t.trace_id, t) for t in snap.traces)
+        )
         tasks = page_tasks(snap, site_common("a.css", now))
         digested.clear()
         reuse.cycle(render_batch)(tasks)
@@ -204,6 +207,14 @@ def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) 
             older = [p for p in digested if "/before-" in p]
             assert len(older) <= 1 < len([t for t in tasks if "/before-" in t.path])
         made = pages
+    # Traces made anew (a source that rebuilt them): each page task holds the trace shown,
+    # not the one it replaced; the pages are not rendered again (the same states).
+    anew = snapshot(w, now=now, first_trace=20)
+    tasks = page_tasks(anew, site_common("a.css", now))
+    shown = {t.trace_id: t for t in anew.traces}
+    pages = [t for t in tasks if t.template == "trace.html"]
+    assert pages and all(t.data["trace"] is shown[t.data["trace"].trace_id] for t in pages)
+    assert not [p for p in reuse.cycle(render_batch)(tasks) if not p.record.reused]
 
 
 def test_the_pages_and_the_twin_of_a_cycle_sort_its_traces_once(monkeypatch) -> None:

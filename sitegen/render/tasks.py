@@ -211,7 +211,8 @@ class _TracePages:
         """Return the page task of each trace, for a cycle whose pages share `common`."""
         still = timeless(common)  # all a trace's page shows of the cycle's Common
         if self._tasks is None or still != self._common:
-            self._common, self._tasks = still, PerTrace(partial(_trace_task, still))
+            self._common = still
+            self._tasks = PerTrace(partial(_trace_task, still), by_state=False)
         return self._tasks.each(traces)
 
 

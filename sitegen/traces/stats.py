@@ -112,8 +112,11 @@ class PerTrace(Generic[Derived]):
     are new objects are looked up by state, among those of the last call that are gone.
     """
 
-    def __init__(self, derive: Callable[[Trace], Derived]) -> None:
+    def __init__(self, derive: Callable[[Trace], Derived], by_state: bool = True) -> None:
         self._derive = derive  # never None: None marks a trace not yet seen
+        # False for what holds the trace itself: a trace rebuilt with the same state gets a
+        # new one, rather than one holding the trace it replaced (twice the spans in memory).
+        self._by_state = by_state
         self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
         self._kept: dict[int, Derived] = {}  # by the trace's id
 
@@ -126,7 +129,7 @@ class PerTrace(Generic[Derived]):
         if new:
             # Traces rebuilt since the last call with the same state (a source that made
             # them anew) get what was derived for the one they replace.
-            gone = self._traces.keys() - set(ids)
+            gone = self._traces.keys() - set(ids) if self._by_state else ()
             by_state = {self._traces[i].state: self._kept[i] for i in gone}
             for k in new:
                 trace = held[k]
