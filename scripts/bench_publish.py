@@ -9,6 +9,10 @@ every bucket, and each tool runs once more over the unchanged site.
 sitegen runs as `sitegen run` does (a generator holding the lease, `holder`), and for the
 drift case as `sitegen publish` does (one-shot). rclone is Debian's package (`rclone`);
 awscli is installed into .venv-awscli on first use.
+
+Last, the site in sync, the wall time of a no-change one-shot `sitegen publish`: the whole
+process, S3 and a CloudFront distribution configured as a user would, RUNS times, beside
+`rclone sync --checksum` doing the same.
 """
 
 from __future__ import annotations
@@ -169,10 +173,75 @@ def _whole(s3, bucket: str, site: Path) -> bool:
     )
 
 
+def _rclone(rclone: str, endpoint: str, site: Path, bucket: str) -> tuple[list[str], dict]:
+    """Return the command and environment of `rclone sync --checksum` of site to bucket."""
+    remote = {
+        "RCLONE_CONFIG_MOTO_TYPE": "s3", "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
+        "RCLONE_CONFIG_MOTO_ENDPOINT": endpoint,
+        "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": KEY["AWS_ACCESS_KEY_ID"],
+        "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": KEY["AWS_SECRET_ACCESS_KEY"],
+    }  # fmt: skip
+    command = [rclone, "sync", "--checksum", f"{site}/", f"moto:{bucket}", "-q"]
+    # Its AWS SDK refuses a custom CA bundle over plain HTTP: the moto proxy has no TLS.
+    env = {k: v for k, v in {**os.environ, **remote}.items() if k != "AWS_CA_BUNDLE"}
+    return command, env
+
+
+def _processes(command: list[str], env: dict, runs: int) -> list[float]:
+    """Run command runs + 1 times; return the wall seconds of each run past the first."""
+    seconds = []
+    for _ in range(runs + 1):  # the first warms the page cache (and writes bytecode)
+        start = time.perf_counter()
+        subprocess.run(command, check=True, env=env, stdout=subprocess.DEVNULL)
+        seconds.append(time.perf_counter() - start)
+    return seconds[1:]
+
+
+def one_shot(tools: list[Tool], site: Path, state: Path, port: int, runs: int) -> list[str]:
+    """Time a no-change one-shot publish as whole processes, count its requests; say so."""
+    import boto3
+
+    sys.path.insert(0, str(ROOT))
+    from tests.test_publish import distribution
+
+    dist = distribution(boto3.client("cloudfront", endpoint_url=f"http://127.0.0.1:{port}"))
+    config = state.parent / "sitegen.toml"
+    # An installed package has its bytecode: the first, uncounted run writes it.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(ROOT)
+
+    def command(tool: Tool, endpoint: str) -> tuple[list[str], dict]:
+        if tool.bucket != "sitegen":
+            return _rclone(str(shutil.which("rclone")), endpoint, site, tool.bucket)
+        config.write_text(
+            f'[site]\nout_dir = "{site}"\nstate_dir = "{state}"\n'
+            f'[publish]\nbucket = "sitegen"\nendpoint_url = "{endpoint}"\n'
+            f'distribution_id = "{dist}"\n'
+        )
+        return [sys.executable, "-m", "sitegen", "publish", "--config", str(config)], env
+
+    lines = [
+        f"a no-change one-shot publish, the whole process, {runs} runs (sitegen with S3 and "
+        f"a CloudFront distribution configured):"
+    ]
+    for tool in [t for t in tools if t.bucket in ("sitegen", "rclone")]:  # awscli: 1 s to start
+        before = tool.proxy.requests
+        counted, env_of = command(tool, tool.proxy.url)
+        subprocess.run(counted, check=True, env=env_of, stdout=subprocess.DEVNULL)
+        requests = tool.proxy.requests - before
+        seconds = _processes(*command(tool, f"http://127.0.0.1:{port}"), runs)
+        lines.append(
+            f"  {tool.name:24} {statistics.median(seconds) * 1e3:4.0f} ms wall median "
+            f"(min {min(seconds) * 1e3:.0f}, max {max(seconds) * 1e3:.0f}), {requests} requests"
+        )
+    return lines
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print requests, bytes and wall time per tool."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("cycles", type=int, nargs="?", default=20, help="changing cycles (20)")
+    ap.add_argument("--runs", type=int, default=9, help="one-shot publishes timed (9)")
     args = ap.parse_args(argv)
 
     import boto3
@@ -211,15 +280,7 @@ def main(argv: list[str] | None = None) -> None:
             )
             changed.append(len(done.plan.puts) + len(done.plan.deletes))
         elif tool.bucket == "rclone":
-            remote = {
-                "RCLONE_CONFIG_MOTO_TYPE": "s3", "RCLONE_CONFIG_MOTO_PROVIDER": "Other",
-                "RCLONE_CONFIG_MOTO_ENDPOINT": tool.proxy.url,
-                "RCLONE_CONFIG_MOTO_ACCESS_KEY_ID": KEY["AWS_ACCESS_KEY_ID"],
-                "RCLONE_CONFIG_MOTO_SECRET_ACCESS_KEY": KEY["AWS_SECRET_ACCESS_KEY"],
-            }  # fmt: skip
-            command = [rclone, "sync", "--checksum", f"{site}/", f"moto:{tool.bucket}", "-q"]
-            # Its AWS SDK refuses a custom CA bundle over plain HTTP: the moto proxy has no TLS.
-            env = {k: v for k, v in {**os.environ, **remote}.items() if k != "AWS_CA_BUNDLE"}
+            command, env = _rclone(rclone, tool.proxy.url, site, tool.bucket)
             tool.timed(lambda: subprocess.run(command, check=True, env=env))
         else:
             command = [str(aws), "s3", "sync", f"{site}/", f"s3://{tool.bucket}/", "--delete",
@@ -239,6 +300,7 @@ def main(argv: list[str] | None = None) -> None:
             run(tool, site, state, one_shot=True)
         repaired = {tool.name: _whole(s3, tool.bucket, site) for tool in tools}
         files = sum(1 for p in site.rglob("*") if p.is_file())
+        no_change = one_shot(tools, site, state, port, args.runs)
     moto.stop()
 
     print(
@@ -261,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
             f"  {tool.name:24} {requests:6d} requests {sent / 1e3:8.1f} KB "
             f"{seconds * 1e3:6.0f} ms; bucket whole again: {repaired[tool.name]}"
         )
+
+    print("\n".join(no_change))
 
 
 if __name__ == "__main__":

@@ -20,8 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sitegen.alerts.select import parse_matcher
-
 EMBEDDED = "<embedded default>"
 PANEL_KINDS = ("line", "area", "stat", "bar", "heatmap")
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)\s*$")
@@ -346,6 +344,8 @@ def _metric_selector(value: Any) -> str:
 
 
 def _matchers(value: Any) -> tuple[str, ...]:
+    from sitegen.alerts.select import parse_matcher  # and the model: only when matchers are set
+
     for text in _strings(value):
         parse_matcher(text)  # raises ValueError naming the bad one
     return tuple(value)

@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from sitegen.config import PublishConfig
 from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
-from sitegen.site.publish import IMMUTABLE, publish
+from sitegen.site.publish import IMMUTABLE, clients, publish, session
 from tests.promserver import free_port
 
 BUCKET = "site-bucket"
@@ -47,17 +47,27 @@ class Recorder:
         self.calls: list[tuple[str, str]] = []
         self.checksums: dict[str, str] = {}  # URL path -> x-amz-checksum-sha256 sent
         self.s3_hooks = s3_hooks  # botocore event -> handler, e.g. a fault to inject
+        self.requests = 0  # HTTP requests sent, retries included
 
     def clients(self, cfg: PublishConfig) -> tuple:
-        from sitegen.site.publish import clients
-
-        s3, cloudfront = clients(cfg)
-        for client in (s3, cloudfront):
-            client.meta.events.register("before-parameter-build.*.*", self.record)
+        s3, make_cloudfront = clients(cfg)
+        s3.meta.events.register("before-parameter-build.*.*", self.record)
         s3.meta.events.register("before-send.s3.PutObject", self.sent)
+        s3.meta.events.register("before-send.s3", self.count)
         for event, handler in self.s3_hooks.items():
             s3.meta.events.register(event, handler)
+
+        @functools.cache
+        def cloudfront():
+            made = make_cloudfront()
+            made.meta.events.register("before-parameter-build.*.*", self.record)
+            made.meta.events.register("before-send.cloudfront", self.count)
+            return made
+
         return s3, cloudfront
+
+    def count(self, **_kwargs) -> None:
+        self.requests += 1
 
     def sent(self, request, **_kwargs) -> None:
         path = urlsplit(request.url).path.lstrip("/")
@@ -77,9 +87,12 @@ def aws(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
+    # Like boto3's default session under moto: a session of this test's own, made under the mock.
+    session.cache_clear()
     with mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=BUCKET)
         yield
+    session.cache_clear()
 
 
 @pytest.fixture
@@ -179,6 +192,38 @@ def test_incremental_publish_by_content_hash(aws, tmp_path: Path) -> None:
         "/metrics/",
         "/metrics/index.html",
     ]
+
+
+def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_client(
+    aws, tmp_path: Path
+) -> None:
+    cfg = PublishConfig(bucket=BUCKET, distribution_id=distribution())
+    run(tmp_path, site_files(), cfg)
+    made: list[str] = []
+    session().register("creating-client-class", lambda **kw: made.append(kw["event_name"]))
+    # One-shot, the site in sync: is the manifest still ours, then one LIST of the objects.
+    # No lease (nothing is written), no HEAD, no CloudFront client or service model.
+    state = tmp_path / "state" / "publish" / "state.json"
+    written = state.stat().st_ino
+    again, rec = run(tmp_path, site_files(), cfg)
+    assert rec.calls == [("GetObject", "manifest.json"), ("ListObjectsV2", "")]
+    assert rec.requests == 2 and made == ["creating-client-class.s3"]
+    assert again.plan.puts == () and again.invalidation is None
+    assert state.stat().st_ino == written  # nothing to record: the state is not rewritten
+    made.clear()
+    changed, rec = run(tmp_path, site_files(**{"index.html": b"<p>v2</p>"}), cfg)
+    assert changed.invalidation is not None
+    assert made == ["creating-client-class.s3", "creating-client-class.cloudfront"]
+
+
+def test_the_publisher_leaves_the_times_s3_sends_unparsed(aws, tmp_path: Path) -> None:
+    # It reads no time of S3's; parsing each object's LastModified was most of the CPU
+    # of listing a large site.
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+    s3, _ = clients(cfg)
+    listed = s3.list_objects_v2(Bucket=BUCKET)["Contents"]
+    assert len(listed) == 6 and all(isinstance(o["LastModified"], str) for o in listed)
 
 
 def test_removed_pages_stay_one_cycle_then_go_last(aws, tmp_path: Path) -> None:
@@ -324,6 +369,74 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, moto_server: str) -> 
     batch = cf.get_invalidation(DistributionId=dist, Id=made["Id"])["Invalidation"]
     paths = batch["InvalidationBatch"]["Paths"]["Items"]
     assert "/index.html" in paths or paths == ["/*"]  # past 15 paths, one wildcard
+
+
+# The sitegen program, saying at exit which modules it loaded and whether it left its
+# objects to the exit's cycle collection.
+_AT_EXIT = """
+import atexit, gc, sys
+atexit.register(lambda: print(gc.get_freeze_count() > 0, *sorted(sys.modules)))
+from sitegen.cli import command
+command()
+"""
+# Loaded by other verbs, never needed to publish: boto3 (with s3transfer) where botocore
+# does, OpenTelemetry, the renderer and its templates, the probe's HTTP client, psutil.
+NOT_FOR_PUBLISHING = {"boto3", "s3transfer", "opentelemetry", "jinja2", "httpx", "psutil",
+                      "prometheus_client", "sitegen.render", "sitegen.cycle", "sitegen.model",
+                      "sitegen.telemetry", "sitegen.redact"}  # fmt: skip
+
+
+def test_a_one_shot_publish_loads_only_what_publishing_uses(tmp_path, moto_server) -> None:
+    s3 = boto3.client("s3", endpoint_url=moto_server, region_name="us-east-1", **CREDENTIALS)
+    s3.create_bucket(Bucket=BUCKET)
+    cf = boto3.client("cloudfront", endpoint_url=moto_server, region_name="us-east-1",
+                      **CREDENTIALS)  # fmt: skip
+    config = tmp_path / "sitegen.toml"
+    config.write_text(
+        f'[publish]\nbucket = "{BUCKET}"\nendpoint_url = "{moto_server}"\n'
+        f'distribution_id = "{distribution(cf)}"\n'
+    )
+    write_site(tmp_path / "public", site_files(), "t")
+    env = {**KEYS, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    for run in ("first", "no change"):
+        done = subprocess.run(
+            [sys.executable, "-c", _AT_EXIT, "publish", "--config", str(config)],
+            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        summary, at_exit = done.stdout.splitlines()
+        frozen, *modules = at_exit.split()
+        assert {m.partition(".")[0] for m in modules} & NOT_FOR_PUBLISHING == set(), run
+        assert {m for m in modules if m.startswith("sitegen.")} & NOT_FOR_PUBLISHING == set()
+        assert frozen == "True", run
+    assert summary.startswith("uploaded 0 ") and "unchanged 5" in summary
+
+
+def test_a_publish_pauses_the_cycle_collector_and_resumes_it_unless_the_process_ends(
+    aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import gc
+
+    import sitegen.site.publish
+    from sitegen.cli import main
+
+    real, during = sitegen.site.publish.publish, []
+    monkeypatch.setattr(
+        sitegen.site.publish,
+        "publish",
+        lambda *a, **kw: during.append(gc.isenabled()) or real(*a, **kw),
+    )
+    config = tmp_path / "sitegen.toml"
+    config.write_text(f'[site]\nout_dir = "public"\n[publish]\nbucket = "{BUCKET}"\n')
+    write_site(tmp_path / "public", site_files(), "t")
+    assert gc.isenabled()
+    assert main(["publish", "--config", str(config)]) == 0
+    assert during == [False] and gc.isenabled()  # called in a process that goes on: resumed
+    try:
+        assert main(["publish", "--config", str(config)], exits=True) == 0
+        assert during == [False, False] and not gc.isenabled()  # the process ends next
+    finally:
+        gc.enable()
 
 
 def test_cli_says_why_a_publish_failed(
@@ -646,8 +759,10 @@ def test_a_running_generator_sends_the_changed_objects_and_one_lease_renewal(aws
          ("PutObject", "manifest.json"), ("PutObject", LEASE_KEY)]
     )  # fmt: skip
     rec.calls.clear()
+    written = (tmp_path / "state" / "publish" / "state.json").stat().st_ino
     publish(site(**change), cfg, tmp_path / "state", 30, holder="a", make_clients=rec.clients)
-    assert rec.calls == []  # nothing changed: nothing sent
+    assert rec.calls == []  # nothing changed: nothing sent, nothing recorded
+    assert (tmp_path / "state" / "publish" / "state.json").stat().st_ino == written
 
 
 def test_a_running_generator_reconciles_every_reconcile_minutes(aws, tmp_path, monkeypatch):
@@ -703,8 +818,9 @@ def test_a_publish_state_of_another_shape_is_moved_aside(aws, tmp_path) -> None:
 # (The 403 test above is the deterministic one: there every other PUT of the group lands;
 # here a real process dies with whatever was in flight.)
 _HANG_AT_PUT = """
-import os, sys, threading, boto3
+import os, sys, threading
 from sitegen.cli import main
+from sitegen.site.publish import session
 n, fd, seen, lock = int(sys.argv[1]), int(sys.argv[2]), [], threading.Lock()
 def hang(request, **_):
     if request.url.endswith(".sitegen-lease.json"):
@@ -715,8 +831,7 @@ def hang(request, **_):
     if mine:  # the other upload threads go on, as they would
         os.write(fd, b"x")
         threading.Event().wait()
-boto3.setup_default_session()
-boto3.DEFAULT_SESSION.events.register("before-send.s3.PutObject", hang)
+session().register("before-send.s3.PutObject", hang)
 sys.exit(main(sys.argv[3:]))
 """
 
@@ -769,25 +884,19 @@ CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing
 
 
 def _keyed(cfg: PublishConfig) -> tuple:
-    from sitegen.site.publish import clients
-
     with pytest.MonkeyPatch.context() as mp:
         for name, value in KEYS.items():
             mp.setenv(name, value)
         return clients(cfg)
 
 
-def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(
-    aws, tmp_path, monkeypatch
-) -> None:
+def test_sitegen_run_reconciles_when_it_starts_and_trusts_its_lease_after(aws, tmp_path) -> None:
     from sitegen.config import parse
     from sitegen.cycle import Runtime, run_cycle
 
     cfg = parse(f'[site]\nworkers = 1\n[publish]\nbucket = "{BUCKET}"\n', env={}, base_dir=tmp_path)
     rec = Recorder()
-    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)  # a session of this test's own
-    boto3.setup_default_session()
-    boto3.DEFAULT_SESSION.events.register("before-parameter-build.s3.*", rec.record)
+    session().register("before-parameter-build.s3.*", rec.record)  # `aws` clears it
     for start in range(2):  # a restart is a start again: the bucket may have changed meanwhile
         rt = Runtime.start(cfg)
         try:

@@ -21,10 +21,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import boto3
+import botocore.session
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError
 
@@ -33,7 +34,6 @@ from sitegen.site import lease
 from sitegen.site.lease import LEASE_KEY
 from sitegen.site.output import MANIFEST
 from sitegen.statefiles import atomic_write_bytes, quarantine
-from sitegen.telemetry import log
 from sitegen.units import format_value
 
 logger = logging.getLogger("sitegen")
@@ -113,8 +113,23 @@ def cache_control(path: str, page_seconds: int) -> str:
     )
 
 
+@cache
+def session() -> botocore.session.Session:
+    """Return the one botocore session of this process (its credentials and models cached)."""
+    # botocore, not boto3: boto3 adds 0.1 s of imports (s3transfer) that publishing never uses.
+    made = botocore.session.get_session()
+    # Times stay the text S3 sent: publishing reads none, and parsing every LastModified
+    # of a LIST (with dateutil) costs about 0.1 ms an object: a second for 10,000 pages.
+    made.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=str)
+    return made
+
+
 def clients(cfg: PublishConfig) -> tuple:
-    """Return S3 and CloudFront clients: standard retries, a connection per upload thread."""
+    """Return an S3 client and a function that makes the CloudFront client when first called.
+
+    Standard retries, a connection per upload thread. CloudFront is made only for an
+    invalidation: a publish that changed nothing never loads its service model.
+    """
     boto = BotoConfig(
         region_name=cfg.region,
         retries={"mode": "standard", "max_attempts": 4},
@@ -124,8 +139,9 @@ def clients(cfg: PublishConfig) -> tuple:
     )
     # Both through the configured endpoint: a moto server or a local stack answers both.
     endpoint = cfg.endpoint_url or None
-    return boto3.client("s3", endpoint_url=endpoint, config=boto), boto3.client(
-        "cloudfront", endpoint_url=endpoint, config=boto
+    s3 = session().create_client("s3", endpoint_url=endpoint, config=boto)
+    return s3, cache(
+        lambda: session().create_client("cloudfront", endpoint_url=endpoint, config=boto)
     )
 
 
@@ -259,9 +275,14 @@ def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> 
         # Another generator published: what we had put is now an older site's.
         retained |= set(saved["published"]) - set(published)
     listed: dict[str, tuple[int, str]] = {}
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=cfg.bucket, Prefix=cfg.prefix):
+    more: dict[str, str] = {}
+    while True:  # pages by hand: botocore's paginator first loads a model of its own
+        page = s3.list_objects_v2(Bucket=cfg.bucket, Prefix=cfg.prefix, **more)
         for obj in page.get("Contents", []):
             listed[obj["Key"][len(cfg.prefix) :]] = (obj["Size"], obj["ETag"])
+        if not page.get("IsTruncated"):
+            break
+        more = {"ContinuationToken": page["NextContinuationToken"]}
     has_manifest = MANIFEST in listed and bool(manifest_etag)
     listed.pop(MANIFEST, None)
     listed.pop(LEASE_KEY, None)  # the lease is the publishers' business, not part of the site
@@ -540,7 +561,7 @@ def publish(
             if not held.held:
                 until = time.strftime("%H:%M:%S", time.gmtime(held.expires))
                 note = f"not published: {held.holder} holds the publish lease until {until} UTC"
-                log(logger, logging.WARNING, note)
+                logger.warning(note)
                 store.save({**state, "lease": {}})
                 return Published(Plan((), todo.unchanged, (), ()), 0, None, note)
             if not known.reconciled:  # taken over: whoever held it may have published
@@ -558,30 +579,35 @@ def publish(
             if cfg.distribution_id and todo.invalidate:
                 ref = hashlib.sha256(manifest_bytes).hexdigest()[:32]  # same site, same ref
                 invalidation, counted, note = _invalidate(
-                    cloudfront, cfg, todo.invalidate, state, ref
+                    cloudfront(), cfg, todo.invalidate, state, ref
                 )
         finally:
             if holder is None:
                 lease.release(s3, cfg.bucket, key, who, held.etag)
     month = time.strftime("%Y-%m", time.gmtime())
-    budget = state.get("invalidation_paths", {})
-    budget[month] = budget.get(month, 0) + counted
+    budget = dict(state.get("invalidation_paths", {}))
+    if counted:
+        budget[month] = budget.get(month, 0) + counted
     keep = held is not None and holder is not None
-    store.save(
-        {
-            "where": where,
-            "published": local,
-            # The site that was live until now stays one more cycle for readers still on it.
-            "retained": sorted(
-                (set(known.published) | known.retained) - set(local) - set(todo.deletes)
-            ),
-            "etags": etags,
-            "manifest_etag": etags.get(MANIFEST, known.manifest_etag),
-            "lease": {"holder": holder, "etag": held.etag} if keep else mine if continuous else {},
-            "reconciled_at": time.time() if known.reconciled else saved.get("reconciled_at", 0),
-            "invalidation_paths": budget,
-        }
-    )
+    kept = {"holder": holder, "etag": held.etag} if keep else mine if continuous else {}
+    # Lets a lease holder trust its state for a while; without the lease it is never read.
+    reconciled_at = time.time() if known.reconciled and kept else saved.get("reconciled_at", 0)
+    manifest_etag = etags.pop(MANIFEST, known.manifest_etag)  # its own entry, not a page's
+    record = {
+        "where": where,
+        "published": local,
+        # The site that was live until now stays one more cycle for readers still on it.
+        "retained": sorted(
+            (set(known.published) | known.retained) - set(local) - set(todo.deletes)
+        ),
+        "etags": etags,
+        "manifest_etag": manifest_etag,
+        "lease": kept,
+        "reconciled_at": reconciled_at,
+        "invalidation_paths": budget,
+    }
+    if record != state:  # a publish that changed nothing leaves the file (and its fsync) alone
+        store.save(record)
     if note:
-        log(logger, logging.WARNING, note)
+        logger.warning(note)
     return Published(todo, sent, invalidation, note)
