@@ -212,6 +212,8 @@ def main() -> None:
     snap = snapshot(w)
     times: dict[str, list[float]] = {}
     pooled = 0  # runs whose pages went (in part) to the workers, not all rendered here
+    short: list[float] = []  # of those, the share of the render with a CPU short of a task
+    cpus = os.cpu_count() or 1
     with RenderPool(workers) as pool, RenderPool(1) as inline, tempfile.TemporaryDirectory() as d:
         pool.warm_up()  # start the workers before timing
         for _ in range(args.runs):
@@ -219,8 +221,11 @@ def main() -> None:
             common = _common(snap, assets.css_href)
             css_gz = assets.css_gzip
             t_seq, _ = timed(render_site, inline.render, snap, common, css_gz, _no_reports)
+            started = time.time_ns()  # the clock the task records use
             t_pool, done = timed(render_site, pool.render, snap, common, css_gz, _no_reports)
-            pooled += any(r.pid != os.getpid() for r in done.records)
+            if any(r.pid != os.getpid() for r in done.records):
+                pooled += 1
+                short.append(short_share(done.records, started, time.time_ns(), cpus))
             reports = pool.render(
                 report_tasks(snap, common, done.records, (), workers, "bench", assets.files)
             )
@@ -258,6 +263,12 @@ def main() -> None:
         f"  the pool sent work to its workers in {pooled} of {args.runs} runs (else it rendered "
         f"here); its last measured speedup over this process: {pool.speedup():.2f}x"
     )
+    if short:
+        print(
+            f"  share of a pooled render with fewer than {cpus} tasks running (from the "
+            f"task records; a CPU idle on an idle machine): median "
+            f"{100 * statistics.median(short):.1f}%"
+        )
     css_gz = len(gzip.compress(css, 9))
     print(
         f"  largest page gzipped: {largest} {gz[largest]} B (+ CSS {css_gz} B = "
@@ -279,6 +290,20 @@ def main() -> None:
             f"    logs/page-2..{len(older) + 1}.html: {len(older)} pages of older lines, the "
             f"heaviest {gz[top]} B gzipped, {gz[top] + css_gz} B with CSS"
         )
+
+
+def short_share(records, start_ns: int, end_ns: int, cpus: int) -> float:
+    """Return the share of [start_ns, end_ns] during which fewer than `cpus` of the records'
+    tasks were running: the time the render left a CPU idle, whatever else ran on it."""
+    events = sorted([(r.start_ns, 1) for r in records] + [(r.end_ns, -1) for r in records])
+    short, running, last = 0, 0, start_ns
+    for at, step in events:
+        if running < cpus:
+            short += max(0, min(at, end_ns) - last)
+        running, last = running + step, max(last, at)
+    if running < cpus:
+        short += max(0, end_ns - last)
+    return short / max(1, end_ns - start_ns)
 
 
 def _no_reports(_records) -> list:

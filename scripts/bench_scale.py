@@ -8,6 +8,9 @@ cycles by their keys, in the pool of a long run; each cycle makes only the new t
 spans, as a trace source reads only what is new (synthetic traces made anew each cycle
 would cost the garbage collector a quarter of a million new objects a cycle that no run
 makes), and merges them into the traces kept, as the sources do (timed with the rest).
+After each cycle the collector settles as in `sitegen run` (sitegen/gcpolicy.py), timed with
+the cycle; the full pass it makes every FULL_EVERY_CYCLES cycles is timed apart and printed
+with its share of a cycle.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from pathlib import Path
 
 from sitegen.config import parse, parse_duration
 from sitegen.cycle import Runtime, run_cycle
+from sitegen.gcpolicy import FULL_EVERY_CYCLES, Settle
 from sitegen.history import HISTORY_FILE
 from sitegen.model import Trace
 from sitegen.render.environment import iso
@@ -91,12 +95,13 @@ def bench_history(span: str, cycles: int) -> None:
     print(f"  {span} of history: {long * 1000:7.1f} ms ({long / hour:.2f}x)")
 
 
-def _traces_cycles(traces: int, cycles: int, workers: int) -> float:
-    """Return the median wall time of rendering and writing a site of `traces` traces."""
+def _traces_cycles(traces: int, cycles: int, workers: int) -> tuple[float, float]:
+    """Return the median wall time of rendering and writing a site of `traces` traces, and
+    that of the collector's pass over every object of it."""
     w = Workload(panels=6, points=240, traces=traces, spans_per_trace=25, log_lines=500)
     took = []
     with tempfile.TemporaryDirectory() as d, RenderPool(workers) as pool:
-        reuse = Reuse()
+        reuse, settle = Reuse(), Settle()
         traces: tuple[Trace, ...] = ()
         for cycle in range(cycles + 1):  # the first renders every trace once
             now = 1_795_340_562.0 + 30 * cycle
@@ -118,19 +123,31 @@ def _traces_cycles(traces: int, cycles: int, workers: int) -> float:
             pages = render_site(render, snap, common, assets.css_gzip, lambda _r: []).pages
             files = {**assets.files, **{p.path: p.body for p in pages}, **twins(snap)}
             write_site(Path(d) / "public", files, iso(snap.generated_at))
+            settle()
             if cycle:
                 took.append(time.perf_counter() - started)
-    return statistics.median(took)
+        full = []
+        for _ in range(3):
+            started = time.perf_counter()
+            Settle(every_cycles=1)()
+            full.append(time.perf_counter() - started)
+    return statistics.median(took), statistics.median(full)
 
 
 def bench_traces(traces: int, cycles: int) -> None:
     """Compare the cycle of a site of `traces` finished traces with one of 100."""
     workers = worker_count(0)
-    big, small = _traces_cycles(traces, cycles, workers), _traces_cycles(100, cycles, workers)
+    (big, big_gc), (small, small_gc) = (
+        _traces_cycles(traces, cycles, workers),
+        _traces_cycles(100, cycles, workers),
+    )
     print(f"render + write of a site, 10 new traces a cycle, median wall of {cycles} cycles "
-          f"after the first, pool of {workers}:")  # fmt: skip
-    print(f"  100 traces: {small * 1000:8.1f} ms")
-    print(f"  {traces} traces: {big * 1000:8.1f} ms ({big / small:.2f}x)")
+          f"after the first, pool of {workers}; and the collector's pass over everything "
+          f"made every {FULL_EVERY_CYCLES} cycles, and its share of a cycle:")  # fmt: skip
+    for n, cycle, full in ((100, small, small_gc), (traces, big, big_gc)):
+        print(f"  {n:>6} traces: {cycle * 1000:8.1f} ms"
+              f"{f' ({big / small:.2f}x)' if n != 100 else '':9} full pass {full * 1000:6.1f} ms"
+              f" (+{full / FULL_EVERY_CYCLES * 1000:.1f} ms a cycle)")  # fmt: skip
 
 
 def main(argv: list[str]) -> None:

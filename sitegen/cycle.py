@@ -27,10 +27,10 @@ from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
 from sitegen.render.crawl import crawl_files
 from sitegen.render.environment import iso
-from sitegen.render.keys import Reuse
+from sitegen.render.keys import Render, Reuse
 from sitegen.render.pool import RenderPool, worker_count
-from sitegen.render.rounds import metrics_round, pages_round, reports_round
-from sitegen.render.tasks import Common, PageTask, RenderedPage, report_tasks
+from sitegen.render.rounds import pages_round, reports_round
+from sitegen.render.tasks import Common, RenderedPage, report_tasks
 from sitegen.render.twins import twins
 from sitegen.site import lease
 from sitegen.site.optimize import Assets, build_assets
@@ -249,11 +249,11 @@ def _common(rt: Runtime, snap: Snapshot, assets: Assets) -> Common:
     )
 
 
-def _renderer(rt: Runtime) -> Callable[[list[PageTask]], list[RenderedPage]]:
+def _renderer(rt: Runtime) -> Render:
     """The pool's render, skipping the tasks whose inputs the last cycle already rendered."""
     # Rendering gets two intervals (at least a minute): past that a worker is stuck.
     limit = max(60.0, 2.0 * rt.cfg.site.interval_seconds)
-    return rt.reuse.cycle(lambda tasks: rt.pool.render(tasks, timeout=limit))
+    return rt.reuse.cycle(lambda tasks, then=None: rt.pool.render(tasks, limit, then))
 
 
 def _trace_tasks(
@@ -324,11 +324,10 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
 
         with clock.stage("render") as render_span:
             common, render = _common(rt, snap, assets), _renderer(rt)
-            first = pages_round(render, snap, common)
-            metrics = metrics_round(render, first, snap, common, assets.css_gzip)
+            first = pages_round(render, snap, common, assets.css_gzip)
             rendered = reports_round(
                 render,
-                (*first, *metrics),
+                first,
                 lambda records: report_tasks(
                     snap, common, records, clock.so_far(), rt.pool.workers, cfg.source, assets.files
                 ),

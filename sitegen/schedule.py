@@ -28,6 +28,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from sitegen.config import Config
 from sitegen.cycle import Runtime, run_cycle
+from sitegen.gcpolicy import Settle
 from sitegen.metrics import serve
 from sitegen.site.lease import LEASE_KEY, release
 from sitegen.site.publish import clients
@@ -95,6 +96,7 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
 
     server = serve(rt.metrics, cfg.site.metrics_listen, health) if cfg.site.metrics_listen else None
     busy = threading.Lock()  # held while a cycle runs, so shutdown can wait for it
+    settle = Settle()  # what each cycle leaves alive is not walked again by every full pass
 
     def cycle() -> None:
         with busy:
@@ -103,7 +105,9 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
             except Exception as exc:  # a failed cycle is logged and counted; the next one runs
                 rt.metrics.cycles.labels("failed").inc()
                 logger.exception("cycle failed", extra={"fields": {"error": str(exc)}})
-            release_memory()
+            finally:
+                settle()
+                release_memory()  # after the collection, so what it freed goes back too
 
     def skipped(event: JobEvent) -> None:
         # Coalesced: a cycle still running when the next is due makes that one skip, not queue.

@@ -41,7 +41,7 @@ from sitegen.model import Alert, Incident, Panel, Series, Snapshot, SourceStatus
 from sitegen.render.environment import iso
 from sitegen.render.keys import task_key
 from sitegen.render.rounds import render_site
-from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_page
+from sitegen.render.tasks import PAGE_BUDGET, Common, PageTask, render_all, render_page
 from sitegen.render.twins import twins
 from sitegen.site.output import content_type
 from sitegen.site.publish import cache_control
@@ -420,7 +420,7 @@ def hostile_site() -> tuple[Snapshot, dict[str, bytes]]:
                                panels=(*snap.panels, stat))  # fmt: skip
     common = Common("t", now, 30, None, "assets/site.css", "", "test", "host", (), (),
                     alerts=firing_links(snap.alerts, snap.incidents), feed=True)  # fmt: skip
-    done = render_site(lambda tasks: [render_page(t) for t in tasks], snap, common, 0,
+    done = render_site(render_all, snap, common, 0,
                        lambda records: [])  # fmt: skip
     assert not [r.error for r in done.records if r.error]
     files = {p.path: p.body for p in done.pages}

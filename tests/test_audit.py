@@ -24,7 +24,7 @@ import pytest
 
 from sitegen.cli import main
 from sitegen.render.rounds import render_site
-from sitegen.render.tasks import Common, render_batch, report_tasks
+from sitegen.render.tasks import Common, render_all, report_tasks
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
 
@@ -62,7 +62,7 @@ def reference_workload(d: Path) -> Path:
     common = Common(snap.title, snap.generated_at, 30, None, assets.css_href,
                     assets.icon_href, "audit", "audit-host", (), ())  # fmt: skip
     done = render_site(
-        render_batch,
+        render_all,
         snap,
         common,
         assets.css_gzip,

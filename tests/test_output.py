@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import threading
 from pathlib import Path
@@ -160,3 +161,40 @@ def test_a_build_taken_over_is_written_only_where_it_changed(tmp_path: Path, mon
     # The build readers may still be in is whole: a link shared with it was not written through.
     assert (previous / "b.html").read_bytes() == b"old" and (previous / "gone/x.html").exists()
     assert len(list(builds_dir(out).iterdir())) == 2
+
+
+def test_the_manifest_is_the_json_of_what_the_build_holds(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    files = {"b/ü.html": b"u", "a.html": b"a", "c.txt": b"a", 'q"uote.html': b"\x00"}
+    for stamp in ("t0", "t1"):  # the second from the entries kept, encoded once
+        write_site(out, files, stamp)
+        body = (out / "manifest.json").read_bytes()
+        doc = json.loads(body)
+        assert body == json.dumps(doc, separators=(",", ":")).encode()
+        assert doc["generated_at"] == stamp and list(doc["files"]) == sorted(files)
+        for path, data in files.items():
+            entry = doc["files"][path]
+            assert entry["sha256"] == hashlib.sha256(data).hexdigest()
+            assert entry["size"] == len(data)
+
+
+def test_the_manifests_this_process_wrote_are_not_read_back(tmp_path: Path, monkeypatch) -> None:
+    out = tmp_path / "public"
+    read: list[str] = []
+    real = Path.read_bytes
+
+    def reading(self: Path) -> bytes:
+        read.append(self.name)
+        return real(self)
+
+    monkeypatch.setattr(Path, "read_bytes", reading)
+    for i in range(4):  # the current build is linked from, the one before it taken over
+        write_site(out, {"same.html": b"kept", "i.html": str(i).encode()}, f"t{i}")
+    assert read == []
+    first = out.resolve()
+    write_site(out, {"same.html": b"kept"}, "t4")
+    # A manifest changed since it was written (by hand, another tool) is read again.
+    (first / "manifest.json").write_text('{"files": {}}')  # first is the spare now
+    write_site(out, {"same.html": b"kept"}, "t5")
+    assert read == ["manifest.json"]
+    assert (out / "same.html").read_bytes() == b"kept"

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import signal
+import time
 from concurrent.futures import ProcessPoolExecutor
 
 import pytest
@@ -18,10 +20,11 @@ from sitegen.render.pool import (
     MIN_BATCH_SECONDS,
     PROBE_EVERY,
     RenderPool,
+    _context,
     _Round,
     guided_runs,
 )
-from sitegen.render.tasks import RenderedPage, page_tasks
+from sitegen.render.tasks import PageTask, RenderedPage, page_tasks
 from sitegen.synthetic import Workload, snapshot
 from tests.test_render import common
 
@@ -171,6 +174,9 @@ def test_every_page_records_the_cpu_time_it_took(tasks) -> None:
         pool._measure = lambda *args, **kwargs: pytest.fail("a blind round measured the pool")
         rendered = pool.render(tasks)  # nothing learned: batches not sized from costs
     assert all(p.record.cpu_ns > 0 for p in rendered)
+    # Each task's span holds all the CPU time it counts, its gzipped measure included: the
+    # concurrency page shows when a worker was busy, and idle time is not idle when it was.
+    assert all(p.record.end_ns - p.record.start_ns >= p.record.cpu_ns for p in rendered)
     assert pool._seconds and all(s > 0 for s in pool._seconds.values())
 
 
@@ -193,3 +199,143 @@ def test_the_concurrency_page_counts_the_main_process_among_the_renderers(tasks)
     page = next(t for t in report_tasks(snap, common(), alone, (), 2, "test", {})
                 if t.name == "concurrency")  # fmt: skip
     assert "in the main process: their cost" in render_page(page).body.decode()
+
+
+def _assemble(fragments: list[RenderedPage]) -> list[PageTask]:
+    """What a round makes of its fragments: one page listing them (as the metrics pages)."""
+    return [
+        PageTask(f"made {k}", f"made-{k}.html", "404.html", {}, common())
+        for k in range(1 + len(fragments) // 2)
+    ]
+
+
+def test_a_round_makes_pages_of_its_fragments_as_soon_as_they_are_rendered(tasks) -> None:
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()  # every batch is rendered here, in queue order: the order is known
+    fragments = [i for i, t in enumerate(tasks) if t.fragment]
+    rest = [i for i, t in enumerate(tasks) if not t.fragment]
+    assert fragments and rest
+    seen: list[list[int]] = []
+
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        seen.append(sorted(shared.pages))
+        assert [p.path for p in pages] == [tasks[i].path for i in fragments]
+        return _assemble(pages)
+
+    batches = [[i] for i in (*fragments, *rest)]
+    shared = _Round(executor, tasks, batches, 4, then, lambda more: [list(range(len(more)))])
+    assert shared.run(None) == []
+    # Made once, the moment the last fragment was rendered, not after the rest of the round;
+    # what it made went before the rest of the queue.
+    assert seen == [fragments]
+    made = list(range(len(tasks), len(shared.tasks)))
+    assert len(made) == 1 + len(fragments) // 2
+    assert list(shared.pages) == [*fragments, *made, *rest]
+
+
+def test_the_pool_renders_what_a_round_makes_of_its_fragments_in_the_same_round(tasks) -> None:
+    got: list[list[str]] = []
+
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        got.append([p.path for p in pages])
+        return _assemble(pages)
+
+    with RenderPool(2, adaptive=False) as pool:
+        pids = pool.warm_up()
+        for _ in range(2):  # blind, then with batches sized from the costs learned
+            rendered = pool.render(tasks, then=then)
+            assert [p.path for p in rendered[: len(tasks)]] == [t.path for t in tasks]
+            made = [p.path for p in rendered[len(tasks) :]]
+            assert made == [f"made-{k}.html" for k in range(len(made))] and made
+            assert {p.record.pid for p in rendered} & set(pids)  # the workers had a share
+        alone = pool.render([t for t in tasks if not t.fragment][:3], then=then)
+    assert got == [[t.path for t in tasks if t.fragment]] * 2 + [[]]
+    assert [p.path for p in alone[3:]] == ["made-0.html"]  # no fragments: made at once
+
+
+def test_with_fragments_to_make_pages_of_they_go_first_then_the_heaviest(tasks) -> None:
+    pool = learned({"logs": 0.05, "panel": 0.02, "trace": 0.001, "index": 0.004})
+    batches = pool.batches(tasks, fragments_first=True)
+    order = [i for b in batches for i in b]
+    fragments = [i for i, t in enumerate(tasks) if t.fragment]
+    assert order[: len(fragments)] == fragments
+    assert tasks[order[len(fragments)]].name == "logs"
+    # The pages made of them wait for the batch holding the last: it holds nothing else,
+    # even where the least worth a trip would take pages of a millisecond along.
+    cheap = learned(dict.fromkeys(("logs", "panel", "trace", "index"), 0.001))
+    for split in (batches, cheap.batches(tasks, fragments_first=True)):
+        assert [i for b in split for i in b][: len(fragments)] == fragments
+        assert all(len({tasks[i].fragment for i in b}) == 1 for b in split)
+    assert len(cheap.batches(tasks, fragments_first=True)[0]) == len(fragments)
+
+
+def test_a_round_rendered_here_makes_pages_of_its_fragments_too(tasks) -> None:
+    got = []
+    here = RenderPool(1).render(tasks, then=lambda pages: got.append(pages) or _assemble(pages))
+    assert [p.path for p in got[0]] == [t.path for t in tasks if t.fragment]
+    assert [p.path for p in here[len(tasks) :]] == [
+        f"made-{k}.html" for k in range(1 + len(got[0]) // 2)
+    ]
+
+
+def test_fragments_lost_with_a_dead_worker_are_rendered_again_and_then_made_of(tasks) -> None:
+    fragments = [i for i, t in enumerate(tasks) if t.fragment]
+    rest = [i for i, t in enumerate(tasks) if not t.fragment]
+    made: list[list[str]] = []
+
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        made.append([p.path for p in pages])
+        return _assemble(pages)
+
+    executor = ProcessPoolExecutor(1, mp_context=_context())
+    pid = executor.submit(os.getpid).result(timeout=60)
+    os.kill(pid, signal.SIGSTOP)  # holds what it is sent until it is killed
+    try:
+        shared = _Round(executor, tasks, [fragments, *([i] for i in rest)], 1, then)
+        os.kill(pid, signal.SIGKILL)
+        lost = shared.run(time.monotonic() + 60)
+    finally:
+        executor.shutdown(wait=False)
+    assert lost == [fragments] and made == []  # nothing to make pages of yet
+    refusing = ProcessPoolExecutor(1)
+    refusing.shutdown()
+    shared.resume(refusing, lost)
+    assert shared.run(None) == []
+    assert made == [[tasks[i].path for i in fragments]]
+    assert sorted(shared.pages) == list(range(len(shared.tasks)))
+
+
+def test_the_benchmark_counts_the_time_a_render_left_a_cpu_without_a_task() -> None:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "bench.py"
+    spec = importlib.util.spec_from_file_location("bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    records = [TaskRecord("a", 1, 0, 10), TaskRecord("b", 2, 5, 20), TaskRecord("c", 3, 5, 8)]
+    # Tasks running: one (0-5), three (5-8), two (8-10), one (10-20), none (20-30).
+    assert bench.short_share(records, 0, 30, 2) == pytest.approx(25 / 30)
+    assert bench.short_share(records, 0, 30, 1) == pytest.approx(10 / 30)
+    assert bench.short_share([], 0, 30, 2) == 1.0
+
+
+def test_a_round_whose_pages_cannot_be_made_fails_alone(tasks) -> None:
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        raise RuntimeError("packing failed")
+
+    with RenderPool(2, adaptive=False) as pool:
+        pool.warm_up()
+        for _ in range(2):  # made here, then (with costs known) maybe in the pool's thread
+            with pytest.raises(RuntimeError, match="packing failed"):
+                pool.render(tasks, then=then)
+        rendered = pool.render(tasks, then=_assemble)  # the next round is whole
+    assert [p.path for p in rendered[: len(tasks)]] == [t.path for t in tasks]
+    assert len(rendered) == len(tasks) + 1 + sum(t.fragment for t in tasks) // 2
+    # What the failed round had not rendered yet is dropped, not left for workers to take.
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()
+    shared = _Round(executor, tasks, [[i] for i in range(len(tasks))], 4, then)
+    with pytest.raises(RuntimeError, match="packing failed"):
+        shared.run(None)
+    assert len(shared.pages) < len(tasks) and not shared._queue

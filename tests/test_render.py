@@ -17,7 +17,15 @@ from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
 from sitegen.render.environment import trace_path
 from sitegen.render.pool import RenderPool
 from sitegen.render.rounds import pack, render_site
-from sitegen.render.tasks import PAGE_BUDGET, Common, page_tasks, render_page, report_tasks
+from sitegen.render.tasks import (
+    PAGE_BUDGET,
+    Common,
+    PageTask,
+    page_tasks,
+    render_page,
+    report_tasks,
+)
+from sitegen.render.tasks import render_all as render_here
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
@@ -81,7 +89,7 @@ def hostile_snapshot():
 
 def render_all(snap, css_gzip: int = 0) -> dict[str, bytes]:
     done = render_site(
-        lambda tasks: [render_page(t) for t in tasks],
+        render_here,
         snap,
         common(),
         css_gzip,
@@ -275,13 +283,20 @@ def test_a_killed_worker_is_replaced_and_the_render_retried() -> None:
 
     snap = snapshot(Workload(panels=2, points=50, traces=6, log_lines=20))
     tasks = page_tasks(snap, common())
+    made = []  # what the round made of its panels, however many workers it lost on the way
+
+    def then(fragments):
+        made.append([p.path for p in fragments])
+        return [PageTask("made", "made.html", "404.html", {}, common())]
+
     with RenderPool(2) as pool:
         before = pool.warm_up()
         os.kill(before[0], signal.SIGKILL)
-        pages = pool.render(tasks)
+        pages = pool.render(tasks, then=then)
         assert pool.restarts == 1
-        assert [p.path for p in pages] == [t.path for t in tasks]
+        assert [p.path for p in pages] == [*(t.path for t in tasks), "made.html"]
         assert before[0] not in {p.record.pid for p in pages}
+        assert made == [[t.path for t in tasks if t.fragment]]
 
 
 def test_a_stuck_worker_is_killed_and_the_pool_started_again() -> None:
@@ -339,9 +354,13 @@ def _rendering_site(reuse, snap, c):
     """Render a site through `reuse`; return its files and the names of the tasks rendered."""
     names: list[str] = []
 
-    def render(tasks):
+    def render(tasks, then=None):
         names.extend(t.name for t in tasks)
-        return [render_page(t) for t in tasks]
+        return render_here(tasks, then and (lambda fragments: noted(then(fragments))))
+
+    def noted(tasks):
+        names.extend(t.name for t in tasks)
+        return tasks
 
     def reports(records):
         return report_tasks(snap, c, records, (), 1, "test", {})
@@ -599,3 +618,36 @@ def test_a_task_key_follows_what_its_common_says_not_which_object_it_is() -> Non
         t.path for t in first if t.timeless
     }
     assert any(t.timeless for t in first) and not all(t.timeless for t in first)
+
+
+def test_the_metrics_pages_are_made_in_the_round_of_their_panels_and_kept_with_them() -> None:
+    from sitegen.render.keys import Reuse
+
+    rounds: list[list[str]] = []
+
+    def render(tasks, then=None):
+        rounds.append([t.name for t in tasks])
+        return render_here(tasks, then and (lambda f: noted(then(f))))
+
+    def noted(tasks):
+        rounds[-1].extend(t.name for t in tasks)
+        return tasks
+
+    def site(reuse, css_gzip=0):
+        rounds.clear()
+        done = render_site(reuse.cycle(render), snap, common(), css_gzip, lambda _records: [])
+        return {p.path: p.body for p in done.pages if p.path.startswith("metrics/")}
+
+    snap = snapshot(Workload(panels=3, points=50, traces=2, spans_per_trace=3, log_lines=10))
+    reuse = Reuse()
+    first = site(reuse)
+    # One round for pages, panels and the metrics pages made of them; none for no reports.
+    assert len(rounds) == 1 and {"panel 1", "metrics", "metrics still"} <= set(rounds[0])
+    assert first["metrics/index.html"].count(b"<svg") == 3
+    # The same snapshot again: panels and metrics pages kept, and made of the kept panels.
+    assert site(reuse) == first and rounds == []
+    # A heavier stylesheet leaves less room: the kept panels are packed into more pages.
+    later = site(reuse, css_gzip=PAGE_BUDGET - 2000)
+    assert not [n for n in rounds[0] if n.startswith("panel")] and "metrics 2" in rounds[0]
+    assert [later[f"metrics/{name}.html"].count(b"<svg") for name in
+            ("index", "page-2", "page-3", "still")] == [1, 1, 1, 1]  # fmt: skip

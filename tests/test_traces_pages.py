@@ -176,3 +176,65 @@ def test_pages_past_those_the_index_lists_are_reached_page_by_page(monkeypatch) 
         name = before.group(1)
     assert "the oldest traces kept" in page
     assert shown == [t.trace_id for t in newest_first(snap.traces)]
+
+
+def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) -> None:
+    from sitegen.render import keys
+
+    digested: list[str] = []
+    real = keys.task_key
+    monkeypatch.setattr(keys, "task_key", lambda t, s: digested.append(t.path) or real(t, s))
+    w = Workload(panels=1, points=10, traces=400, spans_per_trace=2, log_lines=1)
+    reuse, made, seen = Reuse(), {}, {}
+    for cycle in range(3):
+        now = 1_795_340_562.0 + 30 * cycle
+        # Each cycle 10 traces more and the 10 oldest gone, the traces kept the same objects
+        # (as the trace sources keep them), the cycle's time 30 s on.
+        snap = snapshot(w, now=now, first_trace=10 * cycle)
+        snap = dataclasses.replace(
+            snap, traces=tuple(seen.setdefault(t.trace_id, t) for t in snap.traces)
+        )
+        tasks = page_tasks(snap, site_common("a.css", now))
+        digested.clear()
+        reuse.cycle(render_batch)(tasks)
+        pages = {t.path: t for t in tasks if t.template == "trace.html"}
+        if made:
+            kept = pages.keys() & made.keys()
+            # A finished trace's page task is the same object, its key not digested again.
+            assert len(kept) == 390 and all(pages[p] is made[p] for p in kept)
+            assert sorted(p for p in digested if p in pages) == sorted(pages.keys() - kept)
+            # Of the older pages of the list, only the oldest (which lost traces) changed.
+            older = [p for p in digested if "/before-" in p]
+            assert len(older) <= 1 < len([t for t in tasks if "/before-" in t.path])
+        made = pages
+    # Traces made anew (a source that rebuilt them): each page task holds the trace shown,
+    # not the one it replaced; the pages are not rendered again (the same states).
+    anew = snapshot(w, now=now, first_trace=20)
+    tasks = page_tasks(anew, site_common("a.css", now))
+    shown = {t.trace_id: t for t in anew.traces}
+    pages = [t for t in tasks if t.template == "trace.html"]
+    assert pages and all(t.data["trace"] is shown[t.data["trace"].trace_id] for t in pages)
+    assert not [p for p in reuse.cycle(render_batch)(tasks) if not p.record.reused]
+
+
+def test_the_pages_and_the_twin_of_a_cycle_sort_its_traces_once(monkeypatch) -> None:
+    from sitegen.render.twins import twins
+    from sitegen.traces import stats
+
+    sorts: list[int] = []
+
+    def counting(items, **kw):
+        if kw.get("key") is stats._ORDER_KEY:
+            sorts.append(1)
+        return sorted(items, **kw)
+
+    monkeypatch.setattr(stats, "sorted", counting, raising=False)
+    snap = snapshot(Workload(panels=1, points=10, traces=50, spans_per_trace=2, log_lines=1))
+    page_tasks(snap, site_common("a.css", snap.generated_at))
+    twins(snap)
+    assert len(sorts) == 1
+    order = [t.trace_id for t in newest_first(snap.traces)]
+    assert order == [t.trace_id for t in newest_first(list(snap.traces))]  # sorted anew
+    assert order == [t.trace_id for t in sorted(snap.traces, key=lambda t: (t.start_ns,
+                     t.trace_id), reverse=True)]  # fmt: skip
+    assert len(sorts) == 2

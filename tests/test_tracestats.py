@@ -14,6 +14,7 @@ from sitegen.model import Span, Trace
 from sitegen.traces.stats import (
     Edge,
     OpStats,
+    PerTrace,
     breakdown,
     critical_sections,
     dependencies,
@@ -230,15 +231,70 @@ def test_what_the_statistics_keep_per_trace_is_left_alone_by_the_garbage_collect
     from sitegen.synthetic import Workload, snapshot
 
     # A part kept per trace in lists and dicts made every full collection walk ~80 objects
-    # per trace: at 10,000 traces, 0.4 s. Tuples of numbers and strings are untracked.
-    snap = snapshot(Workload(panels=1, points=10, traces=1000, spans_per_trace=10, log_lines=1))
-    for t in snap.traces:
+    # per trace: at 10,000 traces, 0.4 s. Tuples of numbers and strings are untracked. What
+    # is kept per operation (its sorted values) is not per trace: the same for both sizes.
+    small, large = (
+        snapshot(Workload(panels=1, points=10, traces=n, spans_per_trace=10, log_lines=1)).traces
+        for n in (1000, 2000)
+    )
+    for t in (*small, *large):
         t.state  # noqa: B018 - the trace's own cached bounds are not the statistics' to answer for
-    for _ in range(5):  # nested tuples are untracked a level per collection
-        gc.collect()
-    before = len(gc.get_objects())
-    breakdown(snap.traces)
-    dependencies(snap.traces)
-    for _ in range(5):
-        gc.collect()
-    assert len(gc.get_objects()) - before < len(snap.traces) // 2
+
+    def kept(traces: tuple) -> int:
+        breakdown(())
+        dependencies(())
+        for _ in range(5):  # nested tuples are untracked a level per collection
+            gc.collect()
+        before = len(gc.get_objects())
+        breakdown(traces)
+        dependencies(traces)
+        for _ in range(5):
+            gc.collect()
+        return len(gc.get_objects()) - before
+
+    assert kept(large) - kept(small) < (len(large) - len(small)) // 2
+
+
+class LookedUp(Trace):
+    """A trace that says each time its state is asked for."""
+
+    asked: list[str] = []  # noqa: RUF012 - one list for the test that reads it
+
+    @property
+    def state(self) -> tuple:  # type: ignore[override]
+        LookedUp.asked.append(self.trace_id)
+        return super().state
+
+
+def test_per_trace_derives_for_new_states_and_looks_up_only_new_objects_by_state() -> None:
+    from dataclasses import replace
+
+    a = LookedUp(TRACE.trace_id, TRACE.spans)
+    b = LookedUp("b" * 32, tuple(replace(s, trace_id="b" * 32) for s in TRACE.spans))
+    derived: list[str] = []
+    per = PerTrace(lambda t: derived.append(t.trace_id) or {"id": t.trace_id})
+    first = per.each([a, b])
+    assert derived == [a.trace_id, b.trace_id]
+    LookedUp.asked.clear()
+    again = per.each([b, a, a])  # the same objects: found by identity, state never asked
+    assert again[0] is first[1] and again[1] is again[2] is first[0]
+    assert LookedUp.asked == [] and derived == [a.trace_id, b.trace_id]
+    rebuilt = LookedUp(a.trace_id, a.spans)  # a new object of the same state
+    assert per.each([rebuilt, b])[0] is first[0]
+    assert derived == [a.trace_id, b.trace_id]
+    assert set(LookedUp.asked) == {a.trace_id}  # the new one and the one it replaced
+    late = span("e", "a", "cart", "get", 50, 95)
+    grown = LookedUp(a.trace_id, (*a.spans, late))  # a new state: derived anew
+    assert per.each([grown, b])[0] == {"id": a.trace_id}
+    assert derived == [a.trace_id, b.trace_id, a.trace_id]
+
+
+def test_the_statistics_tell_the_traces_that_stay_by_identity_not_state() -> None:
+    from dataclasses import replace
+
+    a = LookedUp("c" * 32, tuple(replace(s, trace_id="c" * 32) for s in TRACE.spans))
+    b = LookedUp("d" * 32, tuple(replace(s, trace_id="d" * 32) for s in TRACE.spans))
+    first = breakdown([a, b]), dependencies([a, b])
+    LookedUp.asked.clear()
+    assert (breakdown([b, a]), dependencies([b, a])) == first
+    assert LookedUp.asked == []

@@ -12,16 +12,20 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import operator
 import os
 import pickle
 from collections.abc import Callable
+from itertools import compress
 from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
-from sitegen.render.tasks import Common, PageTask, RenderedPage
+from sitegen.render.tasks import Common, PageTask, RenderedPage, Then, timeless
 
-Render = Callable[[list[PageTask]], list[RenderedPage]]
+# Renders tasks, then (given `then`) the tasks it makes of their fragments, in one round.
+Render = Callable[..., list[RenderedPage]]
+_TIMELESS = operator.attrgetter("timeless")
 
 
 def templates_stamp(root: Path) -> bytes:
@@ -46,10 +50,7 @@ def _common_parts(common: Common) -> tuple[Common, bytes]:
     if known is None or known[0] is not common:
         if len(_COMMONS) > 8:  # a few cycles' worth; the objects are held, so no id recurs
             _COMMONS.clear()
-        timeless = dataclasses.replace(
-            common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
-        )
-        known = (common, timeless, pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
+        known = (common, timeless(common), pickle.dumps(common, protocol=pickle.HIGHEST_PROTOCOL))
         _COMMONS[id(common)] = known
     return known[1], known[2]
 
@@ -57,9 +58,9 @@ def _common_parts(common: Common) -> tuple[Common, bytes]:
 def _inputs(task: PageTask, stamp: bytes) -> tuple[bytes, tuple]:
     """Return the task's Common pickled (timeless for a timeless task: its template prints no
     time of the cycle, so the cycle's times don't count) and its other inputs but its data."""
-    timeless, pickled = _common_parts(task.common)
+    still, pickled = _common_parts(task.common)
     if task.timeless:
-        pickled = _common_parts(timeless)[1]
+        pickled = _common_parts(still)[1]
     return pickled, (stamp, task.name, task.path, task.template, task.absolute, task.fragment,
                      task.refresh)  # fmt: skip
 
@@ -85,6 +86,12 @@ class Reuse:
         # Timeless tasks' keys by path, with what each was digested from: a finished trace's
         # page gets the same data objects every cycle, and its key need not be digested again.
         self._timeless: dict[str, tuple[tuple, bytes]] = {}
+        # And by the task itself, for a timeless task made once and handed in each cycle (a
+        # finished trace's page): the same object, the same key, while the templates are the
+        # same. By id, the tasks held, so no id recurs: looked up in C, 10,000 a cycle.
+        self._task_of: dict[int, PageTask] = {}
+        self._key_of: dict[int, bytes] = {}
+        self._stamp = b""
 
     def cycle(self, render: Render) -> Render:
         """Start a cycle: return a render function that runs only the tasks with new keys."""
@@ -94,6 +101,10 @@ class Reuse:
             self._last, self._this = self._this, {}
         stamp = templates_stamp(templates_dir())
         last_timeless, self._timeless = self._timeless, {}
+        last_task_of, last_key_of = self._task_of, self._key_of
+        if stamp != self._stamp:
+            last_task_of, last_key_of = {}, {}
+        self._task_of, self._key_of, self._stamp = {}, {}, stamp
 
         def key_of(task: PageTask) -> bytes:
             if not task.timeless:
@@ -106,22 +117,72 @@ class Reuse:
             self._timeless[task.path] = known
             return known[1]
 
-        def run(tasks: list[PageTask]) -> list[RenderedPage]:
-            keys = [key_of(t) for t in tasks]
-            todo = [t for t, k in zip(tasks, keys, strict=True) if k not in self._last]
-            fresh = iter(render(todo) if todo else [])
-            pages = []
-            for key in keys:
-                kept = self._last.get(key)
-                if kept is None:
-                    page = next(fresh)
-                else:  # a page reused last cycle already says so
-                    page = kept if kept.record.reused else _reused(kept)
-                self._this[key] = page
-                pages.append(page)
+        def keys_of(tasks: list[PageTask]) -> list[bytes]:
+            # A timeless task handed in again (the same object) keeps its key: found in C.
+            ids = list(map(id, tasks))
+            keys = [
+                key if held is t else key_of(t)
+                for t, held, key in zip(
+                    tasks, map(last_task_of.get, ids), map(last_key_of.get, ids), strict=True
+                )
+            ]
+            flags = list(map(_TIMELESS, tasks))
+            self._task_of.update(zip(compress(ids, flags), compress(tasks, flags), strict=True))
+            self._key_of.update(zip(compress(ids, flags), compress(keys, flags), strict=True))
+            return keys
+
+        def run(tasks: list[PageTask], then: Then | None = None) -> list[RenderedPage]:
+            keys = keys_of(tasks)
+            found = list(map(self._last.get, keys))
+            todo = [t for t, p in zip(tasks, found, strict=True) if p is None]
+            made: list[bytes] = []  # the keys of then's tasks
+            made_found: list[RenderedPage | None] = []
+
+            def follow(fresh: list[RenderedPage]) -> list[PageTask]:
+                # Every fragment in task order: the fresh ones (rendered now) and the kept.
+                new = iter(fresh)
+                fragments = [next(new) if p is None else p
+                             for t, p in zip(tasks, found, strict=True) if t.fragment]  # fmt: skip
+                more = then(fragments)
+                more_keys = keys_of(more)
+                more_found = list(map(self._last.get, more_keys))
+                made.extend(more_keys)
+                made_found.extend(more_found)
+                return [t for t, p in zip(more, more_found, strict=True) if p is None]
+
+            if then is None:
+                rendered = render(todo) if todo else []
+            elif todo:
+                rendered = render(todo, then=follow)
+            else:  # every fragment kept: then's new tasks, if any, are the whole round
+                extra = follow([])
+                rendered = render(extra) if extra else []
+            fresh = iter(rendered)
+            # A page reused last cycle already says so.
+            pages = [next(fresh) if p is None else p if p.record.reused else _reused(p)
+                     for p in (*found, *made_found)]  # fmt: skip
+            self._this.update(zip((*keys, *made), pages, strict=True))
             return pages
 
         return run
+
+
+_ATOMS = (str, int, float, bool, type(None))
+
+
+def _same_value(v: object, v2: object) -> bool:
+    """Say whether two values of a timeless task's data are the same: the same object, equal
+    atoms, or lists or tuples of the same objects (the traces of an older page of the list
+    are a new list each cycle of the same summaries)."""
+    if v is v2:
+        return True
+    if type(v) is not type(v2):
+        return False
+    if isinstance(v, _ATOMS):
+        return v == v2
+    if isinstance(v, list | tuple):
+        return len(v) == len(v2) and all(map(operator.is_, v, v2))  # type: ignore[arg-type]
+    return False
 
 
 def _same(a: tuple, b: tuple) -> bool:
@@ -131,7 +192,9 @@ def _same(a: tuple, b: tuple) -> bool:
         common == common2
         and task == task2
         and len(data) == len(data2)
-        and all(k == k2 and v is v2 for (k, v), (k2, v2) in zip(data, data2, strict=True))
+        and all(
+            k == k2 and _same_value(v, v2) for (k, v), (k2, v2) in zip(data, data2, strict=True)
+        )
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import multiprocessing
 import os
@@ -11,13 +12,13 @@ import statistics
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, wait
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
 from sitegen.render.environment import environment
-from sitegen.render.tasks import PageTask, RenderedPage, render_batch, render_page
+from sitegen.render.tasks import PageTask, RenderedPage, Then, render_all, render_batch
 
 logger = logging.getLogger("sitegen")
 # Each batch is at most this share of the work not yet batched, per renderer (the workers and
@@ -55,6 +56,11 @@ KILL_SECONDS = 5.0
 def _kind(name: str) -> str:
     """Return a task's kind, the first word of its name ("trace", "panel", "logs")."""
     return name.split(" ", 1)[0]
+
+
+def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
+    """Return a run's positions before `cut`, and the others."""
+    return [i for i in run if i < cut], [i for i in run if i >= cut]
 
 
 def worker_count(configured: int) -> int:
@@ -143,49 +149,97 @@ class _Round:
 
     Each worker is kept AHEAD_PER_WORKER batches ahead (the next is sent as one comes back);
     this process renders the rest itself meanwhile, instead of idling until the results come.
+    The moment the last fragment of the round is rendered, here or in a worker, `then` makes
+    its pages of the fragments (the metrics pages of the panels) in the thread that noticed,
+    and they go to the front of the queue: they render while the rest of the round still
+    does, not in a round of their own after it, on one CPU.
     """
 
     def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
-                 batches: list[list[int]], ahead: int) -> None:  # fmt: skip
-        self._executor = executor
-        self._tasks = tasks
+                 batches: list[list[int]], ahead: int, then: Then | None = None,
+                 split: Callable[[Sequence[PageTask]], list[list[int]]] | None = None,
+                 ) -> None:  # fmt: skip
+        self.tasks = list(tasks)  # then's tasks are added
         self._queue = deque(batches)
+        self._ahead = ahead
+        self._then = then
+        self._split = split or (lambda more: [list(range(len(more)))])
+        self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
+        self._left = len(self._fragments)  # fragments not rendered yet
+        self._failed: Exception | None = None  # what then raised in the executor's thread
         self._lock = threading.Lock()
-        self.sent: dict[Future, list[int]] = {}
+        self._changed = threading.Condition(self._lock)  # a batch came back, or more queued
         self.pages: dict[int, RenderedPage] = {}
-        self.broken = False  # the executor refused a batch: its workers are gone
-        for _ in range(ahead):
-            self._send()
+        self._rendered([], [])  # a round without fragments makes its pages at once
+        self.resume(executor, [])
 
-    def _send(self, _done: Future | None = None) -> None:
+    def resume(self, executor: ProcessPoolExecutor, lost: list[list[int]]) -> None:
+        """Go on with `executor` (a new one, after workers died), from the `lost` batches."""
+        self._executor = executor
+        self._queue.extendleft(reversed(lost))
+        self.sent: dict[Future, list[int]] = {}
+        self._flying = 0  # batches sent whose callback has not finished
+        self.broken = False  # the executor refused a batch: its workers are gone
+        self._top_up()
+
+    def _top_up(self) -> None:
         # Runs in the executor's thread too, as a done-callback: take and send under the lock,
         # so once this process finds the queue empty, every batch sent is in `sent`.
+        futures = []
         with self._lock:
-            if not self._queue or self.broken:
-                return
-            batch = self._queue.popleft()
-            try:
-                future = self._executor.submit(render_batch, [self._tasks[i] for i in batch])
-            except (BrokenProcessPool, RuntimeError):  # broken or shut down: render it here
-                self._queue.appendleft(batch)
-                self.broken = True
-                return
-            self.sent[future] = batch
-        future.add_done_callback(self._send)
+            while self._flying < self._ahead and self._queue and not self.broken:
+                batch = self._queue.popleft()
+                try:
+                    future = self._executor.submit(render_batch, [self.tasks[i] for i in batch])
+                except (BrokenProcessPool, RuntimeError):  # broken or shut down: render it here
+                    self._queue.appendleft(batch)
+                    self.broken = True
+                    break
+                self.sent[future] = batch
+                self._flying += 1
+                futures.append((future, batch))
+        # Outside the lock: a future already done runs its callback in this thread, now.
+        for future, batch in futures:
+            future.add_done_callback(functools.partial(self._back, batch))
 
-    def _take(self) -> list[int] | None:
+    def _back(self, batch: list[int], future: Future) -> None:
+        """In the executor's thread: a batch came back (or its worker died)."""
+        try:
+            if future.exception() is None:
+                self._rendered(batch, future.result())
+        except Exception as exc:  # then failed: the round does, in this process
+            self._failed = exc
+        with self._changed:
+            self._flying -= 1  # last: once none is flying, every fragment is counted
+            self._changed.notify_all()
+        self._top_up()
+
+    def _rendered(self, batch: list[int], pages: list[RenderedPage]) -> None:
+        """Count the fragments among the pages; after the last, queue then's tasks first."""
         with self._lock:
-            return self._queue.popleft() if self._queue else None
+            for i, page in zip(batch, pages, strict=True):
+                if i in self._fragments and self._fragments[i] is None:
+                    self._fragments[i] = page
+                    self._left -= 1
+            if self._then is None or self._left:
+                return
+            then, self._then = self._then, None
+        more = then(list(self._fragments.values()))
+        with self._changed:
+            base = len(self.tasks)
+            self.tasks.extend(more)
+            self._queue.extendleft([base + i for i in b] for b in reversed(self._split(more)))
+            self._changed.notify_all()
 
     def run(self, deadline: float | None) -> list[list[int]]:
-        """Render batches here until none is left, then collect the workers'; return the
-        batches lost with a worker that died. TimeoutError past `deadline` (monotonic)."""
-        while (batch := self._take()) is not None:
-            pages = render_batch([self._tasks[i] for i in batch])
-            self.pages.update(zip(batch, pages, strict=True))
-        left = None if deadline is None else max(0.0, deadline - time.monotonic())
-        if wait(self.sent, timeout=left).not_done:
-            raise TimeoutError
+        """Render batches here while any is queued or out; return the batches lost with a
+        worker that died. TimeoutError past `deadline` (monotonic)."""
+        try:
+            self._render_here(deadline)
+        except BaseException:
+            with self._lock:
+                self._queue.clear()  # the round is given up: its batches go to no worker
+            raise
         lost = []
         for future, batch in self.sent.items():
             try:
@@ -193,6 +247,22 @@ class _Round:
             except BrokenProcessPool:
                 lost.append(batch)
         return lost
+
+    def _render_here(self, deadline: float | None) -> None:
+        while True:
+            with self._changed:
+                while not self._queue and self._flying and self._failed is None:
+                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    if not self._changed.wait(left):
+                        raise TimeoutError
+                if self._failed is not None:
+                    raise self._failed
+                if not self._queue:
+                    break  # none queued, none out: every batch is back
+                batch = self._queue.popleft()
+            pages = render_batch([self.tasks[i] for i in batch])
+            self.pages.update(zip(batch, pages, strict=True))
+            self._rendered(batch, pages)
 
 
 class RenderPool:
@@ -248,15 +318,18 @@ class RenderPool:
                         "seconds": round(self._start_seconds, 3)}})  # fmt: skip
         return self._pids
 
-    def render(self, tasks: Sequence[PageTask], timeout: float | None = None) -> list[RenderedPage]:
-        """Render every task, in the pool when that is predicted to pay, else in this process.
+    def render(
+        self, tasks: Sequence[PageTask], timeout: float | None = None, then: Then | None = None
+    ) -> list[RenderedPage]:
+        """Render every task, in the pool when that is predicted to pay, else in this process;
+        then the tasks `then` makes of the fragments among them, in the same round.
 
         Past `timeout` seconds the workers are taken to be stuck: they are killed, and
         TimeoutError raised for the cycle to report (the next round starts new workers).
         """
         if self._in_parent(tasks):
             started = time.perf_counter()
-            pages = [render_page(t) for t in tasks]
+            pages = render_all(tasks, then)
             self._measure(pages, time.perf_counter() - started, pooled=False)
             self._learn(pages)
             return pages
@@ -265,12 +338,12 @@ class RenderPool:
         started = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            pages = self._share(tasks, self.batches(tasks), deadline)
+            done = self._share(tasks, then, deadline)
         except TimeoutError:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
-        ordered = [pages[i] for i in range(len(tasks))]
+        ordered = [done.pages[i] for i in range(len(done.tasks))]
         if not blind:
             self._measure(ordered, time.perf_counter() - started, pooled=True)
         self._learn(ordered)
@@ -288,13 +361,15 @@ class RenderPool:
             self._rates[pooled].append(cpu / max(1e-6, seconds))
 
     def _share(
-        self, tasks: Sequence[PageTask], batches: list[list[int]], deadline: float | None
-    ) -> dict[int, RenderedPage]:
-        """Render the batches in the workers and here; a broken pool is started again once."""
-        done = _Round(self._executor, tasks, batches, AHEAD_PER_WORKER * self.workers)
+        self, tasks: Sequence[PageTask], then: Then | None, deadline: float | None
+    ) -> _Round:
+        """Render the round in the workers and here; a broken pool is started again once."""
+        batches = self.batches(tasks, fragments_first=then is not None)
+        done = _Round(self._executor, tasks, batches, AHEAD_PER_WORKER * self.workers, then,
+                      self.batches)  # fmt: skip
         lost = done.run(deadline)
         if not (done.broken or lost):
-            return done.pages
+            return done
         if self._closed:
             raise BrokenProcessPool("the render pool was closed while rendering")
         # A worker died (killed, out of memory): the whole executor is unusable. Start a new
@@ -304,11 +379,10 @@ class RenderPool:
         self._restart()
         if lost:
             self.warm_up()
-            again = _Round(self._executor, tasks, lost, AHEAD_PER_WORKER * self.workers)
-            if again.run(deadline) or again.broken:
+            done.resume(self._executor, lost)
+            if done.run(deadline) or done.broken:
                 raise BrokenProcessPool("the render pool broke twice in one round")
-            done.pages.update(again.pages)
-        return done.pages
+        return done
 
     def _predict(self, tasks: Sequence[PageTask]) -> float:
         """Return what the tasks should take one after another, 0 when nothing is known."""
@@ -362,8 +436,9 @@ class RenderPool:
             took.setdefault(_kind(p.record.name), []).append(p.record.cpu_ns)
         self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
 
-    def batches(self, tasks: Sequence[PageTask]) -> list[list[int]]:
-        """Group tasks (by index) into batches of about equal cost, the heaviest first.
+    def batches(self, tasks: Sequence[PageTask], fragments_first: bool = False) -> list[list[int]]:
+        """Group tasks (by index) into batches of about equal cost, the heaviest first (but
+        the fragments first of all, when pages are to be made of them in the same round).
 
         Costs are what a task of the same kind took last time, so two hundred trace pages
         of a millisecond share a few round trips while the logs page, the heaviest, goes
@@ -374,10 +449,13 @@ class RenderPool:
         known = sorted(self._seconds.values())
         usual = known[len(known) // 2] if known else 0.0
         costs = [self._seconds.get(_kind(t.name), usual) if known else 1.0 for t in tasks]
-        order = sorted(range(len(tasks)), key=lambda i: -costs[i])  # stable: kinds stay in order
+        later = [fragments_first and not t.fragment for t in tasks]
+        order = sorted(range(len(tasks)), key=lambda i: (later[i], -costs[i]))  # stable
         renderers = self.workers + 1  # this process renders a share too
         least = MIN_BATCH_SECONDS if known else 1.0  # a task, when none is known
         runs = guided_runs([costs[i] for i in order], renderers * GUIDE, least)
+        if fragments_first:  # no batch holds fragments back with other pages
+            runs = [part for run in runs for part in _split_at(run, later.count(False)) if part]
         return [[order[i] for i in run] for run in runs]
 
     def _restart(self) -> None:

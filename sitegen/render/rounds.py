@@ -1,5 +1,5 @@
-"""The rounds of a cycle's render: pages and panels, metrics pages packed from the panels,
-then the reports on that work."""
+"""The rounds of a cycle's render: pages and panels, with the metrics pages packed from the
+panels as soon as they are rendered, then the reports on that work."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from sitegen.model import Snapshot, TaskRecord
+from sitegen.render.keys import Render
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tasks import (
     PAGE_BUDGET,
@@ -89,33 +90,25 @@ def metrics_tasks(
 
 
 def pages_round(
-    render: Callable[[list[PageTask]], list[RenderedPage]], snap: Snapshot, common: Common
+    render: Render, snap: Snapshot, common: Common, css_gzip: int
 ) -> list[RenderedPage]:
-    """Round one: every page of the snapshot, and each metrics panel as a fragment."""
-    return render(with_still_copies(page_tasks(snap, common)))
-
-
-def metrics_round(
-    render: Callable[[list[PageTask]], list[RenderedPage]],
-    first: Sequence[RenderedPage],
-    snap: Snapshot,
-    common: Common,
-    css_gzip: int,
-) -> list[RenderedPage]:
-    """Round two: the metrics pages, packed from the panels round one rendered."""
-    panels = [p for p in first if p.record.fragment]
+    """Round one: every page of the snapshot, each metrics panel as a fragment, and the
+    metrics pages, packed from the panels once they are all rendered (while the rest of the
+    round still renders: a round of their own would run on one CPU, the others idle)."""
     titles = [p.title for p in snap.panels]
-    return render(
-        with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
-    )
+
+    def metrics(panels: list[RenderedPage]) -> list[PageTask]:
+        return with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
+
+    return render(with_still_copies(page_tasks(snap, common)), then=metrics)
 
 
 def reports_round(
-    render: Callable[[list[PageTask]], list[RenderedPage]],
+    render: Render,
     done: Sequence[RenderedPage],
     reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
 ) -> Rendered:
-    """Round three: the reports on the rounds before (`done`); returns the whole site."""
+    """Round two: the reports on the round before (`done`); returns the whole site."""
     records = tuple(p.record for p in done)
     last = render(with_still_copies(reports(records)))
     pages = tuple(p for p in (*done, *last) if not p.record.fragment)
@@ -124,14 +117,12 @@ def reports_round(
 
 
 def render_site(
-    render: Callable[[list[PageTask]], list[RenderedPage]],
+    render: Render,
     snap: Snapshot,
     common: Common,
     css_gzip: int,
     reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
 ) -> Rendered:
-    """Render pages and panels, then the metrics pages packed from the panels, then the
-    reports on all of that work (three rounds of pool tasks)."""
-    first = pages_round(render, snap, common)
-    metrics = metrics_round(render, first, snap, common, css_gzip)
-    return reports_round(render, (*first, *metrics), reports)
+    """Render pages and panels with the metrics pages packed from the panels, then the
+    reports on all of that work (two rounds of pool tasks)."""
+    return reports_round(render, pages_round(render, snap, common, css_gzip), reports)

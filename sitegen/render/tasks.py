@@ -10,8 +10,10 @@ import gzip
 import os
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
+from operator import attrgetter, itemgetter
 
 from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
@@ -60,6 +62,14 @@ class Common:
     failed_sources: tuple[str, ...]
     alerts: tuple[tuple[Alert, str], ...] = ()  # firing, each with its incident's path
     feed: bool = False  # whether feed.atom exists (it needs base_url)
+
+
+def timeless(common: Common) -> Common:
+    """Return what a page that prints no time of the cycle shows of `common`: not the cycle's
+    times, nor its alerts and failed sources (such a page leaves out the banner)."""
+    return replace(
+        common, generated_at=0.0, next_run=None, alerts=(), failed_sources=(), stale_sources=()
+    )
 
 
 @dataclass(frozen=True)
@@ -117,17 +127,32 @@ def render_page(task: PageTask) -> RenderedPage:
             fragment=task.fragment,
         )
     data = minify(html).encode("utf-8")
-    end = time.time_ns()
     # The gzipped size is what a reader downloads: the page budget is counted in it.
     gz = len(gzip.compress(data, 6))
-    record = TaskRecord(task.name, os.getpid(), start, end, len(data), gz, task.fragment, error,
-                        cpu_ns=time.thread_time_ns() - cpu)  # fmt: skip
+    # The task ends after its measure too: its span covers all the CPU time it counts.
+    cpu_ns = time.thread_time_ns() - cpu
+    record = TaskRecord(task.name, os.getpid(), start, time.time_ns(), len(data), gz,
+                        task.fragment, error, cpu_ns=cpu_ns)  # fmt: skip
     return RenderedPage(task.path, data, record)
 
 
 def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
     """Render several tasks in one worker round trip, each timed on its own."""
     return [render_page(t) for t in tasks]
+
+
+# What a round makes of its fragments, all rendered and in task order: more tasks for the
+# same round (the metrics pages, packed from the panels).
+Then = Callable[[list[RenderedPage]], list[PageTask]]
+
+
+def render_all(tasks: Sequence[PageTask], then: Then | None = None) -> list[RenderedPage]:
+    """Render the tasks here, one after another, then the tasks `then` makes of their
+    fragments."""
+    pages = render_batch(tasks)
+    if then is not None:
+        pages += render_batch(then([p for p in pages if p.record.fragment]))
+    return pages
 
 
 def still_path(path: str) -> str:
@@ -179,6 +204,34 @@ def _trace_summary(t: Trace) -> dict:
 # Each trace's summary: the same object each cycle for a finished trace, so the data of its
 # page are the same objects, and the page's key is known without being digested again.
 _SUMMARIES = PerTrace(_trace_summary)
+# In C: a site of 10,000 traces asks each of them, or each summary, every cycle.
+_ID, _ERROR, _TRACE_ID = itemgetter("id"), itemgetter("error"), attrgetter("trace_id")
+
+
+def _trace_task(common: Common, t: Trace) -> PageTask:
+    return PageTask(f"trace {t.trace_id[:8]}", trace_path(t.trace_id), "trace.html",
+                    {"trace": t, "summary": _trace_summary(t)}, common, timeless=True)  # fmt: skip
+
+
+class _TracePages:
+    """Each finished trace's page task, made once: the same object each cycle while the trace's
+    state and the timeless part of the cycle's Common are the same, so a site of 10,000
+    traces makes no task (nor key) a cycle for the traces it already had."""
+
+    def __init__(self) -> None:
+        self._common: Common | None = None
+        self._tasks: PerTrace[PageTask] | None = None
+
+    def each(self, traces: Sequence[Trace], common: Common) -> list[PageTask]:
+        """Return the page task of each trace, for a cycle whose pages share `common`."""
+        still = timeless(common)  # all a trace's page shows of the cycle's Common
+        if self._tasks is None or still != self._common:
+            self._common = still
+            self._tasks = PerTrace(partial(_trace_task, still), by_state=False)
+        return self._tasks.each(traces)
+
+
+_TRACE_PAGES = _TracePages()
 
 
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
@@ -195,7 +248,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
     """Return the traces pages: the newest traces with what all of them say together (the
     live index), then the older ones in pages that never change (see tracepages)."""
     oldest_first = summaries[::-1]
-    runs = page_runs([s["id"] for s in oldest_first])
+    runs = page_runs(list(map(_ID, oldest_first)))
     pages = [oldest_first[r.start : r.stop][::-1] for r in runs] or [[]]  # each newest first
     # A page is named by the first trace of the page after it; its first trace names the one
     # before it (none before the oldest).
@@ -247,7 +300,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
     traces = newest_first(snap.traces)
     summaries = _SUMMARIES.each(traces)
-    known_traces = frozenset(t.trace_id for t in snap.traces)
+    known_traces = frozenset(map(_TRACE_ID, snap.traces))
     level_counts = _level_counts(snap.logs)
     errors = [r for r in snap.logs if r.level in ("error", "critical")]
     sources = snap.sources
@@ -261,7 +314,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
                 "sources": sources,
                 "traces": summaries[:5],
                 "trace_count": len(summaries),
-                "error_traces": sum(1 for s in summaries if s["error"]),
+                "error_traces": sum(map(_ERROR, summaries)),
                 "level_rows": level_rows(level_counts),
                 "recent_errors": errors[-5:][::-1],  # newest first, as on the logs pages
                 "panel_count": len(snap.panels),
@@ -291,17 +344,7 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         )
         for n, panel in enumerate(snap.panels, 1)
     ]
-    tasks += [
-        PageTask(
-            f"trace {t.trace_id[:8]}",
-            trace_path(t.trace_id),
-            "trace.html",
-            {"trace": t, "summary": s},
-            common,
-            timeless=True,
-        )
-        for t, s in zip(traces, summaries, strict=True)
-    ]
+    tasks += _TRACE_PAGES.each(traces, common)
     return tasks
 
 

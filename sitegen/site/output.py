@@ -19,6 +19,8 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+from itertools import compress, repeat
+from operator import is_not, itemgetter
 from pathlib import Path
 
 MANIFEST = "manifest.json"
@@ -51,37 +53,53 @@ def content_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-# Each file's entry of the last manifest, by the identity of its bytes: a page reused from
-# the last cycle is the same bytes object, and hashing thousands of them again each cycle
-# cost more than writing the few that changed (and new entries each cycle kept the garbage
-# collector busy). The bytes are held, so no id is reused.
-_ENTRIES: dict[int, tuple[bytes, str, dict]] = {}
+# Each file's entry of the last manifest, and the entry encoded, by its path, with its bytes:
+# a page reused from the last cycle is the same bytes object, and hashing and encoding
+# thousands of them again each cycle cost more than writing the few that changed (and new
+# entries each cycle kept the garbage collector busy).
+_ENTRIES: dict[str, tuple[bytes, dict, str, str]] = {}  # bytes, entry, part, digest
+_UNKNOWN = (None, None, None, None)  # no bytes are None: an entry made anew
 
 
-def _entry(path: str, data: bytes, kept: dict[int, tuple[bytes, str, dict]]) -> dict:
-    known = _ENTRIES.get(id(data)) or kept.get(id(data))
-    if known is None or known[0] is not data or known[1] != path:
-        digest = known[2]["sha256"] if known is not None and known[0] is data else None
-        entry = {
-            "sha256": digest or hashlib.sha256(data).hexdigest(),
-            "size": len(data),
-            "type": content_type(path),
-        }
-        known = (data, path, entry)
-    kept[id(data)] = known
-    return known[2]
+def _encoded(value: object) -> str:
+    # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
+    return json.dumps(value, separators=(",", ":"))
 
 
-def manifest_of(files: dict[str, bytes], generated_at: str) -> dict:
-    """Return the manifest: every path with its SHA-256, size and type."""
-    kept: dict[int, tuple[bytes, str, dict]] = {}
-    manifest = {
-        "generated_at": generated_at,
-        "files": {path: _entry(path, data, kept) for path, data in sorted(files.items())},
-    }
+@dataclass(frozen=True)
+class Manifest:
+    """manifest.json: every path of a build with its SHA-256, size and type."""
+
+    doc: dict
+    sums: dict[str, str]  # each path's SHA-256
+    body: bytes  # doc, encoded
+
+
+def _fresh(path: str, data: bytes) -> tuple[bytes, dict, str, str]:
+    """Return the entry of a file that is not in the last manifest with these bytes."""
+    digest = hashlib.sha256(data).hexdigest()
+    entry = {"sha256": digest, "size": len(data), "type": content_type(path)}
+    return (data, entry, f"{_encoded(path)}:{_encoded(entry)}", digest)
+
+
+_BYTES, _ENTRY, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+
+
+def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
+    """Return the manifest of these files."""
+    paths = sorted(files)
+    datas = list(map(files.__getitem__, paths))
+    # The files of the last manifest with the same bytes are told apart in C: 10,000 of them
+    # a cycle, a few changed.
+    known = list(map(_ENTRIES.get, paths, repeat(_UNKNOWN)))
+    for k in compress(range(len(paths)), map(is_not, map(_BYTES, known), datas)):
+        known[k] = _fresh(paths[k], datas[k])
     _ENTRIES.clear()
-    _ENTRIES.update(kept)
-    return manifest
+    _ENTRIES.update(zip(paths, known, strict=True))
+    entries = dict(zip(paths, map(_ENTRY, known), strict=True))
+    sums = dict(zip(paths, map(_DIGEST, known), strict=True))
+    body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
+    return Manifest({"generated_at": generated_at, "files": entries}, sums, body.encode())
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -119,10 +137,27 @@ def _current_build(out_dir: Path) -> Path | None:
     return target if target.parent == builds_dir(out_dir).resolve() else None
 
 
+# The digests of the builds this process wrote, by what their manifest's stat said then:
+# reading back a manifest of 10,000 files it had just written cost a tenth of a cycle. A
+# manifest changed since (by hand, by another tool) no longer matches and is read.
+_WROTE: dict[tuple[int, ...], dict[str, str]] = {}
+
+
+def _signature(build: Path) -> tuple[int, ...] | None:
+    try:
+        st = (build / MANIFEST).stat()
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _previous_sums(previous: Path | None) -> dict[str, str]:
     """Return the SHA-256 of each file of the previous build, from its manifest."""
     if previous is None:
         return {}
+    wrote = _WROTE.get(_signature(previous) or ())
+    if wrote is not None:
+        return wrote
     try:
         files = json.loads((previous / MANIFEST).read_bytes())["files"]
         return {rel: entry["sha256"] for rel, entry in files.items()}
@@ -184,8 +219,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
-    # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
-    everything = {**files, MANIFEST: json.dumps(manifest, separators=(",", ":")).encode()}
+    everything = {**files, MANIFEST: manifest.body}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
     sums = _previous_sums(previous)
@@ -196,8 +230,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
         if spare:
             _recycle(spare[0], held, tmp, everything)
         for rel, data in everything.items():
-            entry = manifest["files"].get(rel)
-            digest = entry["sha256"] if entry is not None else None
+            digest = manifest.sums.get(rel)
             if digest is not None and held.get(rel) == digest:
                 continue
             target = tmp / rel
@@ -219,4 +252,10 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     os.utime(final)  # the newest build: pruning goes by modification time
     _swap(out_dir, final)
     _prune(out_dir, final)
-    return Written(out_dir, len(everything), sum(len(d) for d in everything.values()), manifest)
+    # Only the builds kept are remembered: the one written and the one readers may be in.
+    _WROTE.clear()
+    for build, digests in ((previous, sums), (final, manifest.sums)):
+        signature = _signature(build) if build is not None and digests else None
+        if signature is not None:
+            _WROTE[signature] = digests
+    return Written(out_dir, len(everything), sum(map(len, everything.values())), manifest.doc)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import bisect
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Generic, TypeVar
+
+from sortedcontainers import SortedList
 
 from sitegen.model import Span, Trace
 
@@ -36,12 +37,31 @@ class Edge:
     errors: int
 
 
-def newest_first(traces: Iterable[Trace]) -> list[Trace]:
-    """Return traces by start time, newest first, whatever order the sources gave them in."""
-    return sorted(traces, key=lambda t: (t.start_ns, t.trace_id), reverse=True)
+_ORDER_KEY = attrgetter("start_ns", "trace_id")
 
 
-def _quantile(ordered: list[int], q: float) -> int:
+class _NewestFirst:
+    """Traces sorted newest first, the order of the last tuple sorted kept: a cycle's pages
+    and its data/traces.json list the snapshot's traces in one order, sorted once."""
+
+    def __init__(self) -> None:
+        self._of: tuple[Trace, ...] = ()
+        self._order: list[Trace] = []
+
+    def __call__(self, traces: Iterable[Trace]) -> list[Trace]:
+        """Return traces by start time, newest first, whatever order the sources gave them in."""
+        if traces is self._of:
+            return list(self._order)
+        order = sorted(traces, key=_ORDER_KEY, reverse=True)
+        if isinstance(traces, tuple):  # immutable: the same object, the same order
+            self._of, self._order = traces, order
+        return list(order)
+
+
+newest_first = _NewestFirst()
+
+
+def _quantile(ordered: Sequence[int], q: float) -> int:
     """Return the q-quantile of sorted values as statistics.quantiles(n=100, method=
     "inclusive") does, without sorting them again."""
     if len(ordered) == 1:
@@ -50,7 +70,7 @@ def _quantile(ordered: list[int], q: float) -> int:
     return int((ordered[j] * (100 - delta) + ordered[j + 1] * delta) / 100)
 
 
-def _median(ordered: list[int]) -> int:
+def _median(ordered: Sequence[int]) -> int:
     """Return the median of sorted values as int(statistics.median(...)) does."""
     half = len(ordered) // 2
     if len(ordered) % 2:
@@ -78,7 +98,6 @@ def self_time(span: Span, children: list[Span]) -> int:
 
 
 Part = TypeVar("Part")
-_state = attrgetter("state")
 Derived = TypeVar("Derived")
 
 
@@ -88,25 +107,39 @@ class PerTrace(Generic[Derived]):
     A finished trace's state, and so what is derived from it, never changes, and a site of
     thousands of traces gains a few a cycle: each call derives only for traces new since the
     last. The same state gets the same object back, so a page made of it keeps its key.
+    A trace of the last call is found by its identity (the traces of the last call are held,
+    so no id of theirs is reused), in C and without hashing its state: only the traces that
+    are new objects are looked up by state, among those of the last call that are gone.
     """
 
-    def __init__(self, derive: Callable[[Trace], Derived]) -> None:
-        self._derive = derive
-        self._kept: dict[tuple, Derived] = {}
+    def __init__(self, derive: Callable[[Trace], Derived], by_state: bool = True) -> None:
+        self._derive = derive  # never None: None marks a trace not yet seen
+        # False for what holds the trace itself: a trace rebuilt with the same state gets a
+        # new one, rather than one holding the trace it replaced (twice the spans in memory).
+        self._by_state = by_state
+        self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
+        self._kept: dict[int, Derived] = {}  # by the trace's id
 
     def each(self, traces: Iterable[Trace]) -> list[Derived]:
         """Return what is derived from each trace, in order."""
-        fresh: dict[tuple, Derived] = {}
-        out = []
-        for trace in traces:
-            state = trace.state
-            value = fresh.get(state)
-            if value is None:
-                value = self._kept.get(state)
-                fresh[state] = value = self._derive(trace) if value is None else value
-            out.append(value)
+        held = tuple(traces)
+        ids = list(map(id, held))
+        out: list = list(map(self._kept.get, ids))
+        new = [k for k, value in enumerate(out) if value is None]
+        if new:
+            # Traces rebuilt since the last call with the same state (a source that made
+            # them anew) get what was derived for the one they replace.
+            gone = self._traces.keys() - set(ids) if self._by_state else ()
+            by_state = {self._traces[i].state: self._kept[i] for i in gone}
+            for k in new:
+                trace = held[k]
+                value = by_state.get(trace.state)
+                if value is None:
+                    value = by_state[trace.state] = self._derive(trace)
+                out[k] = value
         # Only this call's are kept, so memory follows the site, not its past.
-        self._kept = fresh
+        self._traces = dict(zip(ids, held, strict=True))
+        self._kept = dict(zip(ids, out, strict=True))
         return out
 
 
@@ -115,41 +148,66 @@ class _Tally(Generic[Part]):
 
     A site of thousands of finished traces gains a few a cycle: what each trace adds (its
     part) is kept by the trace's state, and the totals change by the parts of the traces new
-    since the last call and of those gone, not by walking every span again.
+    since the last call and of those gone, not by walking every span again. The traces that
+    came and went are told by identity (the last call's are held, so no id of theirs is
+    reused): counting and comparing ids is done in C, hashing every trace's state is not.
     """
 
     def __init__(self, part: Callable[[Trace], Part], add: Callable[[Part, int], None]) -> None:
         self._part, self._add = part, add
         self._parts: dict[tuple, Part] = {}  # by state
-        self._counts: dict[tuple, int] = {}  # by state: how many traces of the last call
+        self._states: Counter[tuple] = Counter()  # by state: how many traces of the last call
+        # By id: how many times the last call had each trace; None when it had each once.
+        self._counts: Counter[int] | None = None
+        self._traces: dict[int, Trace] = {}  # the last call's, by id (held)
+        self._held: tuple[Trace, ...] = ()
 
     def update(self, traces: Iterable[Trace]) -> None:
         """Move the totals to those of these traces."""
-        # A trace with no spans has no bounds to tell its state by, and nothing to add. The
-        # counting and the differences are set operations, not a Python step per trace.
-        present = [t for t in traces if t.spans]
-        counts = Counter(map(_state, present))
-        gone = self._counts.items() - counts.items()  # or counted otherwise now
-        came = counts.items() - self._counts.items()
+        held = tuple(traces)  # a tuple itself: the same traces as the last call, moved already
+        if held is self._held:
+            return
+        # By ids alone, not reading the traces themselves (10,000 of them scattered among
+        # their spans cost more in cache misses than the counting).
+        by_id = dict(zip(map(id, held), held, strict=True))
+        counts = None if len(by_id) == len(held) else Counter(map(id, held))
+        if counts is None and self._counts is None:
+            # Each trace once, in this call and the last (the usual case): a difference of
+            # sets of ids, not of 10,000 new (id, count) pairs for the collector to walk.
+            went = [(i, 1) for i in self._traces.keys() - by_id.keys()]
+            came = [(i, 1) for i in by_id.keys() - self._traces.keys()]
+        else:  # a trace shown twice counts twice
+            now = counts if counts is not None else dict.fromkeys(by_id, 1)
+            last = self._counts if self._counts is not None else dict.fromkeys(self._traces, 1)
+            went, came = list(last.items() - now.items()), list(now.items() - last.items())
+        # A trace with no spans has no bounds to tell its state by, and nothing to add.
+        gone = [(trace.state, n) for i, n in went if (trace := self._traces[i]).spans]
         for state, n in gone:
             self._add(self._parts[state], -n)
-        new = {state for state, _n in came} - self._parts.keys()
-        traces_of = {t.state: t for t in present if t.state in new} if new else {}
-        for state, n in came:
-            if state in new:
-                self._parts[state] = self._part(traces_of[state])
-            self._add(self._parts[state], n)
+            self._states[state] -= n
+        for i, n in came:
+            trace = by_id[i]
+            if not trace.spans:
+                continue
+            part = self._parts.get(trace.state)
+            if part is None:
+                part = self._parts[trace.state] = self._part(trace)
+            self._add(part, n)
+            self._states[trace.state] += n
         # Only the traces of this call are kept, so memory follows the site, not its past.
-        for state in self._parts.keys() - counts.keys():
-            del self._parts[state]
-        self._counts = counts
+        for state, _n in gone:
+            if state in self._parts and not self._states[state]:
+                del self._parts[state], self._states[state]
+        self._counts, self._traces, self._held = counts, by_id, held
 
 
 # Per (service, operation): span durations, self times, errors. Tuples of numbers and
 # strings: the collector stops tracking them, and a part is kept for each of thousands of traces.
 _Ops = tuple[tuple[tuple[str, str], tuple[int, ...], tuple[int, ...], int], ...]
-# Per (service, operation): durations and self times, each kept sorted, and errors.
-_OPS: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+# Per (service, operation): durations and self times, each kept sorted, and errors. Sorted
+# lists in pieces (SortedList): a value goes in or out in O(log n), where one sorted list
+# moved half its values each time (a tenth of a cycle, with 250,000 spans kept).
+_OPS: dict[tuple[str, str], tuple[SortedList, SortedList, list[int]]] = {}
 
 
 def _part(trace: Trace) -> _Ops:
@@ -163,19 +221,20 @@ def _part(trace: Trace) -> _Ops:
     return tuple((key, tuple(d), tuple(s), sum(e)) for key, (d, s, e) in part.items())
 
 
-def _move(ordered: list[int], values: tuple[int, ...], n: int) -> None:
+def _move(ordered: SortedList, values: tuple[int, ...], n: int) -> None:
     """Insert values into a sorted list n times (n > 0), or remove them -n times."""
     for _ in range(abs(n)):
-        for v in values:
-            if n > 0:
-                bisect.insort(ordered, v)
-            else:
-                del ordered[bisect.bisect_left(ordered, v)]
+        if n > 0:
+            ordered.update(values)
+        else:
+            for v in values:
+                ordered.remove(v)
 
 
 def _add_ops(part: _Ops, n: int) -> None:
     for key, d, s, e in part:
-        durations, selves, errors = _OPS.setdefault(key, ([], [], [0]))
+        durations, selves, errors = _OPS.get(key) or (SortedList(), SortedList(), [0])
+        _OPS[key] = (durations, selves, errors)
         _move(durations, d, n)
         _move(selves, s, n)
         errors[0] += e * n
@@ -183,12 +242,9 @@ def _add_ops(part: _Ops, n: int) -> None:
             del _OPS[key]
 
 
-_OPS_TALLY = _Tally(_part, _add_ops)
-
-
 def breakdown(traces: Iterable[Trace]) -> list[OpStats]:
     """Return latency percentiles and self time per (service, operation), slowest first."""
-    _OPS_TALLY.update(traces)
+    _TALLY.update(traces)
     stats = [
         OpStats(svc, op, len(d), *(_quantile(d, q) for q in (0.5, 0.95, 0.99)), _median(s), e)
         for (svc, op), (d, s, (e,)) in _OPS.items()
@@ -222,12 +278,23 @@ def _add_calls(part: _Calls, n: int) -> None:
             del _CALLS[pair]
 
 
-_CALLS_TALLY = _Tally(_calls, _add_calls)
+def _parts(trace: Trace) -> tuple[_Ops, _Calls]:
+    return _part(trace), _calls(trace)
+
+
+def _add_parts(parts: tuple[_Ops, _Calls], n: int) -> None:
+    _add_ops(parts[0], n)
+    _add_calls(parts[1], n)
+
+
+# Both statistics of the traces shown, moved together: a cycle asks for both, of the same
+# traces, and tells the traces that came and went once.
+_TALLY = _Tally(_parts, _add_parts)
 
 
 def dependencies(traces: Iterable[Trace]) -> list[Edge]:
     """Return the service-to-service calls: a child span in another service is a call."""
-    _CALLS_TALLY.update(traces)
+    _TALLY.update(traces)
     return [Edge(a, b, n, e) for (a, b), (n, e) in sorted(_CALLS.items())]
 
 
