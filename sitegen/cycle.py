@@ -147,7 +147,7 @@ def _observe(m: SelfMetrics, record: CycleRecord, snap: Snapshot) -> None:
 
 def _publish(rt: Runtime, site: Path) -> Published:
     """Publish the written site, then probe the public URL the way a reader would."""
-    from sitegen.site.publish import publish  # boto3 costs a third of a second: only to publish
+    from sitegen.site.publish import publish  # botocore: a tenth of a second, only to publish
 
     cfg, logger = rt.cfg, rt.telemetry.logger
     done = publish(

@@ -33,7 +33,7 @@ METRICS = (
 
 def site_stats(ctx: SourceContext) -> SiteStats:
     """Return the public site's uptime, what recent publishes sent, the budget used."""
-    from sitegen.site.publish import MONTHLY_PATH_BUDGET, PublishState  # boto3: only if publishing
+    from sitegen.site.publish import MONTHLY_PATH_BUDGET, PublishState  # botocore: if publishing
 
     uptime = tuple(
         Uptime(label, *ctx.history.uptime(ctx.now, hours))
