@@ -22,7 +22,7 @@ from moto.server import ThreadedMotoServer
 from sitegen.config import PublishConfig
 from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
-from sitegen.site.publish import IMMUTABLE, clients, publish, session
+from sitegen.site.publish import IMMUTABLE, Plan, Published, clients, publish, session
 from tests.promserver import free_port
 
 BUCKET = "site-bucket"
@@ -932,3 +932,12 @@ def test_objects_whose_etag_is_no_md5_are_checked_by_their_sha256_not_uploaded_a
     assert sorted(rec.ops("HeadObject")) == sorted(linked_site())
     assert done.plan.repaired == ("traces/abc.html",)
     assert rec.ops("PutObject") == ["traces/abc.html", "manifest.json"]
+
+
+def test_the_summary_says_changed_paths_were_not_invalidated_when_none_was_made() -> None:
+    plan = Plan(("index.html",), (), (), ("/", "/index.html"))
+    # No distribution configured (or the month's budget spent): nothing was invalidated.
+    assert Published(plan, 10, None).summary().endswith("2 changed paths not invalidated")
+    assert Published(plan, 10, "I2J0I21").summary().endswith("invalidated 2 paths (I2J0I21)")
+    assert "would invalidate 2 paths" in Published(plan, 10, None, dry_run=True).summary()
+    assert Published(Plan((), ("a",), (), ()), 0, None).summary().endswith("invalidated 0 paths")

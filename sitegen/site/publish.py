@@ -72,11 +72,17 @@ class Published:
         """Return one line of counts: uploaded, unchanged, deleted, invalidated."""
         p = self.plan
         verb = "would upload" if self.dry_run else "uploaded"
+        paths = len(p.invalidate)
+        if self.dry_run:
+            invalidated = f"would invalidate {paths} paths"
+        elif self.invalidation or not paths:
+            invalidated = f"invalidated {paths} paths"
+        else:  # no distribution configured, or the monthly budget spent (the note says)
+            invalidated = f"{paths} changed paths not invalidated"
         line = (
             f"{verb} {len(p.puts)} ({format_value(self.bytes, 'bytes')}), "
             + (f"repaired {len(p.repaired)} that drifted in the bucket, " if p.repaired else "")
-            + f"unchanged {len(p.unchanged)}, deleted {len(p.deletes)}, "
-            f"invalidated {len(p.invalidate)} paths"
+            + f"unchanged {len(p.unchanged)}, deleted {len(p.deletes)}, {invalidated}"
         )
         line += f" ({self.invalidation})" if self.invalidation else ""
         return line + (f"; {self.note}" if self.note else "")
