@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -107,12 +107,14 @@ class Runtime:
 
     def close(self) -> None:
         """Stop the pool, write what is held for state_dir, flush telemetry, close the history."""
-        self.pool.close()
-        self.last_good.flush()
-        self.telemetry.close()
-        self.history.close()
-        if self.lock is not None:
-            self.lock.release()
+        # Every step runs though one before it fails: a full disk must not keep the lock held.
+        with ExitStack() as later:  # its callbacks run last-registered first
+            if self.lock is not None:
+                later.callback(self.lock.release)
+            later.callback(self.history.close)
+            later.callback(self.telemetry.close)
+            later.callback(self.last_good.flush)
+            self.pool.close()
 
 
 @dataclass(frozen=True)

@@ -111,3 +111,23 @@ print(released, (before - psutil.Process().memory_info().rss) / 2**20)
     if out[0] != "True":
         pytest.skip("this C library has no malloc_trim")
     assert float(out[1]) > 20, out  # MiB back to the system
+
+
+def test_closing_after_a_failed_write_still_releases_the_state_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sitegen.config import parse
+    from sitegen.cycle import Runtime
+    from sitegen.state import StateLock
+
+    cfg = parse("[site]\nworkers = 1\n", env={}, base_dir=tmp_path)
+    rt = Runtime.start(cfg)
+
+    def full_disk() -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(rt.last_good, "flush", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        rt.close()
+    # The steps after the failed write ran: the next sitegen gets the state_dir.
+    StateLock(cfg.site.state_dir).release()
