@@ -276,14 +276,15 @@ class History:
         start, cut = since - since % width, until - until % width
         with self._use() as db:
             held = self._buckets.get(metric)
-            # Rows before the horizon may have been deleted since: such a range is read anew.
+            # Rows before the horizon are being deleted: the range starts at the horizon's
+            # bucket, so what is held stays what a fresh read would give.
             kept = self._kept(step) if step else RAW_SECONDS
             horizon = time.time() - min(kept, self.retention_seconds)
+            start = max(start, math.ceil(horizon / width) * width)
             if (
                 held is None
                 or (held.step, held.width) != (step, width)
                 or not start <= cut >= held.cut
-                or start < horizon
             ):
                 held = _Buckets(step, width, start, start, [])
             # Whole buckets before those held (a range that grew back), held, and after them.
@@ -324,7 +325,7 @@ class History:
         else:
             query = (
                 "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, avg(ts), avg(value) FROM samples "
-                "WHERE metric = ?2 AND ts >= ?3 AND ts < ?4 AND ?1 = 0 GROUP BY labels, 1"
+                "WHERE metric = ?2 AND ts >= ?3 AND ts < ?4 GROUP BY labels, 1"
             )
         return db.execute(query, (held.step, metric, since, until, held.width)).fetchall()
 

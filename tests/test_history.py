@@ -8,6 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
+import pytest
+
 from sitegen import history
 from sitegen.history import CHART_POINTS, DELETE_BATCH, ROLLUP_STEPS, History, bucket
 
@@ -189,12 +191,15 @@ def test_calls_from_many_threads_share_one_connection(tmp_path: Path, monkeypatc
     assert h.first_ts() is not None and len(opened) == 3  # closed: the next call opens anew
 
 
-def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(tmp_path: Path) -> None:
+@pytest.mark.parametrize("retention", [8 * 86400, 1000])  # 1000: ranges reach past the horizon
+def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(
+    tmp_path: Path, retention: int
+) -> None:
     # A chart of a growing range, every 7 s for 25 minutes: what the held buckets give must
     # be what a new handle reads from scratch, and each bucket is regrouped once (again
     # only when the buckets widen, or a sample lands in one already held).
     now = time.time()
-    h = History(tmp_path, 8 * 86400)
+    h = History(tmp_path, retention)
     rereads: list[int] = []
     whole = History._whole
 
@@ -212,7 +217,7 @@ def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(tmp_path: Pa
             h.add([("g", (("k", "0"),), ts - 200.5, 100.0)])
         since = ts - max(120.0, 1.1 * (ts - first))
         got = h.series("g", since, until=ts + 1)
-        assert got == History(tmp_path, 8 * 86400).series("g", since, until=ts + 1), i
+        assert got == History(tmp_path, retention).series("g", since, until=ts + 1), i
         widths.add(bucket(ts + 1 - since))
     # The first call of each width reads every bucket; so does the one after the late sample.
     assert len(rereads) <= len(widths) + 1, (rereads, widths)
