@@ -44,7 +44,6 @@ class Written:
     path: Path
     files: int
     bytes: int
-    manifest: dict
 
 
 def content_type(path: str) -> str:
@@ -57,8 +56,8 @@ def content_type(path: str) -> str:
 # a page reused from the last cycle is the same bytes object, and hashing and encoding
 # thousands of them again each cycle cost more than writing the few that changed (and new
 # entries each cycle kept the garbage collector busy).
-_ENTRIES: dict[str, tuple[bytes, dict, str, str]] = {}  # bytes, entry, part, digest
-_UNKNOWN = (None, None, None, None)  # no bytes are None: an entry made anew
+_ENTRIES: dict[str, tuple[bytes, str, str]] = {}  # bytes, encoded entry, digest
+_UNKNOWN = (None, None, None)  # no bytes are None: an entry made anew
 
 
 def _encoded(value: object) -> str:
@@ -70,19 +69,18 @@ def _encoded(value: object) -> str:
 class Manifest:
     """manifest.json: every path of a build with its SHA-256, size and type."""
 
-    doc: dict
     sums: dict[str, str]  # each path's SHA-256
-    body: bytes  # doc, encoded
+    body: bytes  # the document, encoded
 
 
-def _fresh(path: str, data: bytes) -> tuple[bytes, dict, str, str]:
+def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
     """Return the entry of a file that is not in the last manifest with these bytes."""
     digest = hashlib.sha256(data).hexdigest()
     entry = {"sha256": digest, "size": len(data), "type": content_type(path)}
-    return (data, entry, f"{_encoded(path)}:{_encoded(entry)}", digest)
+    return (data, f"{_encoded(path)}:{_encoded(entry)}", digest)
 
 
-_BYTES, _ENTRY, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2), itemgetter(3)
+_BYTES, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2)
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
@@ -96,10 +94,9 @@ def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
         known[k] = _fresh(paths[k], datas[k])
     _ENTRIES.clear()
     _ENTRIES.update(zip(paths, known, strict=True))
-    entries = dict(zip(paths, map(_ENTRY, known), strict=True))
     sums = dict(zip(paths, map(_DIGEST, known), strict=True))
     body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
-    return Manifest({"generated_at": generated_at, "files": entries}, sums, body.encode())
+    return Manifest(sums, body.encode())
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -258,4 +255,4 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
         signature = _signature(build) if build is not None and digests else None
         if signature is not None:
             _WROTE[signature] = digests
-    return Written(out_dir, len(everything), sum(map(len, everything.values())), manifest.doc)
+    return Written(out_dir, len(everything), sum(map(len, everything.values())))
