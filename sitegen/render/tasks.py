@@ -255,7 +255,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
     paths = [older_path(after[-1]["id"]) for after in pages[1:]]
     tasks = [
         PageTask(
-            f"traces from {page[-1]['id'][:8]}",
+            f"older-traces {page[-1]['id'][:8]}",
             path,
             "traces_older.html",
             {
