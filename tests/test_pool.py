@@ -22,9 +22,8 @@ from sitegen.render.pool import (
     RenderPool,
     _context,
     _Round,
-    guided_runs,
 )
-from sitegen.render.tasks import PageTask, RenderedPage, page_tasks
+from sitegen.render.tasks import PageTask, RenderedPage, guided_runs, page_tasks
 from sitegen.synthetic import Workload, snapshot
 from tests.test_render import common
 

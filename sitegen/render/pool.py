@@ -18,7 +18,14 @@ from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
 from sitegen.render.environment import environment
-from sitegen.render.tasks import PageTask, RenderedPage, Then, render_all, render_batch
+from sitegen.render.tasks import (
+    PageTask,
+    RenderedPage,
+    Then,
+    guided_runs,
+    render_all,
+    render_batch,
+)
 
 logger = logging.getLogger("sitegen")
 # Each batch is at most this share of the work not yet batched, per renderer (the workers and
@@ -66,21 +73,6 @@ def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
 def worker_count(configured: int) -> int:
     """Return the number of workers: the configured one, or one per CPU for 0."""
     return configured if configured > 0 else max(1, os.cpu_count() or 1)
-
-
-def guided_runs(costs: Sequence[float], share: int, least: float) -> list[list[int]]:
-    """Split item indexes, in order, into runs each costing at most 1/`share` of what is left
-    to split (at least `least`; an item costing more gets a run of its own)."""
-    runs: list[list[int]] = []
-    left, used, budget = sum(costs), 0.0, -1.0  # -1: the first item opens a run
-    for i, cost in enumerate(costs):
-        if used + cost > budget:
-            runs.append([])
-            used, budget = 0.0, max(least, left / share)
-        runs[-1].append(i)
-        used += cost
-        left -= cost
-    return runs
 
 
 _all_started: threading.Barrier | None = None  # in a worker: the pool's warm-up barrier

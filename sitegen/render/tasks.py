@@ -7,6 +7,7 @@ pool stays cheap; the charts are drawn inside the worker, where the CPU time is.
 from __future__ import annotations
 
 import gzip
+import math
 import os
 import statistics
 import time
@@ -348,17 +349,19 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     return tasks
 
 
-def split_runs(costs: Sequence[float], budget: float) -> list[list[int]]:
-    """Split item indexes, in order, into runs whose costs add up to at most `budget`
-    (an item costing more than the budget gets a run of its own)."""
+def guided_runs(costs: Sequence[float], share: float, least: float) -> list[list[int]]:
+    """Split item indexes, in order, into runs each costing at most 1/`share` of what is left
+    to split, and at least `least` (an item costing more gets a run of its own); with an
+    infinite `share`, runs of at most `least`."""
     runs: list[list[int]] = []
-    used = budget + 1  # "full": the first item opens a run
+    left, used, budget = sum(costs), 0.0, -1.0  # -1: the first item opens a run
     for i, cost in enumerate(costs):
         if used + cost > budget:
             runs.append([])
-            used = 0
+            used, budget = 0.0, max(least, left / share)
         runs[-1].append(i)
         used += cost
+        left -= cost
     return runs
 
 
@@ -373,7 +376,7 @@ def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[li
         + sum(len(k) + len(v) + 2 for k, v in r.fields)
         for r in newest_first
     ]
-    runs = split_runs(costs, budget) or [[]]
+    runs = guided_runs(costs, math.inf, budget) or [[]]
     return [[newest_first[i] for i in run] for run in runs]
 
 
