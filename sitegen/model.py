@@ -7,6 +7,7 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -38,6 +39,13 @@ class Series:
     def name(self) -> str:
         """Return the series' legend, or one built from its labels."""
         return self.legend or ", ".join(f"{k}={v}" for k, v in self.labels) or "value"
+
+
+def known_step(series: Sequence[Series]) -> float:
+    """Return the sampling step all the series know (the longest of theirs), or 0 when any
+    does not: points drawn together (stacked, one heatmap) share one gap limit."""
+    steps = [s.step for s in series]
+    return max(steps) if steps and min(steps) > 0 else 0.0
 
 
 @dataclass(frozen=True)

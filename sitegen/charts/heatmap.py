@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from markupsafe import Markup
 
-from sitegen.charts.line import BOTTOM, RIGHT, TOP, gap_limit, known_step, left_margin, time_axis
+from sitegen.charts.line import BOTTOM, RIGHT, TOP, gap_limit, left_margin, time_axis
 from sitegen.charts.svg import document, text, title
-from sitegen.model import Point, Series
+from sitegen.model import Point, Series, known_step
 from sitegen.units import format_value
 
 CELL = 8  # pixels per time slice: coarser than a line chart's column, still ~70 slices

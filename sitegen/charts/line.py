@@ -13,7 +13,7 @@ from markupsafe import Markup
 from sitegen.charts.axes import time_ticks, unit_ticks
 from sitegen.charts.downsample import Point, downsample
 from sitegen.charts.svg import CHAR_W, document, num, text, text_width, title
-from sitegen.model import Series
+from sitegen.model import Series, known_step
 from sitegen.units import format_value
 
 # TOP leaves room above the highest tick label at the largest font in use (17 px).
@@ -56,13 +56,6 @@ def drawable(points: Sequence[Point]) -> list[Point]:
 def dots(runs: list[list[tuple[float, float]]]) -> str:
     """Return path data for a round dot on each point (zero-length lines with round caps)."""
     return "".join(f"M{round(x)} {round(y)}h0" for run in runs for x, y in run)
-
-
-def known_step(series: Sequence[Series]) -> float:
-    """Return the sampling step all the series know (the longest of theirs), or 0 when any
-    does not: points drawn together (stacked, one heatmap) share one gap limit."""
-    steps = [s.step for s in series]
-    return max(steps) if steps and min(steps) > 0 else 0.0
 
 
 def gap_limit(points: Sequence[Point], column_seconds: float = 0.0, step: float = 0.0) -> float:

@@ -7,8 +7,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 
-from sitegen.charts.line import known_step
-from sitegen.model import LogRecord, Panel, Series
+from sitegen.model import LogRecord, Panel, Series, known_step
 
 LEVELS = ("debug", "info", "warning", "error", "critical")
 METRIC = "log_lines"  # lines per level per cycle, in the history; every log source adds to it

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from sitegen.charts.line import known_step
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import (
@@ -18,6 +17,7 @@ from sitegen.model import (
     Series,
     SiteStats,
     Trace,
+    known_step,
 )
 
 # Charts of local history span what there is, between these bounds: a newcomer's second
