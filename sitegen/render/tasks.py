@@ -482,7 +482,7 @@ def report_tasks(
             "about.html",
             {
                 "stage_items": [(s.name, s.seconds) for s in stages],
-                "cycles": snap.cycles[-20:],
+                "cycles": snap.cycles,  # the self source reads the ones the page lists
                 "largest": by_size[:20],
                 "assets": asset_sizes,
                 "css_gzip": css_gzip,
