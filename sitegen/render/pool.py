@@ -167,11 +167,13 @@ class _Round:
 
     def resume(self, executor: ProcessPoolExecutor, lost: list[list[int]]) -> None:
         """Go on with `executor` (a new one, after workers died), from the `lost` batches."""
-        self._executor = executor
-        self._queue.extendleft(reversed(lost))
-        self.sent: dict[Future, list[int]] = {}
-        self._flying = 0  # batches sent whose callback has not finished
-        self.broken = False  # the executor refused a batch: its workers are gone
+        # Under the lock: a callback of the broken executor may still be topping up.
+        with self._lock:
+            self._executor = executor
+            self._queue.extendleft(reversed(lost))
+            self.sent: dict[Future, list[int]] = {}
+            self._flying = 0  # batches sent whose callback has not finished
+            self.broken = False  # the executor refused a batch: its workers are gone
         self._top_up()
 
     def _top_up(self) -> None:
