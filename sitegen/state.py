@@ -55,6 +55,7 @@ class LastGood:
 
 def stamped_part(value: object) -> bool:
     """Whether value is what a source's cache holds: (UNIX time, Part) with tuple fields."""
+    # Here: at the top it would bring config, history and the charts into every command.
     from sitegen.sources.base import Part
 
     return (
