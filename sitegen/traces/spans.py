@@ -321,21 +321,20 @@ def assemble(
     newest = sorted(by_trace.items(), key=_first_start, reverse=True)
     traces, total, clipped_spans, clipped_traces = [], 0, 0, 0
     for trace_id, group in newest[:limit]:
-        if isinstance(group, Trace) and len(group.spans) <= MAX_SPANS_PER_TRACE:
-            if total + len(group.spans) > max_spans:
-                break
-            total += len(group.spans)
-            traces.append(group)
-            continue
-        kept_spans = list(group.spans if isinstance(group, Trace) else group.values())
+        same = isinstance(group, Trace)  # and so kept whole, unless clipped below
+        kept_spans = group.spans if same else tuple(group.values())
         if len(kept_spans) > MAX_SPANS_PER_TRACE:
             clipped_spans += len(kept_spans) - MAX_SPANS_PER_TRACE
             clipped_traces += 1
             kept_spans = sorted(kept_spans, key=_keep_first)[:MAX_SPANS_PER_TRACE]
+            same = False
         if total + len(kept_spans) > max_spans:
             break
         total += len(kept_spans)
-        traces.append(Trace(trace_id=trace_id, spans=tuple(sorted(kept_spans, key=_start))))
+        # An untouched trace stays the same object, with what is cached on it.
+        traces.append(
+            group if same else Trace(trace_id=trace_id, spans=tuple(sorted(kept_spans, key=_start)))
+        )
     return Assembled(tuple(traces), clipped_spans, clipped_traces)
 
 
