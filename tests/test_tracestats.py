@@ -6,6 +6,7 @@ import itertools
 import statistics
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -298,3 +299,24 @@ def test_the_statistics_tell_the_traces_that_stay_by_identity_not_state() -> Non
     LookedUp.asked.clear()
     assert (breakdown([b, a]), dependencies([b, a])) == first
     assert LookedUp.asked == []
+
+
+def test_a_call_that_fails_part_way_leaves_no_wrong_totals(monkeypatch) -> None:
+    from dataclasses import replace
+
+    from sitegen.traces import stats
+
+    other = Trace("o" * 32, tuple(replace(s, trace_id="o" * 32) for s in TRACE.spans))
+    breakdown([TRACE])
+    real = stats.self_time
+
+    def failing(span: Span, children: list[Span]) -> int:
+        if span.trace_id == other.trace_id:
+            raise ValueError("a span the statistics cannot read")
+        return real(span, children)
+
+    monkeypatch.setattr(stats, "self_time", failing)
+    with pytest.raises(ValueError):
+        breakdown([other])  # TRACE's part taken away, then other's part fails
+    monkeypatch.setattr(stats, "self_time", real)
+    assert breakdown([TRACE, other]) == naive_breakdown([TRACE, other])

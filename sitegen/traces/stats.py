@@ -153,8 +153,18 @@ class _Tally(Generic[Part]):
     reused): counting and comparing ids is done in C, hashing every trace's state is not.
     """
 
-    def __init__(self, part: Callable[[Trace], Part], add: Callable[[Part, int], None]) -> None:
-        self._part, self._add = part, add
+    def __init__(
+        self,
+        part: Callable[[Trace], Part],
+        add: Callable[[Part, int], None],
+        clear: Callable[[], None],
+    ) -> None:
+        self._part, self._add, self._clear = part, add, clear
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start from no traces, the totals cleared."""
+        self._clear()
         self._parts: dict[tuple, Part] = {}  # by state
         self._states: Counter[tuple] = Counter()  # by state: how many traces of the last call
         # By id: how many times the last call had each trace; None when it had each once.
@@ -167,6 +177,14 @@ class _Tally(Generic[Part]):
         held = tuple(traces)  # a tuple itself: the same traces as the last call, moved already
         if held is self._held:
             return
+        try:
+            self._move(held)
+        except BaseException:
+            # Moved part-way, the totals would stay wrong for good: the next call counts anew.
+            self._forget()
+            raise
+
+    def _move(self, held: tuple[Trace, ...]) -> None:
         # By ids alone, not reading the traces themselves (10,000 of them scattered among
         # their spans cost more in cache misses than the counting).
         by_id = dict(zip(map(id, held), held, strict=True))
@@ -289,7 +307,12 @@ def _add_parts(parts: tuple[_Ops, _Calls], n: int) -> None:
 
 # Both statistics of the traces shown, moved together: a cycle asks for both, of the same
 # traces, and tells the traces that came and went once.
-_TALLY = _Tally(_parts, _add_parts)
+def _clear_parts() -> None:
+    _OPS.clear()
+    _CALLS.clear()
+
+
+_TALLY = _Tally(_parts, _add_parts, _clear_parts)
 
 
 def dependencies(traces: Iterable[Trace]) -> list[Edge]:
