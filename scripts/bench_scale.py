@@ -102,20 +102,20 @@ def _traces_cycles(traces: int, cycles: int, workers: int) -> tuple[float, float
     took = []
     with tempfile.TemporaryDirectory() as d, RenderPool(workers) as pool:
         reuse, settle = Reuse(), Settle()
-        traces: tuple[Trace, ...] = ()
+        kept: tuple[Trace, ...] = ()
         for cycle in range(cycles + 1):  # the first renders every trace once
             now = 1_795_340_562.0 + 30 * cycle
             # As a trace source in a long run: only the new traces' spans are read, and
             # merged into the traces kept from the last cycle.
-            gained = min(w.traces, 10) if traces else w.traces
+            gained = min(w.traces, 10) if kept else w.traces
             new = snapshot(dataclasses.replace(w, traces=gained, panels=0, log_lines=0),
                            first_trace=10 * cycle + w.traces - gained).traces  # fmt: skip
             rest = snapshot(dataclasses.replace(w, traces=0), now=now)
             started = time.perf_counter()
             spans = [s for t in new for s in t.spans]
             everything = w.traces * w.spans_per_trace  # all kept: the site is what is measured
-            traces = assemble(spans, w.traces, max_spans=everything, kept=traces).traces
-            snap = dataclasses.replace(rest, traces=traces)
+            kept = assemble(spans, w.traces, max_spans=everything, kept=kept).traces
+            snap = dataclasses.replace(rest, traces=kept)
             assets = build_assets()
             common = Common(snap.title, snap.generated_at, 30, None, assets.css_href, "",
                             "bench", "bench-host", (), ())  # fmt: skip
