@@ -90,12 +90,12 @@ def _collector_paused(resume: bool) -> Iterator[None]:
     # botocore's service models are some 10^5 objects in no reference cycle: the collector
     # scans them again and again while they load, and all of them once more when it resumes.
     # What one publish leaves in cycles is bounded by its one site.
-    paused = gc.isenabled()
+    was_enabled = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused and resume:
+        if was_enabled and resume:
             gc.enable()
 
 

@@ -121,7 +121,10 @@ def cache_control(path: str, page_seconds: int) -> str:
 
 @cache
 def session() -> botocore.session.Session:
-    """Return the one botocore session of this process (its credentials and models cached)."""
+    """Return the publisher's botocore session (credentials and models cached, S3 times as text).
+
+    For publishing only: a client made from it answers times unparsed (see below).
+    """
     # botocore, not boto3: boto3 adds 0.1 s of imports (s3transfer) that publishing never uses.
     made = botocore.session.get_session()
     # Times stay the text S3 sent: publishing reads none, and parsing every LastModified
