@@ -42,7 +42,7 @@ def site_stats(ctx: SourceContext) -> SiteStats:
     since = ctx.now - 86400
 
     def points(metric: str) -> tuple:
-        series = ctx.history.series(metric, since)
+        series = ctx.history.series(metric, since, interval=ctx.cfg.site.interval_seconds)
         return series[0].points if series else ()
 
     month = time.strftime("%Y-%m", time.gmtime(ctx.now))
