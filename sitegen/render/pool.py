@@ -380,10 +380,16 @@ class RenderPool:
 
     def _predict(self, tasks: Sequence[PageTask]) -> float:
         """Return what the tasks should take one after another, 0 when nothing is known."""
+        costs = self._costs(tasks)
+        return sum(costs) if costs else 0.0
+
+    def _costs(self, tasks: Sequence[PageTask]) -> list[float] | None:
+        """Return what each task should take, as its kind did last; a kind not seen yet, the
+        median kind's; None before anything is learned."""
         if not self._seconds:
-            return 0.0
+            return None
         usual = statistics.median(self._seconds.values())
-        return sum(self._seconds.get(_kind(t.name), usual) for t in tasks)
+        return [self._seconds.get(_kind(t.name), usual) for t in tasks]
 
     def rate(self, pooled: bool) -> float:
         """Return the median rate of the last rounds measured in the pool, or here; before
@@ -440,13 +446,12 @@ class RenderPool:
         With nothing learned yet, tasks are taken to cost alike: batches of fewer and fewer
         tasks, in order.
         """
-        known = sorted(self._seconds.values())
-        usual = known[len(known) // 2] if known else 0.0
-        costs = [self._seconds.get(_kind(t.name), usual) if known else 1.0 for t in tasks]
+        known = self._costs(tasks)
+        costs = known or [1.0] * len(tasks)
         later = [fragments_first and not t.fragment for t in tasks]
         order = sorted(range(len(tasks)), key=lambda i: (later[i], -costs[i]))  # stable
         renderers = self.workers + 1  # this process renders a share too
-        least = MIN_BATCH_SECONDS if known else 1.0  # a task, when none is known
+        least = MIN_BATCH_SECONDS if known is not None else 1.0  # a task, when none is known
         runs = guided_runs([costs[i] for i in order], renderers * GUIDE, least)
         if fragments_first:  # no batch holds fragments back with other pages
             runs = [part for run in runs for part in _split_at(run, later.count(False)) if part]
