@@ -405,6 +405,34 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     assert sum(n.startswith("trace ") for n in ran) == 4
 
 
+def test_a_page_of_a_new_cycle_time_is_keyed_without_digesting_its_data(monkeypatch) -> None:
+    from sitegen.render import keys
+
+    digested: list[str] = []
+    real = keys.task_key
+    monkeypatch.setattr(keys, "task_key", lambda t, s: digested.append(t.name) or real(t, s))
+    reuse = keys.Reuse()
+    snap = snapshot(Workload(panels=2, points=50, traces=2, spans_per_trace=3, log_lines=30))
+    first, ran = _rendering_site(reuse, snap, common())
+    assert {"index", "logs", "panel 1"} <= set(digested)  # a first cycle: all by their data
+    # A cycle of its own time: its pages can't be the last cycle's, their data isn't digested.
+    later = dataclasses.replace(snap, generated_at=snap.generated_at + 30)
+    at_later = dataclasses.replace(common(), generated_at=later.generated_at)
+    digested.clear()
+    again, ran = _rendering_site(reuse, later, at_later)
+    assert digested == [] and {"index", "logs", "panel 1", "metrics"} <= set(ran)
+    assert again["index.html"] != first["index.html"]
+    # The same time again (a render repeated): keyed by data, so a page whose data changed
+    # is rendered again and the others are not, from the cycle after.
+    _rendering_site(reuse, later, at_later)
+    fewer = dataclasses.replace(later, logs=later.logs[:-1])
+    digested.clear()
+    pages, ran = _rendering_site(reuse, fewer, at_later)
+    assert {"index", "logs"} <= set(digested) and {"index", "logs"} <= set(ran)
+    assert "panel 1" not in ran and "404" not in ran
+    assert pages["logs/index.html"] != again["logs/index.html"]
+
+
 def test_a_template_edit_renders_every_page_again(tmp_path: Path, monkeypatch) -> None:
     import shutil
 

@@ -6,6 +6,12 @@ modification times). A finished trace counts by its id, span count, bounds and e
 not its pickled spans: a site of thousands of traces would spend its cycle on that. Pages
 of the last cycle are kept by key; a task whose key is among
 them gets those bytes back without a round trip to the pool.
+
+A page that prints the cycle's time (its Common holds it) can only match a page of the last
+cycle with the same Common. When no page of the last cycle had it, as in every cycle of a
+`run`, such a task's key is digested without its data: no key of the last cycle can equal
+it, and its data (a logs page's lines, a panel's points) would cost a digest that grows with
+the site to learn nothing.
 """
 
 from __future__ import annotations
@@ -65,6 +71,15 @@ def _inputs(task: PageTask, stamp: bytes) -> tuple[bytes, tuple]:
                      task.refresh)  # fmt: skip
 
 
+def unmatched_key(task: PageTask, stamp: bytes) -> bytes:
+    """Return a key for a task whose Common no page of the last cycle had: unique in its
+    cycle (by path), never equal to a task_key."""
+    pickled, inputs = _inputs(task, stamp)
+    h = hashlib.blake2b(pickled, digest_size=16, person=b"unmatched")
+    h.update(pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL))
+    return h.digest()
+
+
 def task_key(task: PageTask, stamp: bytes) -> bytes:
     """Return the digest of everything the task's bytes depend on."""
     pickled, inputs = _inputs(task, stamp)
@@ -83,6 +98,9 @@ class Reuse:
     def __init__(self) -> None:
         self._last: dict[bytes, RenderedPage] = {}
         self._this: dict[bytes, RenderedPage] = {}
+        # The Commons (pickled) of the tasks keyed for _last and for _this: all their pages'.
+        self._last_commons: set[bytes] = set()
+        self._this_commons: set[bytes] = set()
         # Timeless tasks' keys by path, with what each was digested from: a finished trace's
         # page gets the same data objects every cycle, and its key need not be digested again.
         self._timeless: dict[str, tuple[tuple, bytes]] = {}
@@ -99,6 +117,9 @@ class Reuse:
         # A cycle that failed part-way kept little: the one before it is kept instead.
         if self._this:
             self._last, self._this = self._this, {}
+            self._last_commons = self._this_commons
+        self._this_commons = set()
+        last_commons = self._last_commons
         stamp = templates_stamp(templates_dir())
         last_timeless, self._timeless = self._timeless, {}
         last_task_of, last_key_of = self._task_of, self._key_of
@@ -108,6 +129,10 @@ class Reuse:
 
         def key_of(task: PageTask) -> bytes:
             if not task.timeless:
+                pickled = _common_parts(task.common)[1]
+                self._this_commons.add(pickled)
+                if last_commons and pickled not in last_commons:
+                    return unmatched_key(task, stamp)
                 return task_key(task, stamp)
             # The data by identity (held here, so no id recurs); the rest by value.
             inputs = (*_inputs(task, stamp), tuple(task.data.items()))
