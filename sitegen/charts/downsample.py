@@ -8,13 +8,14 @@ from collections.abc import Sequence
 Point = tuple[float, float]
 
 
-def downsample(points: Sequence[Point], columns: int, t0: float, t1: float) -> list[Point]:
+def downsample(points: Sequence[Point], columns: int, t0: float, t1: float) -> Sequence[Point]:
     """Keep the first, min, max and last point of each column; non-finite points are kept.
 
     NaN and Inf points stay, so the chart still breaks its line where the data has holes.
+    Points too few to reduce are returned as they are, not copied.
     """
     if len(points) <= 4 * columns or t1 <= t0:
-        return list(points)
+        return points
     width = (t1 - t0) / columns
     out: list[Point] = []
     bucket: list[Point] = []

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 from markupsafe import Markup
 
 from sitegen.charts.downsample import Point, downsample
-from sitegen.charts.line import dots, drawable, gap_limit, path, segments
+from sitegen.charts.line import (
+    dots,
+    drawable,
+    finite_values,
+    gap_limit_of,
+    path,
+    pixel_runs,
+    pixels,
+    run_slices,
+)
 from sitegen.charts.svg import document
 
 SPARSE = 6  # pixels per sample below which samples are dotted, not only joined
@@ -33,20 +41,17 @@ def sparkline(
         t0, t1 = points[0][0], points[-1][0]
         buckets = max(1, width // BUCKET_COLUMNS)
         # Kept points of neighbouring buckets may be two buckets apart: no gap in the data.
-        limit = gap_limit(points, (t1 - t0) / buckets, step)
+        limit = gap_limit_of([ts for ts, _ in points], (t1 - t0) / buckets, step)
         pts = downsample(drawable(points), buckets, t0, t1)
-        finite = [v for _, v in pts if math.isfinite(v)]
+        stamps, values = [ts for ts, _ in pts], [v for _, v in pts]
+        finite = finite_values(values)
         if finite:
             lo, hi = min(finite), max(finite)
             span_v, span_t = (hi - lo) or 1.0, (t1 - t0) or 1.0
             pad = 2
-
-            def xy(p: Point) -> tuple[float, float]:
-                x = pad + (p[0] - t0) / span_t * (width - 2 * pad)
-                y = height - pad - (p[1] - lo) / span_v * (height - 2 * pad)
-                return x, y
-
-            runs = [[xy(p) for p in run] for run in segments(pts, limit)]
+            xs = pixels(stamps, pad, t0, span_t, width - 2 * pad)
+            y_axis = (height - pad, lo, span_v, -(height - 2 * pad))
+            runs = pixel_runs(xs, values, run_slices(stamps, values, limit), *y_axis)
             body.append(f'<path d="{path(runs)}"/>')
             if len(pts) * SPARSE <= width:  # a short history: each sample gets a dot
                 body.append(f'<path class="dot" d="{dots(runs)}"/>')
