@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import statistics
 from bisect import bisect_left, bisect_right
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from functools import partial
 from itertools import chain, compress, pairwise
 from operator import add, eq, lt, sub
@@ -85,7 +85,10 @@ def pixel_runs(xs: list[int], values: Sequence[float], runs: list[slice], *y_axi
 
 def dots(runs: list[Pixels]) -> str:
     """Return path data for a round dot on each point (zero-length lines with round caps)."""
-    return "".join("".join(map("M{} {}h0".format, xs, ys)) for xs, ys in runs)
+    return "".join(
+        f"M{'h0M'.join(map(' '.join, zip(_numerals(xs), _numerals(ys), strict=True)))}h0"
+        for xs, ys in runs
+    )
 
 
 def gap_limit(points: Sequence[Point], column_seconds: float = 0.0, step: float = 0.0) -> float:
@@ -144,9 +147,23 @@ def segments(points: Sequence[Point], limit: float | None = None) -> list[list[P
     return [list(points[run]) for run in run_slices(stamps, values, limit)]
 
 
+# The decimal text of every pixel move a chart up to 4,096 pixels wide can make: a list
+# lookup costs a third of str(), and path data is most of a chart's bytes. A negative
+# index counts from the end, where the negative numbers are.
+_NUMERALS_UP_TO = 4096
+_NUMERALS = [str(n) for n in range(_NUMERALS_UP_TO)] + [str(n) for n in range(-_NUMERALS_UP_TO, 0)]
+
+
+def _numerals(numbers: list[int]) -> Iterator[str]:
+    """Return the decimal text of each integer, from the table where they all are in it."""
+    if numbers and min(numbers) >= -_NUMERALS_UP_TO and max(numbers) < _NUMERALS_UP_TO:
+        return map(_NUMERALS.__getitem__, numbers)
+    return map(str, numbers)  # a move longer than the table: a chart wider than any page
+
+
 def _joined(numbers: list[int]) -> str:
     """Join integers as SVG path numbers: a minus sign separates as well as a space."""
-    return " ".join(map(str, numbers)).replace(" -", "-")
+    return " ".join(_numerals(numbers)).replace(" -", "-")
 
 
 def _columns(xs: list[int], ys: list[int], same: list[int]) -> Pixels:
@@ -257,9 +274,11 @@ def line_chart(
     column_seconds = (t1 - t0) / columns
     # Stacked curves are on the union of every series' stamps: one step for them all.
     steps = [known_step(series)] * len(series) if stacked else [s.step for s in series]
-    limits = [
-        gap_limit_of(ts, column_seconds, step) for ts, step in zip(stamps, steps, strict=True)
-    ]
+    limits: list[float] = []
+    for k, (ts, step) in enumerate(zip(stamps, steps, strict=True)):
+        # The series of one source mostly share their times, so their limit too.
+        shared = k and ts == stamps[k - 1] and step == steps[k - 1]
+        limits.append(limits[-1] if shared else gap_limit_of(ts, column_seconds, step))
     lo, hi = ticks[0], ticks[-1]
     span_t = max(t1 - t0, 1e-9)
     y_axis = (TOP + ph, lo, hi - lo, -ph)

@@ -21,8 +21,7 @@ def text_width(content: str) -> float:
 
 def num(value: float) -> str:
     """Return a coordinate with at most one decimal and no trailing zero (deterministic)."""
-    text = f"{value:.1f}"
-    return text[:-2] if text.endswith(".0") else text
+    return f"{value:.1f}".removesuffix(".0")
 
 
 def text(x: float, y: float, content: object, cls: str = "", anchor: str = "") -> str:
