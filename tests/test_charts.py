@@ -177,6 +177,18 @@ def test_a_drawn_line_keeps_two_points_per_pixel_column_and_its_spikes() -> None
     assert min(ys) == TOP and max(ys) == 220 - BOTTOM  # both spikes reach the plot edges
 
 
+def test_a_chart_wider_than_any_page_draws_its_long_moves_whole() -> None:
+    # A line across a 10,000-pixel plot moves further than any default chart: its path
+    # numbers must still be the true distances, from the first sample to the last.
+    series = Series((), ((T0, 1.0), (T0 + 1800, 3.0), (T0 + 3600, 1.0)))
+    svg = str(line_chart("wide", [series], "", t0=T0, t1=T0 + 3600, width=10_000))
+    (x, pw) = re.search(r'<rect class="frame" x="(\d+)" y="\d+" width="(\d+)"', svg).groups()
+    (d,) = re.findall(r'<g class="s0"><title>[^<]*</title><path d="([^"]+)"', svg)
+    points = absolute(d)
+    assert [p[0] for p in points] == [int(x), int(x) + int(pw) // 2, int(x) + int(pw)]
+    assert points[0][1] == points[2][1] > points[1][1]  # down, then back up to the same pixel
+
+
 def test_nan_and_time_gaps_break_the_line() -> None:
     pts = [(T0 + i * 30, float(i)) for i in range(10)]
     pts[4] = (pts[4][0], math.nan)
