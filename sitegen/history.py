@@ -177,11 +177,11 @@ def _by_labels(rows: list[_Row]) -> dict[str, tuple[list[float], list[Point]]]:
 
 
 def _under_way(
-    mean_ts: float | None, mean_value: float | None, ts: float, value: float
+    mean_ts: float | None, mean_value: float, ts: float, value: float
 ) -> tuple[Point, ...]:
     """Return the points of the bucket under way: the mean of the samples before the newest
     (if any), then the newest (in (time, value) order: two samples can share the newest time)."""
-    if mean_ts is None or mean_value is None:
+    if mean_ts is None:  # the newest is the bucket's only sample
         return ((ts, value),)
     return tuple(sorted(((mean_ts, mean_value), (ts, value))))
 
@@ -195,10 +195,8 @@ def _joined(before: list[_Row], held: _Held, start: float, after: list[_Row]) ->
         starts, points = held.get(key, ((), ()))
         gone = bisect.bisect_left(starts, start)
         if gone or key in early or key in late:
-            (early_starts, early_points), (late_starts, late_points) = (
-                early.get(key, ((), ())),
-                late.get(key, ((), ())),
-            )
+            early_starts, early_points = early.get(key, ((), ()))
+            late_starts, late_points = late.get(key, ((), ()))
             starts = (*early_starts, *starts[gone:], *late_starts)
             points = (*early_points, *points[gone:], *late_points)
         if starts:
