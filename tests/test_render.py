@@ -567,6 +567,46 @@ def test_a_finished_trace_is_keyed_without_pickling_its_spans(monkeypatch) -> No
     assert key_of(dataclasses.replace(trace, spans=(*trace.spans[:-1], failed))) != unchanged
 
 
+def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(monkeypatch) -> None:
+    import pickle
+
+    from sitegen.render import environment
+    from sitegen.render.environment import log_tail, when
+    from sitegen.render.memo import CycleMemo
+
+    made: list[LogRecord] = []
+    derive = environment._line_after_time
+    monkeypatch.setattr(environment, "_LINES", CycleMemo(lambda r: made.append(r) or derive(r)))
+    now = 1_795_340_562.0
+    a, b, c = (
+        LogRecord(now - k, "info", f"line {k}", "a.log", None, (("k", "<v>"),)) for k in (3, 2, 1)
+    )
+    first = log_tail([a, b], now, frozenset(), "../")
+    assert made == [a, b]
+    # A day on, the same lines (copies, as a pool worker gets them) and a new one: only the
+    # new one is made, and every time is written as the new cycle writes it (with a date).
+    later = now + 86400
+    again = log_tail([*pickle.loads(pickle.dumps([a, b])), c], later, frozenset(), "../")
+    assert made == [a, b, c]
+    fresh = CycleMemo(derive)
+    monkeypatch.setattr(environment, "_LINES", fresh)
+    assert again == log_tail([a, b, c], later, frozenset(), "../")
+    # The same line, its time written for the later cycle.
+    assert when(b.ts, later) != when(b.ts, now)
+    assert again.split("\n")[1] == first.split("\n")[1].replace(when(b.ts, now), when(b.ts, later))
+
+
+def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:
+    from sitegen.render.memo import CycleMemo
+
+    made: list[str] = []
+    memo = CycleMemo(lambda item: made.append(item) or item.upper())
+    assert memo.each(["a", "b"], 1.0) == ["A", "B"]
+    assert memo.each(["b"], 1.0) == ["B"] and memo.each(["b"], 2.0) == ["B"]
+    assert memo.each(["a"], 3.0) == ["A"]  # shown in cycle 1 only: gone by cycle 3
+    assert made == ["a", "b", "a"]
+
+
 def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:
     from sitegen.render.environment import log_tail
 

@@ -12,8 +12,9 @@ from sitegen import charts
 from sitegen.alerts.incidents import incident_path
 from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
-from sitegen.model import Panel, Snapshot, Trace
+from sitegen.model import LogRecord, Panel, Snapshot, Trace
 from sitegen.render.environment import iso
+from sitegen.render.memo import CycleMemo
 from sitegen.traces.stats import PerTrace, newest_first
 
 
@@ -93,24 +94,28 @@ def _log_time(ts: float | None) -> str | None:
     return f"{stamp[:-1]}.{micros:06d}".rstrip("0") + "Z" if micros else stamp
 
 
+def _log_entry(r: LogRecord) -> str:
+    entry = {
+        "time": _log_time(r.ts),
+        "level": r.level,
+        "source": r.source,
+        "message": r.message,
+        "fields": dict(r.fields),
+        "trace_id": r.trace_id,
+        "duration_seconds": _finite(r.duration_s),
+    }
+    return _without_markup(json.dumps(entry, separators=(",", ":"), allow_nan=False))
+
+
+# Each line's encoded entry, made once while the logs pages show the line.
+_LOG_ENTRIES = CycleMemo(_log_entry)
+
+
 def logs_json(snap: Snapshot) -> bytes:
     """Return data/logs.json: every record the logs pages show, newest first."""
-    doc = {
-        "generated_at": iso(snap.generated_at),
-        "records": [
-            {
-                "time": _log_time(r.ts),
-                "level": r.level,
-                "source": r.source,
-                "message": r.message,
-                "fields": dict(r.fields),
-                "trace_id": r.trace_id,
-                "duration_seconds": _finite(r.duration_s),
-            }
-            for r in reversed(snap.logs)
-        ],
-    }
-    return _json_without_markup(doc)
+    parts = _LOG_ENTRIES.each(reversed(snap.logs), snap.generated_at)
+    head = _without_markup(json.dumps(iso(snap.generated_at)))
+    return f'{{"generated_at":{head},"records":[{",".join(parts)}]}}'.encode()
 
 
 def _time(ts: float) -> str | None:
