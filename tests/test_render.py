@@ -181,6 +181,16 @@ def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() ->
     assert good.record.error is None
 
 
+def test_a_page_records_its_gzipped_size_and_a_panel_is_measured_with_its_page() -> None:
+    snap = snapshot(Workload(panels=2, points=50, traces=1, log_lines=3))
+    done = render_site(render_here, snap, common(), 0, lambda _records: [])
+    panels = [p for p in done.records if p.fragment]
+    assert len(panels) == 2 and all(r.gzip_size == 0 and r.size > 0 for r in panels)
+    assert done.pages and all(
+        p.record.gzip_size == len(gzip.compress(p.body, 6)) for p in done.pages
+    )
+
+
 def test_hostile_trace_id_gets_a_safe_file_name() -> None:
     path = trace_path("../../etc/<script>")
     assert re.fullmatch(r"traces/[0-9a-f]{32}\.html", path)
