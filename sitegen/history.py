@@ -11,6 +11,7 @@ Old rows are deleted a bounded batch at a time on each write, so no write scans 
 
 from __future__ import annotations
 
+import bisect
 import functools
 import json
 import math
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
-from sitegen.model import CycleRecord, Labels, Series, StageTiming, TaskRecord
+from sitegen.model import CycleRecord, Labels, Point, Series, StageTiming, TaskRecord
 from sitegen.statefiles import quarantine
 
 HISTORY_FILE = "history.sqlite"
@@ -75,6 +76,10 @@ CACHE_KIB = 256
 _DAMAGED_CODES = {sqlite3.SQLITE_ERROR, sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB}
 
 Sample = tuple[str, Labels, float, float]  # metric, labels, ts, value
+_Row = tuple[float, str, float, float]  # a whole bucket's start, labels, mean time and value
+# Per label set (its JSON), the starts of its whole buckets and their (mean time, mean value),
+# in time order: each chart call groups only the buckets that became whole since the last.
+_Held = dict[str, tuple[tuple[float, ...], tuple[Point, ...]]]
 T = TypeVar("T")
 
 _UPSERT = """
@@ -146,7 +151,57 @@ class _Buckets:
     width: int
     start: float  # the first bucket's start
     cut: float  # the start of the bucket under way: those before it are whole, and held
-    rows: list[tuple[float, str, float, float]]  # (bucket start, labels, time, value)
+    series: _Held
+
+
+@functools.lru_cache(maxsize=4096)
+def _key(labels: Labels) -> str:
+    """Return the stored key of a label set (encoded once: every cycle adds the same sets)."""
+    return json.dumps(dict(labels), sort_keys=True)
+
+
+@functools.lru_cache(maxsize=4096)
+def _labels(key: str) -> Labels:
+    """Return the labels of a stored label key (decoded once: every chart reads them again)."""
+    return tuple(sorted(json.loads(key).items()))
+
+
+def _by_labels(rows: list[_Row]) -> dict[str, tuple[list[float], list[Point]]]:
+    """Group (bucket start, labels, time, value) rows by label set, keeping their order."""
+    grouped: dict[str, tuple[list[float], list[Point]]] = {}
+    for start, key, ts, value in rows:
+        starts, points = grouped.setdefault(key, ([], []))
+        starts.append(start)
+        points.append((ts, value))
+    return grouped
+
+
+def _under_way(
+    mean_ts: float | None, mean_value: float, ts: float, value: float
+) -> tuple[Point, ...]:
+    """Return the points of the bucket under way: the mean of the samples before the newest
+    (if any), then the newest (in (time, value) order: two samples can share the newest time)."""
+    if mean_ts is None:  # the newest is the bucket's only sample
+        return ((ts, value),)
+    return tuple(sorted(((mean_ts, mean_value), (ts, value))))
+
+
+def _joined(before: list[_Row], held: _Held, start: float, after: list[_Row]) -> _Held:
+    """Return the whole buckets per label set: those read before the held ones, the held
+    from `start` on, and those read after them (each list a time span after the previous)."""
+    early, late = _by_labels(before), _by_labels(after)
+    joined: _Held = {}
+    for key in {*early, *held, *late}:
+        starts, points = held.get(key, ((), ()))
+        gone = bisect.bisect_left(starts, start)
+        if gone or key in early or key in late:
+            early_starts, early_points = early.get(key, ((), ()))
+            late_starts, late_points = late.get(key, ((), ()))
+            starts = (*early_starts, *starts[gone:], *late_starts)
+            points = (*early_points, *points[gone:], *late_points)
+        if starts:
+            joined[key] = (starts, points)
+    return joined
 
 
 class History:
@@ -197,6 +252,10 @@ class History:
         # WAL: another process (sqlite3, a backup) reads while this one writes.
         db = sqlite3.connect(self.path, timeout=10, check_same_thread=False)
         db.execute("PRAGMA journal_mode=WAL")
+        # Synced to disk at checkpoints, not on each commit (SQLite's default): in WAL mode
+        # the file stays whole on a power loss, which may lose the last seconds of samples,
+        # and the sync was most of each write's time, several writes a cycle.
+        db.execute("PRAGMA synchronous = NORMAL")
         db.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
         return db
 
@@ -223,9 +282,7 @@ class History:
     @_guarded
     def add(self, samples: Iterable[Sample]) -> None:
         """Store samples into every tier and drop a batch of what is past its tier's age."""
-        rows = [
-            (m, json.dumps(dict(labels), sort_keys=True), ts, v) for m, labels, ts, v in samples
-        ]
+        rows = [(m, _key(labels), ts, v) for m, labels, ts, v in samples]
         ups = [
             (m, labels, step, ts // step * step, v, v, v)
             for m, labels, ts, v in rows
@@ -286,30 +343,26 @@ class History:
                 or (held.step, held.width) != (step, width)
                 or not start <= cut >= held.cut
             ):
-                held = _Buckets(step, width, start, start, [])
+                held = _Buckets(step, width, start, start, {})
             # Whole buckets before those held (a range that grew back), held, and after them.
-            rows = self._whole(db, metric, held, start, min(held.start, cut))
-            rows += [r for r in held.rows if r[0] >= start]
-            rows += self._whole(db, metric, held, max(held.cut, start), cut)
-            self._buckets[metric] = _Buckets(step, width, start, max(cut, start), rows)
-            under_way = db.execute(_UNDER_WAY, (metric, cut)).fetchall()
+            before = self._whole(db, metric, held, start, min(held.start, cut))
+            after = self._whole(db, metric, held, max(held.cut, start), cut)
+            whole = _joined(before, held.series, start, after)
+            self._buckets[metric] = _Buckets(step, width, start, max(cut, start), whole)
+            under_way = {
+                key: _under_way(*tail) for key, *tail in db.execute(_UNDER_WAY, (metric, cut))
+            }
         known = max(width, interval) if interval > 0 else 0.0
-        grouped: dict[str, list[tuple[float, float]]] = {}
-        for _start, labels, ts, value in rows:
-            grouped.setdefault(labels, []).append((ts, value))
-        for labels, *points in under_way:
-            for ts, value in zip(points[::2], points[1::2], strict=True):
-                if ts is not None:  # no samples before the newest
-                    grouped.setdefault(labels, []).append((ts, value))
+        # The whole buckets are in time order, and all before the bucket under way.
         return tuple(
-            Series(tuple(sorted(json.loads(k).items())), tuple(sorted(pts)), step=known)
-            for k, pts in sorted(grouped.items())
+            Series(_labels(key), whole.get(key, ((), ()))[1] + under_way.get(key, ()), step=known)
+            for key in sorted(whole.keys() | under_way.keys())
         )
 
     @staticmethod
     def _whole(
         db: sqlite3.Connection, metric: str, held: _Buckets, since: float, until: float
-    ) -> list[tuple[float, str, float, float]]:
+    ) -> list[_Row]:
         """Return (start, labels, mean time, mean value) of the buckets from `since` to `until`
         (both bucket starts), regrouped from the held tier."""
         if until <= since:
@@ -320,12 +373,12 @@ class History:
             query = (
                 "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, sum(n * (ts + ?1 / 2.0)) / sum(n), "
                 "sum(total) / sum(n) FROM rollups WHERE metric = ?2 AND step = ?1 AND +ts >= ?3 "
-                "AND +ts < ?4 GROUP BY labels, 1"
+                "AND +ts < ?4 GROUP BY labels, 1 ORDER BY labels, 1"
             )
         else:
             query = (
                 "SELECT CAST(ts / ?5 AS INTEGER) * ?5, labels, avg(ts), avg(value) FROM samples "
-                "WHERE metric = ?2 AND ts >= ?3 AND ts < ?4 GROUP BY labels, 1"
+                "WHERE metric = ?2 AND ts >= ?3 AND ts < ?4 GROUP BY labels, 1 ORDER BY labels, 1"
             )
         return db.execute(query, (held.step, metric, since, until, held.width)).fetchall()
 

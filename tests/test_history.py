@@ -229,3 +229,41 @@ def test_the_page_cache_is_bounded(tmp_path: Path) -> None:
     h.add([("g", (), time.time(), 1.0)])
     with h._use() as db:
         assert db.execute("PRAGMA cache_size").fetchone()[0] == -history.CACHE_KIB
+
+
+def test_a_write_is_not_synced_to_disk_on_each_commit(tmp_path: Path) -> None:
+    # A sync on each commit (SQLite's default) was most of each write's time, several
+    # writes a cycle; in WAL mode, syncing at checkpoints keeps the file whole.
+    h = History(tmp_path, 3600)
+    h.add([("g", (), time.time(), 1.0)])
+    with h._use() as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+
+
+def test_a_label_set_no_longer_sampled_leaves_the_chart_with_its_last_bucket(
+    tmp_path: Path,
+) -> None:
+    # The held buckets of a label set that stopped are dropped as the range moves past
+    # them: no empty series is left behind for it.
+    start = time.time() // 2 * 2 - 300
+    h = History(tmp_path, 8 * 86400)
+    h.add([("g", (("k", "gone"),), start + 0.5, 1.0)])
+    for i in range(1, 200):
+        h.add([("g", (("k", "kept"),), start + i + 0.5, 2.0)])
+        got = h.series("g", start + i - 119, until=start + i + 1)
+        assert got == History(tmp_path, 8 * 86400).series("g", start + i - 119, until=start + i + 1)
+    assert [s.labels for s in got] == [(("k", "kept"),)]
+
+
+def test_samples_sharing_the_newest_time_are_both_shown_in_value_order(tmp_path: Path) -> None:
+    # Two writes of one label set at one time: the newest sample and the mean of those
+    # before it share that time, and stay in (time, value) order as every point does,
+    # whichever was written first.
+    start = time.time() // 2 * 2
+    h = History(tmp_path, 8 * 86400)
+    for first, second in ((5.0, 3.0), (3.0, 5.0)):
+        h.add([("g", (("first", str(first)),), start + 0.5, first)])
+        h.add([("g", (("first", str(first)),), start + 0.5, second)])
+    got = h.series("g", start - 118, until=start + 1)
+    assert [s.points for s in got] == [((start + 0.5, 3.0), (start + 0.5, 5.0))] * 2

@@ -181,6 +181,16 @@ def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() ->
     assert good.record.error is None
 
 
+def test_a_page_records_its_gzipped_size_and_a_panel_is_measured_with_its_page() -> None:
+    snap = snapshot(Workload(panels=2, points=50, traces=1, log_lines=3))
+    done = render_site(render_here, snap, common(), 0, lambda _records: [])
+    panels = [p for p in done.records if p.fragment]
+    assert len(panels) == 2 and all(r.gzip_size == 0 and r.size > 0 for r in panels)
+    assert done.pages and all(
+        p.record.gzip_size == len(gzip.compress(p.body, 6)) for p in done.pages
+    )
+
+
 def test_hostile_trace_id_gets_a_safe_file_name() -> None:
     path = trace_path("../../etc/<script>")
     assert re.fullmatch(r"traces/[0-9a-f]{32}\.html", path)
@@ -565,6 +575,46 @@ def test_a_finished_trace_is_keyed_without_pickling_its_spans(monkeypatch) -> No
     failed = dataclasses.replace(trace.spans[-1], status="error")
     assert not trace.has_error
     assert key_of(dataclasses.replace(trace, spans=(*trace.spans[:-1], failed))) != unchanged
+
+
+def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(monkeypatch) -> None:
+    import pickle
+
+    from sitegen.render import environment
+    from sitegen.render.environment import log_tail, when
+    from sitegen.render.memo import CycleMemo
+
+    made: list[LogRecord] = []
+    derive = environment._line_after_time
+    monkeypatch.setattr(environment, "_LINES", CycleMemo(lambda r: made.append(r) or derive(r)))
+    now = 1_795_340_562.0
+    a, b, c = (
+        LogRecord(now - k, "info", f"line {k}", "a.log", None, (("k", "<v>"),)) for k in (3, 2, 1)
+    )
+    first = log_tail([a, b], now, frozenset(), "../")
+    assert made == [a, b]
+    # A day on, the same lines (copies, as a pool worker gets them) and a new one: only the
+    # new one is made, and every time is written as the new cycle writes it (with a date).
+    later = now + 86400
+    again = log_tail([*pickle.loads(pickle.dumps([a, b])), c], later, frozenset(), "../")
+    assert made == [a, b, c]
+    fresh = CycleMemo(derive)
+    monkeypatch.setattr(environment, "_LINES", fresh)
+    assert again == log_tail([a, b, c], later, frozenset(), "../")
+    # The same line, its time written for the later cycle.
+    assert when(b.ts, later) != when(b.ts, now)
+    assert again.split("\n")[1] == first.split("\n")[1].replace(when(b.ts, now), when(b.ts, later))
+
+
+def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:
+    from sitegen.render.memo import CycleMemo
+
+    made: list[str] = []
+    memo = CycleMemo(lambda item: made.append(item) or item.upper())
+    assert memo.each(["a", "b"], 1.0) == ["A", "B"]
+    assert memo.each(["b"], 1.0) == ["B"] and memo.each(["b"], 2.0) == ["B"]
+    assert memo.each(["a"], 3.0) == ["A"]  # shown in cycle 1 only: gone by cycle 3
+    assert made == ["a", "b", "a"]
 
 
 def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:

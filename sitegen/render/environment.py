@@ -18,6 +18,7 @@ from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import LogRecord, Series
 from sitegen.paths import data_dir
+from sitegen.render.memo import CycleMemo
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
@@ -102,36 +103,52 @@ def _shown(text: str) -> str:
     return escape(visible(text))
 
 
+def _line_after_time(r: LogRecord) -> str:
+    """Return a logs line's markup after its time: level, source, message, duration, fields."""
+    texts = [r.source, r.message]
+    if r.duration_s is not None:
+        texts.append(format_value(r.duration_s, "seconds"))
+    for pair in r.fields:
+        texts += pair
+    # Made visible one by one, escaped all at once (a call a value cost more than escaping):
+    # no visible text holds a NUL, so NULs part them.
+    shown = iter(str(escape("\0".join(map(visible, texts)))).split("\0"))
+    line = (
+        f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
+        f'<span class="dim">{next(shown)}</span> {next(shown)}'
+    )
+    if r.duration_s is not None:
+        line += f' <span class="dim">took</span> {next(shown)}'
+    return line + "".join(
+        f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields
+    )
+
+
+# A line's markup but its time, made once while the line is shown (hundreds of cycles).
+_LINES = CycleMemo(_line_after_time)
+
+
 def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], root: str) -> Markup:
     """Return the lines of a logs page, one a line, as the contents of its <pre>.
 
     Built here rather than in a template loop: ten thousand lines through jinja cost a third
     of a page render in attribute lookups and filter calls.
     """
-    texts: list[str] = []  # every value the lines show, in order
-    for r in records:
-        texts += (when(r.ts, now), r.source, r.message)
-        if r.duration_s is not None:
-            texts.append(format_value(r.duration_s, "seconds"))
-        for pair in r.fields:
-            texts += pair
-    # Made visible one by one, escaped all at once (a call a value cost more than escaping):
-    # no visible text holds a NUL, so NULs part them.
-    shown = iter(str(escape("\0".join(map(visible, texts)))).split("\0"))
-    out = []
-    for r in records:
-        line = (
-            f'<span class="dim">{next(shown)}</span> '
-            f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
-            f'<span class="dim">{next(shown)}</span> {next(shown)}'
-        )
-        if r.duration_s is not None:
-            line += f' <span class="dim">took</span> {next(shown)}'
-        line += "".join(f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields)
+    out, up = [], _shown(root)
+    for r, rest in zip(records, _LINES.each(records, now), strict=True):
+        # The time is made here of digits, dashes and colons (or "out of range"): no markup.
+        line = f'<span class="dim">{when(r.ts, now)}</span> {rest}'
         if r.trace_id and r.trace_id in known:
-            line += f' <a href="{_shown(root)}{_shown(trace_path(r.trace_id))}">trace</a>'
+            line += f' <a href="{up}{_trace_href(r.trace_id)}">trace</a>'
         out.append(line + "\n")
     return Markup("".join(out))
+
+
+@lru_cache(maxsize=1024)
+def _trace_href(trace_id: str) -> str:
+    """Return a trace page's path from the site root, as a link prints it: many lines of a
+    logs page name the same few traces."""
+    return _shown(trace_path(trace_id))
 
 
 def templates_dir() -> str:

@@ -20,6 +20,7 @@ from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
+from sitegen.render.memo import CycleMemo
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tracepages import older_path, page_runs
 from sitegen.traces.stats import PerTrace, breakdown, dependencies, newest_first
@@ -128,8 +129,10 @@ def render_page(task: PageTask) -> RenderedPage:
             fragment=task.fragment,
         )
     data = minify(html).encode("utf-8")
-    # The gzipped size is what a reader downloads: the page budget is counted in it.
-    gz = len(gzip.compress(data, 6))
+    # The gzipped size is what a reader downloads: the page budget is counted in it. A
+    # fragment is measured in the page it is packed into (see rounds.pack), not alone: its
+    # own measure was a millisecond a cycle of compression nobody read.
+    gz = 0 if task.fragment else len(gzip.compress(data, 6))
     # The task ends after its measure too: its span covers all the CPU time it counts.
     cpu_ns = time.thread_time_ns() - cpu
     record = TaskRecord(task.name, os.getpid(), start, time.time_ns(), len(data), gz,
@@ -365,18 +368,28 @@ def guided_runs(costs: Sequence[float], share: float, least: float) -> list[list
     return runs
 
 
-def log_pages(logs: Sequence[LogRecord], budget: int = LOG_PAGE_TEXT) -> list[list[LogRecord]]:
-    """Split the tail into pages of about `budget` characters of text, newest first on every
-    page and from page to page (a line longer than the budget gets a page of its own)."""
-    newest_first = logs[::-1]
-    costs = [
+def _line_text(r: LogRecord) -> int:
+    """Return what a line weighs on a logs page: its text, and its markup and time."""
+    return (
         LOG_LINE_TEXT
         + len(r.message)
         + len(r.source)
         + sum(len(k) + len(v) + 2 for k, v in r.fields)
-        for r in newest_first
-    ]
-    runs = guided_runs(costs, math.inf, budget) or [[]]
+    )
+
+
+# Each line's weight, counted once while the line is shown.
+_LINE_TEXT = CycleMemo(_line_text)
+
+
+def log_pages(
+    logs: Sequence[LogRecord], cycle: float, budget: int = LOG_PAGE_TEXT
+) -> list[list[LogRecord]]:
+    """Split the tail into pages of about `budget` characters of text, newest first on every
+    page and from page to page (a line longer than the budget gets a page of its own); for
+    the cycle of time `cycle`."""
+    newest_first = logs[::-1]
+    runs = guided_runs(_LINE_TEXT.each(newest_first, cycle), math.inf, budget) or [[]]
     return [[newest_first[i] for i in run] for run in runs]
 
 
@@ -384,7 +397,7 @@ def log_tasks(
     snap: Snapshot, common: Common, level_counts: dict[str, int], known: frozenset[str]
 ) -> list[PageTask]:
     """Return the logs pages: the newest lines with the summaries first, older lines after."""
-    pages = log_pages(snap.logs)
+    pages = log_pages(snap.logs, snap.generated_at)
     links = page_links("logs", len(pages))
     rows = level_rows(level_counts)
     return [

@@ -12,8 +12,9 @@ from sitegen import charts
 from sitegen.alerts.incidents import incident_path
 from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
-from sitegen.model import Panel, Snapshot, Trace
+from sitegen.model import LogRecord, Panel, Snapshot, Trace
 from sitegen.render.environment import iso
+from sitegen.render.memo import CycleMemo
 from sitegen.traces.stats import PerTrace, newest_first
 
 
@@ -22,9 +23,36 @@ def _finite(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def _panel_json(panel: Panel, now: float) -> dict:
+def _compact(doc: object) -> str:
+    return json.dumps(doc, separators=(",", ":"), allow_nan=False)
+
+
+def _with_raw(doc: dict, key: str, raw: str) -> str:
+    """Return the JSON of `doc` with `key` added last, holding `raw` (JSON already encoded)."""
+    head = _compact(doc)
+    return f'{head[:-1]}{"," if doc else ""}"{key}":{raw}}}'
+
+
+def _point_json(point: tuple[float, float]) -> str:
+    return _compact([round(point[0], 3), _finite(point[1])])
+
+
+# Each point's encoded form: a chart's held slices keep their points from cycle to cycle, and
+# only the slice under way (or all of them, when the slices widen) has new ones.
+_POINTS = CycleMemo(_point_json)
+
+
+def _panel_json(panel: Panel, now: float) -> str:
     t0 = now - panel.range_seconds
-    return {
+    series = [
+        _with_raw(
+            {"labels": dict(s.labels), "last": _finite(s.last)},
+            "points",  # what the chart drew
+            f"[{','.join(_POINTS.each(charts.downsample(s.points, CHART_COLUMNS, t0, now), now))}]",
+        )
+        for s in panel.series
+    ]
+    about = {
         "title": panel.title,
         "query": panel.query,
         "unit": panel.unit,
@@ -32,24 +60,13 @@ def _panel_json(panel: Panel, now: float) -> dict:
         "error": panel.error,
         "stale_since": iso(panel.stale_since) if panel.stale_since else None,
         "note": panel.note,  # e.g. how many series were left out (max_series)
-        "series": [
-            {
-                "labels": dict(s.labels),
-                "last": _finite(s.last),
-                # What the chart drew.
-                "points": [
-                    [round(ts, 3), _finite(v)]
-                    for ts, v in charts.downsample(s.points, CHART_COLUMNS, t0, now)
-                ],
-            }
-            for s in panel.series
-        ],
     }
+    return _with_raw(about, "series", f"[{','.join(series)}]")
 
 
 def snapshot_json(snap: Snapshot) -> bytes:
     """Return data/snapshot.json: sources, panels and counts, as the contract says."""
-    doc = {
+    head = {
         "generated_at": iso(snap.generated_at),
         "version": snap.version,
         "sources": {
@@ -60,11 +77,10 @@ def snapshot_json(snap: Snapshot) -> bytes:
             }
             for s in snap.sources
         },
-        "panels": [_panel_json(p, snap.generated_at) for p in snap.panels],
-        "traces": len(snap.traces),
-        "logs": len(snap.logs),
     }
-    return json.dumps(doc, separators=(",", ":"), allow_nan=False).encode()
+    panels = ",".join(_panel_json(p, snap.generated_at) for p in snap.panels)
+    counts = _compact({"traces": len(snap.traces), "logs": len(snap.logs)})
+    return f"{_with_raw(head, 'panels', f'[{panels}]')[:-1]},{counts[1:]}".encode()
 
 
 def _without_markup(text: str) -> str:
@@ -93,24 +109,28 @@ def _log_time(ts: float | None) -> str | None:
     return f"{stamp[:-1]}.{micros:06d}".rstrip("0") + "Z" if micros else stamp
 
 
+def _log_entry(r: LogRecord) -> str:
+    entry = {
+        "time": _log_time(r.ts),
+        "level": r.level,
+        "source": r.source,
+        "message": r.message,
+        "fields": dict(r.fields),
+        "trace_id": r.trace_id,
+        "duration_seconds": _finite(r.duration_s),
+    }
+    return _without_markup(json.dumps(entry, separators=(",", ":"), allow_nan=False))
+
+
+# Each line's encoded entry, made once while the logs pages show the line.
+_LOG_ENTRIES = CycleMemo(_log_entry)
+
+
 def logs_json(snap: Snapshot) -> bytes:
     """Return data/logs.json: every record the logs pages show, newest first."""
-    doc = {
-        "generated_at": iso(snap.generated_at),
-        "records": [
-            {
-                "time": _log_time(r.ts),
-                "level": r.level,
-                "source": r.source,
-                "message": r.message,
-                "fields": dict(r.fields),
-                "trace_id": r.trace_id,
-                "duration_seconds": _finite(r.duration_s),
-            }
-            for r in reversed(snap.logs)
-        ],
-    }
-    return _json_without_markup(doc)
+    parts = _LOG_ENTRIES.each(reversed(snap.logs), snap.generated_at)
+    head = _without_markup(json.dumps(iso(snap.generated_at)))
+    return f'{{"generated_at":{head},"records":[{",".join(parts)}]}}'.encode()
 
 
 def _time(ts: float) -> str | None:
