@@ -77,7 +77,9 @@ def pixels(
     return [round(origin + (v - first) / span * size) for v in values]
 
 
-def pixel_runs(xs: list[int], values: Sequence[float], runs: list[slice], *y_axis) -> list[Pixels]:
+def pixel_runs(
+    xs: list[int], values: Sequence[float], runs: list[slice], *y_axis: float
+) -> list[Pixels]:
     """Return the pixels of each run of points, given their x pixels and the y axis
     (`pixels` arguments after the values)."""
     return [(xs[run], pixels(values[run], *y_axis)) for run in runs]
