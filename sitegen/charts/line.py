@@ -211,7 +211,7 @@ def path(runs: list[Pixels]) -> str:
         deltas = [0] * (2 * len(xs) - 2)
         deltas[::2] = map(sub, xs[1:], xs)
         deltas[1::2] = map(sub, ys[1:], ys)
-        parts.append(f"M{_joined([xs[0], ys[0]])}")
+        parts.append(f"M{xs[0]} {ys[0]}".replace(" -", "-"))
         parts.append(f"l{_joined(deltas)}" if deltas else "h1")
     return "".join(parts)
 
