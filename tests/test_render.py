@@ -604,6 +604,13 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     # The same line, its time written for the later cycle.
     assert when(b.ts, later) != when(b.ts, now)
     assert again.split("\n")[1] == first.split("\n")[1].replace(when(b.ts, now), when(b.ts, later))
+    # A page and its still copy hand in the same lines: built once. Other lines, or the
+    # same ones for another page (links from another folder), are built anew.
+    shown = [a, b, c]
+    tail = log_tail(shown, later, frozenset(), "../")
+    assert log_tail(shown, later, frozenset(), "../") is tail
+    assert log_tail(list(shown), later, frozenset(), "../") == tail
+    assert log_tail(shown, later, frozenset(), "") is not tail
 
 
 def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:

@@ -128,12 +128,22 @@ def _line_after_time(r: LogRecord) -> str:
 _LINES = CycleMemo(_line_after_time)
 
 
+class _LastTail:
+    """The last tail built and what it was built of (the records by identity, held here): a
+    live logs page and its still copy show the same lines, and the copy gets the page's."""
+
+    last: tuple[tuple, Markup] | None = None  # replaced whole: a thread reads one or the other
+
+
 def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], root: str) -> Markup:
     """Return the lines of a logs page, one a line, as the contents of its <pre>.
 
     Built here rather than in a template loop: ten thousand lines through jinja cost a third
     of a page render in attribute lookups and filter calls.
     """
+    last = _LastTail.last
+    if last is not None and last[0][0] is records and last[0][1:] == (now, known, root):
+        return last[1]
     out, up = [], _shown(root)
     for r, rest in zip(records, _LINES.each(records, now), strict=True):
         # The time is made here of digits, dashes and colons (or "out of range"): no markup.
@@ -141,7 +151,9 @@ def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], ro
         if r.trace_id and r.trace_id in known:
             line += f' <a href="{up}{_trace_href(r.trace_id)}">trace</a>'
         out.append(line + "\n")
-    return Markup("".join(out))
+    tail = Markup("".join(out))
+    _LastTail.last = ((records, now, known, root), tail)
+    return tail
 
 
 @lru_cache(maxsize=1024)
