@@ -189,6 +189,16 @@ def test_a_chart_wider_than_any_page_draws_its_long_moves_whole() -> None:
     assert points[0][1] == points[2][1] > points[1][1]  # down, then back up to the same pixel
 
 
+def test_samples_outside_the_time_range_are_drawn_at_its_edges() -> None:
+    # A query may return a sample a little before t0 or after t1 (its step's alignment):
+    # the line runs to the plot's edge, never past it into the margin.
+    series = Series((), ((T0 - 60, 1.0), (T0 + 1800, 1.0), (T0 + 3660, 1.0)), step=1800.0)
+    svg = str(line_chart("edges", [series], "", t0=T0, t1=T0 + 3600))
+    (x, pw) = re.search(r'<rect class="frame" x="(\d+)" y="\d+" width="(\d+)"', svg).groups()
+    (d,) = re.findall(r'<g class="s0"><title>[^<]*</title><path d="([^"]+)"', svg)
+    assert [p[0] for p in absolute(d)] == [int(x), int(x) + int(pw) // 2, int(x) + int(pw)]
+
+
 def test_nan_and_time_gaps_break_the_line() -> None:
     pts = [(T0 + i * 30, float(i)) for i in range(10)]
     pts[4] = (pts[4][0], math.nan)
