@@ -424,6 +424,18 @@ def test_duration_axes_tick_at_round_seconds_minutes_and_hours() -> None:
     assert [label for _, label in tick_labels(svg)] == ["0 s", "1m", "2m", "3m", "4m"]
 
 
+def test_a_duration_axis_past_weeks_ticks_at_whole_weeks_and_any_value_finishes() -> None:
+    week = 604_800
+    assert unit_ticks(0, 3 * week, "seconds", 4) == [0, week, 2 * week, 3 * week]
+    # Twenty years: a tick every week made a thousand of them; now a few at whole weeks.
+    years = unit_ticks(0, 20 * 365 * 86400, "seconds", 4)
+    assert 3 <= len(years) <= 6 and all(t % week == 0 for t in years)
+    # A duration of 1e20 s (bad input) made 1e14 weekly ticks and never returned.
+    series = [Series((), ((T0, 0.0), (T0 + 30, 1e20)))]
+    svg = str(line_chart("durations", series, "seconds", t0=T0, t1=T0 + 60))
+    assert 3 <= len([1 for _, label in tick_labels(svg) if label.endswith(" s")]) <= 6
+
+
 def test_count_axes_tick_at_whole_numbers() -> None:
     assert unit_ticks(0, 1, "lines", 4) == [0, 1]
     assert unit_ticks(0, 3, "count", 4) == [0, 1, 2, 3]

@@ -49,7 +49,12 @@ def duration_step(span: float, count: int) -> float:
     raw = span / max(1, count)
     if raw < 7.5:
         return nice_step(span, count)
-    return next((s for s in _TIME_STEPS if s >= raw and s >= 10), _TIME_STEPS[-1])
+    week = _TIME_STEPS[-1]
+    if raw > week:
+        # Whole weeks, 1-2-5 of them: a week a tick made a million ticks of a 20-year span,
+        # and a value of 1e20 seconds (bad input) never finished its axis.
+        return week * nice_step(span / week, count)
+    return next(s for s in _TIME_STEPS if s >= raw and s >= 10)
 
 
 def unit_ticks(lo: float, hi: float, unit: str, count: int = 5) -> list[float]:
