@@ -593,11 +593,14 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     )
     first = log_tail([a, b], now, frozenset(), "../")
     assert made == [a, b]
-    # A day on, the same lines (copies, as a pool worker gets them) and a new one: only the
-    # new one is made, and every time is written as the new cycle writes it (with a date).
+    # A day on, the same lines and a new one: only the new one is made, and every time is
+    # written as the new cycle writes it (with a date). A copy (as a pool worker unpickles)
+    # is made anew, and is the same.
     later = now + 86400
-    again = log_tail([*pickle.loads(pickle.dumps([a, b])), c], later, frozenset(), "../")
+    again = log_tail([a, b, c], later, frozenset(), "../")
     assert made == [a, b, c]
+    copies = pickle.loads(pickle.dumps([a, b, c]))
+    assert log_tail(copies, later, frozenset(), "../") == again and made == [a, b, c, *copies]
     fresh = CycleMemo(derive)
     monkeypatch.setattr(environment, "_LINES", fresh)
     assert again == log_tail([a, b, c], later, frozenset(), "../")

@@ -7,22 +7,28 @@ cycle's cost grow with the tail as it filled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Iterable
 from typing import Generic, TypeVar
 
-Item = TypeVar("Item", bound=Hashable)
+Item = TypeVar("Item")
 Derived = TypeVar("Derived")
 
 
 class CycleMemo(Generic[Item, Derived]):
-    """What is derived from each item, by the item's value, for the items asked for in the
-    current cycle and the one before it (memory follows what is shown, not the past)."""
+    """What is derived from each item, for the items asked for in the current cycle and the
+    one before it (memory follows what is shown, not the past).
+
+    Items are found by identity: the sources hand the same objects in cycle after cycle
+    (a log line of the tail, a chart point of a held slice), and a log record's value hash
+    walks all its fields, four times an item a cycle. They are held here, so no id recurs;
+    a copy (as a pool worker unpickles) is derived anew.
+    """
 
     def __init__(self, derive: Callable[[Item], Derived]) -> None:
         self._derive = derive
         self._cycle: float | None = None
-        self._this: dict[Item, Derived] = {}
-        self._last: dict[Item, Derived] = {}
+        self._this: dict[int, tuple[Item, Derived]] = {}
+        self._last: dict[int, tuple[Item, Derived]] = {}
 
     def each(self, items: Iterable[Item], cycle: float) -> list[Derived]:
         """Return what is derived from each item, in order, in the cycle of time `cycle`."""
@@ -31,9 +37,12 @@ class CycleMemo(Generic[Item, Derived]):
         this, last = self._this, self._last
         out = []
         for item in items:
-            value = this.get(item, self)  # self: not derived yet (None may be a value)
-            if value is self:
-                value = last[item] if item in last else self._derive(item)
-                this[item] = value
-            out.append(value)
+            key = id(item)
+            known = this.get(key)
+            if known is None or known[0] is not item:
+                known = last.get(key)
+                if known is None or known[0] is not item:
+                    known = (item, self._derive(item))
+                this[key] = known
+            out.append(known[1])
         return out
