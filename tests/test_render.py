@@ -585,8 +585,8 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     from sitegen.render.memo import CycleMemo
 
     made: list[LogRecord] = []
-    derive = environment._line_after_time
-    monkeypatch.setattr(environment, "_LINES", CycleMemo(lambda r: made.append(r) or derive(r)))
+    derive = environment._lines_after_time
+    monkeypatch.setattr(environment, "_LINES", CycleMemo(lambda rs: made.extend(rs) or derive(rs)))
     now = 1_795_340_562.0
     a, b, c = (
         LogRecord(now - k, "info", f"line {k}", "a.log", None, (("k", "<v>"),)) for k in (3, 2, 1)
@@ -620,7 +620,7 @@ def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:
     from sitegen.render.memo import CycleMemo
 
     made: list[str] = []
-    memo = CycleMemo(lambda item: made.append(item) or item.upper())
+    memo = CycleMemo(lambda items: made.extend(items) or [item.upper() for item in items])
     assert memo.each(["a", "b"], 1.0) == ["A", "B"]
     assert memo.each(["b"], 1.0) == ["B"] and memo.each(["b"], 2.0) == ["B"]
     assert memo.each(["a"], 3.0) == ["A"]  # shown in cycle 1 only: gone by cycle 3

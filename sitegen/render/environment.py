@@ -103,29 +103,36 @@ def _shown(text: str) -> str:
     return escape(visible(text))
 
 
-def _line_after_time(r: LogRecord) -> str:
-    """Return a logs line's markup after its time: level, source, message, duration, fields."""
-    texts = [r.source, r.message]
-    if r.duration_s is not None:
-        texts.append(format_value(r.duration_s, "seconds"))
-    for pair in r.fields:
-        texts += pair
+def _lines_after_time(records: list[LogRecord]) -> list[str]:
+    """Return each logs line's markup after its time: level, source, message, duration,
+    fields."""
+    texts: list[str] = []  # every value the lines show, in order
+    for r in records:
+        texts += (r.source, r.message)
+        if r.duration_s is not None:
+            texts.append(format_value(r.duration_s, "seconds"))
+        for pair in r.fields:
+            texts += pair
     # Made visible one by one, escaped all at once (a call a value cost more than escaping):
     # no visible text holds a NUL, so NULs part them.
     shown = iter(str(escape("\0".join(map(visible, texts)))).split("\0"))
-    line = (
-        f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
-        f'<span class="dim">{next(shown)}</span> {next(shown)}'
-    )
-    if r.duration_s is not None:
-        line += f' <span class="dim">took</span> {next(shown)}'
-    return line + "".join(
-        f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields
-    )
+    out = []
+    for r in records:
+        line = (
+            f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
+            f'<span class="dim">{next(shown)}</span> {next(shown)}'
+        )
+        if r.duration_s is not None:
+            line += f' <span class="dim">took</span> {next(shown)}'
+        out.append(
+            line
+            + "".join(f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields)
+        )
+    return out
 
 
 # A line's markup but its time, made once while the line is shown (hundreds of cycles).
-_LINES = CycleMemo(_line_after_time)
+_LINES = CycleMemo(_lines_after_time)
 
 
 class _LastTail:

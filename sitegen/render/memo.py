@@ -21,10 +21,11 @@ class CycleMemo(Generic[Item, Derived]):
     Items are found by identity: the sources hand the same objects in cycle after cycle
     (a log line of the tail, a chart point of a held slice), and a log record's value hash
     walks all its fields, four times an item a cycle. They are held here, so no id recurs;
-    a copy (as a pool worker unpickles) is derived anew.
+    a copy (as a pool worker unpickles) is derived anew. The items not known are derived
+    together, in one call: a first render derives them all, as fast as without the memo.
     """
 
-    def __init__(self, derive: Callable[[Item], Derived]) -> None:
+    def __init__(self, derive: Callable[[list[Item]], list[Derived]]) -> None:
         self._derive = derive
         self._cycle: float | None = None
         self._this: dict[int, tuple[Item, Derived]] = {}
@@ -35,14 +36,22 @@ class CycleMemo(Generic[Item, Derived]):
         if cycle != self._cycle:
             self._cycle, self._last, self._this = cycle, self._this, {}
         this, last = self._this, self._last
-        out = []
-        for item in items:
+        held = list(items)
+        out: list = []
+        unknown: list[int] = []  # the places of the items to derive
+        for item in held:
             key = id(item)
             known = this.get(key)
             if known is None or known[0] is not item:
                 known = last.get(key)
                 if known is None or known[0] is not item:
-                    known = (item, self._derive(item))
+                    unknown.append(len(out))
+                    out.append(None)
+                    continue
                 this[key] = known
             out.append(known[1])
+        if unknown:
+            for k, value in zip(unknown, self._derive([held[k] for k in unknown]), strict=True):
+                this[id(held[k])] = (held[k], value)
+                out[k] = value
         return out

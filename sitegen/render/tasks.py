@@ -379,7 +379,7 @@ def _line_text(r: LogRecord) -> int:
 
 
 # Each line's weight, counted once while the line is shown.
-_LINE_TEXT = CycleMemo(_line_text)
+_LINE_TEXT = CycleMemo(lambda records: list(map(_line_text, records)))
 
 
 def log_pages(
