@@ -436,6 +436,20 @@ def test_a_duration_axis_past_weeks_ticks_at_whole_weeks_and_any_value_finishes(
     assert 3 <= len([1 for _, label in tick_labels(svg) if label.endswith(" s")]) <= 6
 
 
+@pytest.mark.parametrize("total_ms", [15, 14.99, 15.01, 1000, 7])
+def test_a_timeline_keeps_every_tick_label_inside_the_chart(total_ms: float) -> None:
+    from sitegen.charts.svg import CHAR_W
+
+    # A tick on the axis's very end (15 ms, 5 ms a step) put its label half past the chart.
+    end = int(total_ms * 1e6)
+    svg = str(gantt([TaskRecord("a", 1, 0, end), TaskRecord("b", 2, end // 3, end)], width=960))
+    found = re.findall(r'<text x="([\d.]+)" y="12" class="tick" text-anchor="middle">([^<]*)', svg)
+    assert len(found) >= 2 and found[0][1] == "0 s"
+    for x, label in found:
+        half = len(label) * CHAR_W / 2
+        assert float(x) - half >= 0 and float(x) + half <= 960, label
+
+
 def test_count_axes_tick_at_whole_numbers() -> None:
     assert unit_ticks(0, 1, "lines", 4) == [0, 1]
     assert unit_ticks(0, 3, "count", 4) == [0, 1, 2, 3]

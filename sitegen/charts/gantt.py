@@ -29,7 +29,7 @@ def gantt(tasks: Sequence[TaskRecord], *, width: int = 960) -> Markup:
     def x(ns: int) -> float:
         return LABEL + (ns - start) / total * bar_w
 
-    body = duration_axis(LABEL, bar_w, total, TOP, height, 6)
+    body = duration_axis(LABEL, bar_w, total, TOP, height, 6, width)
     for pid, lane in lane_of.items():
         top = TOP + lane * LANE
         body.append(

@@ -47,9 +47,11 @@ def document(width: int, height: int, label: str, body: list[str], cls: str = "c
 
 
 def duration_axis(
-    left: float, width: float, total_ns: int, top: int, bottom: int, count: int
+    left: float, width: float, total_ns: int, top: int, bottom: int, count: int, edge: float
 ) -> list[str]:
-    """Return grid lines and labels of a time axis from 0 to total_ns, labels above `top`."""
+    """Return grid lines and labels of a time axis from 0 to total_ns, labels above `top`;
+    a label that would reach past the chart (0 to `edge`) at the largest font is left out,
+    not clipped (a tick can fall on the axis's end, at the chart's edge)."""
 
     out = []
     # Stepped in seconds, so a long axis ticks at round minutes, not at 50 s and 1m 40s.
@@ -57,5 +59,8 @@ def duration_axis(
     for tick in (int(t) for t in stepped(0, total_ns, step) if t <= total_ns):
         x = left + tick / total_ns * width
         out.append(f'<path class="grid" d="M{num(x)} {top - 4}V{bottom}"/>')
-        out.append(text(x, 12, format_duration_ns(tick), "tick", "middle"))
+        label = format_duration_ns(tick)
+        half = text_width(label) / 2
+        if x - half >= 0 and x + half <= edge:
+            out.append(text(x, 12, label, "tick", "middle"))
     return out

@@ -99,7 +99,7 @@ def waterfall(
     def x(ns: int) -> float:
         return left + (ns - start) / total * bar_w
 
-    body = duration_axis(left, bar_w, total, TOP, height, 5)
+    body = duration_axis(left, bar_w, total, TOP, height, 5, width)
     for i, (row, on_path, depth, label, dur, hover) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
         group = len(row.spans) > 1
