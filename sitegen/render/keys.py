@@ -71,13 +71,18 @@ def _inputs(task: PageTask, stamp: bytes) -> tuple[bytes, tuple]:
                      task.refresh)  # fmt: skip
 
 
+def _digest(pickled: bytes, rest: object, person: bytes = b"") -> bytes:
+    """Digest a task's pickled Common and the rest of what its key covers."""
+    h = hashlib.blake2b(pickled, digest_size=16, person=person)
+    h.update(pickle.dumps(rest, protocol=pickle.HIGHEST_PROTOCOL))
+    return h.digest()
+
+
 def unmatched_key(task: PageTask, stamp: bytes) -> bytes:
     """Return a key for a task whose Common no page of the last cycle had: unique in its
     cycle (by path), never equal to a task_key."""
     pickled, inputs = _inputs(task, stamp)
-    h = hashlib.blake2b(pickled, digest_size=16, person=b"unmatched")
-    h.update(pickle.dumps(inputs, protocol=pickle.HIGHEST_PROTOCOL))
-    return h.digest()
+    return _digest(pickled, inputs, person=b"unmatched")
 
 
 def task_key(task: PageTask, stamp: bytes) -> bytes:
@@ -87,9 +92,7 @@ def task_key(task: PageTask, stamp: bytes) -> bytes:
         data = {k: v.state if isinstance(v, Trace) else v for k, v in task.data.items()}
     else:
         data = task.data
-    h = hashlib.blake2b(pickled, digest_size=16)
-    h.update(pickle.dumps((inputs, data), protocol=pickle.HIGHEST_PROTOCOL))
-    return h.digest()
+    return _digest(pickled, (inputs, data))
 
 
 class Reuse:
