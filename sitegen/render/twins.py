@@ -89,7 +89,7 @@ def snapshot_json(snap: Snapshot) -> bytes:
     }
     panels = ",".join(_panel_json(p, snap.generated_at) for p in snap.panels)
     counts = _compact({"traces": len(snap.traces), "logs": len(snap.logs)})
-    return f"{_with_raw(head, 'panels', f'[{panels}]')[:-1]},{counts[1:]}".encode()
+    return f'{_compact(head)[:-1]},"panels":[{panels}],{counts[1:]}'.encode()
 
 
 def _without_markup(text: str) -> str:
@@ -103,7 +103,14 @@ def _json_without_markup(doc: dict) -> bytes:
     Log lines and span names are anybody's text: escaped, no byte of the file reads as markup,
     even to a viewer that sniffs it as HTML; a JSON parser gets the same strings back.
     """
-    return _without_markup(json.dumps(doc, separators=(",", ":"), allow_nan=False)).encode()
+    return _without_markup(_compact(doc)).encode()
+
+
+def _listing(snap: Snapshot, key: str, entries: list[str]) -> bytes:
+    """Return a twin of the snapshot's time and a list of entries already encoded (a list
+    is its items joined by ",": each entry is encoded once, while it is listed)."""
+    head = _without_markup(json.dumps(iso(snap.generated_at)))
+    return f'{{"generated_at":{head},"{key}":[{",".join(entries)}]}}'.encode()
 
 
 def _log_time(ts: float | None) -> str | None:
@@ -128,7 +135,7 @@ def _log_entry(r: LogRecord) -> str:
         "trace_id": r.trace_id,
         "duration_seconds": _finite(r.duration_s),
     }
-    return _without_markup(json.dumps(entry, separators=(",", ":"), allow_nan=False))
+    return _without_markup(_compact(entry))
 
 
 # Each line's encoded entry, made once while the logs pages show the line.
@@ -137,9 +144,7 @@ _LOG_ENTRIES = CycleMemo(lambda records: list(map(_log_entry, records)))
 
 def logs_json(snap: Snapshot) -> bytes:
     """Return data/logs.json: every record the logs pages show, newest first."""
-    parts = _LOG_ENTRIES.each(reversed(snap.logs), snap.generated_at)
-    head = _without_markup(json.dumps(iso(snap.generated_at)))
-    return f'{{"generated_at":{head},"records":[{",".join(parts)}]}}'.encode()
+    return _listing(snap, "records", _LOG_ENTRIES.each(reversed(snap.logs), snap.generated_at))
 
 
 def _time(ts: float) -> str | None:
@@ -160,7 +165,7 @@ def _trace_entry(t: Trace) -> dict:
 
 
 def _encoded_entry(t: Trace) -> str:
-    return _without_markup(json.dumps(_trace_entry(t), separators=(",", ":"), allow_nan=False))
+    return _without_markup(_compact(_trace_entry(t)))
 
 
 # Each trace's encoded entry: a finished trace's never changes, and only new ones are encoded.
@@ -169,10 +174,7 @@ _ENTRIES = PerTrace(_encoded_entry)
 
 def traces_json(snap: Snapshot) -> bytes:
     """Return data/traces.json: every trace the traces pages list, newest first."""
-    parts = _ENTRIES.each(newest_first(snap.traces))
-    # The bytes of the whole document encoded at once: a list is its items joined by ",".
-    head = _without_markup(json.dumps(iso(snap.generated_at)))
-    return f'{{"generated_at":{head},"traces":[{",".join(parts)}]}}'.encode()
+    return _listing(snap, "traces", _ENTRIES.each(newest_first(snap.traces)))
 
 
 def _maybe_iso(ts: float | None) -> str | None:
