@@ -465,6 +465,13 @@ def test_two_generators_never_publish_at_once(aws, tmp_path: Path) -> None:
     site = write_site(tmp_path / "public", site_files(), "t").path
     blocked = publish(site, cfg, tmp_path / "state", 30, holder="b")
     assert blocked.plan.puts == () and "a holds the publish lease" in blocked.note
+    # A standby's next cycle has nothing new to save: its state is not rewritten (and synced).
+    saved = tmp_path / "state" / "publish" / "state.json"
+    before = saved.stat().st_mtime_ns if saved.exists() else None
+    assert (
+        "a holds the publish lease" in publish(site, cfg, tmp_path / "state", 30, holder="b").note
+    )
+    assert (saved.stat().st_mtime_ns if saved.exists() else None) == before
     keys = [o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert keys == [LEASE_KEY]  # nothing of the site went up
 

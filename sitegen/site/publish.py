@@ -571,7 +571,8 @@ def publish(
                 until = time.strftime("%H:%M:%S", time.gmtime(held.expires))
                 note = f"not published: {held.holder} holds the publish lease until {until} UTC"
                 logger.warning(note)
-                store.save({**state, "lease": {}})
+                if state.get("lease"):  # a standby's cycles change nothing else to save
+                    store.save({**state, "lease": {}})
                 return Published(Plan((), todo.unchanged, (), ()), 0, None, note)
             if not known.reconciled:  # taken over: whoever held it may have published
                 known = _reconcile(s3, cfg, saved, site, files)
