@@ -486,13 +486,14 @@ def _invalidate(cloudfront, cfg: PublishConfig, keys: tuple[str, ...], state: di
 
 
 def _upload(
-    s3, cfg: PublishConfig, site: Path, manifest: bytes, waves, page_seconds: int
+    s3, cfg: PublishConfig, site: Path, manifest: bytes, files: dict, waves, page_seconds: int
 ) -> tuple[int, dict[str, str]]:
-    """PUT the waves in order, 8 at a time, a wave only after the one before fully landed.
+    """PUT the waves in order, 8 at a time, a wave only after the one before fully landed;
+    `files` is the manifest's, parsed (its entries give each file's type).
 
     Return the bytes sent and the ETag S3 answered for each key.
     """
-    types = {p: e["type"] for p, e in json.loads(manifest)["files"].items()}
+    types = {p: e["type"] for p, e in files.items()}
 
     def put(path: str) -> tuple[str, int, str]:
         data = manifest if path == MANIFEST else (site / path).read_bytes()
@@ -583,7 +584,7 @@ def publish(
         try:
             absent = (set(todo.puts) - set(known.published)) | known.missing
             waves = _waves(site, todo.puts, absent)
-            sent, put = _upload(s3, cfg, site, manifest_bytes, waves, page_seconds)
+            sent, put = _upload(s3, cfg, site, manifest_bytes, files, waves, page_seconds)
             etags.update(put)
             _delete(s3, cfg, todo.deletes)
             if cfg.distribution_id and todo.invalidate:
