@@ -276,11 +276,6 @@ def line_chart(
     column_seconds = (t1 - t0) / columns
     # Stacked curves are on the union of every series' stamps: one step for them all.
     steps = [known_step(series)] * len(series) if stacked else [s.step for s in series]
-    limits: list[float] = []
-    for k, (ts, step) in enumerate(zip(stamps, steps, strict=True)):
-        # The series of one source mostly share their times, so their limit too.
-        shared = k and ts == stamps[k - 1] and step == steps[k - 1]
-        limits.append(limits[-1] if shared else gap_limit_of(ts, column_seconds, step))
     lo, hi = ticks[0], ticks[-1]
     span_t = max(t1 - t0, 1e-9)
     y_axis = (TOP + ph, lo, hi - lo, -ph)
@@ -297,7 +292,11 @@ def line_chart(
         body.append(f'<path class="thr" d="M{left} {num(y(value))}h{pw}"/>')
     below: tuple[list[float], list[int], list[int]] | None = None
     seen: tuple[list[float], list[int]] = ([], [])  # series of one source share their times
-    for i, (s, curve, limit) in enumerate(zip(series, curves, limits, strict=True)):
+    limit = 0.0
+    for i, (s, curve, step) in enumerate(zip(series, curves, steps, strict=True)):
+        # The series of one source mostly share their times, so their gap limit too.
+        if not (i and stamps[i] == stamps[i - 1] and step == steps[i - 1]):
+            limit = gap_limit_of(stamps[i], column_seconds, step)
         drawn = downsample(curve, columns, t0, t1)
         if drawn is curve:
             ts, vs = stamps[i], values[i]

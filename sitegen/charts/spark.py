@@ -11,7 +11,7 @@ from sitegen.charts.line import (
     dots,
     drawable,
     finite_values,
-    gap_limit_of,
+    gap_limit,
     path,
     pixel_runs,
     pixels,
@@ -41,7 +41,7 @@ def sparkline(
         t0, t1 = points[0][0], points[-1][0]
         buckets = max(1, width // BUCKET_COLUMNS)
         # Kept points of neighbouring buckets may be two buckets apart: no gap in the data.
-        limit = gap_limit_of([ts for ts, _ in points], (t1 - t0) / buckets, step)
+        limit = gap_limit(points, (t1 - t0) / buckets, step)
         pts = downsample(drawable(points), buckets, t0, t1)
         stamps, values = [ts for ts, _ in pts], [v for _, v in pts]
         finite = finite_values(values)
