@@ -22,6 +22,7 @@ from sitegen.render.pool import (
     RenderPool,
     _context,
     _Round,
+    worker_count,
 )
 from sitegen.render.tasks import PageTask, RenderedPage, guided_runs, page_tasks
 from sitegen.synthetic import Workload, snapshot
@@ -127,14 +128,35 @@ def test_on_a_busy_machine_the_pool_is_tried_again_only_now_and_then(tasks) -> N
     assert sorted(choices)[len(choices) // 2] is True
 
 
+def test_the_configured_render_processes_count_this_one(tasks, monkeypatch) -> None:
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    # This process renders a share of each pooled round: on two CPUs, one worker beside it.
+    assert worker_count(0) == 1
+    assert [worker_count(n) for n in (1, 2, 5)] == [0, 1, 4]
+    monkeypatch.setattr(os, "cpu_count", lambda: None)  # unknown: one CPU, this process
+    assert worker_count(0) == 0
+    costs = {"trace": 0.02, "logs": 0.05, "panel": 0.02}
+    one = RenderPool(1)
+    one._seconds.update(costs)
+    one._start_seconds = 0.0
+    assert one.speedup() == 2.0 and not one._in_parent(tasks)  # two renderers, measured none
+    one._rates[True].extend([0.9, 0.8, 0.85])  # slower than here: probed now and then
+    one._rates[False].append(1.0)
+    choices = [one._in_parent(tasks) for _ in range(2 * PROBE_EVERY)]
+    assert choices.count(False) == 2
+    none = RenderPool(0)
+    none._seconds.update(costs)
+    assert none._in_parent(tasks)
+
+
 def test_rounds_too_small_to_pay_at_any_speed_never_probe(tasks) -> None:
     pool = learned({"trace": 1e-5, "logs": 1e-5, "panel": 1e-5}, (0.5, 0.5, 0.5), (1.0,))
     assert all(pool._in_parent(tasks) for _ in range(3 * PROBE_EVERY))
 
 
-def test_the_speedup_before_any_measure_is_the_worker_count_and_then_the_medians() -> None:
+def test_the_speedup_before_any_measure_is_the_renderer_count_and_then_the_medians() -> None:
     pool = RenderPool(3)
-    assert pool.speedup() == 3.0  # three CPUs for the pool, one here
+    assert pool.speedup() == 4.0  # three workers and this process, against this one alone
     pool._rates[True].extend([2.0, 0.5, 1.5, 9.0])
     assert pool.speedup() == 1.75
     pool._rates[False].extend([0.5, 0.7, 0.4])
@@ -270,7 +292,7 @@ def test_with_fragments_to_make_pages_of_they_go_first_then_the_heaviest(tasks) 
 
 def test_a_round_rendered_here_makes_pages_of_its_fragments_too(tasks) -> None:
     got = []
-    here = RenderPool(1).render(tasks, then=lambda pages: got.append(pages) or _assemble(pages))
+    here = RenderPool(0).render(tasks, then=lambda pages: got.append(pages) or _assemble(pages))
     assert [p.path for p in got[0]] == [t.path for t in tasks if t.fragment]
     assert [p.path for p in here[len(tasks) :]] == [
         f"made-{k}.html" for k in range(1 + len(got[0]) // 2)

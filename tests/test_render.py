@@ -94,7 +94,7 @@ def render_all(snap, css_gzip: int = 0) -> dict[str, bytes]:
         common(),
         css_gzip,
         lambda records: report_tasks(
-            snap, common(), records, (), 1, "test", {"assets/site.css": b"body{}"}
+            snap, common(), records, (), 0, "test", {"assets/site.css": b"body{}"}
         ),
     )
     failed = [(r.name, r.error) for r in done.records if r.error]
@@ -280,7 +280,7 @@ def test_the_pool_learns_what_tasks_cost_and_batches_the_cheap_ones() -> None:
 def test_sequential_and_pool_render_the_same_bytes() -> None:
     snap = snapshot(Workload(panels=2, points=100, traces=5, log_lines=30))
     tasks = page_tasks(snap, common())
-    with RenderPool(1) as inline, RenderPool(2) as pool:
+    with RenderPool(0) as inline, RenderPool(2) as pool:
         workers = set(pool.warm_up())
         pooled = pool.render(tasks)
         assert {p.record.pid for p in pooled} <= {*workers, os.getpid()}
@@ -373,7 +373,7 @@ def _rendering_site(reuse, snap, c):
         return tasks
 
     def reports(records):
-        return report_tasks(snap, c, records, (), 1, "test", {})
+        return report_tasks(snap, c, records, (), 0, "test", {})
 
     done = render_site(reuse.cycle(render), snap, c, 0, reports)
     return {p.path: p.body for p in done.pages}, names

@@ -71,8 +71,11 @@ def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
 
 
 def worker_count(configured: int) -> int:
-    """Return the number of workers: the configured one, or one per CPU for 0."""
-    return configured if configured > 0 else max(1, os.cpu_count() or 1)
+    """Return the worker processes for `site.workers`, the render processes this one
+    included: one fewer than configured, or than the CPUs for 0."""
+    # This process renders a share of every pooled round: a worker per CPU besides it would
+    # put one CPU-bound process more than there are CPUs, all taking turns.
+    return max(0, (configured if configured > 0 else os.cpu_count() or 1) - 1)
 
 
 _all_started: threading.Barrier | None = None  # in a worker: the pool's warm-up barrier
@@ -265,7 +268,8 @@ class RenderPool:
     Rounds predicted (from the CPU time each kind of task took last time, and how fast
     rounds went here and in the pool lately) to cost less than the pool would save are
     rendered in this process; workers take data and return bytes, and
-    this process renders a share of every pooled round itself.
+    this process renders a share of every pooled round itself. `workers` counts the worker
+    processes besides this one (see worker_count); with none, every round renders here.
     """
 
     def __init__(self, workers: int, adaptive: bool = True) -> None:
@@ -299,7 +303,7 @@ class RenderPool:
 
     def warm_up(self) -> list[int]:
         """Start every worker now (not inside a cycle); return their pids."""
-        if self.workers <= 1:
+        if self.workers < 1:
             return [os.getpid()]
         if self._executor is None:
             started = time.perf_counter()
@@ -393,9 +397,9 @@ class RenderPool:
 
     def rate(self, pooled: bool) -> float:
         """Return the median rate of the last rounds measured in the pool, or here; before
-        any is, the worker count's CPUs for the pool, one CPU here."""
+        any is, a CPU per renderer (the workers and this process) for the pool, one here."""
         rates = self._rates[pooled]
-        return statistics.median(rates) if rates else float(self.workers if pooled else 1)
+        return statistics.median(rates) if rates else float(self.workers + 1 if pooled else 1)
 
     def speedup(self) -> float:
         """Return the pool's speedup over this process under the load of late."""
@@ -403,7 +407,7 @@ class RenderPool:
 
     def _in_parent(self, tasks: Sequence[PageTask]) -> bool:
         """Say whether the round is cheaper here than in the pool (starting it if need be)."""
-        if self.workers <= 1 or self._closed:
+        if self.workers < 1 or self._closed:
             return True
         if not self.adaptive:
             return False
@@ -422,7 +426,7 @@ class RenderPool:
         # The speedup was measured under some load, which passes: a round the pool would pay
         # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
         # measure again (this process renders its share too, so a probe costs little).
-        if here * (1.0 - 1.0 / self.workers) > overhead + MARGIN * here:
+        if here * (1.0 - 1.0 / (self.workers + 1)) > overhead + MARGIN * here:
             self._since_probe += 1
             if self._since_probe >= PROBE_EVERY:
                 self._since_probe = 0
