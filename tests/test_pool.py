@@ -19,6 +19,7 @@ from sitegen.render.pool import (
     MEASURE_SECONDS,
     MIN_BATCH_SECONDS,
     PROBE_EVERY,
+    WORKER_GC_YOUNG,
     RenderPool,
     _context,
     _Round,
@@ -186,6 +187,21 @@ def test_a_round_measures_its_pages_cpu_time_per_second_and_a_short_one_nothing(
     assert list(pool._rates[False]) == [pytest.approx(1.2)]
     pool._learn(pages([0.01, 0.03]))
     assert pool._seconds == {"trace": pytest.approx(0.02)}  # a kind costs its mean CPU time
+
+
+def _collector() -> tuple[int, int]:
+    import gc
+
+    return gc.get_threshold()[0], gc.get_freeze_count()
+
+
+def test_workers_collect_young_objects_seldom_and_never_walk_what_they_started_with() -> None:
+    with RenderPool(1) as pool:
+        pool.warm_up()
+        young, frozen = pool._executor.submit(_collector).result(timeout=60)
+    # A batch's thousands of unpickled objects are not walked again and again as they come.
+    assert young == WORKER_GC_YOUNG > 700
+    assert frozen > 10_000  # the modules and the parsed templates
 
 
 def test_every_page_records_the_cpu_time_it_took(tasks) -> None:
