@@ -363,7 +363,7 @@ def test_a_round_whose_pages_cannot_be_made_fails_alone(tasks) -> None:
 
     with RenderPool(2, adaptive=False) as pool:
         pool.warm_up()
-        for _ in range(2):  # made here, then (with costs known) maybe in the pool's thread
+        for _ in range(2):  # blind, then with batches sized from the costs learned
             with pytest.raises(RuntimeError, match="packing failed"):
                 pool.render(tasks, then=then)
         rendered = pool.render(tasks, then=_assemble)  # the next round is whole

@@ -155,10 +155,11 @@ class _Round:
 
     Each worker is kept AHEAD_PER_WORKER batches ahead (the next is sent as one comes back);
     this process renders the rest itself meanwhile, instead of idling until the results come.
-    The moment the last fragment of the round is rendered, here or in a worker, `then` makes
-    its pages of the fragments (the metrics pages of the panels) in the thread that noticed,
+    Once the last fragment of the round is rendered, here or in a worker, this process makes
+    `then`'s pages of the fragments (the metrics pages of the panels) before its next batch,
     and they go to the front of the queue: they render while the rest of the round still
-    does, not in a round of their own after it, on one CPU.
+    does, not in a round of their own after it, on one CPU. Not in the executor's thread,
+    where a worker's results wait to be collected and its next batch to be sent meanwhile.
     """
 
     def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
@@ -172,7 +173,7 @@ class _Round:
         self._split = split or (lambda more: [list(range(len(more)))])
         self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
         self._left = len(self._fragments)  # fragments not rendered yet
-        self._failed: Exception | None = None  # what then raised in the executor's thread
+        self._then_due = False  # every fragment is rendered: then is to be made, here
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch came back, or more queued
         self.pages: dict[int, RenderedPage] = {}
@@ -212,32 +213,33 @@ class _Round:
 
     def _back(self, batch: list[int], future: Future) -> None:
         """In the executor's thread: a batch came back (or its worker died)."""
-        try:
-            if future.exception() is None:
-                self._rendered(batch, future.result())
-        except Exception as exc:  # then failed: the round does, in this process
-            self._failed = exc
+        if future.exception() is None:
+            self._rendered(batch, future.result())
         with self._changed:
             self._flying -= 1  # last: once none is flying, every fragment is counted
             self._changed.notify_all()
         self._top_up()
 
     def _rendered(self, batch: list[int], pages: list[RenderedPage]) -> None:
-        """Count the fragments among the pages; after the last, queue then's tasks first."""
-        with self._lock:
+        """Count the fragments among the pages; after the last, then is due."""
+        with self._changed:
             for i, page in zip(batch, pages, strict=True):
                 if i in self._fragments and self._fragments[i] is None:
                     self._fragments[i] = page
                     self._left -= 1
-            if self._then is None or self._left:
-                return
-            then, self._then = self._then, None
+            if self._then is not None and not self._left:
+                self._then_due = True
+                self._changed.notify_all()
+
+    def _make_then(self) -> None:
+        """Queue the tasks then makes of the fragments, first, and send what workers lack."""
+        then, self._then = self._then, None
         more = then(list(self._fragments.values()))
-        with self._changed:
+        with self._lock:
             base = len(self.tasks)
             self.tasks.extend(more)
             self._queue.extendleft([base + i for i in b] for b in reversed(self._split(more)))
-            self._changed.notify_all()
+        self._top_up()
 
     def run(self, deadline: float | None) -> list[list[int]]:
         """Render batches here while any is queued or out; return the batches lost with a
@@ -259,15 +261,18 @@ class _Round:
     def _render_here(self, deadline: float | None) -> None:
         while True:
             with self._changed:
-                while not self._queue and self._flying and self._failed is None:
+                while not self._queue and self._flying and not self._then_due:
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
                     if not self._changed.wait(left):
                         raise TimeoutError
-                if self._failed is not None:
-                    raise self._failed
-                if not self._queue:
-                    break  # none queued, none out: every batch is back
-                batch = self._queue.popleft()
+                due, self._then_due = self._then_due, False
+                if not due:
+                    if not self._queue:
+                        break  # none queued, none out: every batch is back
+                    batch = self._queue.popleft()
+            if due:
+                self._make_then()
+                continue
             pages = render_batch([self.tasks[i] for i in batch])
             self.pages.update(zip(batch, pages, strict=True))
             self._rendered(batch, pages)
