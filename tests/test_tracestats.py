@@ -153,6 +153,27 @@ def test_breakdown_walks_only_the_traces_new_since_the_last(monkeypatch) -> None
     assert stats_now[("cart", "get")].count == 3
 
 
+def test_breakdown_counts_anew_when_most_traces_came_or_went(monkeypatch) -> None:
+    from sitegen.synthetic import Workload, snapshot
+    from sitegen.traces import stats
+
+    first, second = (
+        snapshot(Workload(panels=1, points=10, traces=40, spans_per_trace=5, log_lines=1),
+                 seed=seed).traces
+        for seed in (1, 2)
+    )  # fmt: skip
+    moved: list[int] = []
+    real = stats._add_ops
+    monkeypatch.setattr(stats, "_add_ops", lambda part, n: moved.append(n) or real(part, n))
+    breakdown(first)
+    # Every trace replaced: made anew (each operation's values sorted once), not 40 traces
+    # taken out value by value and 40 put in.
+    assert breakdown(second) == naive_breakdown(list(second)) and not moved
+    # One trace replaced of 40: moved by its two parts.
+    assert breakdown((*second[:-1], first[0])) == naive_breakdown([*second[:-1], first[0]])
+    assert sorted(moved) == [-1, 1]
+
+
 def naive_breakdown(traces: list[Trace]) -> list[OpStats]:
     """Every span walked again, with the statistics module's quantiles and median."""
     found: dict[tuple[str, str], tuple[list[int], list[int], list[bool]]] = {}

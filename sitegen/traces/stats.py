@@ -157,14 +157,16 @@ class _Tally(Generic[Part]):
         self,
         part: Callable[[Trace], Part],
         add: Callable[[Part, int], None],
-        clear: Callable[[], None],
+        fill: Callable[[list[tuple[Part, int]]], None],
     ) -> None:
-        self._part, self._add, self._clear = part, add, clear
+        # add moves the totals by a part n times (n < 0: out); fill sets them to the sum of
+        # parts, each n times, at once.
+        self._part, self._add, self._fill = part, add, fill
         self._forget()
 
     def _forget(self) -> None:
         """Start from no traces, the totals cleared."""
-        self._clear()
+        self._fill([])
         self._parts: dict[tuple, Part] = {}  # by state
         self._states: Counter[tuple] = Counter()  # by state: how many traces of the last call
         # By id: how many times the last call had each trace; None when it had each once.
@@ -198,6 +200,16 @@ class _Tally(Generic[Part]):
             now = counts if counts is not None else dict.fromkeys(by_id, 1)
             last = self._counts if self._counts is not None else dict.fromkeys(self._traces, 1)
             went, came = list(last.items() - now.items()), list(now.items() - last.items())
+        if 2 * (len(went) + len(came)) > len(by_id):
+            # Most traces came or went (a first call; a source that replaced them all):
+            # the totals made anew, each sorted once, cost less than moving value by value.
+            self._refill(by_id, counts)
+        else:
+            self._step(by_id, went, came)
+        self._counts, self._traces, self._held = counts, by_id, held
+
+    def _step(self, by_id: dict[int, Trace], went: list, came: list) -> None:
+        """Move the totals by the traces that went and came, (id, times) each."""
         # A trace with no spans has no bounds to tell its state by, and nothing to add.
         gone = [(trace.state, n) for i, n in went if (trace := self._traces[i]).spans]
         for state, n in gone:
@@ -216,7 +228,22 @@ class _Tally(Generic[Part]):
         for state, _n in gone:
             if state in self._parts and not self._states[state]:
                 del self._parts[state], self._states[state]
-        self._counts, self._traces, self._held = counts, by_id, held
+
+    def _refill(self, by_id: dict[int, Trace], counts: Counter[int] | None) -> None:
+        """Set the totals to those of these traces, each `counts` times (None: once)."""
+        parts: dict[tuple, Part] = {}
+        states: Counter[tuple] = Counter()
+        for i, n in (counts or dict.fromkeys(by_id, 1)).items():
+            trace = by_id[i]
+            if not trace.spans:
+                continue
+            part = parts.get(trace.state)
+            if part is None:
+                part = self._parts.get(trace.state)
+                parts[trace.state] = part if part is not None else self._part(trace)
+            states[trace.state] += n
+        self._fill([(parts[state], n) for state, n in states.items()])
+        self._parts, self._states = parts, states
 
 
 # Per (service, operation): span durations, self times, errors. Tuples of numbers and
@@ -247,6 +274,18 @@ def _move(ordered: SortedList, values: tuple[int, ...], n: int) -> None:
         else:
             for v in values:
                 ordered.remove(v)
+
+
+def _fill_ops(parts: list[tuple[_Ops, int]]) -> None:
+    grouped: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
+    for part, n in parts:
+        for key, d, s, e in part:
+            durations, selves, errors = grouped.setdefault(key, ([], [], [0]))
+            durations.extend(d * n)
+            selves.extend(s * n)
+            errors[0] += e * n
+    _OPS.clear()
+    _OPS.update((key, (SortedList(d), SortedList(s), e)) for key, (d, s, e) in grouped.items())
 
 
 def _add_ops(part: _Ops, n: int) -> None:
@@ -305,14 +344,16 @@ def _add_parts(parts: tuple[_Ops, _Calls], n: int) -> None:
     _add_calls(parts[1], n)
 
 
+def _fill_parts(parts: list[tuple[tuple[_Ops, _Calls], int]]) -> None:
+    _fill_ops([(ops, n) for (ops, _calls), n in parts])
+    _CALLS.clear()
+    for (_ops, calls), n in parts:
+        _add_calls(calls, n)
+
+
 # Both statistics of the traces shown, moved together: a cycle asks for both, of the same
 # traces, and tells the traces that came and went once.
-def _clear_parts() -> None:
-    _OPS.clear()
-    _CALLS.clear()
-
-
-_TALLY = _Tally(_parts, _add_parts, _clear_parts)
+_TALLY = _Tally(_parts, _add_parts, _fill_parts)
 
 
 def dependencies(traces: Iterable[Trace]) -> list[Edge]:
