@@ -141,14 +141,6 @@ def run_slices(stamps: Sequence[float], values: Sequence[float], limit: float) -
     return runs
 
 
-def segments(points: Sequence[Point], limit: float | None = None) -> list[list[Point]]:
-    """Split points into runs with no NaN/Inf and no step longer than `limit` (by default,
-    gap_limit of the points themselves)."""
-    stamps, values = [ts for ts, _ in points], [v for _, v in points]
-    limit = gap_limit_of(stamps) if limit is None else limit
-    return [list(points[run]) for run in run_slices(stamps, values, limit)]
-
-
 # The decimal text of every pixel move a chart up to 4,096 pixels wide can make: a list
 # lookup costs a third of str(), and path data is most of a chart's bytes. A negative
 # index counts from the end, where the negative numbers are.
