@@ -79,7 +79,7 @@ def test_a_minute_of_cycles_with_faults(tmp_path: Path) -> None:
     (logs / "app.log").write_text('{"level": "info", "msg": "hello"}\n')
     config = tmp_path / "sitegen.toml"
     config.write_text(
-        f'[site]\ninterval_seconds = 1\nworkers = 2\nmetrics_listen = ""\n'
+        f'[site]\ninterval_seconds = 1\nworkers = 3\nmetrics_listen = ""\n'
         f'[prometheus]\nurl = "{prom.url}"\ntimeout_seconds = 30\n'
         f'[[panels]]\ntitle = "r"\nquery = "sum(rate(http_requests_total[5m]))"\n'
         f'[logs]\npaths = ["{logs}/*.log"]\n'
