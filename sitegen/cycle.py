@@ -255,7 +255,9 @@ def _renderer(rt: Runtime) -> Render:
     """The pool's render, skipping the tasks whose inputs the last cycle already rendered."""
     # Rendering gets two intervals (at least a minute): past that a worker is stuck.
     limit = max(60.0, 2.0 * rt.cfg.site.interval_seconds)
-    return rt.reuse.cycle(lambda tasks, then=None: rt.pool.render(tasks, limit, then))
+    return rt.reuse.cycle(
+        lambda tasks, then=None, more=None: rt.pool.render(tasks, limit, then, more)
+    )
 
 
 def _trace_tasks(

@@ -270,6 +270,58 @@ def test_a_round_makes_pages_of_its_fragments_as_soon_as_they_are_rendered(tasks
     assert list(shared.pages) == [*fragments, *made, *rest]
 
 
+def test_more_is_made_here_first_and_queued_after_the_fragments_before_the_rest(tasks) -> None:
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()  # every batch is rendered here, in queue order: the order is known
+    first = [t for t in tasks if t.fragment or t.name.startswith("trace ")]
+    later = [t for t in tasks if t not in first]
+    fragments = [i for i, t in enumerate(first) if t.fragment]
+    items = [i for i, t in enumerate(first) if not t.fragment]
+    assert fragments and items and later
+    made: list[str] = []
+
+    def more() -> list[PageTask]:
+        made.append("more")
+        assert not shared.pages  # made before this process renders anything
+        return later
+
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        made.append("then")
+        return _assemble(pages)
+
+    batches = [[i] for i in (*fragments, *items)]
+    shared = _Round(executor, first, batches, 4, then, lambda more: [list(range(len(more)))],
+                    more)  # fmt: skip
+    assert shared.run(None) == []
+    assert made == ["more", "then"]
+    assert [t.path for t in shared.tasks[: len(tasks)]] == [t.path for t in (*first, *later)]
+    more_at = list(range(len(first), len(tasks)))
+    then_at = list(range(len(tasks), len(shared.tasks)))
+    # The fragments, so then is not held back; then's pages at once; more's before the
+    # first tasks still queued (trace pages: they wait, the summaries are the heavier).
+    assert list(shared.pages) == [*fragments, *then_at, *more_at, *items]
+
+
+def test_more_is_rendered_in_the_round_here_or_in_the_pool_and_counted_next_time(tasks) -> None:
+    first = [t for t in tasks if t.fragment or t.name.startswith("trace ")]
+    later = [t for t in tasks if t not in first]
+    want = [t.path for t in (*first, *later)]
+    here = RenderPool(0).render(first, then=_assemble, more=lambda: later)
+    assert [p.path for p in here[: len(tasks)]] == want
+    assert len(here) == len(tasks) + 1 + len([t for t in first if t.fragment]) // 2
+    with RenderPool(1, adaptive=False) as pool:
+        pool.warm_up()
+        for _ in range(2):  # blind, then with batches sized from the costs learned
+            pooled = pool.render(first, then=_assemble, more=lambda: later)
+            assert [p.path for p in pooled[: len(tasks)]] == want
+            assert [p.path for p in pooled[len(tasks) :]] == [p.path for p in here[len(tasks) :]]
+            assert pool._more_names == [t.name for t in later]
+    # A round with more is predicted with what its more made last time; one without is not.
+    pool = learned({"trace": 0.001, "panel": 0.001, "logs": 0.05, "index": 0.05})
+    pool._more_names = [t.name for t in later]
+    assert pool._predict(first, pool._more_names) > pool._predict(first) + 0.05
+
+
 def test_the_pool_renders_what_a_round_makes_of_its_fragments_in_the_same_round(tasks) -> None:
     got: list[list[str]] = []
 

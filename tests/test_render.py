@@ -364,9 +364,10 @@ def _rendering_site(reuse, snap, c):
     """Render a site through `reuse`; return its files and the names of the tasks rendered."""
     names: list[str] = []
 
-    def render(tasks, then=None):
+    def render(tasks, then=None, more=None):
         names.extend(t.name for t in tasks)
-        return render_here(tasks, then and (lambda fragments: noted(then(fragments))))
+        return render_here(tasks, then and (lambda fragments: noted(then(fragments))),
+                           more and (lambda: noted(more())))  # fmt: skip
 
     def noted(tasks):
         names.extend(t.name for t in tasks)
@@ -713,9 +714,11 @@ def test_the_metrics_pages_are_made_in_the_round_of_their_panels_and_kept_with_t
 
     rounds: list[list[str]] = []
 
-    def render(tasks, then=None):
+    def render(tasks, then=None, more=None):
         rounds.append([t.name for t in tasks])
-        return render_here(tasks, then and (lambda f: noted(then(f))))
+        return render_here(
+            tasks, then and (lambda f: noted(then(f))), more and (lambda: noted(more()))
+        )
 
     def noted(tasks):
         rounds[-1].extend(t.name for t in tasks)

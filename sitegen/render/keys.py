@@ -27,9 +27,10 @@ from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
-from sitegen.render.tasks import Common, PageTask, RenderedPage, Then, timeless
+from sitegen.render.tasks import Common, More, PageTask, RenderedPage, Then, timeless
 
-# Renders tasks, then (given `then`) the tasks it makes of their fragments, in one round.
+# Renders tasks, the tasks `more` makes meanwhile, then the tasks `then` makes of their
+# fragments, in one round (both optional).
 Render = Callable[..., list[RenderedPage]]
 _TIMELESS = operator.attrgetter("timeless")
 
@@ -159,12 +160,24 @@ class Reuse:
             self._key_of.update(zip(compress(ids, flags), compress(keys, flags), strict=True))
             return keys
 
-        def run(tasks: list[PageTask], then: Then | None = None) -> list[RenderedPage]:
+        def run(
+            tasks: list[PageTask], then: Then | None = None, more: More | None = None
+        ) -> list[RenderedPage]:
             keys = keys_of(tasks)
             found = list(map(self._last.get, keys))
             todo = [t for t, p in zip(tasks, found, strict=True) if p is None]
+            extra: list[bytes] = []  # the keys of more's tasks
+            extra_found: list[RenderedPage | None] = []
             made: list[bytes] = []  # the keys of then's tasks
             made_found: list[RenderedPage | None] = []
+
+            def new_more() -> list[PageTask]:
+                more_tasks = more()
+                more_keys = keys_of(more_tasks)
+                more_found = list(map(self._last.get, more_keys))
+                extra.extend(more_keys)
+                extra_found.extend(more_found)
+                return [t for t, p in zip(more_tasks, more_found, strict=True) if p is None]
 
             def follow(fresh: list[RenderedPage]) -> list[PageTask]:
                 # Every fragment in task order: the fresh ones (rendered now) and the kept.
@@ -178,18 +191,22 @@ class Reuse:
                 made_found.extend(more_found)
                 return [t for t, p in zip(more, more_found, strict=True) if p is None]
 
-            if then is None:
+            if more is not None and not todo:  # nothing renders meanwhile: made first
+                todo, more = new_more(), None
+            if more is not None:
+                rendered = render(todo, then=None if then is None else follow, more=new_more)
+            elif then is None:
                 rendered = render(todo) if todo else []
             elif todo:
                 rendered = render(todo, then=follow)
             else:  # every fragment kept: then's new tasks, if any, are the whole round
-                extra = follow([])
-                rendered = render(extra) if extra else []
+                last = follow([])
+                rendered = render(last) if last else []
             fresh = iter(rendered)
             # A page reused last cycle already says so.
             pages = [next(fresh) if p is None else p if p.record.reused else _reused(p)
-                     for p in (*found, *made_found)]  # fmt: skip
-            self._this.update(zip((*keys, *made), pages, strict=True))
+                     for p in (*found, *extra_found, *made_found)]  # fmt: skip
+            self._this.update(zip((*keys, *extra, *made), pages, strict=True))
             return pages
 
         return run

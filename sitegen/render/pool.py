@@ -20,6 +20,7 @@ from multiprocessing.connection import Connection
 
 from sitegen.render.environment import environment
 from sitegen.render.tasks import (
+    More,
     PageTask,
     RenderedPage,
     Then,
@@ -165,11 +166,12 @@ class _Round:
     def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
                  batches: list[list[int]], ahead: int, then: Then | None = None,
                  split: Callable[[Sequence[PageTask]], list[list[int]]] | None = None,
-                 ) -> None:  # fmt: skip
-        self.tasks = list(tasks)  # then's tasks are added
+                 more: More | None = None) -> None:  # fmt: skip
+        self.tasks = list(tasks)  # more's and then's tasks are added
         self._queue = deque(batches)
         self._ahead = ahead
         self._then = then
+        self._more = more  # made here first, while the workers start on the batches sent
         self._split = split or (lambda more: [list(range(len(more)))])
         self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
         self._left = len(self._fragments)  # fragments not rendered yet
@@ -221,15 +223,32 @@ class _Round:
         self._top_up()
 
     def _rendered(self, batch: list[int], pages: list[RenderedPage]) -> None:
-        """Count the fragments among the pages; after the last, then is due."""
+        """Count the fragments among the pages; after the last, then is due (once more's
+        tasks are queued: then's come after them)."""
         with self._changed:
             for i, page in zip(batch, pages, strict=True):
                 if i in self._fragments and self._fragments[i] is None:
                     self._fragments[i] = page
                     self._left -= 1
-            if self._then is not None and not self._left:
+            if self._then is not None and self._more is None and not self._left:
                 self._then_due = True
                 self._changed.notify_all()
+
+    def _make_more(self) -> None:
+        """Queue the tasks more makes after the batches holding fragments (then waits for
+        those), heaviest first, and send what the workers lack."""
+        more = self._more()
+        with self._lock:
+            base = len(self.tasks)
+            self.tasks.extend(more)
+            queue = list(self._queue)
+            holding = [k for k, b in enumerate(queue) if any(map(self._fragments.__contains__, b))]
+            at = holding[-1] + 1 if holding else 0
+            queue[at:at] = [[base + i for i in b] for b in self._split(more)]
+            self._queue = deque(queue)
+            self._more = None
+        self._rendered([], [])  # the fragments may all be back already
+        self._top_up()
 
     def _make_then(self) -> None:
         """Queue the tasks then makes of the fragments, first, and send what workers lack."""
@@ -259,6 +278,8 @@ class _Round:
         return lost
 
     def _render_here(self, deadline: float | None) -> None:
+        if self._more is not None:
+            self._make_more()
         while True:
             with self._changed:
                 while not self._queue and self._flying and not self._then_due:
@@ -296,6 +317,7 @@ class RenderPool:
         self._closed = False
         self._pids: list[int] = []
         self._seconds: dict[str, float] = {}  # CPU time a task of each kind took last time
+        self._more_names: list[str] = []  # the tasks the last round's more made
         self._start_seconds = START_SECONDS  # what starting the workers costs, once measured
         # The rate of the last rounds measured (CPU seconds of pages per second), oldest first:
         # in the pool, and here. Their ratio is the pool's speedup under the load of the time.
@@ -333,17 +355,27 @@ class RenderPool:
         return self._pids
 
     def render(
-        self, tasks: Sequence[PageTask], timeout: float | None = None, then: Then | None = None
+        self,
+        tasks: Sequence[PageTask],
+        timeout: float | None = None,
+        then: Then | None = None,
+        more: More | None = None,
     ) -> list[RenderedPage]:
         """Render every task, in the pool when that is predicted to pay, else in this process;
-        then the tasks `then` makes of the fragments among them, in the same round.
+        the tasks `more` makes, which this process makes while the workers start on the
+        first; then the tasks `then` makes of the fragments among the first, all in the
+        same round. The pages come in that order.
 
         Past `timeout` seconds the workers are taken to be stuck: they are killed, and
         TimeoutError raised for the cycle to report (the next round starts new workers).
         """
-        if self._in_parent(tasks):
+        # What more makes is not known before it runs: its tasks count as the last ones did.
+        coming = self._more_names if more is not None else []
+        if more is not None:
+            more = self._noting(more)
+        if self._in_parent(tasks, coming):
             started = time.perf_counter()
-            pages = render_all(tasks, then)
+            pages = render_all(tasks, then, more)
             self._measure(pages, time.perf_counter() - started, pooled=False)
             self._learn(pages)
             return pages
@@ -352,7 +384,7 @@ class RenderPool:
         started = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            done = self._share(tasks, then, deadline)
+            done = self._share(tasks, then, more, deadline)
         except TimeoutError:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
@@ -375,12 +407,13 @@ class RenderPool:
             self._rates[pooled].append(cpu / max(1e-6, seconds))
 
     def _share(
-        self, tasks: Sequence[PageTask], then: Then | None, deadline: float | None
-    ) -> _Round:
+        self, tasks: Sequence[PageTask], then: Then | None, more: More | None,
+        deadline: float | None,
+    ) -> _Round:  # fmt: skip
         """Render the round in the workers and here; a broken pool is started again once."""
         batches = self.batches(tasks, fragments_first=then is not None)
         done = _Round(self._executor, tasks, batches, AHEAD_PER_WORKER * self.workers, then,
-                      self.batches)  # fmt: skip
+                      self.batches, more)  # fmt: skip
         lost = done.run(deadline)
         if not (done.broken or lost):
             return done
@@ -398,18 +431,30 @@ class RenderPool:
                 raise BrokenProcessPool("the render pool broke twice in one round")
         return done
 
-    def _predict(self, tasks: Sequence[PageTask]) -> float:
-        """Return what the tasks should take one after another, 0 when nothing is known."""
-        costs = self._costs(tasks)
+    def _noting(self, more: More) -> More:
+        """Return `more`, noting the names of the tasks it makes: the next round's
+        prediction counts them before they are made."""
+
+        def noted() -> list[PageTask]:
+            made = more()
+            self._more_names = [t.name for t in made]
+            return made
+
+        return noted
+
+    def _predict(self, tasks: Sequence[PageTask], coming: Sequence[str] = ()) -> float:
+        """Return what the tasks, and those of the names `coming`, should take one after
+        another, 0 when nothing is known."""
+        costs = self._costs([*(t.name for t in tasks), *coming])
         return sum(costs) if costs else 0.0
 
-    def _costs(self, tasks: Sequence[PageTask]) -> list[float] | None:
-        """Return what each task should take, as its kind did last; a kind not seen yet, the
-        median kind's; None before anything is learned."""
+    def _costs(self, names: Sequence[str]) -> list[float] | None:
+        """Return what each task (by name) should take, as its kind did last; a kind not
+        seen yet, the median kind's; None before anything is learned."""
         if not self._seconds:
             return None
         usual = statistics.median(self._seconds.values())
-        return [self._seconds.get(_kind(t.name), usual) for t in tasks]
+        return [self._seconds.get(_kind(name), usual) for name in names]
 
     def rate(self, pooled: bool) -> float:
         """Return the median rate of the last rounds measured in the pool, or here; before
@@ -421,13 +466,14 @@ class RenderPool:
         """Return the pool's speedup over this process under the load of late."""
         return self.rate(True) / self.rate(False)
 
-    def _in_parent(self, tasks: Sequence[PageTask]) -> bool:
-        """Say whether the round is cheaper here than in the pool (starting it if need be)."""
+    def _in_parent(self, tasks: Sequence[PageTask], coming: Sequence[str] = ()) -> bool:
+        """Say whether the round (the tasks, and those of the names `coming`) is cheaper here
+        than in the pool (starting it if need be)."""
         if self.workers < 1 or self._closed:
             return True
         if not self.adaptive:
             return False
-        predicted = self._predict(tasks)
+        predicted = self._predict(tasks, coming)
         if not predicted:  # nothing learned: here if the pool is not running (this teaches)
             return self._executor is None
         # The trips of the batches sent ahead: filling the workers at the start, waiting for
@@ -466,7 +512,7 @@ class RenderPool:
         With nothing learned yet, tasks are taken to cost alike: batches of fewer and fewer
         tasks, in order.
         """
-        known = self._costs(tasks)
+        known = self._costs([t.name for t in tasks])
         costs = known or [1.0] * len(tasks)
         later = [fragments_first and not t.fragment for t in tasks]
         order = sorted(range(len(tasks)), key=lambda i: (later[i], -costs[i]))  # stable

@@ -18,7 +18,8 @@ from sitegen.render.tasks import (
     Common,
     PageTask,
     RenderedPage,
-    page_tasks,
+    item_tasks,
+    summary_tasks,
     with_still_copies,
 )
 
@@ -100,7 +101,13 @@ def pages_round(
     def metrics(panels: list[RenderedPage]) -> list[PageTask]:
         return with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
 
-    return render(with_still_copies(page_tasks(snap, common)), then=metrics)
+    # The pages of one item each go first: the workers start on them while this process
+    # sums the traces and lines up for the other pages.
+    return render(
+        item_tasks(snap, common),
+        then=metrics,
+        more=lambda: with_still_copies(summary_tasks(snap, common)),
+    )
 
 
 def reports_round(

@@ -148,12 +148,19 @@ def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
 # What a round makes of its fragments, all rendered and in task order: more tasks for the
 # same round (the metrics pages, packed from the panels).
 Then = Callable[[list[RenderedPage]], list[PageTask]]
+# What a round makes once under way: more tasks for the same round (pages, not fragments),
+# made in the main process while the first ones render in the workers.
+More = Callable[[], list[PageTask]]
 
 
-def render_all(tasks: Sequence[PageTask], then: Then | None = None) -> list[RenderedPage]:
-    """Render the tasks here, one after another, then the tasks `then` makes of their
-    fragments."""
+def render_all(
+    tasks: Sequence[PageTask], then: Then | None = None, more: More | None = None
+) -> list[RenderedPage]:
+    """Render the tasks here, one after another, then those `more` makes, then those `then`
+    makes of the fragments among the first."""
     pages = render_batch(tasks)
+    if more is not None:
+        pages += render_batch(more())
     if then is not None:
         pages += render_batch(then([p for p in pages if p.record.fragment]))
     return pages
@@ -302,6 +309,31 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
 
 def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks for every page drawn from the snapshot's data."""
+    return summary_tasks(snap, common) + item_tasks(snap, common)
+
+
+def item_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
+    """Return the tasks of the pages of one item each: a metrics panel (a fragment), a
+    trace. They are ready at once: what each shows is its item, kept from the last cycle."""
+    # Each panel alone, so its weight is known before panels are packed into pages.
+    panels = [
+        PageTask(
+            f"panel {n}",
+            f"metrics/panel-{n}",
+            "panel.html",
+            {"p": panel, "n": n, "now": snap.generated_at},
+            common,
+            fragment=True,
+        )
+        for n, panel in enumerate(snap.panels, 1)
+    ]
+    return panels + _TRACE_PAGES.each(newest_first(snap.traces), common)
+
+
+def summary_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
+    """Return the tasks of the pages that sum up all the data: the index, the traces index
+    and its older pages, the logs pages, the incidents. Their statistics and paging walk
+    every trace and line shown."""
     traces = newest_first(snap.traces)
     summaries = _SUMMARIES.each(traces)
     known_traces = frozenset(map(_TRACE_ID, snap.traces))
@@ -336,19 +368,6 @@ def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
     tasks += [PageTask(**page, common=common) for page in incident_pages(snap)]
-    # Each panel alone, so its weight is known before panels are packed into pages.
-    tasks += [
-        PageTask(
-            f"panel {n}",
-            f"metrics/panel-{n}",
-            "panel.html",
-            {"p": panel, "n": n, "now": snap.generated_at},
-            common,
-            fragment=True,
-        )
-        for n, panel in enumerate(snap.panels, 1)
-    ]
-    tasks += _TRACE_PAGES.each(traces, common)
     return tasks
 
 
