@@ -175,11 +175,9 @@ class _Round:
         self._split = split or (lambda more: [list(range(len(more)))])
         self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
         self._left = len(self._fragments)  # fragments not rendered yet
-        self._then_due = False  # every fragment is rendered: then is to be made, here
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch came back, or more queued
         self.pages: dict[int, RenderedPage] = {}
-        self._rendered([], [])  # a round without fragments makes its pages at once
         self.resume(executor, [])
 
     def resume(self, executor: ProcessPoolExecutor, lost: list[list[int]]) -> None:
@@ -223,41 +221,30 @@ class _Round:
         self._top_up()
 
     def _rendered(self, batch: list[int], pages: list[RenderedPage]) -> None:
-        """Count the fragments among the pages; after the last, then is due (once more's
-        tasks are queued: then's come after them)."""
-        with self._changed:
+        """Count the fragments among the pages."""
+        with self._lock:
             for i, page in zip(batch, pages, strict=True):
                 if i in self._fragments and self._fragments[i] is None:
                     self._fragments[i] = page
                     self._left -= 1
-            if self._then is not None and self._more is None and not self._left:
-                self._then_due = True
-                self._changed.notify_all()
 
-    def _make_more(self) -> None:
-        """Queue the tasks more makes after the batches holding fragments (then waits for
-        those), heaviest first, and send what the workers lack."""
-        more = self._more()
+    def _then_due(self) -> bool:
+        """Under the lock: say whether then is to be made now: every fragment is back, and
+        more's tasks are queued (then's come after them)."""
+        return self._then is not None and self._more is None and not self._left
+
+    def _queue_made(self, made: list[PageTask]) -> None:
+        """Queue tasks made during the round after the batches holding fragments (then
+        waits for those; once it is made, none is queued), heaviest first, and send what
+        the workers lack."""
         with self._lock:
             base = len(self.tasks)
-            self.tasks.extend(more)
+            self.tasks.extend(made)
             queue = list(self._queue)
             holding = [k for k, b in enumerate(queue) if any(map(self._fragments.__contains__, b))]
             at = holding[-1] + 1 if holding else 0
-            queue[at:at] = [[base + i for i in b] for b in self._split(more)]
+            queue[at:at] = [[base + i for i in b] for b in self._split(made)]
             self._queue = deque(queue)
-            self._more = None
-        self._rendered([], [])  # the fragments may all be back already
-        self._top_up()
-
-    def _make_then(self) -> None:
-        """Queue the tasks then makes of the fragments, first, and send what workers lack."""
-        then, self._then = self._then, None
-        more = then(list(self._fragments.values()))
-        with self._lock:
-            base = len(self.tasks)
-            self.tasks.extend(more)
-            self._queue.extendleft([base + i for i in b] for b in reversed(self._split(more)))
         self._top_up()
 
     def run(self, deadline: float | None) -> list[list[int]]:
@@ -279,20 +266,23 @@ class _Round:
 
     def _render_here(self, deadline: float | None) -> None:
         if self._more is not None:
-            self._make_more()
+            self._queue_made(self._more())
+            self._more = None  # only this thread asks _then_due
         while True:
+            then = None
             with self._changed:
-                while not self._queue and self._flying and not self._then_due:
+                while not self._queue and self._flying and not self._then_due():
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
                     if not self._changed.wait(left):
                         raise TimeoutError
-                due, self._then_due = self._then_due, False
-                if not due:
-                    if not self._queue:
-                        break  # none queued, none out: every batch is back
+                if self._then_due():  # taken under the lock: made once
+                    then, self._then = self._then, None
+                elif not self._queue:
+                    break  # none queued, none out: every batch is back
+                else:
                     batch = self._queue.popleft()
-            if due:
-                self._make_then()
+            if then is not None:
+                self._queue_made(then(list(self._fragments.values())))
                 continue
             pages = render_batch([self.tasks[i] for i in batch])
             self.pages.update(zip(batch, pages, strict=True))
