@@ -163,38 +163,33 @@ class Reuse:
         def run(
             tasks: list[PageTask], then: Then | None = None, more: More | None = None
         ) -> list[RenderedPage]:
-            keys = keys_of(tasks)
-            found = list(map(self._last.get, keys))
-            todo = [t for t, p in zip(tasks, found, strict=True) if p is None]
-            extra: list[bytes] = []  # the keys of more's tasks
-            extra_found: list[RenderedPage | None] = []
-            made: list[bytes] = []  # the keys of then's tasks
-            made_found: list[RenderedPage | None] = []
+            keys: list[bytes] = []  # of the tasks, then more's, then then's
+            found: list[RenderedPage | None] = []  # the page of each key last cycle, or None
 
-            def new_more() -> list[PageTask]:
-                more_tasks = more()
-                more_keys = keys_of(more_tasks)
-                more_found = list(map(self._last.get, more_keys))
-                extra.extend(more_keys)
-                extra_found.extend(more_found)
-                return [t for t, p in zip(more_tasks, more_found, strict=True) if p is None]
+            def new(made: list[PageTask]) -> list[PageTask]:
+                """Key tasks made for the round; return those with no page of the last cycle."""
+                made_keys = keys_of(made)
+                made_found = list(map(self._last.get, made_keys))
+                keys.extend(made_keys)
+                found.extend(made_found)
+                return [t for t, p in zip(made, made_found, strict=True) if p is None]
+
+            todo = new(tasks)
+            first = found[: len(tasks)]
 
             def follow(fresh: list[RenderedPage]) -> list[PageTask]:
                 # Every fragment in task order: the fresh ones (rendered now) and the kept.
-                new = iter(fresh)
-                fragments = [next(new) if p is None else p
-                             for t, p in zip(tasks, found, strict=True) if t.fragment]  # fmt: skip
-                more = then(fragments)
-                more_keys = keys_of(more)
-                more_found = list(map(self._last.get, more_keys))
-                made.extend(more_keys)
-                made_found.extend(more_found)
-                return [t for t, p in zip(more, more_found, strict=True) if p is None]
+                rendered = iter(fresh)
+                fragments = [next(rendered) if p is None else p
+                             for t, p in zip(tasks, first, strict=True) if t.fragment]  # fmt: skip
+                return new(then(fragments))
 
             if more is not None and not todo:  # nothing renders meanwhile: made first
-                todo, more = new_more(), None
+                todo, more = new(more()), None
             if more is not None:
-                rendered = render(todo, then=None if then is None else follow, more=new_more)
+                make = more  # the round calls this once under way
+                rendered = render(todo, then=None if then is None else follow,
+                                  more=lambda: new(make()))  # fmt: skip
             elif then is None:
                 rendered = render(todo) if todo else []
             elif todo:
@@ -205,8 +200,8 @@ class Reuse:
             fresh = iter(rendered)
             # A page reused last cycle already says so.
             pages = [next(fresh) if p is None else p if p.record.reused else _reused(p)
-                     for p in (*found, *extra_found, *made_found)]  # fmt: skip
-            self._this.update(zip((*keys, *extra, *made), pages, strict=True))
+                     for p in found]  # fmt: skip
+            self._this.update(zip(keys, pages, strict=True))
             return pages
 
         return run
