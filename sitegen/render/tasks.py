@@ -158,11 +158,10 @@ def render_all(
 ) -> list[RenderedPage]:
     """Render the tasks here, one after another, then those `more` makes, then those `then`
     makes of the fragments among the first."""
-    pages = render_batch(tasks)
-    if more is not None:
-        pages += render_batch(more())
+    first = render_batch(tasks)
+    pages = first + (render_batch(more()) if more is not None else [])
     if then is not None:
-        pages += render_batch(then([p for p in pages if p.record.fragment]))
+        pages += render_batch(then([p for p in first if p.record.fragment]))
     return pages
 
 
