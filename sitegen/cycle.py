@@ -6,6 +6,7 @@ returns plain data.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -255,9 +256,7 @@ def _renderer(rt: Runtime) -> Render:
     """The pool's render, skipping the tasks whose inputs the last cycle already rendered."""
     # Rendering gets two intervals (at least a minute): past that a worker is stuck.
     limit = max(60.0, 2.0 * rt.cfg.site.interval_seconds)
-    return rt.reuse.cycle(
-        lambda tasks, then=None, more=None: rt.pool.render(tasks, limit, then, more)
-    )
+    return rt.reuse.cycle(functools.partial(rt.pool.render, timeout=limit))
 
 
 def _trace_tasks(
