@@ -229,6 +229,7 @@ def test_the_concurrency_page_counts_the_main_process_among_the_renderers(tasks)
                 if t.name == "concurrency")  # fmt: skip
     html = render_page(page).body.decode()
     assert "in a pool of 2 worker processes and the main process" in html
+    assert "sitegen pool --workers 3" in html  # as site.workers counts: the main process too
     assert f"<td>pid {os.getpid()} (main)</td>" in html
     assert all(f"<td>pid {pid}</td>" in html for pid in pids)
     # A round rendered here alone says so (base.html's own "here" once hid this flag).
