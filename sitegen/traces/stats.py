@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from operator import attrgetter
 from typing import Generic, TypeVar
 
@@ -201,8 +202,9 @@ class _Tally(Generic[Part]):
             last = self._counts if self._counts is not None else dict.fromkeys(self._traces, 1)
             went, came = list(last.items() - now.items()), list(now.items() - last.items())
         if 2 * (len(went) + len(came)) > len(by_id):
-            # Most traces came or went (a first call; a source that replaced them all):
-            # the totals made anew, each sorted once, cost less than moving value by value.
+            # The traces that came and went outnumber half of those shown (a first call, a
+            # source that replaced them all): the totals made anew, each operation's values
+            # sorted once, cost less than moving them value by value.
             self._refill(by_id, counts)
         else:
             self._step(by_id, went, came)
@@ -219,9 +221,7 @@ class _Tally(Generic[Part]):
             trace = by_id[i]
             if not trace.spans:
                 continue
-            part = self._parts.get(trace.state)
-            if part is None:
-                part = self._parts[trace.state] = self._part(trace)
+            part = self._parts[trace.state] = self._part_of(trace, self._parts)
             self._add(part, n)
             self._states[trace.state] += n
         # Only the traces of this call are kept, so memory follows the site, not its past.
@@ -233,17 +233,24 @@ class _Tally(Generic[Part]):
         """Set the totals to those of these traces, each `counts` times (None: once)."""
         parts: dict[tuple, Part] = {}
         states: Counter[tuple] = Counter()
-        for i, n in (counts or dict.fromkeys(by_id, 1)).items():
-            trace = by_id[i]
+        shown = (
+            zip(by_id.values(), repeat(1))
+            if counts is None
+            else ((by_id[i], n) for i, n in counts.items())
+        )
+        for trace, n in shown:
             if not trace.spans:
                 continue
-            part = parts.get(trace.state)
-            if part is None:
-                part = self._parts.get(trace.state)
-                parts[trace.state] = part if part is not None else self._part(trace)
+            if trace.state not in parts:
+                parts[trace.state] = self._part_of(trace, self._parts)
             states[trace.state] += n
         self._fill([(parts[state], n) for state, n in states.items()])
         self._parts, self._states = parts, states
+
+    def _part_of(self, trace: Trace, kept: dict[tuple, Part]) -> Part:
+        """Return a trace's part: the one kept for its state, else derived."""
+        part = kept.get(trace.state)
+        return part if part is not None else self._part(trace)
 
 
 # Per (service, operation): span durations, self times, errors. Tuples of numbers and
