@@ -309,6 +309,9 @@ def test_per_trace_derives_for_new_states_and_looks_up_only_new_objects_by_state
     grown = LookedUp(a.trace_id, (*a.spans, late))  # a new state: derived anew
     assert per.each([grown, b])[0] == {"id": a.trace_id}
     assert derived == [a.trace_id, b.trace_id, a.trace_id]
+    per.each([b, b])  # grown went (b shown twice): what was derived for it is let go
+    assert per.each([grown])[0] == {"id": a.trace_id}
+    assert derived == [a.trace_id, b.trace_id, a.trace_id, a.trace_id]
 
 
 def test_the_statistics_tell_the_traces_that_stay_by_identity_not_state() -> None:

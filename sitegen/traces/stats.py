@@ -127,20 +127,25 @@ class PerTrace(Generic[Derived]):
         ids = list(map(id, held))
         out: list = list(map(self._kept.get, ids))
         new = [k for k, value in enumerate(out) if value is None]
-        if new:
-            # Traces rebuilt since the last call with the same state (a source that made
-            # them anew) get what was derived for the one they replace.
-            gone = self._traces.keys() - set(ids) if self._by_state else ()
-            by_state = {self._traces[i].state: self._kept[i] for i in gone}
-            for k in new:
-                trace = held[k]
-                value = by_state.get(trace.state)
-                if value is None:
-                    value = by_state[trace.state] = self._derive(trace)
-                out[k] = value
-        # Only this call's are kept, so memory follows the site, not its past.
-        self._traces = dict(zip(ids, held, strict=True))
-        self._kept = dict(zip(ids, out, strict=True))
+        shown = set(ids)
+        if not new and len(shown) == len(self._traces):
+            return out  # the same traces: nothing came or went
+        # Only this call's are kept, so memory follows the site, not its past. The two maps
+        # are changed in place, not made anew: a long run's collector froze them, and ten
+        # thousand entries made anew each cycle were walked by its next pass.
+        gone = self._traces.keys() - shown
+        # Traces rebuilt since the last call with the same state (a source that made them
+        # anew) get what was derived for the one they replace.
+        by_state = {self._traces[i].state: self._kept[i] for i in gone} if self._by_state else {}
+        for k in new:
+            trace = held[k]
+            value = by_state.get(trace.state)
+            if value is None:
+                value = by_state[trace.state] = self._derive(trace)
+            out[k] = value
+            self._traces[ids[k]], self._kept[ids[k]] = trace, value
+        for i in gone:
+            del self._traces[i], self._kept[i]
         return out
 
 
