@@ -124,7 +124,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument(
-        "--workers", type=int, default=0, help="render processes, this one included (0: a CPU each)"
+        "--workers",
+        type=int,
+        default=0,
+        help="render processes, this one included (0: a CPU each); always one worker at least",
     )
     ap.add_argument("--small", action="store_true", help="a tenth of the workload (quick check)")
     ap.add_argument(
@@ -218,11 +221,11 @@ def main() -> None:
     cpus = os.cpu_count() or 1
     with RenderPool(workers) as pool, RenderPool(0) as inline, tempfile.TemporaryDirectory() as d:
         pool.warm_up()  # start the workers before timing
-        for _ in range(args.runs):
+        for run in range(args.runs):
             # Each render of its own snapshot, as a first render: a process keeps what it made
             # of the objects it saw (a log line's markup, a point's JSON) while they are shown,
-            # and the same objects again would be a second cycle with nothing new.
-            seq_snap, snap = snapshot(w), snapshot(w)
+            # and of traces by their state (ids, spans), so each gets traces no render had.
+            seq_snap, snap = (snapshot(w, first_trace=(2 * run + k) * w.traces) for k in (0, 1))
             gc.collect()  # the last run's snapshots, gone: not a collection inside a render
             t_opt, assets = timed(build_assets)
             common = _common(snap, assets.css_href)
