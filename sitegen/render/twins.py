@@ -89,7 +89,7 @@ def snapshot_json(snap: Snapshot) -> bytes:
     }
     panels = ",".join(_panel_json(p, snap.generated_at) for p in snap.panels)
     counts = _compact({"traces": len(snap.traces), "logs": len(snap.logs)})
-    return f'{_compact(head)[:-1]},"panels":[{panels}],{counts[1:]}'.encode()
+    return f"{_with_raw(head, 'panels', f'[{panels}]')[:-1]},{counts[1:]}".encode()
 
 
 def _without_markup(text: str) -> str:
