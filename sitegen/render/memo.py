@@ -41,10 +41,11 @@ class CycleMemo(Generic[Item, Derived]):
         unknown: list[int] = []  # the places of the items to derive
         for item in held:
             key = id(item)
+            # An id found names its item: both maps hold their items, so no id of theirs recurs.
             known = this.get(key)
-            if known is None or known[0] is not item:
+            if known is None:
                 known = last.get(key)
-                if known is None or known[0] is not item:
+                if known is None:
                     unknown.append(len(out))
                     out.append(None)
                     continue
