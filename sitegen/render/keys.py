@@ -187,9 +187,8 @@ class Reuse:
             if more is not None and not todo:  # nothing renders meanwhile: made first
                 todo, more = new(more()), None
             if more is not None:
-                make = more  # the round calls this once under way
                 rendered = render(todo, then=None if then is None else follow,
-                                  more=lambda: new(make()))  # fmt: skip
+                                  more=lambda: new(more()))  # fmt: skip
             elif then is None:
                 rendered = render(todo) if todo else []
             elif todo:
