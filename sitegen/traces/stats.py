@@ -272,8 +272,12 @@ def _part(trace: Trace) -> _Ops:
     part: dict[tuple[str, str], tuple[list[int], list[int], list[int]]] = {}
     for span in trace.spans:
         durations, selves, errors = part.setdefault((span.service, span.name), ([], [], []))
-        durations.append(span.duration_ns)
-        selves.append(self_time(span, children.get(span.span_id, [])))
+        duration = span.duration_ns
+        durations.append(duration)
+        kids = children.get(span.span_id)
+        # A leaf's own time is all its time: most spans are leaves, and a call with a sort of
+        # no children was half of a part's cost.
+        selves.append(self_time(span, kids) if kids else duration)
         errors.append(span.status == "error")
     return tuple((key, tuple(d), tuple(s), sum(e)) for key, (d, s, e) in part.items())
 
