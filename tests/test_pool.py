@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import signal
+import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -19,6 +20,7 @@ from sitegen.render.pool import (
     MEASURE_SECONDS,
     MIN_BATCH_SECONDS,
     PROBE_EVERY,
+    SHARED_SWITCH_SECONDS,
     WORKER_GC_YOUNG,
     RenderPool,
     _context,
@@ -321,6 +323,22 @@ def test_more_is_rendered_in_the_round_here_or_in_the_pool_and_counted_next_time
     pool = learned({"trace": 0.001, "panel": 0.001, "logs": 0.05, "index": 0.05})
     pool._more_names = [t.name for t in later]
     assert pool._predict(first, pool._more_names) > pool._predict(first) + 0.05
+
+
+def test_a_shared_round_hands_the_interpreter_lock_on_often_and_then_as_before(tasks) -> None:
+    seen: list[float] = []
+
+    def more() -> list[PageTask]:
+        seen.append(sys.getswitchinterval())  # made here while the worker renders
+        return []
+
+    before = sys.getswitchinterval()
+    with RenderPool(1, adaptive=False) as pool:
+        pool.render(tasks[:4], more=more)
+    assert seen == [SHARED_SWITCH_SECONDS] and before > SHARED_SWITCH_SECONDS
+    assert sys.getswitchinterval() == before
+    RenderPool(0).render(tasks[:4], more=more)  # all here: no thread to hand the lock to
+    assert seen[-1] == before
 
 
 def test_the_pool_renders_what_a_round_makes_of_its_fragments_in_the_same_round(tasks) -> None:

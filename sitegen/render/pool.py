@@ -10,10 +10,11 @@ import multiprocessing
 import os
 import signal
 import statistics
+import sys
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
@@ -60,6 +61,9 @@ START_SECONDS = 0.9
 WARM_UP_SECONDS = 120.0
 CLOSE_SECONDS = 3.0
 KILL_SECONDS = 5.0
+# The interpreter's switch interval while a round is shared, in seconds (CPython's is 5 ms):
+# the worker started on the reference render 20 ms sooner (see _switching).
+SHARED_SWITCH_SECONDS = 0.0005
 # Objects a worker makes between two collections of its young generation (CPython's is 700).
 WORKER_GC_YOUNG = 20_000
 
@@ -72,6 +76,20 @@ def _kind(name: str) -> str:
 def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
     """Return a run's positions before `cut`, and the others."""
     return [i for i in run if i < cut], [i for i in run if i >= cut]
+
+
+@contextlib.contextmanager
+def _switching(seconds: float) -> Iterator[None]:
+    """Within the block, hand the interpreter lock to a waiting thread every `seconds`."""
+    # While a round is shared, this thread renders flat out, and the executor's threads feed
+    # the workers: each pickled batch, pipe write and result waited its turn at the lock for
+    # up to the interval, several turns a batch, while a worker had nothing to do.
+    before = sys.getswitchinterval()
+    sys.setswitchinterval(seconds)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(before)
 
 
 def worker_count(configured: int) -> int:
@@ -374,7 +392,8 @@ class RenderPool:
         started = time.perf_counter()
         deadline = None if timeout is None else time.monotonic() + timeout
         try:
-            done = self._share(tasks, then, more, deadline)
+            with _switching(SHARED_SWITCH_SECONDS):
+                done = self._share(tasks, then, more, deadline)
         except TimeoutError:
             logger.warning("render pool stuck; restarting it", extra={"fields": {}})
             self._restart()
