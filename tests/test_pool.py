@@ -20,6 +20,7 @@ from sitegen.render.pool import (
     MEASURE_SECONDS,
     MIN_BATCH_SECONDS,
     PROBE_EVERY,
+    PROBE_EVERY_MAX,
     SHARED_SWITCH_SECONDS,
     WORKER_GC_YOUNG,
     RenderPool,
@@ -129,6 +130,30 @@ def test_on_a_busy_machine_the_pool_is_tried_again_only_now_and_then(tasks) -> N
     assert all(choices[i] is False for i in range(PROBE_EVERY - 1, len(choices), PROBE_EVERY))
     # In the median over those rounds, one process: never slower than rendering here alone.
     assert sorted(choices)[len(choices) // 2] is True
+
+
+def test_probes_that_find_the_pool_slower_come_less_often_until_one_finds_it_faster(tasks):
+    costs = {"trace": 0.02, "logs": 0.05, "panel": 0.02}
+    pool = learned(costs, (0.9, 0.7, 0.95, 0.8, 0.85), (1.0,))
+
+    def rounds_to_probe(rate: float | None) -> int:
+        """Rounds until the next probe, which then measures `rate`."""
+        for n in range(1, 100):
+            if not pool._in_parent(tasks):
+                pool._probed(rate)
+                return n
+        raise AssertionError("never probed")
+
+    # A lasting load: each probe measures the pool slower, the next comes twice as late.
+    waits = [rounds_to_probe(0.8) for _ in range(5)]
+    assert waits == [PROBE_EVERY, 2 * PROBE_EVERY, 4 * PROBE_EVERY, PROBE_EVERY_MAX,
+                     PROBE_EVERY_MAX]  # fmt: skip
+    # The load passed: the probe measures the pool twice as fast; the next comes as soon as ever.
+    assert rounds_to_probe(2.0) == PROBE_EVERY_MAX
+    assert [rounds_to_probe(0.8) for _ in range(2)] == [PROBE_EVERY, 2 * PROBE_EVERY]
+    # A probe too short to measure leaves the wait as it was.
+    assert rounds_to_probe(None) == 4 * PROBE_EVERY
+    assert rounds_to_probe(0.8) == 4 * PROBE_EVERY
 
 
 def test_the_configured_render_processes_count_this_one(tasks, monkeypatch) -> None:

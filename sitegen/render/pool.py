@@ -51,8 +51,11 @@ MEASURE_SECONDS = 0.1
 # that costs the round trips when it falls wrong.
 MARGIN = 0.1
 # Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
-# tried again: a speedup measured on a busy machine is not kept for ever.
+# tried again: a speedup measured on a busy machine is not kept for ever. Each probe that
+# finds the pool slower still doubles the wait, up to PROBE_EVERY_MAX rounds: under a load
+# that lasts, a probe costs its round a fraction, and one in four made the median round slower.
 PROBE_EVERY = 4
+PROBE_EVERY_MAX = 16
 # What a batch's trip to a worker and back costs: pickling both ways, waking the worker.
 ROUND_TRIP_SECONDS = 0.004
 # What starting the workers costs until it is measured (forkserver, imports, templates).
@@ -90,6 +93,12 @@ def _switching(seconds: float) -> Iterator[None]:
         yield
     finally:
         sys.setswitchinterval(before)
+
+
+def _pays(here: float, overhead: float, speedup: float) -> bool:
+    """Say whether a round that takes `here` seconds in this process is worth the pool's
+    `overhead` at `speedup`, by more than the MARGIN."""
+    return here * (1.0 - 1.0 / max(1.0, speedup)) > overhead + MARGIN * here
 
 
 def worker_count(configured: int) -> int:
@@ -333,6 +342,8 @@ class RenderPool:
             pooled: deque(maxlen=RATE_WINDOW) for pooled in (True, False)
         }
         self._since_probe = 0  # rounds rendered here that the pool would pay for at full speed
+        self._probe_every = PROBE_EVERY
+        self._probe: tuple[float, float] | None = None  # a probe's (here, overhead), till measured
         # Workers read the lifeline; this process holds its only write end, so its death
         # (however it dies) ends them.
         self._lifeline: tuple[Connection, Connection] | None = None
@@ -400,11 +411,12 @@ class RenderPool:
             raise TimeoutError(f"rendering took longer than {timeout:g}s") from None
         ordered = [done.pages[i] for i in range(len(done.tasks))]
         if not blind:
-            self._measure(ordered, time.perf_counter() - started, pooled=True)
+            rate = self._measure(ordered, time.perf_counter() - started, pooled=True)
+            self._probed(rate)
         self._learn(ordered)
         return ordered
 
-    def _measure(self, pages: list[RenderedPage], seconds: float, pooled: bool) -> None:
+    def _measure(self, pages: list[RenderedPage], seconds: float, pooled: bool) -> float | None:
         """Note how fast a round went: the CPU time of its pages per second of the round.
 
         CPU time is what the pages cost whatever the load; per second of the round, it says
@@ -412,8 +424,23 @@ class RenderPool:
         the workers and this process got, less what sending and collecting cost.
         """
         cpu = sum(p.record.cpu_ns for p in pages) / 1e9
-        if cpu >= MEASURE_SECONDS:
-            self._rates[pooled].append(cpu / max(1e-6, seconds))
+        if cpu < MEASURE_SECONDS:
+            return None
+        self._rates[pooled].append(cpu / max(1e-6, seconds))
+        return self._rates[pooled][-1]
+
+    def _probed(self, rate: float | None) -> None:
+        """Set when the next probe comes from what this round, if it was one, measured."""
+        probe, self._probe = self._probe, None
+        if probe is None or rate is None:
+            return
+        here, overhead = probe
+        # Judged by its own rate, not the median: the first probe after the load passed
+        # brings the next one as soon as ever.
+        if _pays(here, overhead, rate / self.rate(False)):
+            self._probe_every = PROBE_EVERY
+        else:
+            self._probe_every = min(PROBE_EVERY_MAX, 2 * self._probe_every)
 
     def _share(
         self, tasks: Sequence[PageTask], then: Then | None, more: More | None,
@@ -492,15 +519,17 @@ class RenderPool:
         if self._executor is None:
             overhead += self._start_seconds
         here = predicted / self.rate(False)  # what the round should take in this process
-        if here * (1.0 - 1.0 / max(1.0, self.speedup())) > overhead + MARGIN * here:
+        if _pays(here, overhead, self.speedup()):
             return False
         # The speedup was measured under some load, which passes: a round the pool would pay
         # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
-        # measure again (this process renders its share too, so a probe costs little).
-        if here * (1.0 - 1.0 / (self.workers + 1)) > overhead + MARGIN * here:
+        # measure again (this process renders its share too, so a probe costs little; fewer
+        # while probes find it slower, see PROBE_EVERY_MAX).
+        if _pays(here, overhead, self.workers + 1):
             self._since_probe += 1
-            if self._since_probe >= PROBE_EVERY:
+            if self._since_probe >= self._probe_every:
                 self._since_probe = 0
+                self._probe = (here, overhead)
                 return False
         return True
 
