@@ -20,7 +20,7 @@ from sitegen.charts import (
     sparkline,
     waterfall,
 )
-from sitegen.charts.axes import unit_ticks
+from sitegen.charts.axes import time_ticks, unit_ticks
 from sitegen.charts.heatmap import buckets
 from sitegen.charts.line import BOTTOM, TOP
 from sitegen.model import Series, Span, TaskRecord, Trace, labels_of
@@ -433,6 +433,18 @@ def test_a_duration_axis_past_weeks_ticks_at_whole_weeks_and_any_value_finishes(
     series = [Series((), ((T0, 0.0), (T0 + 30, 1e20)))]
     svg = str(line_chart("durations", series, "seconds", t0=T0, t1=T0 + 60))
     assert 3 <= len([1 for _, label in tick_labels(svg) if label.endswith(" s")]) <= 6
+
+
+def test_a_time_axis_of_the_longest_range_ticks_at_whole_weeks_as_few_as_asked() -> None:
+    week, start = 604_800, 1_700_000_000
+    first = math.ceil(start / week) * week
+    assert [t for t, _ in time_ticks(start, start + 3 * week, 4)] == [
+        first + k * week for k in range(3)
+    ]
+    # 90 days, the longest range a panel may have: a tick a week made 13 labels where 4 fit.
+    ticks = time_ticks(start, start + 90 * 86400, 4)
+    assert 2 <= len(ticks) <= 5 and all(t % week == 0 for t, _ in ticks)
+    assert all(re.fullmatch(r"\d\d-\d\d \d\d:\d\d", label) for _, label in ticks)
 
 
 @pytest.mark.parametrize("total_ms", [15, 14.99, 15.01, 1000, 7])

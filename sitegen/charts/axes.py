@@ -71,7 +71,9 @@ def unit_ticks(lo: float, hi: float, unit: str, count: int = 5) -> list[float]:
 def time_ticks(t0: float, t1: float, count: int = 5) -> list[tuple[float, str]]:
     """Return (timestamp, UTC label) ticks at round times between t0 and t1."""
     span = max(1.0, t1 - t0)
-    step = next((s for s in _TIME_STEPS if span / s <= count), _TIME_STEPS[-1])
+    # Past `count` weeks, whole weeks 1-2-5 of them, as duration_step: a week a tick put 13
+    # overlapping labels on the axis of a 90-day range.
+    step = next((s for s in _TIME_STEPS if span / s <= count), None) or duration_step(span, count)
     fmt = "%m-%d %H:%M" if span > 86400 else ("%H:%M:%S" if step < 60 else "%H:%M")
     first = math.ceil(t0 / step) * step
     ticks = []
