@@ -2,7 +2,8 @@
 
 Samples, every few seconds, the CPU time of the process and its workers, the main process's
 RSS, and the cycles finished (counted from sitegen's own log); prints every minute from the
-first finished cycle on, then the first and the last side by side. Uses only the command line
+first finished cycle on, the trend of the second half (whether the cost still grows once
+the site is full), then the first and the last side by side. Uses only the command line
 and psutil, so it measures any checkout.
 """
 
@@ -13,6 +14,7 @@ import contextlib
 import math
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -115,6 +117,15 @@ def main(argv: list[str]) -> None:
             f"  minute {minute + 1:3d}: {cycles:4d} cycles, CPU {cpu * 1000:6.0f} ms/cycle "
             f"({main:4.0%} in the main process), main RSS {rss / 2**20:6.1f} MiB"
         )
+    # Whether the cost still grows once the site is full (the charts hold their points and
+    # the logs tail its lines by minute 4 of a fresh state): the trend of the second half.
+    minutes = range(math.ceil((end - begin) / 120), math.floor((end - begin) / 60))
+    if len(minutes) >= 2:
+        ends = [_window(samples, begin + m * 60.0, begin + m * 60.0 + 60.0) for m in minutes]
+        cpu = statistics.linear_regression(list(minutes), [e[0] for e in ends]).slope
+        rss = statistics.linear_regression(list(minutes), [e[2] for e in ends]).slope
+        print(f"  trend over minutes {minutes[0] + 1}-{minutes[-1] + 1}: CPU {cpu * 1000:+.2f} "
+              f"ms/cycle a minute, main RSS {rss / 2**20:+.2f} MiB a minute")  # fmt: skip
     for name, (cpu, cycles, rss, _main) in (("first minute", first), ("last minute ", last)):
         print(
             f"  {name}: {cycles:4d} cycles, CPU {cpu * 1000:6.0f} ms/cycle, "
