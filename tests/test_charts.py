@@ -442,6 +442,8 @@ def test_a_time_axis_of_the_longest_range_ticks_at_whole_weeks_as_few_as_asked()
         first + k * week for k in range(3)
     ]
     # 90 days, the longest range a panel may have: a tick a week made 13 labels where 4 fit.
+    # Just past as many weeks as ticks: two weeks a tick.
+    assert {t % (2 * week) for t, _ in time_ticks(start, start + 4 * week + 1, 4)} == {0}
     ticks = time_ticks(start, start + 90 * 86400, 4)
     assert 2 <= len(ticks) <= 5 and all(t % week == 0 for t, _ in ticks)
     assert all(re.fullmatch(r"\d\d-\d\d \d\d:\d\d", label) for _, label in ticks)

@@ -150,10 +150,17 @@ def test_probes_that_find_the_pool_slower_come_less_often_until_one_finds_it_fas
                      PROBE_EVERY_MAX]  # fmt: skip
     # The load passed: the probe measures the pool twice as fast; the next comes as soon as ever.
     assert rounds_to_probe(2.0) == PROBE_EVERY_MAX
-    assert [rounds_to_probe(0.8) for _ in range(2)] == [PROBE_EVERY, 2 * PROBE_EVERY]
-    # A probe too short to measure leaves the wait as it was.
-    assert rounds_to_probe(None) == 4 * PROBE_EVERY
-    assert rounds_to_probe(0.8) == 4 * PROBE_EVERY
+    assert rounds_to_probe(0.8) == PROBE_EVERY
+    # A probe too short to measure leaves the wait as it was (below the most, to tell).
+    assert rounds_to_probe(None) == 2 * PROBE_EVERY
+    assert rounds_to_probe(0.8) == 2 * PROBE_EVERY
+    # A probe whose round failed (nothing measured) judges no later round.
+    while pool._in_parent(tasks):
+        pass
+    assert pool._probe is not None
+    assert pool._in_parent(tasks) and pool._probe is None
+    pool._probed(0.1)
+    assert rounds_to_probe(0.8) == PROBE_EVERY_MAX - 1
 
 
 def test_the_configured_render_processes_count_this_one(tasks, monkeypatch) -> None:

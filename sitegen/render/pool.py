@@ -52,8 +52,8 @@ MEASURE_SECONDS = 0.1
 MARGIN = 0.1
 # Rounds rendered here, that the pool would pay for at its full speedup, before the pool is
 # tried again: a speedup measured on a busy machine is not kept for ever. Each probe that
-# finds the pool slower still doubles the wait, up to PROBE_EVERY_MAX rounds: under a load
-# that lasts, a probe costs its round a fraction, and one in four made the median round slower.
+# finds the pool not worth its trips doubles the wait, up to PROBE_EVERY_MAX rounds: under a
+# load that lasts, a probe costs its round a fraction, and one in four made the median slower.
 PROBE_EVERY = 4
 PROBE_EVERY_MAX = 16
 # What a batch's trip to a worker and back costs: pickling both ways, waking the worker.
@@ -505,6 +505,7 @@ class RenderPool:
     def _in_parent(self, tasks: Sequence[PageTask], coming: Sequence[str] = ()) -> bool:
         """Say whether the round (the tasks, and those of the names `coming`) is cheaper here
         than in the pool (starting it if need be)."""
+        self._probe = None  # only the round that is sent to probe carries one
         if self.workers < 1 or self._closed:
             return True
         if not self.adaptive:
@@ -515,21 +516,21 @@ class RenderPool:
         # The trips of the batches sent ahead: filling the workers at the start, waiting for
         # them at the end. The trips between overlap with the work, and the measured rates
         # count what they cost in a round long enough to measure.
-        overhead = ROUND_TRIP_SECONDS * AHEAD_PER_WORKER * self.workers
-        if self._executor is None:
-            overhead += self._start_seconds
+        trips = ROUND_TRIP_SECONDS * AHEAD_PER_WORKER * self.workers
+        overhead = trips + (self._start_seconds if self._executor is None else 0.0)
         here = predicted / self.rate(False)  # what the round should take in this process
         if _pays(here, overhead, self.speedup()):
             return False
         # The speedup was measured under some load, which passes: a round the pool would pay
         # for at full speed counts, and every PROBE_EVERY such rounds one goes to the pool to
         # measure again (this process renders its share too, so a probe costs little; fewer
-        # while probes find it slower, see PROBE_EVERY_MAX).
+        # while probes find it not worth its trips, see PROBE_EVERY_MAX).
         if _pays(here, overhead, self.workers + 1):
             self._since_probe += 1
             if self._since_probe >= self._probe_every:
                 self._since_probe = 0
-                self._probe = (here, overhead)
+                # Judged without the start: its rate is timed once the workers are up.
+                self._probe = (here, trips)
                 return False
         return True
 
