@@ -184,10 +184,12 @@ class _Round:
     Each worker is kept AHEAD_PER_WORKER batches ahead (the next is sent as one comes back);
     this process renders the rest itself meanwhile, instead of idling until the results come.
     Once the last fragment of the round is rendered, here or in a worker, this process makes
-    `then`'s pages of the fragments (the metrics pages of the panels) before its next batch,
+    `then`'s pages of the fragments (the metrics pages of the panels) in a thread of its own,
     and they go to the front of the queue: they render while the rest of the round still
-    does, not in a round of their own after it, on one CPU. Not in the executor's thread,
-    where a worker's results wait to be collected and its next batch to be sent meanwhile.
+    does, not in a round of their own after it, on one CPU. Packing the panels is zlib, which
+    runs without the interpreter lock: made in this thread, it held up the round's own
+    rendering (the main process is the busiest of the round); in the executor's thread, a
+    worker's results waited to be collected and its next batch to be sent.
     """
 
     def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
@@ -202,6 +204,8 @@ class _Round:
         self._split = split or (lambda more: [list(range(len(more)))])
         self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
         self._left = len(self._fragments)  # fragments not rendered yet
+        self._making = False  # then is being made, in a thread of its own
+        self._failed: BaseException | None = None  # what making then raised
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch came back, or more queued
         self.pages: dict[int, RenderedPage] = {}
@@ -274,6 +278,18 @@ class _Round:
             self._queue = deque(queue)
         self._top_up()
 
+    def _make(self, then: Then, fragments: list[RenderedPage]) -> None:
+        """In a thread of its own: make then's tasks and queue them (or keep what it raised,
+        for the round's run to raise)."""
+        failed = None
+        try:
+            self._queue_made(then(fragments))
+        except BaseException as exc:
+            failed = exc
+        with self._changed:
+            self._failed, self._making = failed, False
+            self._changed.notify_all()
+
     def run(self, deadline: float | None) -> list[list[int]]:
         """Render batches here while any is queued or out; return the batches lost with a
         worker that died. TimeoutError past `deadline` (monotonic)."""
@@ -298,18 +314,26 @@ class _Round:
         while True:
             then = None
             with self._changed:
-                while not self._queue and self._flying and not self._then_due():
+                while (
+                    not self._queue
+                    and (self._flying or self._making)
+                    and self._failed is None
+                    and not self._then_due()
+                ):
                     left = None if deadline is None else max(0.0, deadline - time.monotonic())
                     if not self._changed.wait(left):
                         raise TimeoutError
+                if self._failed is not None:
+                    raise self._failed
                 if self._then_due():  # taken under the lock: made once
-                    then, self._then = self._then, None
+                    then, self._then, self._making = self._then, None, True
                 elif not self._queue:
                     break  # none queued, none out: every batch is back
                 else:
                     batch = self._queue.popleft()
             if then is not None:
-                self._queue_made(then(list(self._fragments.values())))
+                fragments = list(self._fragments.values())
+                threading.Thread(target=self._make, args=(then, fragments), daemon=True).start()
                 continue
             pages = render_batch([self.tasks[i] for i in batch])
             self.pages.update(zip(batch, pages, strict=True))
