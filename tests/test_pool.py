@@ -10,6 +10,7 @@ import dataclasses
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -299,17 +300,54 @@ def test_a_round_makes_pages_of_its_fragments_as_soon_as_they_are_rendered(tasks
         during.append(sorted(set(rest) & set(shared.pages)))
         return _assemble(pages)
 
+    queued_at: list[int] = []  # the pages rendered when then's tasks were queued
+
+    def split(made: list[PageTask]) -> list[list[int]]:
+        queued_at.append(len(shared.pages))
+        return [list(range(len(made)))]
+
     batches = [[i] for i in (*fragments, *rest)]
-    shared = _Round(executor, tasks, batches, 4, then, lambda more: [list(range(len(more)))])
+    shared = _Round(executor, tasks, batches, 4, then, split)
     assert shared.run(None) == []
     # Made once, of every fragment, once the last was rendered, not after the rest of the
-    # round; what it made went before the rest still queued.
+    # round; the round rendered on meanwhile.
     assert seen == [[tasks[i].path for i in fragments]] and during[0]
     made = list(range(len(tasks), len(shared.tasks)))
     assert len(made) == 1 + len(fragments) // 2
     order = list(shared.pages)
-    k = order.index(made[0]) - len(fragments)  # the rest rendered before then's were queued
-    assert k >= len(during[0]) and order == [*fragments, *rest[:k], *made, *rest[k:]]
+    # What it made went to the front of the queue: next after the batch under way, if any.
+    at = order.index(made[0])
+    assert at in (queued_at[0], queued_at[0] + 1)
+    assert order == [*fragments, *rest[: at - len(fragments)], *made, *rest[at - len(fragments) :]]
+
+
+def test_a_round_given_up_ends_its_then_first_and_queues_nothing(tasks, monkeypatch) -> None:
+    from sitegen.render import pool as pool_module
+
+    executor = ProcessPoolExecutor(1)
+    executor.shutdown()  # every batch is rendered here
+    fragments = [i for i, t in enumerate(tasks) if t.fragment]
+    rest = [i for i, t in enumerate(tasks) if not t.fragment]
+    released = threading.Event()
+
+    def then(pages: list[RenderedPage]) -> list[PageTask]:
+        released.wait(30)  # still being made when the round fails
+        return _assemble(pages)
+
+    real = pool_module.render_batch
+
+    def failing(batch: list[PageTask]) -> list[RenderedPage]:
+        if batch[0].path == tasks[rest[0]].path:
+            released.set()
+            raise RuntimeError("a page failed")
+        return real(batch)
+
+    monkeypatch.setattr(pool_module, "render_batch", failing)
+    shared = _Round(executor, tasks, [[i] for i in (*fragments, *rest)], 4, then)
+    with pytest.raises(RuntimeError, match="a page failed"):
+        shared.run(None)
+    # then ended with its round: what it made is not left queued, for no one.
+    assert shared._maker is not None and not shared._maker.is_alive() and not shared._queue
 
 
 def test_more_is_made_here_first_and_queued_after_the_fragments_before_the_rest(tasks) -> None:
@@ -331,9 +369,14 @@ def test_more_is_made_here_first_and_queued_after_the_fragments_before_the_rest(
         made.append("then")
         return _assemble(pages)
 
+    queued_at: list[int] = []  # the pages rendered when more's, then then's, were queued
+
+    def split(made: list[PageTask]) -> list[list[int]]:
+        queued_at.append(len(shared.pages))
+        return [list(range(len(made)))]
+
     batches = [[i] for i in (*fragments, *items)]
-    shared = _Round(executor, first, batches, 4, then, lambda more: [list(range(len(more)))],
-                    more)  # fmt: skip
+    shared = _Round(executor, first, batches, 4, then, split, more)
     assert shared.run(None) == []
     assert made == ["more", "then"]
     assert [t.path for t in shared.tasks[: len(tasks)]] == [t.path for t in (*first, *later)]
@@ -343,7 +386,8 @@ def test_more_is_made_here_first_and_queued_after_the_fragments_before_the_rest(
     # (trace pages: they wait, the summaries are the heavier); then's as soon as made.
     order = list(shared.pages)
     assert [i for i in order if i not in then_at] == [*fragments, *more_at, *items]
-    assert sorted(i for i in order if i in then_at) == then_at
+    at = order.index(then_at[0])  # at the front of the queue: after the batch under way
+    assert order[at : at + len(then_at)] == then_at and at - queued_at[1] in (0, 1)
 
 
 def test_more_is_rendered_in_the_round_here_or_in_the_pool_and_counted_next_time(tasks) -> None:

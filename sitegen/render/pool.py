@@ -186,10 +186,10 @@ class _Round:
     Once the last fragment of the round is rendered, here or in a worker, this process makes
     `then`'s pages of the fragments (the metrics pages of the panels) in a thread of its own,
     and they go to the front of the queue: they render while the rest of the round still
-    does, not in a round of their own after it, on one CPU. Packing the panels is zlib, which
-    runs without the interpreter lock: made in this thread, it held up the round's own
-    rendering (the main process is the busiest of the round); in the executor's thread, a
-    worker's results waited to be collected and its next batch to be sent.
+    does, not in a round of their own after it, on one CPU. Packing the panels is mostly
+    zlib's compression, which runs without the interpreter lock: made in this thread, it held
+    up the round's own rendering (the main process is the busiest of the round); in the
+    executor's thread, a worker's results waited to be collected and its next batch to be sent.
     """
 
     def __init__(self, executor: ProcessPoolExecutor, tasks: Sequence[PageTask],
@@ -205,6 +205,7 @@ class _Round:
         self._fragments = {i: None for i, t in enumerate(self.tasks) if t.fragment}
         self._left = len(self._fragments)  # fragments not rendered yet
         self._making = False  # then is being made, in a thread of its own
+        self._maker: threading.Thread | None = None
         self._failed: BaseException | None = None  # what making then raised
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)  # a batch came back, or more queued
@@ -296,6 +297,10 @@ class _Round:
         try:
             self._render_here(deadline)
         except BaseException:
+            # then, if under way, ends with the round (it would queue its tasks again, and
+            # key them in the next cycle); as long as it took when made in this thread.
+            if self._maker is not None:
+                self._maker.join()
             with self._lock:
                 self._queue.clear()  # the round is given up: its batches go to no worker
             raise
@@ -320,7 +325,11 @@ class _Round:
                     and self._failed is None
                     and not self._then_due()
                 ):
-                    left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                    # Workers past the deadline are stuck; then, made here, is waited for.
+                    if deadline is None or not self._flying:
+                        left = None
+                    else:
+                        left = max(0.0, deadline - time.monotonic())
                     if not self._changed.wait(left):
                         raise TimeoutError
                 if self._failed is not None:
@@ -333,7 +342,10 @@ class _Round:
                     batch = self._queue.popleft()
             if then is not None:
                 fragments = list(self._fragments.values())
-                threading.Thread(target=self._make, args=(then, fragments), daemon=True).start()
+                self._maker = threading.Thread(
+                    target=self._make, args=(then, fragments), daemon=True
+                )
+                self._maker.start()
                 continue
             pages = render_batch([self.tasks[i] for i in batch])
             self.pages.update(zip(batch, pages, strict=True))

@@ -146,7 +146,9 @@ def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
 
 
 # What a round makes of its fragments, all rendered and in task order: more tasks for the
-# same round (the metrics pages, packed from the panels).
+# same round (the metrics pages, packed from the panels). In the pool it is made in a thread
+# of its own while the round renders on: it must not touch what rendering does (the jinja
+# environment, the memos of the pages).
 Then = Callable[[list[RenderedPage]], list[PageTask]]
 # What a round makes once under way: more tasks for the same round (pages, not fragments),
 # made in the main process while the first ones render in the workers.
