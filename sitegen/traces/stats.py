@@ -226,7 +226,7 @@ class _Tally(Generic[Part]):
             trace = by_id[i]
             if not trace.spans:
                 continue
-            part = self._parts[trace.state] = self._part_of(trace, self._parts)
+            part = self._parts[trace.state] = self._part_of(trace)
             self._add(part, n)
             self._states[trace.state] += n
         # Only the traces of this call are kept, so memory follows the site, not its past.
@@ -247,14 +247,14 @@ class _Tally(Generic[Part]):
             if not trace.spans:
                 continue
             if trace.state not in parts:
-                parts[trace.state] = self._part_of(trace, self._parts)
+                parts[trace.state] = self._part_of(trace)
             states[trace.state] += n
         self._fill([(parts[state], n) for state, n in states.items()])
         self._parts, self._states = parts, states
 
-    def _part_of(self, trace: Trace, kept: dict[tuple, Part]) -> Part:
-        """Return a trace's part: the one kept for its state, else derived."""
-        part = kept.get(trace.state)
+    def _part_of(self, trace: Trace) -> Part:
+        """Return a trace's part: the one kept for its state since the last call, else derived."""
+        part = self._parts.get(trace.state)
         return part if part is not None else self._part(trace)
 
 
