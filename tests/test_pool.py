@@ -29,9 +29,9 @@ from sitegen.render.pool import (
     _Round,
     worker_count,
 )
-from sitegen.render.tasks import PageTask, RenderedPage, guided_runs, page_tasks
+from sitegen.render.tasks import PageTask, RenderedPage, guided_runs
 from sitegen.synthetic import Workload, snapshot
-from tests.test_render import common
+from tests.test_render import common, page_tasks
 
 
 @pytest.fixture(scope="module")

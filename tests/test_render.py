@@ -21,9 +21,10 @@ from sitegen.render.tasks import (
     PAGE_BUDGET,
     Common,
     PageTask,
-    page_tasks,
+    item_tasks,
     render_page,
     report_tasks,
+    summary_tasks,
 )
 from sitegen.render.tasks import render_all as render_here
 from sitegen.site.optimize import build_assets
@@ -47,6 +48,11 @@ SCRIPT = re.compile(
 
 def common(css: str = "assets/site.css") -> Common:
     return Common("t", 1_795_340_562.0, 30, None, css, "", "test", "host", (), ())
+
+
+def page_tasks(snap, c: Common) -> list[PageTask]:
+    """Every page task drawn from the snapshot's data: the summaries, then one per item."""
+    return summary_tasks(snap, c) + item_tasks(snap, c)
 
 
 def hostile_snapshot():

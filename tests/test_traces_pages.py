@@ -16,11 +16,12 @@ from hypothesis import strategies as st
 from sitegen.model import Snapshot
 from sitegen.render.environment import iso
 from sitegen.render.keys import Reuse
-from sitegen.render.tasks import PAGE_BUDGET, Common, page_tasks, render_batch
+from sitegen.render.tasks import PAGE_BUDGET, Common, render_batch
 from sitegen.render.tracepages import page_bounds, page_runs
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
 from sitegen.traces.stats import newest_first
+from tests.test_render import page_tasks
 
 # Small pages, so that a few dozen ids make many pages, forced cuts among them.
 LOW, HIGH, EVERY = 3, 8, 4

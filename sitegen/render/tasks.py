@@ -308,11 +308,6 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
     return [index, *tasks]
 
 
-def page_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
-    """Return the tasks for every page drawn from the snapshot's data."""
-    return summary_tasks(snap, common) + item_tasks(snap, common)
-
-
 def item_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
     """Return the tasks of the pages of one item each: a metrics panel (a fragment), a
     trace. They are ready at once: what each shows is its item, kept from the last cycle."""
