@@ -163,6 +163,53 @@ def test_a_build_taken_over_is_written_only_where_it_changed(tmp_path: Path, mon
     assert len(list(builds_dir(out).iterdir())) == 2
 
 
+def _site_of(out: Path) -> dict[str, bytes]:
+    build = out.resolve()
+    return {p.relative_to(build).as_posix(): p.read_bytes() for p in build.rglob("*.html")}
+
+
+def test_a_file_changed_a_cycle_ago_is_rewritten_in_the_build_taken_over(tmp_path: Path) -> None:
+    out = tmp_path / "public"
+    same = b"same"
+    write_site(out, {"a.html": b"1", "b.html": same}, "t0")
+    two = b"2"
+    write_site(out, {"a.html": two, "b.html": same}, "t1")
+    # The build of t0 is taken over: a.html changed since, though not in this cycle's files.
+    write_site(out, {"a.html": two, "b.html": same}, "t2")
+    assert _site_of(out) == {"a.html": b"2", "b.html": b"same"}
+
+
+def test_after_a_failed_cycle_the_build_taken_over_is_checked_whole(
+    tmp_path: Path, monkeypatch
+) -> None:
+    import os
+
+    out = tmp_path / "public"
+    one = b"1"
+    write_site(out, {"x.html": one}, "t0")
+    write_site(out, {"x.html": one}, "t1")
+    real_replace = os.replace
+
+    def failing(src: object, dst: object) -> None:
+        if str(dst).endswith(".tmp"):  # taking the spare build over
+            raise OSError(5, "Input/output error")
+        real_replace(src, dst)
+
+    two = b"2"
+    monkeypatch.setattr(os, "replace", failing)
+    try:
+        write_site(out, {"x.html": two}, "t2")
+    except OSError:
+        pass
+    else:
+        raise AssertionError("the cycle did not fail")
+    monkeypatch.setattr(os, "replace", real_replace)
+    # x.html's new bytes were seen by the failed cycle only: the build taken over (t0's)
+    # still holds the old ones, so every file is checked, not only this cycle's changes.
+    write_site(out, {"x.html": two}, "t3")
+    assert _site_of(out) == {"x.html": b"2"}
+
+
 def test_the_manifest_is_the_json_of_what_the_build_holds(tmp_path: Path) -> None:
     out = tmp_path / "public"
     files = {"b/ü.html": b"u", "a.html": b"a", "c.txt": b"a", 'q"uote.html': b"\x00"}

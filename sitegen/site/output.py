@@ -13,11 +13,13 @@ a cycle touches only the files that changed, not every file of the site.
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import mimetypes
 import os
 import shutil
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress, repeat
 from operator import is_not, itemgetter
@@ -71,6 +73,8 @@ class Manifest:
 
     sums: dict[str, str]  # each path's SHA-256
     body: bytes  # the document, encoded
+    number: int  # this process's count of manifests made, this one included
+    changed: frozenset[str]  # the paths new, or with other bytes, since the manifest before
 
 
 def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
@@ -81,6 +85,7 @@ def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
 
 
 _BYTES, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2)
+_NUMBERS = itertools.count(1)
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
@@ -90,13 +95,14 @@ def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
     # The files of the last manifest with the same bytes are told apart in C: 10,000 of them
     # a cycle, a few changed.
     known = list(map(_ENTRIES.get, paths, repeat(_UNKNOWN)))
-    for k in compress(range(len(paths)), map(is_not, map(_BYTES, known), datas)):
+    changed = list(compress(range(len(paths)), map(is_not, map(_BYTES, known), datas)))
+    for k in changed:
         known[k] = _fresh(paths[k], datas[k])
     _ENTRIES.clear()
     _ENTRIES.update(zip(paths, known, strict=True))
     sums = dict(zip(paths, map(_DIGEST, known), strict=True))
     body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
-    return Manifest(sums, body.encode())
+    return Manifest(sums, body.encode(), next(_NUMBERS), frozenset(map(paths.__getitem__, changed)))
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -134,10 +140,19 @@ def _current_build(out_dir: Path) -> Path | None:
     return target if target.parent == builds_dir(out_dir).resolve() else None
 
 
-# The digests of the builds this process wrote, by what their manifest's stat said then:
-# reading back a manifest of 10,000 files it had just written cost a tenth of a cycle. A
-# manifest changed since (by hand, by another tool) no longer matches and is read.
-_WROTE: dict[tuple[int, ...], dict[str, str]] = {}
+@dataclass(frozen=True)
+class _Build:
+    """What a build's manifest says of its files, and where it stands among this process's."""
+
+    sums: dict[str, str]  # each file's SHA-256
+    number: int  # the number of the manifest it was written with; 0: read back from disk
+    changed: frozenset[str]  # its paths new, or with other bytes, since the manifest before
+
+
+# The builds this process wrote, by what their manifest's stat said then: reading back a
+# manifest of 10,000 files it had just written cost a tenth of a cycle. A manifest changed
+# since (by hand, by another tool) no longer matches and is read.
+_WROTE: dict[tuple[int, ...], _Build] = {}
 
 
 def _signature(build: Path) -> tuple[int, ...] | None:
@@ -148,18 +163,37 @@ def _signature(build: Path) -> tuple[int, ...] | None:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
+def _known(build: Path | None) -> _Build | None:
+    """Return what this process wrote into a build, if the build still holds it."""
+    return None if build is None else _WROTE.get(_signature(build) or ())
+
+
 def _previous_sums(previous: Path | None) -> dict[str, str]:
     """Return the SHA-256 of each file of the previous build, from its manifest."""
     if previous is None:
         return {}
-    wrote = _WROTE.get(_signature(previous) or ())
+    wrote = _known(previous)
     if wrote is not None:
-        return wrote
+        return wrote.sums
     try:
         files = json.loads((previous / MANIFEST).read_bytes())["files"]
         return {rel: entry["sha256"] for rel, entry in files.items()}
     except (OSError, ValueError, LookupError, TypeError, AttributeError):
         return {}  # unreadable or not ours: every file is written
+
+
+def _stale(files: dict[str, bytes], manifest: Manifest, last: _Build | None,
+           spare: _Build | None) -> Iterable[str]:  # fmt: skip
+    """Return the paths whose file the build taken over (`spare`) may lack or hold with other
+    bytes: when it is the build of the manifest two before this one, and the current build
+    (`last`) that of the one before, those changed in either manifest since; else every path.
+    """
+    if last is None or spare is None or last.number != manifest.number - 1:
+        return files
+    if spare.number != manifest.number - 2:
+        return files
+    # A site of 10,000 files changes a few a cycle: the others are not looked at.
+    return [rel for rel in sorted(manifest.changed | last.changed) if rel in files]
 
 
 def _link(previous: Path, rel: str, target: Path) -> bool:
@@ -209,6 +243,8 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     The new build is the oldest kept one, taken over: it was replaced two cycles ago, and
     its files that still hold the right bytes stay, so a cycle writes what changed since,
     not every file of a site of thousands of pages (a fresh build when there is none).
+    When this process wrote both kept builds, one after the other, the files it looks at
+    are those their manifests and this one changed: not every file, one by one, each cycle.
     """
     out_dir = out_dir.absolute()
     builds = builds_dir(out_dir)
@@ -219,15 +255,16 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     everything = {**files, MANIFEST: manifest.body}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
-    sums = _previous_sums(previous)
+    sums, last = _previous_sums(previous), _known(previous)
     spare = _spare(out_dir, previous) if previous is not None else None
     held = spare[1] if spare else {}  # what the build taken over holds already
+    stale = [*_stale(files, manifest, last, _known(spare[0]) if spare else None), MANIFEST]
     made: set[Path] = set()
     try:
         if spare:
             _recycle(spare[0], held, tmp, everything)
-        for rel, data in everything.items():
-            digest = manifest.sums.get(rel)
+        for rel in stale:
+            data, digest = everything[rel], manifest.sums.get(rel)
             if digest is not None and held.get(rel) == digest:
                 continue
             target = tmp / rel
@@ -251,8 +288,9 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     _prune(out_dir, final)
     # Only the builds kept are remembered: the one written and the one readers may be in.
     _WROTE.clear()
-    for build, digests in ((previous, sums), (final, manifest.sums)):
-        signature = _signature(build) if build is not None and digests else None
+    wrote = _Build(manifest.sums, manifest.number, manifest.changed)
+    for build, known in ((previous, last or _Build(sums, 0, frozenset())), (final, wrote)):
+        signature = _signature(build) if build is not None and known.sums else None
         if signature is not None:
-            _WROTE[signature] = digests
+            _WROTE[signature] = known
     return Written(out_dir, len(everything), sum(map(len, everything.values())))
