@@ -3,7 +3,8 @@
 --history 7d: full cycles of the embedded default over a history holding that long of
 every metric the default records, one sample each 30 s, against the same over one hour.
 --traces 10000: the render and write of a site holding that many finished traces, 10 new
-ones a cycle (the oldest 10 gone), against the same with 100 traces; pages reused across
+ones a cycle (the oldest 10 gone), against the same with 100 traces, each site in a process
+of its own, their cycles taking turns; pages reused across
 cycles by their keys, in the pool of a long run; each cycle makes only the new traces'
 spans, as a trace source reads only what is new (synthetic traces made anew each cycle
 would cost the garbage collector a quarter of a million new objects a cycle that no run
@@ -17,13 +18,17 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import itertools
 import json
+import multiprocessing
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from contextlib import closing
+from multiprocessing.connection import Connection
 from pathlib import Path
 
 from sitegen.config import parse, parse_duration
@@ -95,15 +100,14 @@ def bench_history(span: str, cycles: int) -> None:
     print(f"  {span} of history: {long * 1000:7.1f} ms ({long / hour:.2f}x)")
 
 
-def _traces_cycles(traces: int, cycles: int, workers: int) -> tuple[float, float]:
-    """Return the median wall time of rendering and writing a site of `traces` traces, and
-    that of the collector's pass over every object of it."""
+def _traces_site(traces: int, workers: int) -> Iterator[float]:
+    """Yield the wall time of each cycle, the first (which renders every trace) included, of
+    rendering and writing a site of `traces` traces, 10 new ones a cycle."""
     w = Workload(panels=6, points=240, traces=traces, spans_per_trace=25, log_lines=500)
-    took = []
     with tempfile.TemporaryDirectory() as d, RenderPool(workers) as pool:
         reuse, settle = Reuse(), Settle()
         kept: tuple[Trace, ...] = ()
-        for cycle in range(cycles + 1):  # the first renders every trace once
+        for cycle in itertools.count():
             now = 1_795_340_562.0 + 30 * cycle
             # As a trace source in a long run: only the new traces' spans are read, and
             # merged into the traces kept from the last cycle.
@@ -124,30 +128,69 @@ def _traces_cycles(traces: int, cycles: int, workers: int) -> tuple[float, float
             files = {**assets.files, **{p.path: p.body for p in pages}, **twins(snap)}
             write_site(Path(d) / "public", files, iso(snap.generated_at))
             settle()
-            if cycle:
-                took.append(time.perf_counter() - started)
-        full = []
-        for _ in range(3):
-            started = time.perf_counter()
-            Settle(every_cycles=1)()
-            full.append(time.perf_counter() - started)
-    return statistics.median(took), statistics.median(full)
+            yield time.perf_counter() - started
+
+
+def _full_pass() -> float:
+    """Return the median wall time of the collector's pass over every object of the process."""
+    took = []
+    for _ in range(3):
+        started = time.perf_counter()
+        Settle(every_cycles=1)()
+        took.append(time.perf_counter() - started)
+    return statistics.median(took)
+
+
+def _serve(traces: int, workers: int, conn: Connection) -> None:
+    """In a process of its own: a site of `traces` traces, a cycle of it (or the collector's
+    full pass) each time the parent asks, its time sent back; None ends it."""
+    site = _traces_site(traces, workers)
+    while (ask := conn.recv()) is not None:
+        conn.send(next(site) if ask == "cycle" else _full_pass())
+    site.close()
 
 
 def bench_traces(traces: int, cycles: int) -> None:
-    """Compare the cycle of a site of `traces` finished traces with one of 100."""
+    """Compare the cycle of a site of `traces` finished traces with one of 100.
+
+    Each site lives in a process of its own, and their cycles take turns, one at a time: a
+    machine whose speed drifts over the run (other guests on the host) moves both alike,
+    and the ratio is of cycles run side by side, not minutes apart.
+    """
     workers = worker_count(0)
-    (big, big_gc), (small, small_gc) = (
-        _traces_cycles(traces, cycles, workers),
-        _traces_cycles(100, cycles, workers),
-    )
+    ctx = multiprocessing.get_context("spawn")  # each site starts from a fresh process
+    sites = {}
+    for n in (100, traces):
+        conn, theirs = ctx.Pipe()
+        proc = ctx.Process(target=_serve, args=(n, workers, theirs))
+        proc.start()
+        sites[n] = (conn, proc)
+    took: dict[int, list[float]] = {n: [] for n in sites}
+    try:
+        for cycle in range(cycles + 1):  # the first renders every trace once: not counted
+            # Each takes the first turn in every other cycle: neither always follows the other.
+            for n in sorted(sites, reverse=cycle % 2 == 1):
+                sites[n][0].send("cycle")
+                seconds = sites[n][0].recv()
+                if cycle:
+                    took[n].append(seconds)
+        full = {}
+        for n, (conn, _proc) in sites.items():
+            conn.send("full")
+            full[n] = conn.recv()
+    finally:
+        for conn, proc in sites.values():
+            conn.send(None)
+            proc.join()
+    small, big = statistics.median(took[100]), statistics.median(took[traces])
     print(f"render + write of a site, 10 new traces a cycle, median wall of {cycles} cycles "
-          f"after the first, pool of {workers}; and the collector's pass over everything "
-          f"made every {FULL_EVERY_CYCLES} cycles, and its share of a cycle:")  # fmt: skip
-    for n, cycle, full in ((100, small, small_gc), (traces, big, big_gc)):
+          f"after the first, the two sites' cycles taking turns, pool of {workers}; and the "
+          f"collector's pass over everything made every {FULL_EVERY_CYCLES} cycles, and its "
+          f"share of a cycle:")  # fmt: skip
+    for n, cycle in ((100, small), (traces, big)):
         print(f"  {n:>6} traces: {cycle * 1000:8.1f} ms"
-              f"{f' ({big / small:.2f}x)' if n != 100 else '':9} full pass {full * 1000:6.1f} ms"
-              f" (+{full / FULL_EVERY_CYCLES * 1000:.1f} ms a cycle)")  # fmt: skip
+              f"{f' ({big / small:.2f}x)' if n != 100 else '':9} full pass {full[n] * 1000:6.1f} ms"
+              f" (+{full[n] / FULL_EVERY_CYCLES * 1000:.1f} ms a cycle)")  # fmt: skip
 
 
 def main(argv: list[str]) -> None:
