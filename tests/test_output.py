@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import json
 import threading
@@ -79,6 +80,33 @@ def test_images_lose_their_metadata_and_take_the_smaller_format() -> None:
 
     assets = build_assets()
     assert assets.icon_href.startswith("assets/favicon.") and assets.icon_href in assets.files
+
+
+def test_the_stylesheet_is_minified_once_per_source_and_an_edit_shows(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from sitegen.site import optimize
+
+    (tmp_path / "base.css").write_text(":root {  --fg: #ddd; }\n")
+    (tmp_path / "page.css").write_text("body  { color: var(--fg); }\n")
+    minified: list[str] = []
+    real = optimize.cssmin.cssmin
+
+    def counting(source: str) -> str:
+        minified.append(source)
+        return real(source)
+
+    monkeypatch.setattr(optimize.cssmin, "cssmin", counting)
+    optimize._stylesheet.cache_clear()
+    first = optimize.build_assets(tmp_path)
+    assert optimize.build_assets(tmp_path) == first and len(minified) == 1
+    css = first.files[first.css_href]
+    assert css == b":root{--fg:#ddd}body{color:var(--fg)}"
+    assert first.css_gzip == len(gzip.compress(css, 6))
+    (tmp_path / "page.css").write_text("body { color: red; }\n")  # edited while running
+    edited = optimize.build_assets(tmp_path)
+    assert len(minified) == 2 and edited.css_href != first.css_href
+    assert edited.files[edited.css_href] == b":root{--fg:#ddd}body{color:red}"
 
 
 def test_an_unchanged_file_is_linked_from_the_previous_build(tmp_path: Path) -> None:

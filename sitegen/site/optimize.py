@@ -6,7 +6,7 @@ import gzip
 import hashlib
 import io
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import cssmin
@@ -38,7 +38,7 @@ def content_name(stem: str, suffix: str, data: bytes) -> str:
 def build_assets(styles_dir: Path = STYLES_DIR) -> Assets:
     """Minify the stylesheets into one content-hashed CSS file; optimize the images."""
     sheets = sorted(styles_dir.glob("*.css"), key=lambda p: (p.name != FIRST, p.name))
-    css = cssmin.cssmin("\n".join(p.read_text(encoding="utf-8") for p in sheets)).encode()
+    css, css_gzip = _stylesheet("\n".join(p.read_text(encoding="utf-8") for p in sheets))
     files = {f"assets/{content_name('site', '.css', css)}": css}
     images = {}
     for path in sorted(p for p in styles_dir.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES):
@@ -49,8 +49,17 @@ def build_assets(styles_dir: Path = STYLES_DIR) -> Assets:
         files=files,
         css_href=next(iter(files)),
         icon_href=images.get(ICON, ""),
-        css_gzip=len(gzip.compress(css, 6)),
+        css_gzip=css_gzip,
     )
+
+
+@lru_cache(maxsize=1)
+def _stylesheet(source: str) -> tuple[bytes, int]:
+    """Return the stylesheets' source minified, and what it weighs gzipped."""
+    # The sheets are read every cycle, so an edit shows in the next one; minifying the same
+    # source again took 3 ms of every cycle.
+    css = cssmin.cssmin(source).encode()
+    return css, len(gzip.compress(css, 6))
 
 
 @cache
