@@ -22,7 +22,7 @@ import operator
 import os
 import pickle
 from collections.abc import Callable
-from itertools import compress
+from itertools import compress, repeat
 from pathlib import Path
 
 from sitegen.model import Trace
@@ -147,14 +147,13 @@ class Reuse:
             return known[1]
 
         def keys_of(tasks: list[PageTask]) -> list[bytes]:
-            # A timeless task handed in again (the same object) keeps its key: found in C.
+            # A timeless task handed in again (the same object) keeps its key: found in C,
+            # and only the others are keyed one by one.
             ids = list(map(id, tasks))
-            keys = [
-                key if held is t else key_of(t)
-                for t, held, key in zip(
-                    tasks, map(last_task_of.get, ids), map(last_key_of.get, ids), strict=True
-                )
-            ]
+            keys = list(map(last_key_of.get, ids))
+            other = map(operator.is_not, map(last_task_of.get, ids), tasks)
+            for k in compress(range(len(tasks)), other):
+                keys[k] = key_of(tasks[k])
             flags = list(map(_TIMELESS, tasks))
             self._task_of.update(zip(compress(ids, flags), compress(tasks, flags), strict=True))
             self._key_of.update(zip(compress(ids, flags), compress(keys, flags), strict=True))
@@ -172,7 +171,7 @@ class Reuse:
                 made_found = list(map(self._last.get, made_keys))
                 keys.extend(made_keys)
                 found.extend(made_found)
-                return [t for t, p in zip(made, made_found, strict=True) if p is None]
+                return list(compress(made, map(operator.is_, made_found, repeat(None))))
 
             todo = new(tasks)
             first = found[: len(tasks)]
