@@ -8,6 +8,8 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
 from sitegen.site.output import builds_dir, write_site
 
 
@@ -196,26 +198,35 @@ def _site_of(out: Path) -> dict[str, bytes]:
     return {p.relative_to(build).as_posix(): p.read_bytes() for p in build.rglob("*.html")}
 
 
-def test_a_file_changed_a_cycle_ago_is_rewritten_in_the_build_taken_over(tmp_path: Path) -> None:
+def test_a_file_changed_a_cycle_ago_is_rewritten_in_the_build_taken_over(
+    tmp_path: Path, monkeypatch
+) -> None:
+    from sitegen.site import output
+
     out = tmp_path / "public"
     same = b"same"
     write_site(out, {"a.html": b"1", "b.html": same}, "t0")
     two = b"2"
     write_site(out, {"a.html": two, "b.html": same}, "t1")
-    # The build of t0 is taken over: a.html changed since, though not in this cycle's files.
+    looked_at: list[list[str]] = []
+    real_stale = output._stale
+
+    def stale(*args: object) -> object:
+        looked_at.append(list(real_stale(*args)))  # type: ignore[arg-type]
+        return looked_at[-1]
+
+    monkeypatch.setattr(output, "_stale", stale)
+    # The build of t0 is taken over: a.html changed since, though not in this cycle's files;
+    # b.html is not looked at.
     write_site(out, {"a.html": two, "b.html": same}, "t2")
+    assert looked_at == [["a.html"]]
     assert _site_of(out) == {"a.html": b"2", "b.html": b"same"}
 
 
-def test_after_a_failed_cycle_the_build_taken_over_is_checked_whole(
-    tmp_path: Path, monkeypatch
-) -> None:
+def _fail_taking_over(out: Path, files: dict[str, bytes], stamp: str, monkeypatch) -> None:
+    """Write a cycle that fails when it takes the spare build over (the spare stays)."""
     import os
 
-    out = tmp_path / "public"
-    one = b"1"
-    write_site(out, {"x.html": one}, "t0")
-    write_site(out, {"x.html": one}, "t1")
     real_replace = os.replace
 
     def failing(src: object, dst: object) -> None:
@@ -223,19 +234,49 @@ def test_after_a_failed_cycle_the_build_taken_over_is_checked_whole(
             raise OSError(5, "Input/output error")
         real_replace(src, dst)
 
+    with monkeypatch.context() as patched:
+        patched.setattr(os, "replace", failing)
+        with pytest.raises(OSError):
+            write_site(out, files, stamp)
+
+
+def test_after_a_failed_cycle_the_build_taken_over_is_checked_whole(
+    tmp_path: Path, monkeypatch
+) -> None:
+    out = tmp_path / "public"
+    one = b"1"
+    write_site(out, {"x.html": one}, "t0")
+    write_site(out, {"x.html": one}, "t1")
     two = b"2"
-    monkeypatch.setattr(os, "replace", failing)
-    try:
-        write_site(out, {"x.html": two}, "t2")
-    except OSError:
-        pass
-    else:
-        raise AssertionError("the cycle did not fail")
-    monkeypatch.setattr(os, "replace", real_replace)
+    _fail_taking_over(out, {"x.html": two}, "t2", monkeypatch)
     # x.html's new bytes were seen by the failed cycle only: the build taken over (t0's)
     # still holds the old ones, so every file is checked, not only this cycle's changes.
     write_site(out, {"x.html": two}, "t3")
     assert _site_of(out) == {"x.html": b"2"}
+    # And in the next cycle, whose build taken over (t1's) is not the one of the manifest
+    # two before: it holds the old bytes too.
+    write_site(out, {"x.html": two}, "t4")
+    assert _site_of(out) == {"x.html": b"2"}
+
+
+def test_a_build_put_back_by_hand_is_checked_whole(tmp_path: Path, monkeypatch) -> None:
+    import os
+
+    out = tmp_path / "public"
+    one = b"1"
+    write_site(out, {"x.html": one}, "t0")
+    write_site(out, {"x.html": one}, "t1")
+    put_back = out.resolve()
+    write_site(out, {"x.html": b"2"}, "t2")
+    link = tmp_path / "link"
+    os.symlink(os.path.relpath(put_back, tmp_path), link)
+    os.replace(link, out)  # an operator puts t1's build back
+    three = b"3"
+    _fail_taking_over(out, {"x.html": three}, "t3", monkeypatch)
+    # The build taken over (t2's) is the one of the manifest two before, but the current
+    # one (t1's) is not the one before: every file is checked.
+    write_site(out, {"x.html": three}, "t4")
+    assert _site_of(out) == {"x.html": b"3"}
 
 
 def test_the_manifest_is_the_json_of_what_the_build_holds(tmp_path: Path) -> None:

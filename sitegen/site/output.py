@@ -145,7 +145,7 @@ class _Build:
     """What a build's manifest says of its files, and where it stands among this process's."""
 
     sums: dict[str, str]  # each file's SHA-256
-    number: int  # the number of the manifest it was written with; 0: read back from disk
+    number: int | None  # the number of the manifest it was written with; None: read back
     changed: frozenset[str]  # its paths new, or with other bytes, since the manifest before
 
 
@@ -193,7 +193,7 @@ def _stale(files: dict[str, bytes], manifest: Manifest, last: _Build | None,
     if spare.number != manifest.number - 2:
         return files
     # A site of 10,000 files changes a few a cycle: the others are not looked at.
-    return [rel for rel in sorted(manifest.changed | last.changed) if rel in files]
+    return [rel for rel in manifest.changed | last.changed if rel in files]
 
 
 def _link(previous: Path, rel: str, target: Path) -> bool:
@@ -255,7 +255,8 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     everything = {**files, MANIFEST: manifest.body}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
-    sums, last = _previous_sums(previous), _known(previous)
+    last = _known(previous)
+    sums = last.sums if last is not None else _previous_sums(previous)
     spare = _spare(out_dir, previous) if previous is not None else None
     held = spare[1] if spare else {}  # what the build taken over holds already
     stale = [*_stale(files, manifest, last, _known(spare[0]) if spare else None), MANIFEST]
@@ -289,7 +290,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     # Only the builds kept are remembered: the one written and the one readers may be in.
     _WROTE.clear()
     wrote = _Build(manifest.sums, manifest.number, manifest.changed)
-    for build, known in ((previous, last or _Build(sums, 0, frozenset())), (final, wrote)):
+    for build, known in ((previous, last or _Build(sums, None, frozenset())), (final, wrote)):
         signature = _signature(build) if build is not None and known.sums else None
         if signature is not None:
             _WROTE[signature] = known
