@@ -17,6 +17,7 @@ with its share of a cycle.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import itertools
 import json
@@ -153,44 +154,48 @@ def _serve(traces: int, workers: int, conn: Connection) -> None:
 def bench_traces(traces: int, cycles: int) -> None:
     """Compare the cycle of a site of `traces` finished traces with one of 100.
 
-    Each site lives in a process of its own, and their cycles take turns, one at a time: a
-    machine whose speed drifts over the run (other guests on the host) moves both alike,
-    and the ratio is of cycles run side by side, not minutes apart.
+    Each site lives in a process of its own, and their cycles take turns, one at a time, so
+    each cycle of either follows one of the other's: a machine whose speed drifts over the
+    run (other guests on the host) moves both alike, and the ratio is of cycles run side by
+    side, not minutes apart.
     """
     workers = worker_count(0)
     ctx = multiprocessing.get_context("spawn")  # each site starts from a fresh process
-    sites = {}
-    for n in (100, traces):
+    sites: dict[str, tuple[int, Connection, multiprocessing.process.BaseProcess]] = {}
+    for role, n in (("small", 100), ("big", traces)):
         conn, theirs = ctx.Pipe()
         proc = ctx.Process(target=_serve, args=(n, workers, theirs))
         proc.start()
-        sites[n] = (conn, proc)
-    took: dict[int, list[float]] = {n: [] for n in sites}
+        theirs.close()  # the child's end: a child that dies ends this one's recv (EOFError)
+        sites[role] = (n, conn, proc)
+    took: dict[str, list[float]] = {role: [] for role in sites}
+    full: dict[str, float] = {}
     try:
         for cycle in range(cycles + 1):  # the first renders every trace once: not counted
-            # Each takes the first turn in every other cycle: neither always follows the other.
-            for n in sorted(sites, reverse=cycle % 2 == 1):
-                sites[n][0].send("cycle")
-                seconds = sites[n][0].recv()
+            for role, (_n, conn, _proc) in sites.items():
+                conn.send("cycle")
+                seconds = conn.recv()
                 if cycle:
-                    took[n].append(seconds)
-        full = {}
-        for n, (conn, _proc) in sites.items():
+                    took[role].append(seconds)
+        for role, (_n, conn, _proc) in sites.items():
             conn.send("full")
-            full[n] = conn.recv()
+            full[role] = conn.recv()
     finally:
-        for conn, proc in sites.values():
-            conn.send(None)
+        for _n, conn, proc in sites.values():
+            with contextlib.suppress(OSError):  # a child that died has closed its end
+                conn.send(None)
+            conn.close()
             proc.join()
-    small, big = statistics.median(took[100]), statistics.median(took[traces])
+    small, big = statistics.median(took["small"]), statistics.median(took["big"])
     print(f"render + write of a site, 10 new traces a cycle, median wall of {cycles} cycles "
           f"after the first, the two sites' cycles taking turns, pool of {workers}; and the "
           f"collector's pass over everything made every {FULL_EVERY_CYCLES} cycles, and its "
           f"share of a cycle:")  # fmt: skip
-    for n, cycle in ((100, small), (traces, big)):
-        print(f"  {n:>6} traces: {cycle * 1000:8.1f} ms"
-              f"{f' ({big / small:.2f}x)' if n != 100 else '':9} full pass {full[n] * 1000:6.1f} ms"
-              f" (+{full[n] / FULL_EVERY_CYCLES * 1000:.1f} ms a cycle)")  # fmt: skip
+    for role, cycle in (("small", small), ("big", big)):
+        print(f"  {sites[role][0]:>6} traces: {cycle * 1000:8.1f} ms"
+              f"{f' ({big / small:.2f}x)' if role == 'big' else '':9} full pass "
+              f"{full[role] * 1000:6.1f} ms (+{full[role] / FULL_EVERY_CYCLES * 1000:.1f} ms "
+              f"a cycle)")  # fmt: skip
 
 
 def main(argv: list[str]) -> None:
