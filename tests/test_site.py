@@ -169,6 +169,26 @@ def test_robots_txt_lets_every_page_be_crawled_and_a_base_url_adds_a_sitemap(
     assert any(p.endswith("still.html") for p in pages)
 
 
+def test_the_sitemap_follows_the_paths_and_the_root_of_each_cycle() -> None:
+    from sitegen.render.crawl import crawl_files
+
+    def locs(paths: list[str], base_url: str) -> list[str | None]:
+        sitemap = crawl_files(paths, base_url)["sitemap.xml"]
+        ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9"}
+        return [u.text for u in ET.fromstring(sitemap).findall("s:url/s:loc", ns)]
+
+    one = "https://one.example/"
+    assert locs(["b.html", "a.html", "404.html"], one) == [one + "a.html", one + "b.html"]
+    # A cycle later: one page gone, one new (with a character XML escapes), a still copy.
+    now = ["a.html", "c&d.html", "c.still.html", "data/x.json"]
+    assert locs(now, "https://one.example") == [one + "a.html", one + "c&d.html"]
+    # Entries kept from the cycle before are not reused under another root.
+    assert locs(now, "https://two.example/ops") == [
+        "https://two.example/ops/a.html",
+        "https://two.example/ops/c&d.html",
+    ]
+
+
 @pytest.mark.parametrize("kind", ["line", "area", "stat", "bar"])
 def test_values_at_the_float_limits_draw_their_panel_and_the_table_keeps_them(kind: str) -> None:
     now = 1_795_340_562.0
