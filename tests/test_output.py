@@ -294,6 +294,66 @@ def test_the_manifest_is_the_json_of_what_the_build_holds(tmp_path: Path) -> Non
             assert entry["size"] == len(data)
 
 
+def test_each_manifest_is_made_whole_or_moved_from_the_last_alike() -> None:
+    import random
+
+    from sitegen.site.output import content_type, manifest_of
+
+    def whole(files: dict[str, bytes]) -> dict:
+        return {
+            path: {
+                "sha256": hashlib.sha256(data).hexdigest(),
+                "size": len(data),
+                "type": content_type(path),
+            }
+            for path, data in sorted(files.items())
+        }
+
+    rng = random.Random(14)
+    files = {f"traces/{i:04x}.html": b"t%d" % i for i in range(60)}
+    last: dict[str, bytes] = {}
+    for cycle in range(40):
+        files = dict(files)
+        for _ in range(rng.randint(0, 6)):  # pages that go, come and change: a few a cycle
+            kind, path = rng.random(), f"traces/{rng.randrange(90):04x}.html"
+            if kind < 0.3:
+                files.pop(path, None)
+            else:
+                files[path] = b"%d %s" % (cycle, path.encode())
+        if cycle % 13 == 12:  # now and then most of the site changes at once
+            files = {path: data + b"!" for path, data in files.items()}
+        made = manifest_of(files, f"t{cycle}")
+        doc = json.loads(made.body)
+        assert doc == {"generated_at": f"t{cycle}", "files": whole(files)}
+        assert list(doc["files"]) == sorted(files)
+        assert made.sums == {p: e["sha256"] for p, e in doc["files"].items()}
+        assert made.size == sum(map(len, files.values()))
+        assert made.changed == {p for p, d in files.items() if last.get(p) is not d}
+        last = files
+
+
+def test_a_manifest_that_fails_part_way_leaves_the_next_one_whole(monkeypatch) -> None:
+    from sitegen.site import output
+
+    files = {f"p{i}.html": b"%d" % i for i in range(20)}
+    output.manifest_of(files, "t0")
+    moved = {**files, "new.html": b"new", "p3.html": b"changed"}
+    real = output.bisect_left
+
+    def failing(paths: list[str], path: str) -> int:
+        if path == "new.html":  # its entry is made, its place in the order not yet
+            raise MemoryError
+        return real(paths, path)
+
+    monkeypatch.setattr(output, "bisect_left", failing)
+    with pytest.raises(MemoryError):
+        output.manifest_of(moved, "t1")
+    monkeypatch.setattr(output, "bisect_left", real)
+    doc = json.loads(output.manifest_of(moved, "t2").body)
+    assert list(doc["files"]) == sorted(moved)
+    assert doc["files"]["p3.html"]["sha256"] == hashlib.sha256(b"changed").hexdigest()
+
+
 def test_the_manifests_this_process_wrote_are_not_read_back(tmp_path: Path, monkeypatch) -> None:
     out = tmp_path / "public"
     read: list[str] = []

@@ -19,6 +19,7 @@ import mimetypes
 import os
 import shutil
 import time
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import compress, repeat
@@ -54,14 +55,6 @@ def content_type(path: str) -> str:
     return _TYPES.get(suffix) or mimetypes.guess_type(path)[0] or "application/octet-stream"
 
 
-# Each file's entry of the last manifest, and the entry encoded, by its path, with its bytes:
-# a page reused from the last cycle is the same bytes object, and hashing and encoding
-# thousands of them again each cycle cost more than writing the few that changed (and new
-# entries each cycle kept the garbage collector busy).
-_ENTRIES: dict[str, tuple[bytes, str, str]] = {}  # bytes, encoded entry, digest
-_UNKNOWN = (None, None, None)  # no bytes are None: an entry made anew
-
-
 def _encoded(value: object) -> str:
     # Compact: the indented form takes json's Python encoder, a tenth of the C one's speed.
     return json.dumps(value, separators=(",", ":"))
@@ -73,6 +66,7 @@ class Manifest:
 
     sums: dict[str, str]  # each path's SHA-256
     body: bytes  # the document, encoded
+    size: int  # the files' bytes together
     number: int  # this process's count of manifests made, this one included
     changed: frozenset[str]  # the paths new, or with other bytes, since the manifest before
 
@@ -84,25 +78,91 @@ def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
     return (data, f"{_encoded(path)}:{_encoded(entry)}", digest)
 
 
-_BYTES, _PART, _DIGEST = itemgetter(0), itemgetter(1), itemgetter(2)
-_NUMBERS = itertools.count(1)
+_BYTES = itemgetter(0)
+_UNKNOWN = (None, None, None)  # no bytes are None: an entry made anew
+
+
+class _Manifests:
+    """The manifest of each build, moved from the last one by the files that came, went or
+    changed.
+
+    A file with the same bytes object as in the last manifest has the same entry: hashing
+    and encoding thousands of reused pages again each cycle cost more than writing the few
+    that changed. The entries are kept in path order with their encoded form, and a site of
+    10,000 files changes a few a cycle: sorting every path and remaking the lists of entries
+    each cycle was half of writing such a site; a manifest is now a pass to find what
+    changed, and one join.
+    """
+
+    def __init__(self) -> None:
+        self._numbers = itertools.count(1)
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start from no files: the next manifest is made whole."""
+        self._entries: dict[str, tuple[bytes, str, str]] = {}  # bytes, encoded entry, digest
+        self._paths: list[str] = []  # the entries' paths, sorted
+        self._parts: list[str] = []  # the encoded entries, in that order
+        self._sums: dict[str, str] = {}  # each path's digest
+        self._size = 0  # the files' bytes together
+
+    def of(self, files: dict[str, bytes], generated_at: str) -> Manifest:
+        """Return the manifest of these files."""
+        number = next(self._numbers)
+        # The files without the same bytes as in the last manifest, told apart in C.
+        known = map(self._entries.get, files, repeat(_UNKNOWN))
+        fresh = list(compress(files, map(is_not, map(_BYTES, known), files.values())))
+        went = self._entries.keys() - files.keys()
+        try:
+            if 2 * (len(fresh) + len(went)) > len(files):  # a first call, or most changed
+                self._remake(files, fresh)
+            else:
+                self._move(files, fresh, went)
+        except BaseException:
+            self._forget()  # moved part-way, the entries would stay wrong for good
+            raise
+        body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(self._parts)}}}}}'
+        return Manifest(dict(self._sums), body.encode(), self._size, number, frozenset(fresh))
+
+    def _remake(self, files: dict[str, bytes], fresh: list[str]) -> None:
+        """Make the entries of these files anew (those with the same bytes are kept)."""
+        again = set(fresh)
+        entries = {
+            path: _fresh(path, files[path]) if path in again else self._entries[path]
+            for path in sorted(files)
+        }
+        self._entries, self._paths = entries, list(entries)
+        self._parts = [part for _data, part, _digest in entries.values()]
+        self._sums = {path: digest for path, (_data, _part, digest) in entries.items()}
+        self._size = sum(map(len, files.values()))
+
+    def _move(self, files: dict[str, bytes], fresh: list[str], went: set[str]) -> None:
+        """Move the entries by the paths that went and the files that came or changed."""
+        paths, parts = self._paths, self._parts
+        for path in went:
+            k = bisect_left(paths, path)
+            self._size -= len(self._entries[path][0])
+            del paths[k], parts[k], self._entries[path], self._sums[path]
+        for path in fresh:
+            old = self._entries.get(path)
+            self._size -= 0 if old is None else len(old[0])
+            entry = self._entries[path] = _fresh(path, files[path])
+            self._size += len(entry[0])
+            self._sums[path] = entry[2]
+            k = bisect_left(paths, path)
+            if k < len(paths) and paths[k] == path:
+                parts[k] = entry[1]
+            else:
+                paths.insert(k, path)
+                parts.insert(k, entry[1])
+
+
+_MANIFESTS = _Manifests()
 
 
 def manifest_of(files: dict[str, bytes], generated_at: str) -> Manifest:
-    """Return the manifest of these files."""
-    paths = sorted(files)
-    datas = list(map(files.__getitem__, paths))
-    # The files of the last manifest with the same bytes are told apart in C: 10,000 of them
-    # a cycle, a few changed.
-    known = list(map(_ENTRIES.get, paths, repeat(_UNKNOWN)))
-    changed = list(compress(range(len(paths)), map(is_not, map(_BYTES, known), datas)))
-    for k in changed:
-        known[k] = _fresh(paths[k], datas[k])
-    _ENTRIES.clear()
-    _ENTRIES.update(zip(paths, known, strict=True))
-    sums = dict(zip(paths, map(_DIGEST, known), strict=True))
-    body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(map(_PART, known))}}}}}'
-    return Manifest(sums, body.encode(), next(_NUMBERS), frozenset(map(paths.__getitem__, changed)))
+    """Return the manifest of these files (the changes since the last one noted in it)."""
+    return _MANIFESTS.of(files, generated_at)
 
 
 def builds_dir(out_dir: Path) -> Path:
@@ -252,7 +312,6 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime()) + f"-{time.time_ns() % 10**9:09d}"
     tmp = builds / f"{stamp}.tmp"
     manifest = manifest_of(files, generated_at)
-    everything = {**files, MANIFEST: manifest.body}
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
     last = _known(previous)
@@ -263,9 +322,10 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     made: set[Path] = set()
     try:
         if spare:
-            _recycle(spare[0], held, tmp, everything)
+            _recycle(spare[0], held, tmp, files)
         for rel in stale:
-            data, digest = everything[rel], manifest.sums.get(rel)
+            data = manifest.body if rel == MANIFEST else files[rel]
+            digest = manifest.sums.get(rel)
             if digest is not None and held.get(rel) == digest:
                 continue
             target = tmp / rel
@@ -294,4 +354,4 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
         signature = _signature(build) if build is not None and known.sums else None
         if signature is not None:
             _WROTE[signature] = known
-    return Written(out_dir, len(everything), sum(map(len, everything.values())))
+    return Written(out_dir, len(files) + 1, manifest.size + len(manifest.body))
