@@ -23,6 +23,7 @@ def test_write_swaps_a_symlink_and_keeps_one_previous_build(tmp_path: Path) -> N
     assert json.loads((out / "manifest.json").read_text())["generated_at"] == "t3"
     assert len(list(builds_dir(out).iterdir())) == 2
     assert w.files == 3
+    assert w.bytes == len(b"v3") + len(b"x") + (out / "manifest.json").stat().st_size
 
 
 def test_an_existing_plain_directory_is_replaced(tmp_path: Path) -> None:
@@ -320,8 +321,9 @@ def test_each_manifest_is_made_whole_or_moved_from_the_last_alike() -> None:
                 files.pop(path, None)
             else:
                 files[path] = b"%d %s" % (cycle, path.encode())
-        if cycle % 13 == 12:  # now and then most of the site changes at once
-            files = {path: data + b"!" for path, data in files.items()}
+        if cycle % 13 == 12:  # now and then most of the site changes at once, and some goes
+            files = {p: d + b"!" if rng.random() < 0.7 else d for p, d in files.items()
+                     if rng.random() < 0.9}  # fmt: skip
         made = manifest_of(files, f"t{cycle}")
         doc = json.loads(made.body)
         assert doc == {"generated_at": f"t{cycle}", "files": whole(files)}
@@ -352,6 +354,10 @@ def test_a_manifest_that_fails_part_way_leaves_the_next_one_whole(monkeypatch) -
     doc = json.loads(output.manifest_of(moved, "t2").body)
     assert list(doc["files"]) == sorted(moved)
     assert doc["files"]["p3.html"]["sha256"] == hashlib.sha256(b"changed").hexdigest()
+    # A file that is not bytes is an error, not a file left out of the manifest.
+    with pytest.raises(TypeError):
+        output.manifest_of({**moved, "none.html": None}, "t3")  # type: ignore[dict-item]
+    assert list(json.loads(output.manifest_of(moved, "t4").body)["files"]) == sorted(moved)
 
 
 def test_the_manifests_this_process_wrote_are_not_read_back(tmp_path: Path, monkeypatch) -> None:

@@ -79,7 +79,7 @@ def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
 
 
 _BYTES = itemgetter(0)
-_UNKNOWN = (None, None, None)  # no bytes are None: an entry made anew
+_UNKNOWN = (object(), None, None)  # bytes of no file: an entry made anew
 
 
 class _Manifests:
@@ -90,8 +90,8 @@ class _Manifests:
     and encoding thousands of reused pages again each cycle cost more than writing the few
     that changed. The entries are kept in path order with their encoded form, and a site of
     10,000 files changes a few a cycle: sorting every path and remaking the lists of entries
-    each cycle was half of writing such a site; a manifest is now a pass to find what
-    changed, and one join.
+    each cycle was half of writing such a site; a manifest is now a few passes in C to find
+    what changed, and one join.
     """
 
     def __init__(self) -> None:
@@ -104,7 +104,6 @@ class _Manifests:
         self._paths: list[str] = []  # the entries' paths, sorted
         self._parts: list[str] = []  # the encoded entries, in that order
         self._sums: dict[str, str] = {}  # each path's digest
-        self._size = 0  # the files' bytes together
 
     def of(self, files: dict[str, bytes], generated_at: str) -> Manifest:
         """Return the manifest of these files."""
@@ -122,7 +121,8 @@ class _Manifests:
             self._forget()  # moved part-way, the entries would stay wrong for good
             raise
         body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(self._parts)}}}}}'
-        return Manifest(dict(self._sums), body.encode(), self._size, number, frozenset(fresh))
+        size = sum(map(len, files.values()))
+        return Manifest(dict(self._sums), body.encode(), size, number, frozenset(fresh))
 
     def _remake(self, files: dict[str, bytes], fresh: list[str]) -> None:
         """Make the entries of these files anew (those with the same bytes are kept)."""
@@ -134,20 +134,15 @@ class _Manifests:
         self._entries, self._paths = entries, list(entries)
         self._parts = [part for _data, part, _digest in entries.values()]
         self._sums = {path: digest for path, (_data, _part, digest) in entries.items()}
-        self._size = sum(map(len, files.values()))
 
     def _move(self, files: dict[str, bytes], fresh: list[str], went: set[str]) -> None:
         """Move the entries by the paths that went and the files that came or changed."""
         paths, parts = self._paths, self._parts
         for path in went:
             k = bisect_left(paths, path)
-            self._size -= len(self._entries[path][0])
             del paths[k], parts[k], self._entries[path], self._sums[path]
         for path in fresh:
-            old = self._entries.get(path)
-            self._size -= 0 if old is None else len(old[0])
             entry = self._entries[path] = _fresh(path, files[path])
-            self._size += len(entry[0])
             self._sums[path] = entry[2]
             k = bisect_left(paths, path)
             if k < len(paths) and paths[k] == path:
