@@ -328,9 +328,9 @@ def test_each_manifest_is_made_whole_or_moved_from_the_last_alike() -> None:
         doc = json.loads(made.body)
         assert doc == {"generated_at": f"t{cycle}", "files": whole(files)}
         assert list(doc["files"]) == sorted(files)
-        assert made.sums == {p: e["sha256"] for p, e in doc["files"].items()}
+        assert made.listing.sums == {p: e["sha256"] for p, e in doc["files"].items()}
         assert made.size == sum(map(len, files.values()))
-        assert made.changed == {p for p, d in files.items() if last.get(p) is not d}
+        assert made.listing.changed == {p for p, d in files.items() if last.get(p) is not d}
         last = files
 
 

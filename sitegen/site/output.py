@@ -61,14 +61,25 @@ def _encoded(value: object) -> str:
 
 
 @dataclass(frozen=True)
+class Listing:
+    """What a build's manifest says of its files, and where it stands among the manifests
+    this process made."""
+
+    sums: dict[str, str]  # each path's SHA-256
+    number: int | None  # this process's count of manifests, this one included; None: read back
+    changed: frozenset[str]  # the paths new, or with other bytes, since the manifest before
+
+
+_NOTHING = Listing({}, None, frozenset())  # no build, or one whose manifest can't be read
+
+
+@dataclass(frozen=True)
 class Manifest:
     """manifest.json: every path of a build with its SHA-256, size and type."""
 
-    sums: dict[str, str]  # each path's SHA-256
+    listing: Listing
     body: bytes  # the document, encoded
     size: int  # the files' bytes together
-    number: int  # this process's count of manifests made, this one included
-    changed: frozenset[str]  # the paths new, or with other bytes, since the manifest before
 
 
 def _fresh(path: str, data: bytes) -> tuple[bytes, str, str]:
@@ -122,7 +133,8 @@ class _Manifests:
             raise
         body = f'{{"generated_at":{_encoded(generated_at)},"files":{{{",".join(self._parts)}}}}}'
         size = sum(map(len, files.values()))
-        return Manifest(dict(self._sums), body.encode(), size, number, frozenset(fresh))
+        listing = Listing(dict(self._sums), number, frozenset(fresh))
+        return Manifest(listing, body.encode(), size)
 
     def _remake(self, files: dict[str, bytes], fresh: list[str]) -> None:
         """Make the entries of these files anew (those with the same bytes are kept)."""
@@ -195,19 +207,10 @@ def _current_build(out_dir: Path) -> Path | None:
     return target if target.parent == builds_dir(out_dir).resolve() else None
 
 
-@dataclass(frozen=True)
-class _Build:
-    """What a build's manifest says of its files, and where it stands among this process's."""
-
-    sums: dict[str, str]  # each file's SHA-256
-    number: int | None  # the number of the manifest it was written with; None: read back
-    changed: frozenset[str]  # its paths new, or with other bytes, since the manifest before
-
-
 # The builds this process wrote, by what their manifest's stat said then: reading back a
 # manifest of 10,000 files it had just written cost a tenth of a cycle. A manifest changed
 # since (by hand, by another tool) no longer matches and is read.
-_WROTE: dict[tuple[int, ...], _Build] = {}
+_WROTE: dict[tuple[int, ...], Listing] = {}
 
 
 def _signature(build: Path) -> tuple[int, ...] | None:
@@ -218,37 +221,31 @@ def _signature(build: Path) -> tuple[int, ...] | None:
     return st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns
 
 
-def _known(build: Path | None) -> _Build | None:
-    """Return what this process wrote into a build, if the build still holds it."""
-    return None if build is None else _WROTE.get(_signature(build) or ())
-
-
-def _previous_sums(previous: Path | None) -> dict[str, str]:
-    """Return the SHA-256 of each file of the previous build, from its manifest."""
-    if previous is None:
-        return {}
-    wrote = _known(previous)
+def _listing(build: Path | None) -> Listing:
+    """Return what a build holds: as this process wrote it, else as its manifest says."""
+    if build is None:
+        return _NOTHING
+    wrote = _WROTE.get(_signature(build) or ())
     if wrote is not None:
-        return wrote.sums
+        return wrote
     try:
-        files = json.loads((previous / MANIFEST).read_bytes())["files"]
-        return {rel: entry["sha256"] for rel, entry in files.items()}
+        files = json.loads((build / MANIFEST).read_bytes())["files"]
+        sums = {rel: entry["sha256"] for rel, entry in files.items()}
     except (OSError, ValueError, LookupError, TypeError, AttributeError):
-        return {}  # unreadable or not ours: every file is written
+        return _NOTHING  # unreadable or not ours: every file is written
+    return Listing(sums, None, frozenset())
 
 
-def _stale(files: dict[str, bytes], manifest: Manifest, last: _Build | None,
-           spare: _Build | None) -> Iterable[str]:  # fmt: skip
+def _stale(files: dict[str, bytes], this: Listing, last: Listing, spare: Listing) -> Iterable[str]:
     """Return the paths whose file the build taken over (`spare`) may lack or hold with other
     bytes: when it is the build of the manifest two before this one, and the current build
     (`last`) that of the one before, those changed in either manifest since; else every path.
     """
-    if last is None or spare is None or last.number != manifest.number - 1:
-        return files
-    if spare.number != manifest.number - 2:
+    number = this.number
+    if number is None or last.number != number - 1 or spare.number != number - 2:
         return files
     # A site of 10,000 files changes a few a cycle: the others are not looked at.
-    return [rel for rel in manifest.changed | last.changed if rel in files]
+    return [rel for rel in this.changed | last.changed if rel in files]
 
 
 def _link(previous: Path, rel: str, target: Path) -> bool:
@@ -260,7 +257,7 @@ def _link(previous: Path, rel: str, target: Path) -> bool:
     return True
 
 
-def _spare(out_dir: Path, current: Path | None) -> tuple[Path, dict[str, str]] | None:
+def _spare(out_dir: Path, current: Path | None) -> tuple[Path, Listing] | None:
     """Return the oldest finished build besides the current one, and its files' digests,
     if its manifest says what it holds (else it is pruned, not reused)."""
     builds = [
@@ -269,9 +266,9 @@ def _spare(out_dir: Path, current: Path | None) -> tuple[Path, dict[str, str]] |
         if p != current and not p.name.endswith(".tmp") and p.is_dir() and not p.is_symlink()
     ]
     for old in sorted(builds, key=lambda p: p.stat().st_mtime):
-        sums = _previous_sums(old)
-        if sums:
-            return old, sums
+        listing = _listing(old)
+        if listing.sums:
+            return old, listing
     return None
 
 
@@ -309,19 +306,19 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     manifest = manifest_of(files, generated_at)
     previous = _current_build(out_dir)
     # The manifests' digests tell which files are unchanged without reading them back.
-    last = _known(previous)
-    sums = last.sums if last is not None else _previous_sums(previous)
+    last = _listing(previous)
     spare = _spare(out_dir, previous) if previous is not None else None
-    held = spare[1] if spare else {}  # what the build taken over holds already
-    stale = [*_stale(files, manifest, last, _known(spare[0]) if spare else None), MANIFEST]
+    held = spare[1] if spare else _NOTHING  # what the build taken over holds already
+    this = manifest.listing
+    stale = [*_stale(files, this, last, held), MANIFEST]
     made: set[Path] = set()
     try:
         if spare:
-            _recycle(spare[0], held, tmp, files)
+            _recycle(spare[0], held.sums, tmp, files)
         for rel in stale:
             data = manifest.body if rel == MANIFEST else files[rel]
-            digest = manifest.sums.get(rel)
-            if digest is not None and held.get(rel) == digest:
+            digest = this.sums.get(rel)
+            if digest is not None and held.sums.get(rel) == digest:
                 continue
             target = tmp / rel
             if target.parent not in made:
@@ -329,7 +326,7 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
                 made.add(target.parent)
             # Never written through: the file may be a link shared with the current build.
             target.unlink(missing_ok=True)
-            same = previous is not None and digest is not None and sums.get(rel) == digest
+            same = previous is not None and digest is not None and last.sums.get(rel) == digest
             if not (same and _link(previous, rel, target)):
                 target.write_bytes(data)
     except BaseException:
@@ -344,9 +341,8 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
     _prune(out_dir, final)
     # Only the builds kept are remembered: the one written and the one readers may be in.
     _WROTE.clear()
-    wrote = _Build(manifest.sums, manifest.number, manifest.changed)
-    for build, known in ((previous, last or _Build(sums, None, frozenset())), (final, wrote)):
-        signature = _signature(build) if build is not None and known.sums else None
+    for build, listing in ((previous, last), (final, this)):
+        signature = _signature(build) if build is not None and listing.sums else None
         if signature is not None:
-            _WROTE[signature] = known
+            _WROTE[signature] = listing
     return Written(out_dir, len(files) + 1, manifest.size + len(manifest.body))
