@@ -316,7 +316,7 @@ def short_share(records, start_ns: int, end_ns: int, cpus: int) -> float:
     return short / max(1, end_ns - start_ns)
 
 
-def _no_reports(_records) -> list:
+def _no_reports(_records, _kept) -> list:
     return []
 
 

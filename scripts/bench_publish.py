@@ -145,7 +145,7 @@ def _site(cycle: int, directory: Path, pool) -> Path:
         css_href=assets.css_href, icon_href="", version="bench", hostname="bench-host",
         stale_sources=(), failed_sources=(),
     )  # fmt: skip
-    pages = render_site(pool.render, snap, common, assets.css_gzip, lambda _records: []).pages
+    pages = render_site(pool.render, snap, common, assets.css_gzip, lambda _r, _k: []).pages
     files = {**assets.files, **{p.path: p.body for p in pages}}
     files["data/snapshot.json"] = snapshot_json(snap)
     return write_site(directory, files, iso(snap.generated_at)).path.resolve()

@@ -101,6 +101,10 @@ def bench_history(span: str, cycles: int) -> None:
     print(f"  {span} of history: {long * 1000:7.1f} ms ({long / hour:.2f}x)")
 
 
+def _no_reports(_records: object, _kept: object) -> list:
+    return []
+
+
 def _traces_site(traces: int, workers: int) -> Iterator[float]:
     """Yield the wall time of each cycle, the first (which renders every trace) included, of
     rendering and writing a site of `traces` traces, 10 new ones a cycle."""
@@ -125,8 +129,9 @@ def _traces_site(traces: int, workers: int) -> Iterator[float]:
             common = Common(snap.title, snap.generated_at, 30, None, assets.css_href, "",
                             "bench", "bench-host", (), ())  # fmt: skip
             render = reuse.cycle(pool.render)
-            pages = render_site(render, snap, common, assets.css_gzip, lambda _r: []).pages
-            files = {**assets.files, **{p.path: p.body for p in pages}, **twins(snap)}
+            done = render_site(render, snap, common, assets.css_gzip, _no_reports, reuse.finished)
+            pages = {p.path: p.body for p in done.pages}
+            files = {**assets.files, **done.kept.files, **pages, **twins(snap)}
             write_site(Path(d) / "public", files, iso(snap.generated_at))
             settle()
             yield time.perf_counter() - started

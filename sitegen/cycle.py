@@ -30,8 +30,8 @@ from sitegen.render.crawl import crawl_files
 from sitegen.render.environment import iso
 from sitegen.render.keys import Render, Reuse
 from sitegen.render.pool import RenderPool, worker_count
-from sitegen.render.rounds import pages_round, reports_round
-from sitegen.render.tasks import Common, RenderedPage, report_tasks
+from sitegen.render.rounds import Rendered, pages_round, reports_round
+from sitegen.render.tasks import Common, report_tasks
 from sitegen.render.twins import twins
 from sitegen.site import lease
 from sitegen.site.optimize import Assets, build_assets
@@ -279,10 +279,10 @@ def _trace_tasks(
 
 
 def _site_files(
-    snap: Snapshot, assets: Assets, pages: Sequence[RenderedPage], base_url: str
+    snap: Snapshot, assets: Assets, rendered: Rendered, base_url: str
 ) -> dict[str, bytes]:
     """Every file of the site by its path: assets, pages, data twins, alert feeds, crawl files."""
-    files = {**assets.files, **{p.path: p.body for p in pages}}
+    files = {**assets.files, **rendered.kept.files, **{p.path: p.body for p in rendered.pages}}
     files.update(twins(snap))
     files.update(alert_files(snap, base_url))
     files.update(crawl_files(files, base_url))
@@ -327,18 +327,25 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
 
         with clock.stage("render") as render_span:
             common, render = _common(rt, snap, assets), _renderer(rt)
-            first = pages_round(render, snap, common, assets.css_gzip)
+            first = pages_round(render, snap, common, assets.css_gzip, rt.reuse.finished)
             rendered = reports_round(
                 render,
                 first,
-                lambda records: report_tasks(
-                    snap, common, records, clock.so_far(), rt.pool.workers, cfg.source, assets.files
+                lambda records, kept: report_tasks(
+                    snap,
+                    common,
+                    records,
+                    clock.so_far(),
+                    rt.pool.workers,
+                    cfg.source,
+                    assets.files,
+                    kept,
                 ),
             )
             _trace_tasks(rt.telemetry, render_span, rendered.records)
 
         with clock.stage("write"):
-            files = _site_files(snap, assets, rendered.pages, cfg.site.base_url)
+            files = _site_files(snap, assets, rendered, cfg.site.base_url)
             written = write_site(cfg.site.out_dir, files, iso(now))
 
         published = None
@@ -349,7 +356,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         seconds = time.perf_counter() - cycle_start
         cycle_span.set_attribute("site.files", written.files)
         stages = tuple(clock.done)
-        record = CycleRecord(now, seconds, stages, len(rendered.pages), written.bytes, ok=True)
+        record = CycleRecord(now, seconds, stages, rendered.count(), written.bytes, ok=True)
         _record(rt, snap, record, rendered.records, common)
     rt.telemetry.flush()
     return CycleResult(snap, written, stages, published)

@@ -421,7 +421,7 @@ def hostile_site() -> tuple[Snapshot, dict[str, bytes]]:
     common = Common("t", now, 30, None, "assets/site.css", "", "test", "host", (), (),
                     alerts=firing_links(snap.alerts, snap.incidents), feed=True)  # fmt: skip
     done = render_site(render_all, snap, common, 0,
-                       lambda records: [])  # fmt: skip
+                       lambda _records, _kept: [])  # fmt: skip
     assert not [r.error for r in done.records if r.error]
     files = {p.path: p.body for p in done.pages}
     return snap, {**files, **twins(snap), **alert_files(snap, "https://example.org")}

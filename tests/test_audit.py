@@ -66,7 +66,9 @@ def reference_workload(d: Path) -> Path:
         snap,
         common,
         assets.css_gzip,
-        lambda records: report_tasks(snap, common, records, (), 0, "audit", assets.files),
+        lambda records, kept: report_tasks(
+            snap, common, records, (), 0, "audit", assets.files, kept
+        ),
     )
     for path, body in {**assets.files, **{p.path: p.body for p in done.pages}}.items():
         (d / path).parent.mkdir(parents=True, exist_ok=True)

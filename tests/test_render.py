@@ -15,13 +15,14 @@ import pytest
 
 from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
 from sitegen.render.environment import trace_path
+from sitegen.render.finished import FinishedPages
 from sitegen.render.pool import RenderPool
 from sitegen.render.rounds import pack, render_site
 from sitegen.render.tasks import (
     PAGE_BUDGET,
     Common,
     PageTask,
-    item_tasks,
+    panel_tasks,
     render_page,
     report_tasks,
     summary_tasks,
@@ -52,7 +53,12 @@ def common(css: str = "assets/site.css") -> Common:
 
 def page_tasks(snap, c: Common) -> list[PageTask]:
     """Every page task drawn from the snapshot's data: the summaries, then one per item."""
-    return summary_tasks(snap, c) + item_tasks(snap, c)
+    traces, _kept = FinishedPages().start(snap.traces, c)
+    return summary_tasks(snap, c) + panel_tasks(snap, c) + traces
+
+
+def _no_reports(_records, _kept) -> list:
+    return []
 
 
 def hostile_snapshot():
@@ -99,8 +105,8 @@ def render_all(snap, css_gzip: int = 0) -> dict[str, bytes]:
         snap,
         common(),
         css_gzip,
-        lambda records: report_tasks(
-            snap, common(), records, (), 0, "test", {"assets/site.css": b"body{}"}
+        lambda records, kept: report_tasks(
+            snap, common(), records, (), 0, "test", {"assets/site.css": b"body{}"}, kept
         ),
     )
     failed = [(r.name, r.error) for r in done.records if r.error]
@@ -189,7 +195,7 @@ def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() ->
 
 def test_a_page_records_its_gzipped_size_and_a_panel_is_measured_with_its_page() -> None:
     snap = snapshot(Workload(panels=2, points=50, traces=1, log_lines=3))
-    done = render_site(render_here, snap, common(), 0, lambda _records: [])
+    done = render_site(render_here, snap, common(), 0, _no_reports)
     panels = [p for p in done.records if p.fragment]
     assert len(panels) == 2 and all(r.gzip_size == 0 and r.size > 0 for r in panels)
     assert done.pages and all(
@@ -379,11 +385,11 @@ def _rendering_site(reuse, snap, c):
         names.extend(t.name for t in tasks)
         return tasks
 
-    def reports(records):
-        return report_tasks(snap, c, records, (), 0, "test", {})
+    def reports(records, kept):
+        return report_tasks(snap, c, records, (), 0, "test", {}, kept)
 
-    done = render_site(reuse.cycle(render), snap, c, 0, reports)
-    return {p.path: p.body for p in done.pages}, names
+    done = render_site(reuse.cycle(render), snap, c, 0, reports, reuse.finished)
+    return {**done.kept.files, **{p.path: p.body for p in done.pages}}, names
 
 
 def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
@@ -732,7 +738,8 @@ def test_the_metrics_pages_are_made_in_the_round_of_their_panels_and_kept_with_t
 
     def site(reuse, css_gzip=0):
         rounds.clear()
-        done = render_site(reuse.cycle(render), snap, common(), css_gzip, lambda _records: [])
+        render_reused = reuse.cycle(render)
+        done = render_site(render_reused, snap, common(), css_gzip, _no_reports, reuse.finished)
         return {p.path: p.body for p in done.pages if p.path.startswith("metrics/")}
 
     snap = snapshot(Workload(panels=3, points=50, traces=2, spans_per_trace=3, log_lines=10))

@@ -14,9 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sitegen.model import Snapshot
-from sitegen.render.environment import iso
+from sitegen.render.environment import iso, trace_path
 from sitegen.render.keys import Reuse
-from sitegen.render.tasks import PAGE_BUDGET, Common, render_batch
+from sitegen.render.tasks import PAGE_BUDGET, Common, render_batch, summary_tasks
 from sitegen.render.tracepages import page_bounds, page_runs
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
@@ -184,14 +184,14 @@ def test_pages_past_those_the_index_lists_are_reached_page_by_page(monkeypatch) 
     assert shown == [t.trace_id for t in newest_first(snap.traces)]
 
 
-def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) -> None:
+def test_a_cycle_hands_in_and_keys_only_the_new_traces_pages(monkeypatch) -> None:
     from sitegen.render import keys
 
     digested: list[str] = []
     real = keys.task_key
     monkeypatch.setattr(keys, "task_key", lambda t, s: digested.append(t.path) or real(t, s))
     w = Workload(panels=1, points=10, traces=400, spans_per_trace=2, log_lines=1)
-    reuse, made, seen = Reuse(), {}, {}
+    reuse, seen, files, shown = Reuse(), {}, {}, set()
     for cycle in range(3):
         now = 1_795_340_562.0 + 30 * cycle
         # Each cycle 10 traces more and the 10 oldest gone, the traces kept the same objects
@@ -200,29 +200,34 @@ def test_a_cycle_makes_tasks_and_digests_keys_only_for_what_is_new(monkeypatch) 
         snap = dataclasses.replace(
             snap, traces=tuple(seen.setdefault(t.trace_id, t) for t in snap.traces)
         )
-        tasks = page_tasks(snap, site_common("a.css", now))
+        c = site_common("a.css", now)
+        render = reuse.cycle(render_batch)
+        traces, kept = reuse.finished.start(snap.traces, c)
         digested.clear()
-        reuse.cycle(render_batch)(tasks)
-        pages = {t.path: t for t in tasks if t.template == "trace.html"}
-        if made:
-            kept = pages.keys() & made.keys()
-            # A finished trace's page task is the same object, its key not digested again.
-            assert len(kept) == 390 and all(pages[p] is made[p] for p in kept)
-            assert sorted(p for p in digested if p in pages) == sorted(pages.keys() - kept)
+        pages = render(summary_tasks(snap, c) + traces)
+        reuse.finished.keep(pages)
+        ids = {t.trace_id for t in snap.traces}
+        if cycle:
+            # Only the 10 new traces' pages are made and keyed: the others are kept, with
+            # the bytes they had, out of the round.
+            new = {trace_path(i) for i in ids - shown}
+            assert len(new) == 10 and {t.path for t in traces} == new
+            assert kept.files.keys() == {trace_path(i) for i in ids & shown}
+            assert all(kept.files[p] is files[p] for p in kept.files)
+            assert sorted(p for p in digested if p in new or p in files) == sorted(
+                new | {p for p in digested if "/before-" in p}
+            )
             # Of the older pages of the list, only the oldest (which lost traces) changed.
             older = [p for p in digested if "/before-" in p]
-            assert len(older) <= 1 < len([t for t in tasks if "/before-" in t.path])
-        made = pages
-    # Traces made anew (a source that rebuilt them): each page task holds the trace shown,
-    # not the one it replaced; the pages are not rendered again (the same states).
+            assert len(older) <= 1 < len([p for p in pages if "/before-" in p.path])
+        files = {**kept.files, **{p.path: p.body for p in pages}}
+        shown = ids
+    # Traces made anew (a source that rebuilt them): their pages are kept, the same bytes,
+    # and none is rendered again.
     anew = snapshot(w, now=now, first_trace=20)
-    tasks = page_tasks(anew, site_common("a.css", now))
-    shown = {t.trace_id: t for t in anew.traces}
-    pages = [t for t in tasks if t.template == "trace.html"]
-    assert pages and all(t.data["trace"] is shown[t.data["trace"].trace_id] for t in pages)
-    rendered = {p.path: p for p in reuse.cycle(render_batch)(tasks)}
-    # (The pages that print the cycle's time were keyed without their data last cycle.)
-    assert not [t for t in tasks if t.timeless and not rendered[t.path].record.reused]
+    traces, kept = reuse.finished.start(anew.traces, c)
+    assert traces == [] and kept.files.keys() == {trace_path(t.trace_id) for t in anew.traces}
+    assert all(kept.files[p] is files[p] for p in kept.files)
 
 
 def test_the_pages_and_the_twin_of_a_cycle_sort_its_traces_once(monkeypatch) -> None:

@@ -27,6 +27,7 @@ from pathlib import Path
 
 from sitegen.model import Trace
 from sitegen.render.environment import templates_dir
+from sitegen.render.finished import FinishedPages
 from sitegen.render.tasks import Common, More, PageTask, RenderedPage, Then, timeless
 
 # Renders tasks, the tasks `more` makes meanwhile, then the tasks `then` makes of their
@@ -114,6 +115,8 @@ class Reuse:
         self._task_of: dict[int, PageTask] = {}
         self._key_of: dict[int, bytes] = {}
         self._stamp = b""
+        # The finished traces' pages, kept out of the cycle's tasks once rendered.
+        self.finished = FinishedPages()
 
     def cycle(self, render: Render) -> Render:
         """Start a cycle: return a render function that runs only the tasks with new keys."""
@@ -125,6 +128,7 @@ class Reuse:
         self._this_commons = set()
         last_commons = self._last_commons
         stamp = templates_stamp(templates_dir())
+        self.finished.templates(stamp)
         last_timeless, self._timeless = self._timeless, {}
         last_task_of, last_key_of = self._task_of, self._key_of
         if stamp != self._stamp:

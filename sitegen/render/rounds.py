@@ -10,15 +10,17 @@ from dataclasses import dataclass
 from markupsafe import Markup
 
 from sitegen.model import Snapshot, TaskRecord
+from sitegen.render.finished import FinishedPages
 from sitegen.render.keys import Render
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tasks import (
     PAGE_BUDGET,
     PAGE_CHROME_GZIP,
     Common,
+    Kept,
     PageTask,
     RenderedPage,
-    item_tasks,
+    panel_tasks,
     summary_tasks,
     with_still_copies,
 )
@@ -26,11 +28,24 @@ from sitegen.render.tasks import (
 
 @dataclass(frozen=True)
 class Rendered:
-    """Every file of the site made in one cycle, and every task rendered for it (pages reused
-    from the last cycle are among the files, not the tasks)."""
+    """Every page of the site in one cycle, and every task rendered for it (pages reused
+    from the last cycle are among the pages, not the tasks)."""
 
-    pages: tuple[RenderedPage, ...]
+    pages: tuple[RenderedPage, ...]  # of the cycle's rounds, made or reused
     records: tuple[TaskRecord, ...]
+    kept: Kept  # the finished traces' pages kept from earlier cycles, not among `pages`
+
+    def count(self) -> int:
+        """Return how many pages the site has."""
+        return len(self.pages) + len(self.kept.files)
+
+
+@dataclass(frozen=True)
+class First:
+    """What round one made: its pages (and panels), and the finished traces' pages kept."""
+
+    pages: list[RenderedPage]
+    kept: Kept
 
 
 def pack(parts: Sequence[bytes], budget: int, prefix: bytes = b"") -> list[list[int]]:
@@ -91,36 +106,40 @@ def metrics_tasks(
 
 
 def pages_round(
-    render: Render, snap: Snapshot, common: Common, css_gzip: int
-) -> list[RenderedPage]:
+    render: Render, snap: Snapshot, common: Common, css_gzip: int, finished: FinishedPages
+) -> First:
     """Round one: every page of the snapshot, each metrics panel as a fragment, and the
     metrics pages, packed from the panels once they are all rendered (while the rest of the
-    round still renders: a round of their own would run on one CPU, the others idle)."""
+    round still renders: a round of their own would run on one CPU, the others idle). Of the
+    traces, only those with no page kept in `finished` are rendered."""
     titles = [p.title for p in snap.panels]
 
     def metrics(panels: list[RenderedPage]) -> list[PageTask]:
         return with_still_copies(metrics_tasks(panels, titles, common, css_gzip, snap.generated_at))
 
+    traces, kept = finished.start(snap.traces, common)
     # The pages of one item each go first: the workers start on them while this process
     # sums the traces and lines up for the other pages.
-    return render(
-        item_tasks(snap, common),
+    pages = render(
+        panel_tasks(snap, common) + traces,
         then=metrics,
         more=lambda: with_still_copies(summary_tasks(snap, common)),
     )
+    finished.keep(pages)
+    return First(pages, kept)
 
 
 def reports_round(
     render: Render,
-    done: Sequence[RenderedPage],
-    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
+    first: First,
+    reports: Callable[[tuple[TaskRecord, ...], Kept], list[PageTask]],
 ) -> Rendered:
-    """Round two: the reports on the round before (`done`); returns the whole site."""
-    records = tuple(p.record for p in done)
-    last = render(with_still_copies(reports(records)))
-    pages = tuple(p for p in (*done, *last) if not p.record.fragment)
+    """Round two: the reports on round one (`first`); returns the whole site."""
+    records = tuple(p.record for p in first.pages)
+    last = render(with_still_copies(reports(records, first.kept)))
+    pages = tuple(p for p in (*first.pages, *last) if not p.record.fragment)
     ran = tuple(r for r in (*records, *(p.record for p in last)) if not r.reused)
-    return Rendered(pages, ran)
+    return Rendered(pages, ran, first.kept)
 
 
 def render_site(
@@ -128,8 +147,13 @@ def render_site(
     snap: Snapshot,
     common: Common,
     css_gzip: int,
-    reports: Callable[[tuple[TaskRecord, ...]], list[PageTask]],
+    reports: Callable[[tuple[TaskRecord, ...], Kept], list[PageTask]],
+    finished: FinishedPages | None = None,
 ) -> Rendered:
     """Render pages and panels with the metrics pages packed from the panels, then the
-    reports on all of that work (two rounds of pool tasks)."""
-    return reports_round(render, pages_round(render, snap, common, css_gzip), reports)
+    reports on all of that work (two rounds of pool tasks); with `finished`, the traces'
+    pages it keeps are not rendered again (without, all are)."""
+    first = pages_round(
+        render, snap, common, css_gzip, FinishedPages() if finished is None else finished
+    )
+    return reports_round(render, first, reports)

@@ -11,9 +11,8 @@ import math
 import os
 import statistics
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from functools import partial
 from operator import attrgetter, itemgetter
 
 from sitegen.alerts.pages import incident_pages
@@ -43,6 +42,8 @@ LOG_PAGE_TEXT = 27_000
 LOG_LINE_TEXT = 24
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
+# The largest pages the about page lists.
+LARGEST = 20
 # Older pages of traces the traces index links by their times (about 30 bytes gzipped each,
 # 10,000 traces make about 100); those before are reached page by page.
 OLDER_LISTED = 100
@@ -97,6 +98,19 @@ class RenderedPage:
     path: str
     body: bytes
     record: TaskRecord
+
+
+@dataclass(frozen=True)
+class Kept:
+    """The pages of finished traces kept from earlier cycles and still shown: not among the
+    pages of the cycle's rounds."""
+
+    files: Mapping[str, bytes]  # by path
+    bytes: int  # their sizes, summed
+    largest: tuple[TaskRecord, ...]  # of the LARGEST gzipped, largest first
+
+
+NOTHING_KEPT = Kept({}, 0, ())
 
 
 def render_page(task: PageTask) -> RenderedPage:
@@ -218,32 +232,13 @@ def _trace_summary(t: Trace) -> dict:
 _SUMMARIES = PerTrace(_trace_summary)
 # In C: a site of 10,000 traces asks each of them, or each summary, every cycle.
 _ID, _ERROR, _TRACE_ID = itemgetter("id"), itemgetter("error"), attrgetter("trace_id")
+_GZIP = attrgetter("gzip_size")
 
 
-def _trace_task(common: Common, t: Trace) -> PageTask:
+def trace_task(common: Common, t: Trace) -> PageTask:
+    """Return the task of a trace's page, for pages that share `common` (a timeless one)."""
     return PageTask(f"trace {t.trace_id[:8]}", trace_path(t.trace_id), "trace.html",
                     {"trace": t, "summary": _trace_summary(t)}, common, timeless=True)  # fmt: skip
-
-
-class _TracePages:
-    """Each finished trace's page task, made once: the same object each cycle while the trace's
-    state and the timeless part of the cycle's Common are the same, so a site of 10,000
-    traces makes no task (nor key) a cycle for the traces it already had."""
-
-    def __init__(self) -> None:
-        self._common: Common | None = None
-        self._tasks: PerTrace[PageTask] | None = None
-
-    def each(self, traces: Sequence[Trace], common: Common) -> list[PageTask]:
-        """Return the page task of each trace, for a cycle whose pages share `common`."""
-        still = timeless(common)  # all a trace's page shows of the cycle's Common
-        if self._tasks is None or still != self._common:
-            self._common = still
-            self._tasks = PerTrace(partial(_trace_task, still), by_state=False)
-        return self._tasks.each(traces)
-
-
-_TRACE_PAGES = _TracePages()
 
 
 def _level_counts(logs: tuple[LogRecord, ...]) -> dict[str, int]:
@@ -308,11 +303,10 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
     return [index, *tasks]
 
 
-def item_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
-    """Return the tasks of the pages of one item each: a metrics panel (a fragment), a
-    trace. They are ready at once: what each shows is its item, kept from the last cycle."""
-    # Each panel alone, so its weight is known before panels are packed into pages.
-    panels = [
+def panel_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
+    """Return the task of each metrics panel: a fragment, alone so that its weight is known
+    before panels are packed into pages."""
+    return [
         PageTask(
             f"panel {n}",
             f"metrics/panel-{n}",
@@ -323,7 +317,6 @@ def item_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         )
         for n, panel in enumerate(snap.panels, 1)
     ]
-    return panels + _TRACE_PAGES.each(newest_first(snap.traces), common)
 
 
 def summary_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
@@ -477,12 +470,14 @@ def report_tasks(
     pool_workers: int,
     config_source: str,
     assets: dict[str, bytes],
+    kept: Kept = NOTHING_KEPT,
 ) -> list[PageTask]:
-    """Return the tasks for the pages about sitegen's own work in this cycle."""
+    """Return the tasks for the pages about sitegen's own work in this cycle, whose rounds
+    made `records` and kept the pages `kept` from earlier cycles."""
     ran = tuple(r for r in records if not r.reused)
     durations = [r.end_ns - r.start_ns for r in ran]
     pages = [r for r in records if not r.fragment]
-    by_size = sorted(pages, key=lambda r: -r.gzip_size)
+    largest = sorted((*pages, *kept.largest), key=_GZIP, reverse=True)[:LARGEST]
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
     css_gzip = sum(gz for path, _, gz in asset_sizes if path.endswith(".css"))
     return [
@@ -492,7 +487,7 @@ def report_tasks(
             "concurrency.html",
             {
                 "records": ran,
-                "reused": len(records) - len(ran),
+                "reused": len(records) - len(ran) + len(kept.files),
                 "use": _utilisation(ran),
                 "pool_workers": pool_workers,
                 # Not "here": base.html sets that name (the nav section) for every block.
@@ -511,12 +506,12 @@ def report_tasks(
             {
                 "stage_items": [(s.name, s.seconds) for s in stages],
                 "cycles": snap.cycles,  # the self source reads the ones the page lists
-                "largest": by_size[:20],
+                "largest": largest,
                 "assets": asset_sizes,
                 "css_gzip": css_gzip,
                 "budget": PAGE_BUDGET,
-                "page_count": len(pages),
-                "total_bytes": sum(r.size for r in pages),
+                "page_count": len(pages) + len(kept.files),
+                "total_bytes": sum(r.size for r in pages) + kept.bytes,
                 "sources": snap.sources,
                 "host": snap.host,
                 "config_source": config_source,
