@@ -31,7 +31,7 @@ from sitegen.render.environment import iso
 from sitegen.render.keys import Render, Reuse
 from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import Rendered, pages_round, reports_round
-from sitegen.render.tasks import Common, report_tasks
+from sitegen.render.tasks import Common, Kept, PageTask, report_tasks
 from sitegen.render.twins import twins
 from sitegen.site import lease
 from sitegen.site.optimize import Assets, build_assets
@@ -259,6 +259,18 @@ def _renderer(rt: Runtime) -> Render:
     return rt.reuse.cycle(functools.partial(rt.pool.render, timeout=limit))
 
 
+def _reports(
+    rt: Runtime, snap: Snapshot, common: Common, clock: _Stages, assets: Assets
+) -> Callable[[tuple[TaskRecord, ...], Kept], list[PageTask]]:
+    """The tasks of the pages about this cycle's work, made of what round one did."""
+
+    def tasks(records: tuple[TaskRecord, ...], kept: Kept) -> list[PageTask]:
+        stages, workers, source = clock.so_far(), rt.pool.workers, rt.cfg.source
+        return report_tasks(snap, common, records, stages, workers, source, assets.files, kept)
+
+    return tasks
+
+
 def _trace_tasks(
     telemetry: Telemetry, parent_span: trace.Span, records: Sequence[TaskRecord]
 ) -> None:
@@ -328,20 +340,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         with clock.stage("render") as render_span:
             common, render = _common(rt, snap, assets), _renderer(rt)
             first = pages_round(render, snap, common, assets.css_gzip, rt.reuse.finished)
-            rendered = reports_round(
-                render,
-                first,
-                lambda records, kept: report_tasks(
-                    snap,
-                    common,
-                    records,
-                    clock.so_far(),
-                    rt.pool.workers,
-                    cfg.source,
-                    assets.files,
-                    kept,
-                ),
-            )
+            rendered = reports_round(render, first, _reports(rt, snap, common, clock, assets))
             _trace_tasks(rt.telemetry, render_span, rendered.records)
 
         with clock.stage("write"):
