@@ -414,6 +414,16 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
                 not in ("index.html", "still.html")]  # fmt: skip
     assert finished and all(again[p] == first[p] for p in finished)
     assert b"were not rendered again" in again["concurrency/index.html"]
+    # The trace pages kept out of the round still count among the pages the about page sums
+    # up: those of round one, every page but the reports.
+    about = again["about/index.html"].decode()
+    counted = [body for path, body in again.items()
+               if not path.startswith(("about/", "concurrency/"))]  # fmt: skip
+    total = sum(map(len, counted))
+    assert f"{len(counted)} pages, {total / 1024:.1f} KiB of HTML" in about, about
+    # And among the largest pages it lists, as when they were rendered in the round.
+    listed = re.findall(rb"trace [0-9a-f]{8}", first["about/index.html"])
+    assert listed and re.findall(rb"trace [0-9a-f]{8}", again["about/index.html"]) == listed
     # A span more in one trace re-renders that trace's page alone.
     t = later.traces[0]
     grown = dataclasses.replace(
