@@ -5,12 +5,21 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 
 import pytest
 
+from sitegen.site import output
 from sitegen.site.output import builds_dir, write_site
+
+
+@pytest.fixture(autouse=True)
+def cycles_apart(monkeypatch) -> None:
+    """Builds written back to back here stand for cycles seconds apart: the grace a build
+    gets after it leaves the site is tested on its own."""
+    monkeypatch.setattr(output, "SWAP_GRACE_SECONDS", 0.0)
 
 
 def test_write_swaps_a_symlink_and_keeps_one_previous_build(tmp_path: Path) -> None:
@@ -26,6 +35,28 @@ def test_write_swaps_a_symlink_and_keeps_one_previous_build(tmp_path: Path) -> N
     assert w.bytes == len(b"v3") + len(b"x") + (out / "manifest.json").stat().st_size
 
 
+def test_a_build_that_just_left_the_site_is_kept_until_its_grace_is_over(
+    tmp_path: Path, monkeypatch
+) -> None:
+    monkeypatch.setattr(output, "SWAP_GRACE_SECONDS", 60.0)
+    out = tmp_path / "public"
+    files = {"index.html": b"v"}
+    for i in range(4):
+        write_site(out, files, f"t{i}")
+    # Each left the site moments ago: none taken over, none removed.
+    assert len(list(builds_dir(out).iterdir())) == 4
+    # A minute on (the builds aged by their times): the oldest is taken over, the rest but
+    # one previous build removed.
+    for build in builds_dir(out).iterdir():
+        st = build.stat()
+        os.utime(build, (st.st_atime - 61, st.st_mtime - 61))
+    oldest = min(builds_dir(out).iterdir(), key=lambda p: p.stat().st_mtime)
+    inode = (oldest / "index.html").stat().st_ino
+    write_site(out, files, "t4")
+    assert len(list(builds_dir(out).iterdir())) == 2
+    assert (out / "index.html").stat().st_ino == inode  # the oldest, taken over
+
+
 def test_an_existing_plain_directory_is_replaced(tmp_path: Path) -> None:
     out = tmp_path / "public"
     out.mkdir()
@@ -35,7 +66,10 @@ def test_an_existing_plain_directory_is_replaced(tmp_path: Path) -> None:
     assert not (out / "old.html").exists()
 
 
-def test_a_reader_never_sees_a_partial_site(tmp_path: Path) -> None:
+def test_a_reader_never_sees_a_partial_site(tmp_path: Path, monkeypatch) -> None:
+    # Writes back to back, as fast as they go: a build that just left the site is not taken
+    # over or removed under a reader that read the link before (held off the CPU meanwhile).
+    monkeypatch.setattr(output, "SWAP_GRACE_SECONDS", 0.5)
     out = tmp_path / "public"
     files = {f"p{i}.html": b"x" * 1000 for i in range(50)}
     write_site(out, files, "t0")

@@ -28,6 +28,11 @@ from pathlib import Path
 
 MANIFEST = "manifest.json"
 KEEP_BUILDS = 2
+# A build stops being the site when the link moves on, but a reader (a web server) that read
+# the link just before may still be walking into it. It is taken over or removed only once
+# it has not been the site for this long: writes back to back (cycles of a few ms, a reader
+# held off the CPU on a loaded machine) pulled it from under such a reader.
+SWAP_GRACE_SECONDS = 0.5
 _TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -189,14 +194,15 @@ def _swap(out_dir: Path, target: Path) -> None:
 
 
 def _prune(out_dir: Path, current: Path) -> None:
-    builds = sorted(
-        (p for p in builds_dir(out_dir).iterdir() if p != current),
-        key=lambda p: p.stat().st_mtime,
-        reverse=True,
-    )
-    finished = [p for p in builds if not p.name.endswith(".tmp")]
-    for old in finished[KEEP_BUILDS - 1 :] + [p for p in builds if p.name.endswith(".tmp")]:
-        shutil.rmtree(old, ignore_errors=True)
+    builds = [(p.stat().st_mtime, p) for p in builds_dir(out_dir).iterdir() if p != current]
+    finished = sorted((b for b in builds if not b[1].name.endswith(".tmp")), reverse=True)
+    # Each build stopped being the site when the next newer one became it (its mtime).
+    since = [current.stat().st_mtime, *(mtime for mtime, _p in finished)]
+    now = time.time()
+    old = [p for k, (_m, p) in enumerate(finished)
+           if k >= KEEP_BUILDS - 1 and now - since[k] >= SWAP_GRACE_SECONDS]  # fmt: skip
+    for build in old + [p for _m, p in builds if p.name.endswith(".tmp")]:
+        shutil.rmtree(build, ignore_errors=True)
 
 
 def _current_build(out_dir: Path) -> Path | None:
@@ -260,6 +266,8 @@ def _link(previous: Path, rel: str, target: Path) -> bool:
 def _spare(out_dir: Path, current: Path | None) -> tuple[Path, Listing] | None:
     """Return the oldest finished build besides the current one, and its files' digests,
     if its manifest says what it holds (else it is pruned, not reused)."""
+    if current is not None and time.time() - current.stat().st_mtime < SWAP_GRACE_SECONDS:
+        return None  # every other build left the site too lately: a fresh one is written
     builds = [
         p
         for p in builds_dir(out_dir).iterdir()
