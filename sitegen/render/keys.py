@@ -33,7 +33,6 @@ from sitegen.render.tasks import Common, More, PageTask, RenderedPage, Then, tim
 # Renders tasks, the tasks `more` makes meanwhile, then the tasks `then` makes of their
 # fragments, in one round (both optional).
 Render = Callable[..., list[RenderedPage]]
-_TIMELESS = operator.attrgetter("timeless")
 
 
 def templates_stamp(root: Path) -> bytes:
@@ -106,15 +105,10 @@ class Reuse:
         # The Commons (pickled) of the tasks keyed for _last and for _this: all their pages'.
         self._last_commons: set[bytes] = set()
         self._this_commons: set[bytes] = set()
-        # Timeless tasks' keys by path, with what each was digested from: a finished trace's
-        # page gets the same data objects every cycle, and its key need not be digested again.
+        # Timeless tasks' keys by path, with what each was digested from: an older page of
+        # the traces list gets the same data objects every cycle, and its key need not be
+        # digested again.
         self._timeless: dict[str, tuple[tuple, bytes]] = {}
-        # And by the task itself, for a timeless task made once and handed in each cycle (a
-        # finished trace's page): the same object, the same key, while the templates are the
-        # same. By id, the tasks held, so no id recurs: looked up in C, 10,000 a cycle.
-        self._task_of: dict[int, PageTask] = {}
-        self._key_of: dict[int, bytes] = {}
-        self._stamp = b""
         # The finished traces' pages, kept out of the cycle's tasks once rendered.
         self.finished = FinishedPages()
 
@@ -130,10 +124,6 @@ class Reuse:
         stamp = templates_stamp(templates_dir())
         self.finished.templates(stamp)
         last_timeless, self._timeless = self._timeless, {}
-        last_task_of, last_key_of = self._task_of, self._key_of
-        if stamp != self._stamp:
-            last_task_of, last_key_of = {}, {}
-        self._task_of, self._key_of, self._stamp = {}, {}, stamp
 
         def key_of(task: PageTask) -> bytes:
             if not task.timeless:
@@ -150,19 +140,6 @@ class Reuse:
             self._timeless[task.path] = known
             return known[1]
 
-        def keys_of(tasks: list[PageTask]) -> list[bytes]:
-            # A timeless task handed in again (the same object) keeps its key: found in C,
-            # and only the others are keyed one by one.
-            ids = list(map(id, tasks))
-            keys = list(map(last_key_of.get, ids))
-            other = map(operator.is_not, map(last_task_of.get, ids), tasks)
-            for k in compress(range(len(tasks)), other):
-                keys[k] = key_of(tasks[k])
-            flags = list(map(_TIMELESS, tasks))
-            self._task_of.update(zip(compress(ids, flags), compress(tasks, flags), strict=True))
-            self._key_of.update(zip(compress(ids, flags), compress(keys, flags), strict=True))
-            return keys
-
         def run(
             tasks: list[PageTask], then: Then | None = None, more: More | None = None
         ) -> list[RenderedPage]:
@@ -171,7 +148,7 @@ class Reuse:
 
             def new(made: list[PageTask]) -> list[PageTask]:
                 """Key tasks made for the round; return those with no page of the last cycle."""
-                made_keys = keys_of(made)
+                made_keys = list(map(key_of, made))
                 made_found = list(map(self._last.get, made_keys))
                 keys.extend(made_keys)
                 found.extend(made_found)
