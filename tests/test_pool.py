@@ -29,7 +29,7 @@ from sitegen.render.pool import (
     _Round,
     worker_count,
 )
-from sitegen.render.tasks import PageTask, RenderedPage, guided_runs
+from sitegen.render.tasks import PageTask, RenderedPage, guided_runs, with_still_copies
 from sitegen.synthetic import Workload, snapshot
 from tests.test_render import common, page_tasks
 
@@ -444,6 +444,31 @@ def test_the_pool_renders_what_a_round_makes_of_its_fragments_in_the_same_round(
         alone = pool.render([t for t in tasks if not t.fragment][:3], then=then)
     assert got == [[t.path for t in tasks if t.fragment]] * 2 + [[]]
     assert [p.path for p in alone[3:]] == ["made-0.html"]  # no fragments: made at once
+
+
+def test_a_still_copy_goes_right_after_its_live_page_in_its_batch(tasks) -> None:
+    paired = with_still_copies(tasks)
+    copies = [i for i, t in enumerate(paired) if t.refresh == "still"]
+    assert len(copies) >= 3
+    # Copies cost next to nothing: sorted by cost alone, they would go last, away from the
+    # pages they are made of; unknown costs alike, the batches keep the order of the tasks.
+    learnt = learned({"logs": 0.05, "panel": 0.02, "trace": 0.001, "index": 0.004, "still": 1e-5})
+    for pool in (learnt, RenderPool(2)):
+        for fragments_first in (False, True):
+            batches = pool.batches(paired, fragments_first=fragments_first)
+            assert sorted(i for b in batches for i in b) == list(range(len(paired)))
+            for i in copies:
+                batch = next(b for b in batches if i in b)
+                assert batch[batch.index(i) - 1] == i - 1 and paired[i - 1].refresh == "live"
+
+
+def test_a_still_copy_is_costed_apart_from_the_page_it_is_made_of() -> None:
+    pool = RenderPool(2)
+    pool._learn([
+        RenderedPage("logs/index.html", b"", TaskRecord("logs", 1, 0, 0, cpu_ns=50_000_000)),
+        RenderedPage("logs/still.html", b"", TaskRecord("logs still", 1, 0, 0, cpu_ns=10_000)),
+    ])  # fmt: skip
+    assert pool._costs(["logs", "logs still", "index still"]) == [0.05, 1e-5, 1e-5]
 
 
 def test_with_fragments_to_make_pages_of_they_go_first_then_the_heaviest(tasks) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
+from sitegen.render import tasks as tasks_module
 from sitegen.render.environment import trace_path
 from sitegen.render.finished import FinishedPages
 from sitegen.render.pool import RenderPool
@@ -23,9 +24,13 @@ from sitegen.render.tasks import (
     Common,
     PageTask,
     panel_tasks,
+    render_batch,
     render_page,
     report_tasks,
+    still_copy,
+    still_path,
     summary_tasks,
+    with_still_copies,
 )
 from sitegen.render.tasks import render_all as render_here
 from sitegen.site.optimize import build_assets
@@ -251,6 +256,56 @@ def test_every_page_has_csp_and_accessible_charts_and_only_live_pages_refresh() 
             assert '<a href="index.html">refresh every 30 s</a>' in still
         for svg in re.findall(r"<svg[^>]*>", html):
             assert re.search(r"role=\"?img", svg), (path, svg)
+
+
+def test_each_still_copy_is_made_of_its_live_page_and_is_the_copy_rendered_in_full(
+    monkeypatch,
+) -> None:
+    # Data that prints the very tags a copy swaps, as a log line and a title: escaped, it
+    # never matches them.
+    tags = '<meta http-equiv="refresh" content="30"> <p class="dim refresh">refreshes every'
+    snap = hostile_snapshot()
+    line = LogRecord(snap.generated_at, "info", "app", tags, None, ())
+    snap = dataclasses.replace(snap, logs=(*snap.logs, line), title=f"{snap.title} {tags}")
+    batches, rendered = [], []
+    real_batch, real_page = tasks_module.render_batch, tasks_module.render_page
+
+    def batch(tasks: list[PageTask]) -> list:
+        pages = real_batch(tasks)
+        batches.append((list(tasks), pages))
+        return pages
+
+    monkeypatch.setattr(tasks_module, "render_batch", batch)
+    monkeypatch.setattr(tasks_module, "render_page", lambda t: rendered.append(t) or real_page(t))
+    files = render_all(snap)
+    made = [pair for tasks, pages in batches for pair in zip(tasks, pages, strict=True)]
+    copies = [(t, p) for t, p in made if t.refresh == "still"]
+    assert sorted(p.path for _, p in copies) == sorted(still_path(path) for path in LIVE)
+    assert not {t.path for t in rendered} & {t.path for t, _ in copies}  # none rendered
+    for task, page in copies:
+        assert page.body == real_page(task).body and files[page.path] == page.body
+        assert page.record.error is None and page.record.name == task.name
+        assert page.record.gzip_size == len(gzip.compress(page.body, 6))
+    assert b"&lt;meta http-equiv=&#34;refresh&#34;" in files["logs/still.html"]
+
+
+def test_a_still_copy_is_rendered_in_full_unless_its_live_page_is_the_same_page() -> None:
+    index = summary_tasks(snapshot(Workload(panels=1, traces=1, log_lines=3)), common())[0]
+    assert (index.path, index.refresh) == ("index.html", "live")
+    live, copy = with_still_copies([index])
+    full = render_page(copy)
+    # Alone in its batch, or after a live page that failed: rendered, the same bytes.
+    assert render_batch([copy])[0].body == full.body
+    broken = dataclasses.replace(live, data={})
+    failed, again = render_batch([broken, dataclasses.replace(copy, data=broken.data)])
+    assert failed.record.error and again.record.error and b"not refreshing" in again.body
+    page = render_page(live)
+    assert still_copy(copy, live, page).body == full.body
+    # Not made of another page's bytes, nor of bytes where a swapped tag is not once.
+    assert still_copy(copy, dataclasses.replace(live, common=common("x.css")), page) is None
+    assert still_copy(copy, dataclasses.replace(live, data=dict(live.data)), page) is None
+    twice = dataclasses.replace(page, body=page.body + page.body)
+    assert still_copy(copy, live, twice) is None
 
 
 @pytest.mark.parametrize("workers", [2])

@@ -218,10 +218,15 @@ def test_each_live_page_gets_its_own_still_copy_linked_both_ways() -> None:
     ]
     tasks = with_still_copies(live)
     paths = [t.path for t in tasks]
-    assert paths[4:] == ["incidents/still.html", "incidents/a1.still.html", "still.html"]
-    assert all(is_still(p) for p in paths[4:]) and not any(is_still(p) for p in paths[:4])
-    for task in tasks[:3]:
-        copy = next(t for t in tasks if t.path == still_path(task.path))
+    # Each copy right after its page: a batch makes it of the page's bytes.
+    assert paths == [
+        *("incidents/index.html", "incidents/still.html"),
+        *("incidents/a1.html", "incidents/a1.still.html"),
+        *("index.html", "still.html", "traces/t.html"),
+    ]
+    assert list(map(is_still, paths)) == [False, True] * 3 + [False]
+    for task, copy in (tasks[0:2], tasks[2:4], tasks[4:6]):
+        assert copy.path == still_path(task.path)
         assert task.twin == copy.path.rpartition("/")[2]
         assert copy.twin == task.path.rpartition("/")[2] and copy.refresh == "still"
         html = render_page(task).body.decode()

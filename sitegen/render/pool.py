@@ -28,6 +28,7 @@ from sitegen.render.tasks import (
     guided_runs,
     render_all,
     render_batch,
+    twin_path,
 )
 
 logger = logging.getLogger("sitegen")
@@ -72,8 +73,9 @@ WORKER_GC_YOUNG = 20_000
 
 
 def _kind(name: str) -> str:
-    """Return a task's kind, the first word of its name ("trace", "panel", "logs")."""
-    return name.split(" ", 1)[0]
+    """Return a task's kind, the first word of its name ("trace", "panel", "logs"); "still"
+    for a live page's still copy, made of its page's bytes."""
+    return "still" if name.endswith(" still") else name.split(" ", 1)[0]
 
 
 def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
@@ -589,14 +591,22 @@ class RenderPool:
         """
         known = self._costs([t.name for t in tasks])
         costs = known or [1.0] * len(tasks)
-        later = [fragments_first and not t.fragment for t in tasks]
-        order = sorted(range(len(tasks)), key=lambda i: (later[i], -costs[i]))  # stable
+        # A still copy goes with its live page, right after it: it is made of its bytes.
+        live = {t.path: i for i, t in enumerate(tasks) if t.refresh == "live"}
+        copy_of = {live[twin_path(t)]: i for i, t in enumerate(tasks)
+                   if t.refresh == "still" and twin_path(t) in live}  # fmt: skip
+        copies = set(copy_of.values())
+        units = [[i, copy_of[i]] if i in copy_of else [i]
+                 for i in range(len(tasks)) if i not in copies]  # fmt: skip
+        cost = [sum(costs[i] for i in unit) for unit in units]
+        later = [fragments_first and not tasks[unit[0]].fragment for unit in units]
+        order = sorted(range(len(units)), key=lambda u: (later[u], -cost[u]))  # stable
         renderers = self.workers + 1  # this process renders a share too
         least = MIN_BATCH_SECONDS if known is not None else 1.0  # a task, when none is known
-        runs = guided_runs([costs[i] for i in order], renderers * GUIDE, least)
+        runs = guided_runs([cost[u] for u in order], renderers * GUIDE, least)
         if fragments_first:  # no batch holds fragments back with other pages
             runs = [part for run in runs for part in _split_at(run, later.count(False)) if part]
-        return [[order[i] for i in run] for run in runs]
+        return [[i for u in run for i in units[order[u]]] for run in runs]
 
     def _restart(self) -> None:
         # A stuck worker would keep its task forever: kill them all now; the next round

@@ -142,7 +142,12 @@ def render_page(task: PageTask) -> RenderedPage:
             error=error,
             fragment=task.fragment,
         )
-    data = minify(html).encode("utf-8")
+    return _page(task, minify(html).encode("utf-8"), start, cpu, error)
+
+
+def _page(task: PageTask, data: bytes, start: int, cpu: int, error: str | None) -> RenderedPage:
+    """Return the task's page of `data`, measured, its record timed from `start` (time_ns)
+    and `cpu` (thread_time_ns)."""
     # The gzipped size is what a reader downloads: the page budget is counted in it. A
     # fragment is measured in the page it is packed into (see rounds.pack), not alone: its
     # own measure was a millisecond a cycle of compression nobody read.
@@ -154,9 +159,57 @@ def render_page(task: PageTask) -> RenderedPage:
     return RenderedPage(task.path, data, record)
 
 
+def _refresh_lines(refresh: str, twin: str, common: Common) -> tuple[bytes, bytes]:
+    """Return what base.html prints of a page's refresh: its <meta> and its line."""
+    macros = environment().get_template("_macros.html").module
+    meta, line = macros.refresh_meta(refresh, common), macros.refresh_line(refresh, twin, common)
+    return str(meta).encode("utf-8"), str(line).encode("utf-8")
+
+
+def still_copy(task: PageTask, live_task: PageTask, live: RenderedPage) -> RenderedPage | None:
+    """Return the still copy `task` made from its live page, rendered from `live_task`: the
+    same bytes but the refresh <meta> and line, which base.html prints with two macros;
+    None if the live page is not the same page with the other refresh (render it instead).
+
+    Rendering the copy in full cost as much as its live page, every cycle: a sixth of a
+    cycle of `sitegen run` at a 1 s interval. Its name differs too ("index still"), which
+    base.html reads only for the page's section, its first word.
+    """
+    start, cpu = time.time_ns(), time.thread_time_ns()
+    if not (
+        task.refresh == "still"
+        and live_task.refresh == "live"
+        and live.record.error is None
+        and live_task.data is task.data
+        and live_task.common is task.common
+        and (live_task.template, live_task.absolute) == (task.template, task.absolute)
+        and twin_path(task) == live_task.path
+        and twin_path(live_task) == task.path
+    ):
+        return None
+    body = live.body
+    swaps = zip(_refresh_lines("live", live_task.twin, task.common),
+                _refresh_lines("still", task.twin, task.common), strict=True)  # fmt: skip
+    for printed, instead in swaps:
+        # Page data is escaped, so only base.html prints these tags; once each, or not ours.
+        if body.count(printed) != 1:
+            return None
+        body = body.replace(printed, instead)
+    return _page(task, body, start, cpu, None)
+
+
 def render_batch(tasks: Sequence[PageTask]) -> list[RenderedPage]:
-    """Render several tasks in one worker round trip, each timed on its own."""
-    return [render_page(t) for t in tasks]
+    """Render several tasks in one worker round trip, each timed on its own; a still copy
+    that follows its live page in the batch is made from that page's bytes."""
+    pages: list[RenderedPage] = []
+    live: dict[str, tuple[PageTask, RenderedPage]] = {}  # the live pages rendered, by path
+    for task in tasks:
+        twin = live.get(twin_path(task)) if task.refresh == "still" else None
+        page = (twin and still_copy(task, *twin)) or render_page(task)
+        if task.refresh == "live":
+            live[task.path] = (task, page)
+        pages.append(page)
+    return pages
 
 
 # What a round makes of its fragments, all rendered and in task order: more tasks for the
@@ -189,6 +242,12 @@ def still_path(path: str) -> str:
     return f"{folder}/{still}" if folder else still
 
 
+def twin_path(task: PageTask) -> str:
+    """Return the path of the page a live page or its still copy links as its twin."""
+    folder = task.path.rpartition("/")[0]
+    return f"{folder}/{task.twin}" if folder else task.twin
+
+
 def is_still(path: str) -> bool:
     """Return whether a path is the still copy of a live page."""
     return path.rpartition("/")[2] == "still.html" or path.endswith(".still.html")
@@ -202,16 +261,17 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
     its still copy and back. Only the few pages that change every cycle have one, so the
     cost is a handful of small files.
     """
-    out, copies = [], []
+    out = []
     for t in tasks:
         if t.refresh == "live":
             still = still_path(t.path)
+            # The copy right after its page: made of its bytes when in the same batch.
             out.append(replace(t, twin=still.rpartition("/")[2]))
-            copies.append(replace(t, name=f"{t.name} still", path=still, refresh="still",
-                                  twin=t.path.rpartition("/")[2]))  # fmt: skip
+            out.append(replace(t, name=f"{t.name} still", path=still, refresh="still",
+                               twin=t.path.rpartition("/")[2]))  # fmt: skip
         else:
             out.append(t)
-    return out + copies
+    return out
 
 
 def _trace_summary(t: Trace) -> dict:
