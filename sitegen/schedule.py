@@ -61,14 +61,22 @@ def _libc() -> ctypes.CDLL | None:
 
 
 def kill_children() -> None:
-    """Kill every process this one started, and theirs (workers hang off the forkserver)."""
+    """Kill every process this one started, and theirs (workers hang off the forkserver),
+    but multiprocessing's resource tracker: it removes the pool's semaphores from /dev/shm
+    once the processes that use them are gone, then ends. Killed, it left them there."""
     try:
         children = psutil.Process().children(recursive=True)
     except psutil.Error:  # one vanished mid-walk (a pool restarting): take who is there now
         children = psutil.Process().children()
     for child in children:
         with contextlib.suppress(psutil.Error):
-            child.kill()  # SIGKILL works on a stopped (SIGSTOP) process too
+            if not is_resource_tracker(child):
+                child.kill()  # SIGKILL works on a stopped (SIGSTOP) process too
+
+
+def is_resource_tracker(process: psutil.Process) -> bool:
+    """Say whether a process is multiprocessing's resource tracker (by its command line)."""
+    return any("multiprocessing.resource_tracker" in arg for arg in process.cmdline())
 
 
 def _exit_now(code: int) -> None:
