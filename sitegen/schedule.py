@@ -76,7 +76,10 @@ def kill_children() -> None:
 
 def is_resource_tracker(process: psutil.Process) -> bool:
     """Say whether a process is multiprocessing's resource tracker (by its command line)."""
-    return any("multiprocessing.resource_tracker" in arg for arg in process.cmdline())
+    try:
+        return any("multiprocessing.resource_tracker" in arg for arg in process.cmdline())
+    except psutil.Error:  # gone, or its command line unreadable: not one to spare
+        return False
 
 
 def _exit_now(code: int) -> None:

@@ -159,6 +159,14 @@ def test_sigterm_ends_run_within_10s_while_its_render_workers_are_frozen(tmp_pat
     assert all((tmp_path / "public" / name).is_file() for name in manifest["files"])
 
 
+def test_a_process_gone_is_not_taken_for_the_resource_tracker() -> None:
+    # Shutdown spares the tracker only: a child it cannot read is killed like the rest.
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    process = psutil.Process(child.pid)
+    child.wait(timeout=30)
+    assert is_resource_tracker(process) is False
+
+
 def test_a_second_sitegen_on_one_state_dir_exits_2_naming_the_first(tmp_path: Path) -> None:
     config = tmp_path / "sitegen.toml"
     config.write_text('[site]\ninterval_seconds = 5\nworkers = 1\nmetrics_listen = ""\n')
