@@ -303,7 +303,7 @@ def test_a_still_copy_is_rendered_in_full_unless_its_live_page_is_the_same_page(
     assert still_copy(copy, live, page).body == full.body
     # Not made of another page's bytes, nor of bytes where a swapped tag is not once.
     assert still_copy(copy, dataclasses.replace(live, common=common("x.css")), page) is None
-    assert still_copy(copy, dataclasses.replace(live, data=dict(live.data)), page) is None
+    assert still_copy(copy, dataclasses.replace(live, data={**live.data, "x": 1}), page) is None
     twice = dataclasses.replace(page, body=page.body + page.body)
     assert still_copy(copy, live, twice) is None
 

@@ -176,15 +176,12 @@ def still_copy(task: PageTask, live_task: PageTask, live: RenderedPage) -> Rende
     base.html reads only for the page's section, its first word.
     """
     start, cpu = time.time_ns(), time.thread_time_ns()
-    if not (
-        task.refresh == "still"
-        and live_task.refresh == "live"
-        and live.record.error is None
-        and live_task.data is task.data
-        and live_task.common is task.common
-        and (live_task.template, live_task.absolute) == (task.template, task.absolute)
-        and twin_path(task) == live_task.path
-        and twin_path(live_task) == task.path
+    # The same page but the refresh: the very task with_still_copies makes of the live one
+    # (its data and Common compared by identity first, so the same objects cost nothing).
+    if (
+        live.record.error is not None
+        or live_task.refresh != "live"
+        or task != _still_task(live_task)
     ):
         return None
     body = live.body
@@ -264,14 +261,17 @@ def with_still_copies(tasks: Sequence[PageTask]) -> list[PageTask]:
     out = []
     for t in tasks:
         if t.refresh == "live":
-            still = still_path(t.path)
-            # The copy right after its page: made of its bytes when in the same batch.
-            out.append(replace(t, twin=still.rpartition("/")[2]))
-            out.append(replace(t, name=f"{t.name} still", path=still, refresh="still",
-                               twin=t.path.rpartition("/")[2]))  # fmt: skip
+            live = replace(t, twin=still_path(t.path).rpartition("/")[2])
+            out += [live, _still_task(live)]  # the copy right after: made of its page's bytes
         else:
             out.append(t)
     return out
+
+
+def _still_task(live: PageTask) -> PageTask:
+    """Return the task of a live page's still copy, from the live page's (its twin set)."""
+    return replace(live, name=f"{live.name} still", path=still_path(live.path), refresh="still",
+                   twin=live.path.rpartition("/")[2])  # fmt: skip
 
 
 def _trace_summary(t: Trace) -> dict:
