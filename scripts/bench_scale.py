@@ -136,8 +136,7 @@ def _traces_site(traces: int, workers: int) -> Iterator[float]:
                             "bench", "bench-host", (), ())  # fmt: skip
             render = reuse.cycle(pool.render)
             done = render_site(render, snap, common, assets.css_gzip, _no_reports, reuse.finished)
-            pages = {p.path: p.body for p in done.pages}
-            files = {**assets.files, **done.kept.files, **pages, **twins(snap)}
+            files = {**assets.files, **done.files(), **twins(snap)}
             write_site(Path(d) / "public", files, iso(snap.generated_at))
             settle()
             yield time.perf_counter() - started

@@ -294,7 +294,7 @@ def _site_files(
     snap: Snapshot, assets: Assets, rendered: Rendered, base_url: str
 ) -> dict[str, bytes]:
     """Every file of the site by its path: assets, pages, data twins, alert feeds, crawl files."""
-    files = {**assets.files, **rendered.kept.files, **{p.path: p.body for p in rendered.pages}}
+    files = {**assets.files, **rendered.files()}
     files.update(twins(snap))
     files.update(alert_files(snap, base_url))
     files.update(crawl_files(files, base_url))

@@ -444,7 +444,7 @@ def _rendering_site(reuse, snap, c):
         return report_tasks(snap, c, records, (), 0, "test", {}, kept)
 
     done = render_site(reuse.cycle(render), snap, c, 0, reports, reuse.finished)
-    return {**done.kept.files, **{p.path: p.body for p in done.pages}}, names
+    return done.files(), names
 
 
 def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:

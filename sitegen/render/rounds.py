@@ -39,6 +39,10 @@ class Rendered:
         """Return how many pages the site has."""
         return len(self.pages) + len(self.kept.files)
 
+    def files(self) -> dict[str, bytes]:
+        """Return every page of the site by its path: those kept and those of the rounds."""
+        return {**self.kept.files, **{p.path: p.body for p in self.pages}}
+
 
 @dataclass(frozen=True)
 class First:
