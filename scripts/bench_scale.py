@@ -10,8 +10,8 @@ spans, as a trace source reads only what is new (synthetic traces made anew each
 would cost the garbage collector a quarter of a million new objects a cycle that no run
 makes), and merges them into the traces kept, as the sources do (timed with the rest).
 After each cycle the collector settles as in `sitegen run` (sitegen/gcpolicy.py), timed with
-the cycle; the full pass it makes every FULL_EVERY_CYCLES cycles is timed apart and printed
-with its share of a cycle.
+the cycle; the full pass it makes at most every FULL_EVERY_CYCLES cycles is timed apart and
+printed with its share of a cycle.
 """
 
 from __future__ import annotations
@@ -199,8 +199,8 @@ def bench_traces(traces: int, cycles: int) -> None:
     small, big = statistics.median(took["small"]), statistics.median(took["big"])
     print(f"render + write of a site, 10 new traces a cycle, median wall of {cycles} cycles "
           f"after the first, the two sites' cycles taking turns, pool of {workers}; and the "
-          f"collector's pass over everything made every {FULL_EVERY_CYCLES} cycles, and its "
-          f"share of a cycle:")  # fmt: skip
+          f"collector's pass over everything made at most every {FULL_EVERY_CYCLES} cycles, "
+          f"and its share of a cycle:")  # fmt: skip
     for role, cycle in (("small", small), ("big", big)):
         print(f"  {sites[role][0]:>6} traces: {cycle * 1000:8.1f} ms"
               f"{f' ({big / small:.2f}x)' if role == 'big' else '':9} full pass "

@@ -7,8 +7,11 @@ the cycle did. After each cycle, Settle collects what that cycle left (a pass ov
 objects made since the last cycle, not over the whole heap: the older ones are frozen) and
 then freezes what is still alive, so later passes skip it. Frozen objects are still freed
 when their last reference goes; only a reference cycle among them waits, for the full pass
-over everything that Settle runs at least every FULL_EVERY_CYCLES cycles and every
-FULL_EVERY_SECONDS seconds.
+over everything that Settle runs every FULL_EVERY_SECONDS seconds at the latest, and after
+FULL_EVERY_CYCLES cycles at first. A full pass that finds no garbage among the frozen
+objects doubles the cycles to the next (a run whose kept objects make no reference cycles
+spent 20 to 50 ms every 100 cycles finding none); one that finds some goes back to
+FULL_EVERY_CYCLES.
 """
 
 from __future__ import annotations
@@ -32,21 +35,21 @@ class Settle:
     ) -> None:
         self.every_cycles, self.every_seconds, self._clock = every_cycles, every_seconds, clock
         self._cycles, self._since = 0, clock()
+        self._bound = every_cycles  # the cycles from one full pass to the next, for now
 
     def due(self) -> bool:
         """Say whether the next settle walks every object (frozen ones too)."""
-        return (
-            self._cycles + 1 >= self.every_cycles
-            or self._clock() - self._since >= self.every_seconds
-        )
+        return self._cycles + 1 >= self._bound or self._clock() - self._since >= self.every_seconds
 
     def __call__(self) -> int:
         """Settle after a cycle; return how many unreachable objects were found."""
+        found = gc.collect()  # what the cycle left: the frozen objects are not walked
         if self.due():
             gc.unfreeze()
-            self._cycles, self._since = 0, self._clock()
+            frozen = gc.collect()  # reference cycles among the objects frozen until now
+            self._bound = self.every_cycles if frozen else 2 * self._bound
+            self._cycles, self._since, found = 0, self._clock(), found + frozen
         else:
             self._cycles += 1
-        found = gc.collect()
         gc.freeze()
         return found

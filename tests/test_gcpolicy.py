@@ -75,3 +75,39 @@ def test_a_frozen_cycle_that_dies_is_collected_within_every_seconds() -> None:
     assert settle.due()
     settle()
     assert held() is None
+
+
+def _full_passes(settle: Settle, settles: int) -> list[int]:
+    """Settle `settles` times; return the numbers (from 1) of those that walked everything."""
+    passes = []
+    for n in range(1, settles + 1):
+        if settle.due():
+            passes.append(n)
+        settle()
+    return passes
+
+
+def test_full_passes_that_find_nothing_come_ever_less_often() -> None:
+    settle = Settle(every_cycles=2, every_seconds=1e9)
+    # After 2 settles, then 4 and 8 more: each pass found no garbage among frozen objects.
+    assert _full_passes(settle, 14) == [2, 6, 14]
+
+
+def test_a_full_pass_that_finds_frozen_garbage_brings_back_the_first_bound() -> None:
+    settle = Settle(every_cycles=2, every_seconds=1e9)
+    assert _full_passes(settle, 6) == [2, 6]  # the next one 8 settles on
+    node = Node()
+    held = weakref.ref(node)
+    settle()  # 7: frozen while alive
+    del node
+    assert _full_passes(settle, 7) == [7]  # 14: collects the cycle, then every 2 again
+    assert held() is None
+    assert _full_passes(settle, 2) == [2]
+
+
+def test_the_time_bound_holds_however_far_the_cycles_bound_went() -> None:
+    now = [0.0]
+    settle = Settle(every_cycles=1, every_seconds=600.0, clock=lambda: now[0])
+    _full_passes(settle, 20)  # passes that found nothing: the bound is far past 20
+    now[0] += 600.0
+    assert settle.due()
