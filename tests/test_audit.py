@@ -2,7 +2,7 @@
 Chromium over every page type at a phone's and a desktop's width in both colour schemes,
 and the geometry of chart text at 320 px. Screenshots of both themes go to test-artifacts/.
 
-Two sites: the embedded default after a 25-minute gap in its history (a few samples so far,
+Two sites: the embedded default after a gap of 100 s in its history (a few points so far,
 charts fitted and dotted), and the reference workload (sitegen.synthetic), whose metrics and
 logs run over several pages.
 """
@@ -37,18 +37,19 @@ LIVE = {"index.html", "metrics/index.html", "traces/index.html", "logs/index.htm
         "concurrency/index.html", "about/index.html"}  # fmt: skip
 
 
-def embedded_after_a_gap(d: Path, renders: int = 2) -> Path:
-    """The embedded default's site, rendered once, then 25 minutes later `renders` times."""
+def embedded_after_a_gap(d: Path, renders: int = 2, gap: int = 100) -> Path:
+    """The embedded default's site, rendered once, then `gap` seconds later `renders` times
+    (a gap: more than 2.5 times the interval, 30 s)."""
     d.mkdir()
     toml = d / "sitegen.toml"
     toml.write_text('[site]\nworkers = 1\nout_dir = "public"\nstate_dir = "state"\n')
     assert main(["render", "--config", str(toml), "--quiet"]) == 0
-    # Move what the first cycle recorded 25 minutes back, in every tier (a rolled-up step to
+    # Move what the first cycle recorded `gap` seconds back, in every tier (a rolled-up step to
     # the start of the step it now falls in): the history now has a gap.
     with sqlite3.connect(d / "state" / "history.sqlite") as db:
-        db.execute("UPDATE samples SET ts = ts - 1500")
-        db.execute("UPDATE rollups SET ts = ts - 1500 - (ts - 1500) % step")
-        db.execute("UPDATE cycles SET ts = ts - 1500")
+        db.execute("UPDATE samples SET ts = ts - ?", (gap,))
+        db.execute("UPDATE rollups SET ts = ts - ?1 - (ts - ?1) % step", (gap,))
+        db.execute("UPDATE cycles SET ts = ts - ?", (gap,))
     db.close()
     for _ in range(renders):
         assert main(["render", "--config", str(toml), "--quiet"]) == 0
@@ -78,7 +79,7 @@ def reference_workload(d: Path) -> Path:
 
 def test_the_embedded_default_draws_its_only_two_samples_apart(tmp_path: Path) -> None:
     # One sample, then 25 minutes later another: the interval says that is a gap.
-    site = embedded_after_a_gap(tmp_path / "default", 1)
+    site = embedded_after_a_gap(tmp_path / "default", 1, gap=1500)
     html = (site / "metrics" / "index.html").read_text()
     charts = re.findall(r'<svg class="chart"[^>]*><title>([^<]*)</title>(.*?)</svg>', html, re.S)
     # The line of each series (a stacked chart's bands are paths of class "band").
@@ -113,6 +114,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
         pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
     root = tmp_path_factory.mktemp("audit")
     default = embedded_after_a_gap(root / "default")
+    # Its charts are fitted to a short history: their note is text the geometry check reads.
+    assert "points so far" in (default / "metrics" / "index.html").read_text()
     reference = reference_workload(root / "reference")
 
     class Quiet(http.server.SimpleHTTPRequestHandler):

@@ -478,7 +478,7 @@ def test_a_short_history_fits_the_time_axis_dots_its_samples_and_says_so() -> No
     (dots,) = plotted(svg, "dot")
     xs = [int(x) for x in re.findall(r"M(\d+) \d+h0", dots)]
     assert len(xs) == 3 and xs[0] < 200 and xs[-1] == 630  # spread over the plot, not one pixel
-    assert ">3 samples so far</text>" in svg
+    assert ">3 points so far</text>" in svg
     # The axis spans the last minute and a little before; the end tick at 10:40:00 would not
     # fit a phone's font at the right edge, so it goes.
     assert re.findall(r'middle">([\d:]+)<', svg) == ["10:39:00", "10:39:15", "10:39:30", "10:39:45"]

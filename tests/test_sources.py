@@ -11,11 +11,12 @@ from pathlib import Path
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.trace import StatusCode
 
+from sitegen.charts import line_chart
 from sitegen.config import Config
 from sitegen.history import History
 from sitegen.model import Figure, Panel
 from sitegen.sources import collect_all, logs, traces
-from sitegen.sources.base import Part, SourceContext
+from sitegen.sources.base import MIN_WINDOW_SECONDS, MetricDef, Part, SourceContext, history_part
 from sitegen.state import LastGood
 from sitegen.tail import Tailer
 from sitegen.telemetry import Telemetry
@@ -248,6 +249,29 @@ def test_history_keeps_points_across_handles_and_drops_old_ones(tmp_path: Path) 
     h.add([("m", (("a", "1"),), now, 2.0)])
     (series,) = h.series("m", 0)
     assert series.points == ((now, 2.0),)
+
+
+def test_local_history_charts_span_the_history_and_dot_only_a_short_one(cfg: Config) -> None:
+    ctx = context(cfg)
+    cpu = MetricDef("CPU", "cpu", "percent")
+
+    def chart(seconds: int) -> tuple[Panel, str]:
+        # One sample a second (a 1 s interval) over the last `seconds`.
+        ctx.history.add([("cpu", (), ctx.now - seconds + i, float(i % 7)) for i in range(seconds)])
+        (panel,) = history_part(ctx, (cpu,), "self").panels
+        now = ctx.now
+        return panel, str(
+            line_chart("CPU", panel.series, "percent", t0=now - panel.range_seconds, t1=now)
+        )
+
+    short, svg = chart(60)
+    assert short.range_seconds == MIN_WINDOW_SECONDS
+    assert "points so far" in svg and 'class="dot"' in svg  # half the range: fitted, dotted
+    # Ten minutes of history: the chart spans it all, and reads as the full chart it is.
+    full, svg = chart(600)
+    assert full.range_seconds == 600
+    assert len(full.series[0].points) > 50  # buckets of many samples each
+    assert "so far" not in svg and 'class="dot"' not in svg
 
 
 def test_a_corrupt_history_is_replaced(tmp_path: Path) -> None:

@@ -241,13 +241,14 @@ def line_chart(
     """Draw series over t0..t1 as an accessible SVG line (or stacked area) chart.
 
     While history is shorter than the range, the time axis fits the data, each point gets a
-    dot and a note says how many samples there are so far.
+    dot and a note says how many points there are so far (a point of history read in
+    buckets is the mean of several samples: it does not count them).
     """
     raw = [drawable(s.points) for s in series]
     curves = _stack(raw) if stacked else raw
     stamps = [[ts for ts, _ in c] for c in curves]
     values = [[v for _, v in c] for c in curves]
-    samples = max(map(len, raw), default=0)
+    points = max(map(len, raw), default=0)
     first = min((min(ts) for ts in stamps if ts), default=None)
     fitted = first is not None and first > t0 + FIT_SHARE * (t1 - t0)
     if fitted:
@@ -315,7 +316,7 @@ def line_chart(
             shapes.append(f'<path class="dot" d="{dots(marked)}"/>')
         body.append(f'<g class="s{i % 8}">{hover}{"".join(shapes)}</g>')
     if fitted:
-        note = f"{samples} sample{'s' if samples != 1 else ''} so far"
+        note = f"{points} point{'s' if points != 1 else ''} so far"
         body.append(text(left + 4, TOP + CHAR_W + 2, note, "tick halo"))
     return document(width, height, label, body)
 

@@ -22,6 +22,8 @@ from sitegen.model import (
 
 # Charts of local history span what there is, between these bounds: a newcomer's second
 # run shows two points across the chart instead of two dots at the edge of a 6 h window.
+# Below the lower bound a chart fits its time axis to the history itself (line_chart), and
+# dots the points and says how many there are so far.
 MIN_WINDOW_SECONDS = 120.0
 MAX_WINDOW_SECONDS = 6 * 3600.0
 
@@ -71,7 +73,11 @@ def history_window(history: History, now: float) -> float:
     """Return how many seconds back the local-history charts reach."""
     first = history.first_ts()
     span = now - first if first is not None else 0.0
-    return min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, span * 1.1))
+    # The history's own span, no margin: with a tenth more, its first sample fell past the
+    # start of the range a fitted chart allows, so every chart read as a short history for
+    # six hours: a dot on each of its 60 points (a third more bytes) and "60 so far" of a
+    # history of thousands of samples.
+    return min(MAX_WINDOW_SECONDS, max(MIN_WINDOW_SECONDS, span))
 
 
 def _figure_points(series: tuple[Series, ...], pick: Labels | None) -> tuple:
