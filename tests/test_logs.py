@@ -625,6 +625,9 @@ def test_level_counts_of_every_source_add_up_per_cycle() -> None:
     assert got["error"] == ((100.0, 3.0), (130.0, 0.0))
     assert got["info"] == ((100.0, 5.0), (130.0, 1.0))
     assert list(got) == ["debug", "info", "warning", "error", "critical"]
+    # A level of one source keeps its series's points: the history's own, encoded once.
+    only = Panel("p", "log_lines", "", "logs", (Series((("level", "info"),), ((1.0, 2.0),)),))
+    assert by_level(only).series[0].points is only.series[0].points
 
 
 def test_file_state_survives_a_damaged_state_file(tmp_path: Path) -> None:

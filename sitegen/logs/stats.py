@@ -63,18 +63,28 @@ def by_level(panel: Panel) -> Panel:
     """Return the panel with one series per level, summed over the sources that logged.
 
     Every log source stores its counts at the cycle's time, so points of one cycle share
-    a timestamp and add up exactly.
+    a timestamp and add up exactly. A level only one source logged keeps that series's
+    points as they are: the very points the history holds from cycle to cycle, which the
+    chart's data twin encodes once (summed anew, all of a chart's points were new each cycle).
     """
-    sums: dict[str, dict[float, float]] = {}
+    parts: dict[str, list[Series]] = {}
     for s in panel.series:
-        level = dict(s.labels).get("level", "")
-        points = sums.setdefault(level, {})
-        for ts, value in s.points:
-            points[ts] = points.get(ts, 0.0) + value
+        parts.setdefault(dict(s.labels).get("level", ""), []).append(s)
     step = known_step(panel.series)  # the sums keep the stamps, so the step, of their parts
     series = tuple(
-        Series((("level", lv),), tuple(sorted(sums[lv].items())), step=step)
-        for lv in (*LEVELS, *sorted(set(sums) - set(LEVELS)))
-        if lv in sums
+        Series((("level", lv),), _summed(parts[lv]), step=step)
+        for lv in (*LEVELS, *sorted(set(parts) - set(LEVELS)))
+        if lv in parts
     )
     return replace(panel, series=series)
+
+
+def _summed(series: list[Series]) -> tuple[tuple[float, float], ...]:
+    """Return the points of several series added up at each time, in time order."""
+    if len(series) == 1:
+        return series[0].points
+    sums: dict[float, float] = {}
+    for s in series:
+        for ts, value in s.points:
+            sums[ts] = sums.get(ts, 0.0) + value
+    return tuple(sorted(sums.items()))
