@@ -178,11 +178,8 @@ def still_copy(task: PageTask, live_task: PageTask, live: RenderedPage) -> Rende
     start, cpu = time.time_ns(), time.thread_time_ns()
     # The same page but the refresh: the very task with_still_copies makes of the live one
     # (its data and Common compared by identity first, so the same objects cost nothing).
-    if (
-        live.record.error is not None
-        or live_task.refresh != "live"
-        or task != _still_task(live_task)
-    ):
+    # A page that is not live prints no live lines: the swaps below refuse it.
+    if live.record.error is not None or task != _still_task(live_task):
         return None
     body = live.body
     swaps = zip(_refresh_lines("live", live_task.twin, task.common),
