@@ -663,20 +663,25 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     from sitegen.render.memo import CycleMemo
 
     made: list[LogRecord] = []
-    derive = environment._lines_after_time
+    derive = environment._stamped_lines
     monkeypatch.setattr(environment, "_LINES", CycleMemo(lambda rs: made.extend(rs) or derive(rs)))
+    dated: list[float] = []  # the lines whose time was written for the cycle
+    monkeypatch.setattr(environment, "when", lambda ts, now: dated.append(ts) or when(ts, now))
     now = 1_795_340_562.0
     a, b, c = (
         LogRecord(now - k, "info", f"line {k}", "a.log", None, (("k", "<v>"),)) for k in (3, 2, 1)
     )
     first = log_tail([a, b], now, frozenset(), "../")
     assert made == [a, b]
+    # Today's lines are made whole, their time included: the next cycle writes none again.
+    assert log_tail([a, b, c], now + 1, frozenset(), "../").startswith(first)
+    assert made == [a, b, c] and dated == []
     # A day on, the same lines and a new one: only the new one is made, and every time is
     # written as the new cycle writes it (with a date). A copy (as a pool worker unpickles)
     # is made anew, and is the same.
     later = now + 86400
     again = log_tail([a, b, c], later, frozenset(), "../")
-    assert made == [a, b, c]
+    assert made == [a, b, c] and dated == [a.ts, b.ts, c.ts]
     copies = pickle.loads(pickle.dumps([a, b, c]))
     assert log_tail(copies, later, frozenset(), "../") == again and made == [a, b, c, *copies]
     fresh = CycleMemo(derive)

@@ -41,8 +41,12 @@ def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
         return "out of range"
 
 
+Day = tuple[int, int, int]  # a UTC (year, month, day)
+CLOCK = "%H:%M:%S"  # how a time of the day it is shown on is written
+
+
 @lru_cache(maxsize=4)
-def _day(ts: float) -> tuple[int, int, int]:
+def _day(ts: float) -> Day:
     """Return the UTC (year, month, day) of a time: asked once per line with the same `now`."""
     return time.gmtime(ts)[:3]
 
@@ -55,7 +59,7 @@ def when(ts: float | None, now: float) -> str:
     try:
         tm = time.gmtime(ts)  # once: a logs page asks this for every line
         if tm[:3] == _day(now):
-            return time.strftime("%H:%M:%S", tm)
+            return time.strftime(CLOCK, tm)
         year = "" if abs(now - ts) < 365 * 86400 else "%Y-"
         return time.strftime(f"{year}%m-%d %H:%M:%S", tm)
     except (OverflowError, OSError, ValueError):  # a line "in the year 10^13" is bad input
@@ -131,8 +135,28 @@ def _lines_after_time(records: list[LogRecord]) -> list[str]:
     return out
 
 
-# A line's markup but its time, made once while the line is shown (hundreds of cycles).
-_LINES = CycleMemo(_lines_after_time)
+def _stamped_lines(records: list[LogRecord]) -> list[tuple[Day | None, str, str]]:
+    """Return, for each logs line, the UTC day of its time, the whole line as printed on that
+    day (its time alone) and its markup after its time; None for a line without a day."""
+    out = []
+    for r, rest in zip(records, _lines_after_time(records), strict=True):
+        try:
+            tm = time.gmtime(r.ts) if r.ts is not None else None
+        except (OverflowError, OSError, ValueError):  # "in the year 10^13": when() says so
+            tm = None
+        if tm is None:
+            out.append((None, "", rest))
+        else:  # what when() prints on that day: digits and colons, no markup
+            out.append(
+                (tm[:3], f'<span class="dim">{time.strftime(CLOCK, tm)}</span> {rest}', rest)
+            )
+    return out
+
+
+# Each line made once while it is shown (hundreds of cycles): whole, as printed on its day
+# (most lines are today's, and their time stays the same until midnight UTC), and without
+# its time, for a line of another day, whose date and year follow the cycle's time.
+_LINES = CycleMemo(_stamped_lines)
 
 
 class _LastTail:
@@ -151,10 +175,10 @@ def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], ro
     last = _LastTail.last
     if last is not None and last[0][0] is records and last[0][1:] == (now, known, root):
         return last[1]
-    out, up = [], _shown(root)
-    for r, rest in zip(records, _LINES.each(records, now), strict=True):
-        # The time is made here of digits, dashes and colons (or "out of range"): no markup.
-        line = f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+    out, up, today = [], _shown(root), _day(now)
+    for r, (day, whole, rest) in zip(records, _LINES.each(records, now), strict=True):
+        # The time is made of digits, dashes and colons (or "out of range"): no markup.
+        line = whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
         if r.trace_id and r.trace_id in known:
             line += f' <a href="{up}{_trace_href(r.trace_id)}">trace</a>'
         out.append(line + "\n")
