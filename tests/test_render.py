@@ -699,6 +699,45 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     assert log_tail(shown, later, frozenset(), "") is not tail
 
 
+def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
+    monkeypatch,
+) -> None:
+    from sitegen.render import environment
+    from sitegen.render.environment import trace_rows, utc, when
+    from sitegen.render.memo import CycleMemo
+
+    made: list[dict] = []
+    derive = environment._trace_rows
+    monkeypatch.setattr(environment, "_ROWS", CycleMemo(lambda ts: made.extend(ts) or derive(ts)))
+    dated: list[float] = []
+    monkeypatch.setattr(environment, "when", lambda ts, now: dated.append(ts) or when(ts, now))
+    now = 1_795_340_562.0
+    bad = {"id": "4bf92f3577b34da6a3ce929d0e0e4736", "name": "</a><b>x\n", "service": "a&b",
+           "start": now - 60, "duration_ns": 1_500_000, "spans": 3, "error": True}  # fmt: skip
+    good = {**bad, "id": "../<x>", "name": "GET /", "service": "web", "error": False}
+    rows = trace_rows([bad, good], "../", now).split("\n")
+    assert rows[:2] == [
+        '<tr><td><span class="err">✗ error</span></td>',
+        f'<td><a href="../traces/{bad["id"]}.html">&lt;/a&gt;&lt;b&gt;x⏎</a></td><td>a&amp;b</td>',
+    ]
+    assert (
+        rows[2]
+        == f'<td class="num">1.5 ms</td><td class="num">3</td><td>{when(now - 60, now)}</td></tr>'
+    )
+    assert rows[3] == '<tr><td><span class="ok">✓ ok</span></td>'
+    assert f'<a href="../{trace_path("../<x>")}">GET /</a>' in rows[4]
+    assert made == [bad, good] and dated == []
+    # The next cycle makes no row again, nor writes a start of today anew.
+    again = trace_rows([good], "", now + 1)
+    assert made == [bad, good] and dated == [] and again.count("<tr>") == 1
+    # A day on, the start is written with its date; an older page writes whole UTC times.
+    later = trace_rows([bad], "../", now + 86400)
+    assert dated == [bad["start"]] and f"<td>{when(bad['start'], now + 86400)}</td>" in later
+    assert "-" in when(bad["start"], now + 86400)
+    older = trace_rows([bad], "../", None)
+    assert older == later.replace(when(bad["start"], now + 86400), utc(bad["start"]))
+
+
 def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:
     from sitegen.render.memo import CycleMemo
 

@@ -51,6 +51,18 @@ def _day(ts: float) -> Day:
     return time.gmtime(ts)[:3]
 
 
+def _day_and_clock(ts: float | None) -> tuple[Day | None, str]:
+    """Return the UTC day of a time and the time as when() prints it on that day (digits and
+    colons, no markup); (None, "") for no time or one past what a date holds."""
+    if ts is None:
+        return None, ""
+    try:
+        tm = time.gmtime(ts)
+    except (OverflowError, OSError, ValueError):  # when() says "out of range"
+        return None, ""
+    return tm[:3], time.strftime(CLOCK, tm)
+
+
 def when(ts: float | None, now: float) -> str:
     """Format a time for a reader: the time alone today, with its date otherwise, with its year
     when it is more than a year from `now` (all in UTC); "–" when unknown."""
@@ -140,16 +152,8 @@ def _stamped_lines(records: list[LogRecord]) -> list[tuple[Day | None, str, str]
     day (its time alone) and its markup after its time; None for a line without a day."""
     out = []
     for r, rest in zip(records, _lines_after_time(records), strict=True):
-        try:
-            tm = time.gmtime(r.ts) if r.ts is not None else None
-        except (OverflowError, OSError, ValueError):  # "in the year 10^13": when() says so
-            tm = None
-        if tm is None:
-            out.append((None, "", rest))
-        else:  # what when() prints on that day: digits and colons, no markup
-            out.append(
-                (tm[:3], f'<span class="dim">{time.strftime(CLOCK, tm)}</span> {rest}', rest)
-            )
+        day, clock = _day_and_clock(r.ts)
+        out.append((day, f'<span class="dim">{clock}</span> {rest}' if day else "", rest))
     return out
 
 
@@ -194,6 +198,42 @@ def _trace_href(trace_id: str) -> str:
     return _shown(trace_path(trace_id))
 
 
+def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
+    """Return each row of a traces table but its start: its markup before the link's root
+    and after it, then the UTC day of its start and its start as printed on that day."""
+    out = []
+    for t in traces:
+        state = '<span class="err">✗ error</span>' if t["error"] else '<span class="ok">✓ ok</span>'
+        after = (
+            f'{_trace_href(t["id"])}">{_shown(t["name"])}</a></td><td>{_shown(t["service"])}'
+            f'</td>\n<td class="num">{_shown(format_duration_ns(t["duration_ns"]))}</td>'
+            f'<td class="num">{t["spans"]}</td><td>'
+        )
+        out.append((f'<tr><td>{state}</td>\n<td><a href="', after, *_day_and_clock(t["start"])))
+    return out
+
+
+# Each row of the live traces table made once while its trace is listed, as log lines are.
+_ROWS = CycleMemo(_trace_rows)
+
+
+def trace_rows(traces: Sequence[dict], root: str, now: float | None = None) -> Markup:
+    """Return the rows of a traces table (trace summaries, newest first): started times as
+    of `now`, or whole UTC times without it (an older page, which never changes)."""
+    up, today = _shown(root), None if now is None else _day(now)
+    made = _trace_rows(list(traces)) if now is None else _ROWS.each(traces, now)
+    out = []
+    for t, (head, after, day, clock) in zip(traces, made, strict=True):
+        if now is None:
+            start = utc(t["start"])
+        elif day == today:
+            start = clock
+        else:  # another day's: its date, and its year when a year or more away
+            start = when(t["start"], now)
+        out.append(f"{head}{up}{after}{start}</td></tr>\n")
+    return Markup("".join(out))
+
+
 def templates_dir() -> str:
     """Return the directory the templates are loaded from ($SITEGEN_TEMPLATES overrides)."""
     return os.environ.get("SITEGEN_TEMPLATES", TEMPLATES_DIR)
@@ -232,6 +272,7 @@ def environment() -> jinja2.Environment:
         bar_items=bar_items,
         value_range=value_range,
         log_tail=log_tail,
+        trace_rows=trace_rows,
         critical_sections=critical_sections,
         on_path=on_path,
         span_rows=span_rows,
