@@ -210,7 +210,7 @@ class TaskRecord:
     start_ns: int
     end_ns: int
     size: int = 0
-    gzip_size: int = 0  # of a page; not measured for a fragment (its page is)
+    gzip_size: int = 0  # of a page; 0, not measured, for a fragment or a still copy
     fragment: bool = False  # a part of a page (a metrics panel), not a file of the site
     error: str | None = None  # why the page could not be rendered (it says so instead)
     reused: bool = False  # its inputs had not changed: the last cycle's bytes, not rendered

@@ -23,6 +23,7 @@ from sitegen.render.tasks import (
     PAGE_BUDGET,
     Common,
     PageTask,
+    is_still,
     panel_tasks,
     render_batch,
     render_page,
@@ -198,14 +199,23 @@ def test_a_page_whose_data_breaks_its_template_says_so_and_the_rest_renders() ->
     assert good.record.error is None
 
 
-def test_a_page_records_its_gzipped_size_and_a_panel_is_measured_with_its_page() -> None:
+def test_a_page_records_its_gzipped_size_and_a_panel_or_copy_is_measured_as_its_page() -> None:
     snap = snapshot(Workload(panels=2, points=50, traces=1, log_lines=3))
     done = render_site(render_here, snap, common(), 0, _no_reports)
     panels = [p for p in done.records if p.fragment]
     assert len(panels) == 2 and all(r.gzip_size == 0 and r.size > 0 for r in panels)
-    assert done.pages and all(
-        p.record.gzip_size == len(gzip.compress(p.body, 6)) for p in done.pages
+    copies = [p for p in done.pages if is_still(p.path)]
+    pages = [p for p in done.pages if not is_still(p.path)]
+    assert copies and all(p.record.gzip_size == 0 and p.record.size > 0 for p in copies)
+    assert pages and all(p.record.gzip_size == len(gzip.compress(p.body, 6)) for p in pages)
+    # The about page lists the largest pages, not their still copies (unmeasured).
+    records = tuple(p.record for p in done.pages)
+    about = next(
+        t for t in report_tasks(snap, common(), records, (), 0, "t", {}) if t.name == "about"
     )
+    listed = {r.name for r in about.data["largest"]}
+    assert listed == {p.record.name for p in pages}
+    assert about.data["page_count"] == len(done.pages)
 
 
 def test_hostile_trace_id_gets_a_safe_file_name() -> None:
@@ -285,7 +295,7 @@ def test_each_still_copy_is_made_of_its_live_page_and_is_the_copy_rendered_in_fu
     for task, page in copies:
         assert page.body == real_page(task).body and files[page.path] == page.body
         assert page.record.error is None and page.record.name == task.name
-        assert page.record.gzip_size == len(gzip.compress(page.body, 6))
+        assert page.record.gzip_size == 0  # measured as its live page
     assert b"&lt;meta http-equiv=&#34;refresh&#34;" in files["logs/still.html"]
 
 

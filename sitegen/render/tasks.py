@@ -150,8 +150,10 @@ def _page(task: PageTask, data: bytes, start: int, cpu: int, error: str | None) 
     and `cpu` (thread_time_ns)."""
     # The gzipped size is what a reader downloads: the page budget is counted in it. A
     # fragment is measured in the page it is packed into (see rounds.pack), not alone: its
-    # own measure was a millisecond a cycle of compression nobody read.
-    gz = 0 if task.fragment else len(gzip.compress(data, 6))
+    # own measure was a millisecond a cycle of compression nobody read. A still copy is
+    # measured as its live page: the same bytes but its refresh lines, a few dozen bytes;
+    # measured too, each page that changes every cycle was compressed twice a cycle.
+    gz = 0 if task.fragment or task.refresh == "still" else len(gzip.compress(data, 6))
     # The task ends after its measure too: its span covers all the CPU time it counts.
     cpu_ns = time.thread_time_ns() - cpu
     record = TaskRecord(task.name, os.getpid(), start, time.time_ns(), len(data), gz,
@@ -534,7 +536,8 @@ def report_tasks(
     ran = tuple(r for r in records if not r.reused)
     durations = [r.end_ns - r.start_ns for r in ran]
     pages = [r for r in records if not r.fragment]
-    largest = sorted((*pages, *kept.largest), key=_GZIP, reverse=True)[:LARGEST]
+    measured = [r for r in pages if r.gzip_size]  # not the still copies: their pages are
+    largest = sorted((*measured, *kept.largest), key=_GZIP, reverse=True)[:LARGEST]
     asset_sizes = [(path, len(data), len(gzip.compress(data, 6))) for path, data in assets.items()]
     css_gzip = sum(gz for path, _, gz in asset_sizes if path.endswith(".css"))
     return [
