@@ -748,15 +748,24 @@ def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
     assert older == later.replace(when(bad["start"], now + 86400), utc(bad["start"]))
 
 
-def test_a_memo_keeps_what_the_last_cycle_showed_and_forgets_the_rest() -> None:
-    from sitegen.render.memo import CycleMemo
+def test_a_memo_keeps_what_its_last_generation_showed_and_forgets_the_rest() -> None:
+    from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
 
     made: list[str] = []
-    memo = CycleMemo(lambda items: made.extend(items) or [item.upper() for item in items])
-    assert memo.each(["a", "b"], 1.0) == ["A", "B"]
-    assert memo.each(["b"], 1.0) == ["B"] and memo.each(["b"], 2.0) == ["B"]
-    assert memo.each(["a"], 3.0) == ["A"]  # shown in cycle 1 only: gone by cycle 3
-    assert made == ["a", "b", "a"]
+    memo = CycleMemo(
+        lambda items: made.extend(items) or [item.upper() for item in items], GENERATION_CYCLES
+    )
+    assert memo.each(["a", "b", "c"], 1.0) == ["A", "B", "C"]
+    assert memo.each(["b"], 1.0) == ["B"]
+    # Two generations: b asked every cycle, c once in the second (not in the cycle before),
+    # a never again.
+    for cycle in range(2, 2 * GENERATION_CYCLES + 1):
+        asked = ["b", "c"] if cycle == GENERATION_CYCLES + 2 else ["b"]
+        assert memo.each(asked, cycle) == [item.upper() for item in asked]
+    assert made == ["a", "b", "c"]  # nothing derived again
+    # The third generation: a, asked in the first only, is gone; c, asked in the second, kept.
+    assert memo.each(["a", "c"], 2 * GENERATION_CYCLES + 1.0) == ["A", "C"]
+    assert made == ["a", "b", "c", "a"]
 
 
 def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:

@@ -19,7 +19,7 @@ from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
-from sitegen.render.memo import CycleMemo
+from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tracepages import older_path, page_runs
 from sitegen.traces.stats import PerTrace, breakdown, dependencies, newest_first
@@ -445,8 +445,9 @@ def _line_text(r: LogRecord) -> int:
     )
 
 
-# Each line's weight, counted once while the line is shown.
-_LINE_TEXT = CycleMemo(lambda records: list(map(_line_text, records)))
+# Each line's weight, counted once while the line is shown (in this process: tasks are made
+# here, not in the pool).
+_LINE_TEXT = CycleMemo(lambda records: list(map(_line_text, records)), GENERATION_CYCLES)
 
 
 def log_pages(

@@ -14,7 +14,7 @@ from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
 from sitegen.model import LogRecord, Panel, Snapshot, Trace
 from sitegen.render.environment import iso
-from sitegen.render.memo import CycleMemo
+from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
 from sitegen.traces.stats import PerTrace, newest_first
 
 
@@ -48,7 +48,7 @@ def _points_json(points: list[tuple[float, float]]) -> list[str]:
 
 # Each point's encoded form: a chart's held slices keep their points from cycle to cycle, and
 # only the slice under way (or all of them, when the slices widen) has new ones.
-_POINTS = CycleMemo(_points_json)
+_POINTS = CycleMemo(_points_json, GENERATION_CYCLES)
 
 
 def _panel_json(panel: Panel, now: float) -> str:
@@ -139,7 +139,7 @@ def _log_entry(r: LogRecord) -> str:
 
 
 # Each line's encoded entry, made once while the logs pages show the line.
-_LOG_ENTRIES = CycleMemo(lambda records: list(map(_log_entry, records)))
+_LOG_ENTRIES = CycleMemo(lambda records: list(map(_log_entry, records)), GENERATION_CYCLES)
 
 
 def logs_json(snap: Snapshot) -> bytes:
