@@ -58,7 +58,7 @@ def _day_and_clock(ts: float | None) -> tuple[Day | None, str]:
         return None, ""
     try:
         tm = time.gmtime(ts)
-    except (OverflowError, OSError, ValueError):  # when() says "out of range"
+    except (OverflowError, OSError, ValueError):  # past any date: when() says "out of range"
         return None, ""
     return tm[:3], time.strftime(CLOCK, tm)
 
@@ -66,16 +66,13 @@ def _day_and_clock(ts: float | None) -> tuple[Day | None, str]:
 def when(ts: float | None, now: float) -> str:
     """Format a time for a reader: the time alone today, with its date otherwise, with its year
     when it is more than a year from `now` (all in UTC); "–" when unknown."""
-    if ts is None:
-        return "–"
-    try:
-        tm = time.gmtime(ts)  # once: a logs page asks this for every line
-        if tm[:3] == _day(now):
-            return time.strftime(CLOCK, tm)
-        year = "" if abs(now - ts) < 365 * 86400 else "%Y-"
-        return time.strftime(f"{year}%m-%d %H:%M:%S", tm)
-    except (OverflowError, OSError, ValueError):  # a line "in the year 10^13" is bad input
-        return "out of range"
+    day, clock = _day_and_clock(ts)
+    if day is None:  # a line "in the year 10^13" is bad input
+        return "–" if ts is None else "out of range"
+    if day == _day(now):
+        return clock
+    year = "" if abs(now - ts) < 365 * 86400 else "%Y-"
+    return time.strftime(f"{year}%m-%d {CLOCK}", time.gmtime(ts))
 
 
 def iso(ts: float) -> str:
