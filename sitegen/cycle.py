@@ -33,7 +33,6 @@ from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import Rendered, pages_round, reports_round
 from sitegen.render.tasks import Common, Kept, PageTask, report_tasks
 from sitegen.render.twins import twins
-from sitegen.site import lease
 from sitegen.site.optimize import Assets, build_assets
 from sitegen.site.output import Written, write_site
 from sitegen.site.probe import probe
@@ -47,6 +46,15 @@ if TYPE_CHECKING:
     from sitegen.site.publish import Published
 
 
+def _holder(cfg: Config) -> str:
+    """Return this process's name on the publish lease, "" when it publishes nowhere."""
+    if not cfg.publish.bucket:
+        return ""  # and botocore, which the lease's errors come from, is not loaded
+    from sitegen.site import lease
+
+    return lease.me()
+
+
 @dataclass
 class Runtime:
     """The long-lived parts of a sitegen process, made once and reused by every cycle."""
@@ -57,7 +65,7 @@ class Runtime:
     history: History
     last_good: Previous  # each source's last good part, handed to it explicitly
     metrics: SelfMetrics
-    holder: str  # this process's name on the publish lease
+    holder: str  # this process's name on the publish lease ("" when it publishes nowhere)
     # When the scheduler runs the next cycle (UNIX time), shown on the pages; None when
     # there is no next one (sitegen render).
     next_run: Callable[[], float | None] = field(default=lambda: None)
@@ -101,7 +109,7 @@ class Runtime:
             history=history,
             last_good=Previous(LastGood(state_dir)),
             metrics=SelfMetrics(),
-            holder=lease.me(),
+            holder=_holder(cfg),
             progress=progress or (lambda _msg: None),
             lock=lock,
         )

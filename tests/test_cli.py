@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from sitegen import __version__
 from sitegen.cli import main
 from sitegen.config import SCHEMA
+from tests.loaded import run_reporting
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,6 +70,27 @@ def test_python_dash_m_runs_the_cli(tmp_path: Path) -> None:
         [sys.executable, "-m", "sitegen", "--version"], capture_output=True, text=True, check=True
     )
     assert done.stdout.startswith("sitegen ")
+
+
+# Clients of systems the embedded default never reads: a one-shot render that loaded them
+# spent a fifth of its start-up on them.
+NOT_FOR_THE_DEFAULT = {"httpx", "prometheus_api_client", "requests", "boto3", "botocore",
+                       "sitegen.sources.prometheus", "sitegen.sources.alerts",
+                       "sitegen.sources.jaeger", "sitegen.sources.tempo",
+                       "sitegen.sources.httpapi", "sitegen.sources.cloudfront"}  # fmt: skip
+
+
+def test_a_one_shot_render_of_the_default_loads_no_client_it_does_not_use(tmp_path: Path) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text(f'[site]\nout_dir = "{tmp_path}/public"\nstate_dir = "{tmp_path}/state"\n')
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
+    args = ["render", "--quiet", "--config", str(config)]
+    _output, _frozen, modules = run_reporting(args, env, tmp_path)
+    assert (tmp_path / "public/index.html").exists()
+    loaded = modules | {m.partition(".")[0] for m in modules}
+    assert loaded & NOT_FOR_THE_DEFAULT == set()
+    # What it does read, it loaded: the check would pass for a render that did nothing.
+    assert {"jinja2", "psutil", "sitegen.sources.host", "sitegen.sources.logs"} <= loaded
 
 
 # --- any TOML at all: `check` answers 0 or 2 with messages, never a traceback ---

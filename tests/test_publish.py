@@ -23,6 +23,7 @@ from sitegen.config import PublishConfig
 from sitegen.site.lease import LEASE_KEY, acquire, release
 from sitegen.site.output import write_site
 from sitegen.site.publish import IMMUTABLE, Plan, Published, clients, publish, session
+from tests.loaded import run_reporting
 from tests.promserver import free_port
 
 BUCKET = "site-bucket"
@@ -371,14 +372,6 @@ def test_cli_publish_through_a_moto_server(tmp_path: Path, moto_server: str) -> 
     assert "/index.html" in paths or paths == ["/*"]  # past 15 paths, one wildcard
 
 
-# The sitegen program, saying at exit which modules it loaded and whether it left its
-# objects to the exit's cycle collection.
-_AT_EXIT = """
-import atexit, gc, sys
-atexit.register(lambda: print(gc.get_freeze_count() > 0, *sorted(sys.modules)))
-from sitegen.cli import command
-command()
-"""
 # Loaded by other verbs, never needed to publish: boto3 (with s3transfer) where botocore
 # does, OpenTelemetry, the renderer and its templates, the probe's HTTP client, psutil.
 NOT_FOR_PUBLISHING = {"boto3", "s3transfer", "opentelemetry", "jinja2", "httpx", "psutil",
@@ -397,18 +390,14 @@ def test_a_one_shot_publish_loads_only_what_publishing_uses(tmp_path, moto_serve
         f'distribution_id = "{distribution(cf)}"\n'
     )
     write_site(tmp_path / "public", site_files(), "t")
-    env = {**KEYS, "PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parent.parent)}
+    env = {**KEYS, "PATH": "/usr/bin:/bin"}
     for run in ("first", "no change"):
-        done = subprocess.run(
-            [sys.executable, "-c", _AT_EXIT, "publish", "--config", str(config)],
-            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        summary, at_exit = done.stdout.splitlines()
-        frozen, *modules = at_exit.split()
+        (summary,), frozen, modules = run_reporting(
+            ["publish", "--config", str(config)], env, tmp_path
+        )
         assert {m.partition(".")[0] for m in modules} & NOT_FOR_PUBLISHING == set(), run
         assert {m for m in modules if m.startswith("sitegen.")} & NOT_FOR_PUBLISHING == set()
-        assert frozen == "True", run
+        assert frozen, run
     assert summary.startswith("uploaded 0 ") and "unchanged 5" in summary
 
 

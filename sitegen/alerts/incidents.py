@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from sitegen.alerts import SOURCE as ALERTS_SOURCE
 from sitegen.config import AlertsConfig
 from sitegen.model import Alert, Incident, SourceStatus
-from sitegen.sources.alerts import NAME as ALERTS_SOURCE
 from sitegen.statefiles import atomic_write_bytes, quarantine
 
 STATE_FILE = "incidents.json"

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-import httpx
-
 from sitegen import __version__
 
 TIMEOUT_SECONDS = 10.0
@@ -23,6 +21,8 @@ class Probe:
 
 def probe(base_url: str) -> Probe:
     """GET base_url/index.html; ok means HTTP 200 with an HTML body."""
+    import httpx  # only a publish with a base_url probes: a render need not load it
+
     url = f"{base_url}/index.html"
     start = time.perf_counter()
     try:

@@ -15,17 +15,7 @@ from opentelemetry.trace import Status, StatusCode
 
 from sitegen.logs.stats import order_key
 from sitegen.model import SourceStatus
-from sitegen.sources import (
-    alerts,
-    host,
-    jaeger,
-    journald,
-    logs,
-    prometheus,
-    selfmetrics,
-    tempo,
-    traces,
-)
+from sitegen.sources import host, journald, logs, selfmetrics, traces
 from sitegen.sources.base import Part, SourceContext
 from sitegen.state import LastGood
 from sitegen.telemetry import log
@@ -90,6 +80,9 @@ class Previous:
 
 def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
     """Return the sources a config asks for; host, self, traces and logs are always on."""
+    # The sources of other systems are imported only when asked for: their HTTP clients
+    # (httpx, prometheus-api-client and requests) were a fifth of a one-shot render's
+    # start-up, for a default that reads none of them.
     sources: list[tuple[str, Collect]] = [
         (host.NAME, host.collect),
         (selfmetrics.NAME, selfmetrics.collect),
@@ -98,16 +91,24 @@ def default_sources(ctx: SourceContext) -> list[tuple[str, Collect]]:
         *([(journald.NAME, journald.collect)] if ctx.cfg.logs.journald else []),
     ]
     if ctx.cfg.panels:
+        from sitegen.sources import prometheus
+
         sources.insert(0, (prometheus.NAME, prometheus.collect))
     if ctx.cfg.publish.cloudwatch and ctx.cfg.publish.distribution_id:
-        from sitegen.sources import cloudfront  # boto3: loaded only when it is used
+        from sitegen.sources import cloudfront  # boto3
 
         sources.append((cloudfront.NAME, cloudfront.collect))
     if ctx.cfg.traces.jaeger_url:
+        from sitegen.sources import jaeger
+
         sources.append((jaeger.NAME, jaeger.collect))
     if ctx.cfg.traces.tempo_url:
+        from sitegen.sources import tempo
+
         sources.append((tempo.NAME, tempo.collect))
     if ctx.cfg.alerts.prometheus or ctx.cfg.alerts.alertmanager_url:
+        from sitegen.sources import alerts
+
         sources.append((alerts.NAME, alerts.collect))
     return sources
 

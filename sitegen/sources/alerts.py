@@ -11,13 +11,14 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
+from sitegen.alerts import SOURCE
 from sitegen.alerts.select import public
 from sitegen.model import Alert, labels_of
 from sitegen.redact import redact, redact_field
 from sitegen.sources.base import Part, SourceContext
 from sitegen.sources.httpapi import ApiError, client, get_json
 
-NAME = "alerts"
+NAME = SOURCE
 # Longer texts are cut (with "…") before they are kept anywhere: a label or summary is meant
 # to be short, and every refreshing page shows them in its banner.
 MAX_LABEL_CHARS = 120
