@@ -550,6 +550,58 @@ def test_a_template_edit_renders_every_page_again(tmp_path: Path, monkeypatch) -
     assert sorted(ran_after_edit) == sorted(ran)
 
 
+def test_compiled_templates_are_kept_for_the_next_process_and_a_bad_file_costs_a_compile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+    import tempfile
+
+    import jinja2
+
+    from sitegen.render import environment
+
+    compiled: list[str] = []
+    compile_ = jinja2.Environment.compile
+
+    def counted(self, source, name=None, *args, **kwargs):
+        compiled.append(name)
+        return compile_(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(jinja2.Environment, "compile", counted)
+    snap = snapshot(Workload(panels=2, points=20, traces=2, spans_per_trace=3, log_lines=5))
+    tasks = page_tasks(snap, common())
+
+    def new_process(meanwhile=lambda: None) -> tuple[list[str], dict[str, str]]:
+        """Render every page with a new environment: the templates it compiled, the pages."""
+        compiled.clear()
+        environment.environment.cache_clear()
+        environment.environment()
+        meanwhile()
+        pages = {t.path: render_page(t).body for t in tasks}
+        return sorted(compiled), pages
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    try:
+        first, pages = new_process()
+        cache = tmp_path / f"_jinja2-cache-{os.getuid()}"
+        files = sorted(cache.iterdir())
+        assert len(first) >= 5 and len(files) == len(first)
+        assert cache.stat().st_mode & 0o777 == 0o700
+        assert new_process() == ([], pages)
+        for file in files:  # cut short in its checksum: compiled again, and written over
+            file.write_bytes(file.read_bytes()[: len(jinja2.bccache.bc_magic) + 3])
+        assert new_process() == (first, pages)
+        assert new_process() == ([], pages)
+        # The directory gone once the environment has it (cleaned up): compiled, not kept.
+        assert new_process(lambda: shutil.rmtree(cache)) == (first, pages)
+        # No private directory to keep them in (here: none at all): compiled every time.
+        monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "missing"))
+        assert new_process() == (first, pages)
+        assert new_process() == (first, pages)
+    finally:
+        environment.environment.cache_clear()  # the next test's, in the usual directory
+
+
 def test_a_finished_trace_page_does_not_depend_on_the_cycle_time() -> None:
     # Its task is keyed without the cycle's time: its template must not print that time.
     snap = snapshot(Workload(panels=1, traces=1, spans_per_trace=4, log_lines=1))
