@@ -820,6 +820,38 @@ def test_a_memo_keeps_what_its_last_generation_showed_and_forgets_the_rest() -> 
     assert made == ["a", "b", "c", "a"]
 
 
+def test_a_run_asked_again_looks_up_only_the_items_it_did_not_hold() -> None:
+    from sitegen.render.memo import CycleMemo
+
+    @dataclasses.dataclass(frozen=True)
+    class Line:  # equal copies are other lines: a memo finds items by identity
+        text: str
+
+    memo = CycleMemo(lambda items: [item.text.upper() for item in items])
+    looked_up: list[list[str]] = []
+    each = memo._each
+    memo._each = lambda held: looked_up.append([i.text for i in held]) or each(held)
+
+    def asked(items: list[Line], cycle: float, run: str = "tail") -> list[str]:
+        looked_up.clear()
+        out = memo.each(items, cycle, run=run)
+        assert out == [item.text.upper() for item in items]  # what deriving each would give
+        return [text for texts in looked_up for text in texts]
+
+    a, b, c, d, e = map(Line, "abcde")
+    assert asked([a, b, c], 1) == ["a", "b", "c"]
+    assert asked([b, c, d], 2) == ["d"]  # one line gone at the start, one new at the end
+    assert asked([b, c, e], 3) == ["e"]  # the newest replaced (a chart's bucket under way)
+    assert asked([b, c, e], 3) == []  # asked again in the same cycle
+    assert asked([Line("b"), c, e], 4) == ["b", "c", "e"]  # a copy: not the run it was
+    assert asked([c, b], 5) == ["b"]  # out of order from the second item on
+    assert asked([], 6) == [] and asked([a], 7) == ["a"]
+    assert asked([d, e], 7, run="other") == ["d", "e"]  # runs are apart
+    assert asked([a, d], 8) == ["d"]
+    # Held through the next generation (here, of one cycle), forgotten after it.
+    assert asked([a, d], 9) == [] and asked([d, e], 9, run="other") == ["d", "e"]
+
+
 def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> None:
     from sitegen.render.environment import log_tail
 

@@ -7,7 +7,9 @@ cycle's cost grow with the tail as it filled.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from itertools import repeat
+from operator import is_
 from typing import Generic, TypeVar
 
 Item = TypeVar("Item")
@@ -19,6 +21,9 @@ Derived = TypeVar("Derived")
 # cycle: there the items are copies, new every cycle, and only a cycle's worth is worth
 # holding.
 GENERATION_CYCLES = 8
+# How far into a run's last items its new first item is looked for: a run asked again loses
+# a few items at its start a cycle (a tail full of lines, a chart whose range slides).
+RUN_DROPS = 64
 
 
 class CycleMemo(Generic[Item, Derived]):
@@ -30,6 +35,7 @@ class CycleMemo(Generic[Item, Derived]):
     walks all its fields, four times an item a cycle. They are held here, so no id recurs;
     a copy (as a pool worker unpickles) is derived anew. The items not known are derived
     together, in one call: a first render derives them all, as fast as without the memo.
+    A named run of items (the same list asked for again) is held as a whole, like an item.
     """
 
     def __init__(self, derive: Callable[[list[Item]], list[Derived]], generation: int = 1) -> None:
@@ -39,15 +45,53 @@ class CycleMemo(Generic[Item, Derived]):
         self._cycles = generation  # cycles into the current generation: the first starts one
         self._this: dict[int, tuple[Item, Derived]] = {}
         self._last: dict[int, tuple[Item, Derived]] = {}
+        # Per run: its items last asked for, and what was derived from them.
+        self._runs_this: dict[Hashable, tuple[list[Item], list[Derived]]] = {}
+        self._runs_last: dict[Hashable, tuple[list[Item], list[Derived]]] = {}
 
-    def each(self, items: Iterable[Item], cycle: float) -> list[Derived]:
-        """Return what is derived from each item, in order, in the cycle of time `cycle`."""
+    def each(
+        self, items: Iterable[Item], cycle: float, run: Hashable | None = None
+    ) -> list[Derived]:
+        """Return what is derived from each item, in order, in the cycle of time `cycle`.
+
+        `run` names a list asked for again cycle after cycle, a few items dropped at its
+        start and added at its end (a chart's series, a tail of lines): the items it still
+        holds, in the order it held them, are found with one comparison each, in C, not one
+        lookup each; only the rest are looked up.
+        """
         if cycle != self._cycle:
             self._cycle, self._cycles = cycle, self._cycles + 1
             if self._cycles >= self._generation:
                 self._cycles, self._last, self._this = 0, self._this, {}
-        this, last = self._this, self._last
+                self._runs_last, self._runs_this = self._runs_this, {}
         held = list(items)
+        if run is None:
+            return self._each(held)
+        known = self._runs_this.get(run) or self._runs_last.get(run)
+        derived = self._continued(known, held) if known else self._each(held)
+        self._runs_this[run] = (held, derived)
+        return derived
+
+    def _continued(
+        self, known: tuple[list[Item], list[Derived]], held: list[Item]
+    ) -> list[Derived]:
+        """Return what is derived from `held`, reusing what `known` (a run's last items and
+        what was derived from them) has of the items `held` starts with."""
+        before, derived = known
+        if not held:
+            return []
+        # Where the run starts now among its last items (identity: an equal copy is new).
+        start = list(map(is_, before[:RUN_DROPS], repeat(held[0])))
+        if True not in start:
+            return self._each(held)
+        dropped = start.index(True)
+        same = list(map(is_, before[dropped:], held))
+        kept = same.index(False) if False in same else len(same)
+        return derived[dropped : dropped + kept] + self._each(held[kept:])
+
+    def _each(self, held: list[Item]) -> list[Derived]:
+        """Return what is derived from each item, looked up one by one."""
+        this, last = self._this, self._last
         out: list = []
         unknown: list[int] = []  # the places of the items to derive
         for item in held:

@@ -12,7 +12,7 @@ from sitegen import charts
 from sitegen.alerts.incidents import incident_path
 from sitegen.alerts.status import overall
 from sitegen.charts.line import CHART_COLUMNS
-from sitegen.model import LogRecord, Panel, Snapshot, Trace
+from sitegen.model import LogRecord, Panel, Series, Snapshot, Trace
 from sitegen.render.environment import iso
 from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
 from sitegen.traces.stats import PerTrace, newest_first
@@ -51,13 +51,20 @@ def _points_json(points: list[tuple[float, float]]) -> list[str]:
 _POINTS = CycleMemo(_points_json, GENERATION_CYCLES)
 
 
+def _points(panel: Panel, series: Series, t0: float, now: float) -> list[str]:
+    """Return the encoded points the chart of a panel's series draws."""
+    drawn = charts.downsample(series.points, CHART_COLUMNS, t0, now)
+    # A series is asked for again each cycle as the same run: its held buckets, then new ones.
+    return _POINTS.each(drawn, now, run=(panel.source, panel.query, series.labels))
+
+
 def _panel_json(panel: Panel, now: float) -> str:
     t0 = now - panel.range_seconds
     series = [
         _with_raw(
             {"labels": dict(s.labels), "last": _finite(s.last)},
             "points",  # what the chart drew
-            f"[{','.join(_POINTS.each(charts.downsample(s.points, CHART_COLUMNS, t0, now), now))}]",
+            f"[{','.join(_points(panel, s, t0, now))}]",
         )
         for s in panel.series
     ]
@@ -144,7 +151,9 @@ _LOG_ENTRIES = CycleMemo(lambda records: list(map(_log_entry, records)), GENERAT
 
 def logs_json(snap: Snapshot) -> bytes:
     """Return data/logs.json: every record the logs pages show, newest first."""
-    return _listing(snap, "records", _LOG_ENTRIES.each(reversed(snap.logs), snap.generated_at))
+    # Oldest first, as the tail is held: lines join at its end and leave at its start.
+    entries = _LOG_ENTRIES.each(snap.logs, snap.generated_at, run="logs")
+    return _listing(snap, "records", entries[::-1])
 
 
 def _time(ts: float) -> str | None:
