@@ -32,14 +32,26 @@ _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
 _PRE = re.compile(r"(<pre\b[^<]*(?:<(?!/pre>)[^<]*)*</pre>)", re.I)
 
 
+def _broken_down(ts: float | None) -> time.struct_time | None:
+    """Return a time's UTC date and time of day; None for no time or one past what a date
+    holds (a span or a line "in the year 10^13" is bad input)."""
+    if ts is None:
+        return None
+    try:
+        return time.gmtime(ts)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _unknown(ts: float | None) -> str:
+    """Return what a time that has no date is shown as: "–" for none, else "out of range"."""
+    return "–" if ts is None else "out of range"
+
+
 def utc(ts: float | None, fmt: str = "%Y-%m-%d %H:%M:%S UTC") -> str:
     """Format UNIX seconds as UTC text ("–" for none, "out of range" past what a date holds)."""
-    if ts is None:
-        return "–"
-    try:
-        return time.strftime(fmt, time.gmtime(ts))
-    except (OverflowError, OSError, ValueError):  # a span "in the year 10^13" is bad input
-        return "out of range"
+    tm = _broken_down(ts)
+    return _unknown(ts) if tm is None else time.strftime(fmt, tm)
 
 
 Day = tuple[int, int, int]  # a UTC (year, month, day)
@@ -55,25 +67,19 @@ def _day(ts: float) -> Day:
 def _day_and_clock(ts: float | None) -> tuple[Day | None, str]:
     """Return the UTC day of a time and the time as when() prints it on that day (digits and
     colons, no markup); (None, "") for no time or one past what a date holds."""
-    if ts is None:
-        return None, ""
-    try:
-        tm = time.gmtime(ts)
-    except (OverflowError, OSError, ValueError):  # past any date: when() says "out of range"
-        return None, ""
-    return tm[:3], time.strftime(CLOCK, tm)
+    tm = _broken_down(ts)
+    return (None, "") if tm is None else (tm[:3], time.strftime(CLOCK, tm))
 
 
 def when(ts: float | None, now: float) -> str:
     """Format a time for a reader: the time alone today, with its date otherwise, with its year
     when it is more than a year from `now` (all in UTC); "–" when unknown."""
-    day, clock = _day_and_clock(ts)
-    if day is None:  # a line "in the year 10^13" is bad input
-        return "–" if ts is None else "out of range"
-    if day == _day(now):
-        return clock
+    tm = _broken_down(ts)
+    if tm is None:
+        return _unknown(ts)
+    # Broken down once: a logs page of another day's lines asks this for each, every cycle.
     year = "" if abs(now - ts) < 365 * 86400 else "%Y-"
-    return time.strftime(f"{year}%m-%d {CLOCK}", time.gmtime(ts))
+    return time.strftime(CLOCK if tm[:3] == _day(now) else f"{year}%m-%d {CLOCK}", tm)
 
 
 def iso(ts: float) -> str:
