@@ -457,7 +457,9 @@ def log_pages(
     page and from page to page (a line longer than the budget gets a page of its own); for
     the cycle of time `cycle`."""
     newest_first = logs[::-1]
-    runs = guided_runs(_LINE_TEXT.each(newest_first, cycle), math.inf, budget) or [[]]
+    # Asked oldest first, as the tail is held, so the lines it still holds are found as a run.
+    weights = _LINE_TEXT.each(logs, cycle, run="logs")[::-1]
+    runs = guided_runs(weights, math.inf, budget) or [[]]
     return [[newest_first[i] for i in run] for run in runs]
 
 
