@@ -37,6 +37,7 @@ from sitegen.render.tasks import render_all as render_here
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
+from sitegen.units import format_value
 from tests.test_charts import fan_out
 
 HOSTILE = (
@@ -478,6 +479,9 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     finished = [p for p in first if p.startswith("traces/") and p.rsplit("/", 1)[1]
                 not in ("index.html", "still.html")]  # fmt: skip
     assert finished and all(again[p] == first[p] for p in finished)
+    # Nor the 404 page, which prints no time of the cycle (nor its alerts).
+    assert "404" not in ran and again["404.html"] == first["404.html"]
+    assert b"shows no data" in first["404.html"] and b"<time" not in first["404.html"]
     assert b"were not rendered again" in again["concurrency/index.html"]
     # The trace pages kept out of the round still count among the pages the about page sums
     # up: those of round one, every page but the reports.
@@ -485,7 +489,7 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     counted = [body for path, body in again.items()
                if not path.startswith(("about/", "concurrency/"))]  # fmt: skip
     total = sum(map(len, counted))
-    assert f"{len(counted)} pages, {total / 1024:.1f} KiB of HTML" in about, about
+    assert f"{len(counted)} pages, {format_value(total, 'bytes')} of HTML" in about, about
     # And among the largest pages it lists, as when they were rendered in the round.
     listed = re.findall(rb"trace [0-9a-f]{8}", first["about/index.html"])
     assert listed and re.findall(rb"trace [0-9a-f]{8}", again["about/index.html"]) == listed
@@ -500,7 +504,7 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     assert [n for n in ran if n.startswith("trace ")] == [f"trace {t.trace_id[:8]}"]
     # Another stylesheet changes every page.
     _, ran = _rendering_site(reuse, later, common("assets/site.0123.css"))
-    assert sum(n.startswith("trace ") for n in ran) == 4
+    assert sum(n.startswith("trace ") for n in ran) == 4 and "404" in ran
 
 
 def test_a_page_of_a_new_cycle_time_is_keyed_without_digesting_its_data(monkeypatch) -> None:

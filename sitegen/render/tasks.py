@@ -411,7 +411,9 @@ def summary_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
             refresh="live",
         ),
         # Served by the CDN in place of any missing path, so its links start at the root.
-        PageTask("404", "404.html", "404.html", {}, common, absolute=True),
+        # It prints no time of the cycle: rendered, written and published once, not each
+        # cycle, until the templates, the stylesheet or the version change.
+        PageTask("404", "404.html", "404.html", {}, timeless(common), absolute=True, timeless=True),
         *traces_tasks(snap, summaries, common),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
