@@ -507,6 +507,21 @@ def test_a_cycle_renders_what_changed_and_a_finished_trace_once() -> None:
     assert sum(n.startswith("trace ") for n in ran) == 4 and "404" in ran
 
 
+def test_a_timeless_page_is_rendered_without_the_cycles_state() -> None:
+    # Keyed without the cycle's times, alerts and failed sources, such a page is reused
+    # while they change: rendered with them, it would show a degraded cycle's banner for good.
+    snap = snapshot(Workload(panels=1, points=10, traces=300, spans_per_trace=2, log_lines=5))
+    degraded = dataclasses.replace(
+        common(), generated_at=common().generated_at + 30, failed_sources=("prometheus",)
+    )
+    timeless = [t for t in page_tasks(snap, degraded) if t.timeless]
+    assert {"404", "older-traces"} <= {t.name.split()[0] for t in timeless}
+    for task in timeless:
+        body = render_page(task).body
+        assert b"degraded" not in body, task.name
+        assert body == render_page(dataclasses.replace(task, common=common())).body, task.name
+
+
 def test_a_page_of_a_new_cycle_time_is_keyed_without_digesting_its_data(monkeypatch) -> None:
     from sitegen.render import keys
 

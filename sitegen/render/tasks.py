@@ -122,9 +122,12 @@ def render_page(task: PageTask) -> RenderedPage:
     start, cpu = time.time_ns(), time.thread_time_ns()
     root = "/" if task.absolute else "../" * task.path.count("/")
     env, error = environment(), None
+    # A timeless page is keyed without the cycle's times, alerts and failed sources, and
+    # reused while its key holds: it is rendered without them too, so it can't show stale ones.
+    common = timeless(task.common) if task.timeless else task.common
     try:
         html = env.get_template(task.template).render(
-            c=task.common,
+            c=common,
             root=root,
             page=task.name,
             refresh=task.refresh,
@@ -134,7 +137,7 @@ def render_page(task: PageTask) -> RenderedPage:
     except Exception as exc:  # any fault of one page's data: report it, keep the site
         error = f"{type(exc).__name__}: {exc}"[:500]
         html = env.get_template("failed.html").render(
-            c=task.common,
+            c=common,
             root=root,
             page=task.name,
             refresh=task.refresh,
@@ -413,7 +416,7 @@ def summary_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
         # Served by the CDN in place of any missing path, so its links start at the root.
         # It prints no time of the cycle: rendered, written and published once, not each
         # cycle, until the templates, the stylesheet or the version change.
-        PageTask("404", "404.html", "404.html", {}, timeless(common), absolute=True, timeless=True),
+        PageTask("404", "404.html", "404.html", {}, common, absolute=True, timeless=True),
         *traces_tasks(snap, summaries, common),
     ]
     tasks += log_tasks(snap, common, level_counts, known_traces)
