@@ -6,6 +6,7 @@ import base64
 import functools
 import hashlib
 import json
+import os
 import subprocess
 import sys
 import time
@@ -215,6 +216,25 @@ def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_cli
     changed, rec = run(tmp_path, site_files(**{"index.html": b"<p>v2</p>"}), cfg)
     assert changed.invalidation is not None
     assert made == ["creating-client-class.s3", "creating-client-class.cloudfront"]
+
+
+def test_the_publisher_finds_its_models_without_listing_every_service_botocore_has(
+    aws, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # botocore lists its 400-odd model directories to check that "s3" is a service: 50 ms of
+    # a no-change publish. Only the two services' own directories are to be read.
+    monkeypatch.setenv("AWS_DATA_PATH", str(tmp_path / "models"))
+    session.cache_clear()  # made again, with AWS_DATA_PATH
+    listed: list[str] = []
+    listdir = os.listdir
+    monkeypatch.setattr(os, "listdir", lambda path=".": listed.append(str(path)) or listdir(path))
+    s3, cloudfront = clients(PublishConfig(bucket=BUCKET))
+    cloudfront()
+    assert listed and {Path(p).name for p in listed} <= {"s3", "cloudfront"}, listed
+    # The models are found as botocore finds them: AWS_DATA_PATH first.
+    loader = session().get_component("data_loader")
+    assert loader.search_paths[0] == str(tmp_path / "models")
+    assert s3.meta.service_model.service_name == "s3"
 
 
 def test_the_publisher_leaves_the_times_s3_sends_unparsed(aws, tmp_path: Path) -> None:
