@@ -99,6 +99,14 @@ SELECT labels, avg(iif(r > 1, ts, NULL)), avg(iif(r > 1, value, NULL)),
 FROM (SELECT labels, ts, value, row_number() OVER (PARTITION BY labels ORDER BY ts DESC) AS r
       FROM samples WHERE metric = ? AND ts >= ?) GROUP BY labels
 """
+# The bucket under way of a chart read from a tier, per label set: the finest tier's steps,
+# then the raw samples of the newest of them. The (step, ts) index finds the bucket's steps
+# among every metric's (a few hundred rows); the primary key would read the metric's all.
+_STEPS_UNDER_WAY = (
+    "SELECT labels, ts, n, total FROM rollups WHERE metric = ? AND step = ? AND ts >= ? "
+    "ORDER BY labels, ts"
+)
+_NEWEST_STEPS = "SELECT labels, ts, value FROM samples WHERE metric = ? AND ts >= ? ORDER BY ts"
 # Bounded: a retention change or a long stop never makes one write delete a million rows.
 _BOUNDED_DELETE = (
     "DELETE FROM {table} WHERE rowid IN (SELECT rowid FROM {table} WHERE {where} LIMIT ?)"
@@ -184,6 +192,45 @@ def _under_way(
     if mean_ts is None:  # the newest is the bucket's only sample
         return ((ts, value),)
     return tuple(sorted(((mean_ts, mean_value), (ts, value))))
+
+
+def _steps_under_way(
+    db: sqlite3.Connection, metric: str, cut: float
+) -> dict[str, tuple[Point, ...]]:
+    """Return the points of the bucket under way from `cut` (a step of the finest tier), per
+    label set: the finest tier's steps before the newest sample's, then that step's samples.
+
+    The bucket of a chart of hours spans minutes: read raw, its samples at a 1 s interval cost
+    a chart of six hours 360 rows a label set, every cycle. Its whole steps are read rolled up
+    instead (their samples at the middle of the step, as a tier's whole buckets are): at most
+    as many rows as the bucket has steps, and the samples of one step.
+    """
+    step = ROLLUP_STEPS[0]
+    steps: dict[str, list[tuple[float, int, float]]] = {}
+    for key, start, n, total in db.execute(_STEPS_UNDER_WAY, (metric, step, cut)):
+        steps.setdefault(key, []).append((start, n, total))
+    if not steps:
+        return {}
+    raw: dict[str, list[Point]] = {}
+    newest_steps = min(rows[-1][0] for rows in steps.values())
+    for key, ts, value in db.execute(_NEWEST_STEPS, (metric, newest_steps)):
+        raw.setdefault(key, []).append((ts, value))
+    out = {}
+    for key, rows in steps.items():
+        *whole, (last, _, _) = rows
+        samples = sorted(p for p in raw.get(key, ()) if p[0] >= last)
+        if not samples:  # none left (raw samples are kept less long than steps): steps alone
+            whole = rows
+        before = samples[:-1]
+        count = sum(n for _, n, _ in whole) + len(before)
+        if not count:
+            out[key] = tuple(samples)
+            continue
+        mean_ts = (sum(n * (start + step / 2) for start, n, _ in whole)
+                   + sum(ts for ts, _ in before)) / count  # fmt: skip
+        mean = (sum(total for _, _, total in whole) + sum(v for _, v in before)) / count
+        out[key] = _under_way(mean_ts, mean, *samples[-1]) if samples else ((mean_ts, mean),)
+    return out
 
 
 def _joined(before: list[_Row], held: _Held, start: float, after: list[_Row]) -> _Held:
@@ -349,9 +396,12 @@ class History:
             after = self._whole(db, metric, held, max(held.cut, start), cut)
             whole = _joined(before, held.series, start, after)
             self._buckets[metric] = _Buckets(step, width, start, max(cut, start), whole)
-            under_way = {
-                key: _under_way(*tail) for key, *tail in db.execute(_UNDER_WAY, (metric, cut))
-            }
+            if step:
+                under_way = _steps_under_way(db, metric, cut)
+            else:  # a raw bucket: at most a few tens of samples a label set
+                under_way = {
+                    key: _under_way(*tail) for key, *tail in db.execute(_UNDER_WAY, (metric, cut))
+                }
         known = max(width, interval) if interval > 0 else 0.0
         # The whole buckets are in time order, and all before the bucket under way.
         return tuple(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -267,3 +268,36 @@ def test_samples_sharing_the_newest_time_are_both_shown_in_value_order(tmp_path:
         h.add([("g", (("first", str(first)),), start + 0.5, second)])
     got = h.series("g", start - 118, until=start + 1)
     assert [s.points for s in got] == [((start + 0.5, 3.0), (start + 0.5, 5.0))] * 2
+
+
+def test_the_bucket_under_way_of_a_chart_of_hours_reads_its_steps_rolled_up(
+    tmp_path: Path,
+) -> None:
+    # A six-hour chart's bucket spans six minutes: read raw, at a 1 s interval, that was 360
+    # samples a label set every cycle. Its whole steps come from the finest tier, and only
+    # the newest step's samples raw; the newest sample is still itself, the mean still exact.
+    width, step = bucket(6 * 3600), ROLLUP_STEPS[0]
+    now = time.time() // width * width - width + 303.5  # the bucket under way began 303.5 s ago
+    h = History(tmp_path, 8 * 86400)
+    kept = [("g", (("k", "kept"),), now - 3600 + i, float(i % 7)) for i in range(3601)]
+    stopped = [("g", (("k", "stopped"),), now - 3600 + i, float(i % 5)) for i in range(3500)]
+    h.add(kept + stopped)
+    read: list[str] = []
+    with h._use() as db:
+        db.set_trace_callback(read.append)
+    got = {s.labels: s.points[-2:] for s in h.series("g", now - 6 * 3600, until=now)}
+    with h._use() as db:
+        db.set_trace_callback(None)
+    for samples in (kept, stopped):
+        *before, newest = [(ts, v) for _, _, ts, v in samples if ts >= now - 303.5]
+        (mean_ts, mean), last = got[samples[0][1]]
+        assert last == newest
+        assert mean == pytest.approx(sum(v for _, v in before) / len(before), rel=1e-12)
+        # Whole steps are taken at their middle: samples every second, at .5, fill them
+        # evenly, so the mean time is that of the samples (off by up to step / 2 otherwise).
+        assert mean_ts == pytest.approx(sum(ts for ts, _ in before) / len(before), abs=0.5)
+        assert mean_ts < newest[0]
+    # Raw samples are read from the newest step of a label set on: the one that stopped
+    # 100 s ago reaches furthest back.
+    starts = [float(re.search(r"ts >= ([\d.]+)", q)[1]) for q in read if "FROM samples" in q]
+    assert starts and min(starts) >= (stopped[-1][2] // step) * step, read
