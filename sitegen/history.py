@@ -329,13 +329,15 @@ class History:
     @_guarded
     def add(self, samples: Iterable[Sample]) -> None:
         """Store samples into every tier and drop a batch of what is past its tier's age."""
-        rows = [(m, _key(labels), ts, v) for m, labels, ts, v in samples]
-        ups = [
-            (m, labels, step, ts // step * step, v, v, v)
-            for m, labels, ts, v in rows
-            if math.isfinite(ts)
-            for step in ROLLUP_STEPS
+        # A sample of no time or a NaN value is no sample: it is left out alone (SQLite stores
+        # NaN as NULL, which the table refuses: the whole batch, a source's panel, was lost).
+        rows = [
+            (m, _key(labels), ts, v)
+            for m, labels, ts, v in samples
+            if math.isfinite(ts) and not math.isnan(v)
         ]
+        ups = [(m, labels, step, ts // step * step, v, v, v)
+               for m, labels, ts, v in rows for step in ROLLUP_STEPS]  # fmt: skip
         now = time.time()
         with self._use() as db, db:
             for m, _labels, ts, _v in rows:  # a sample into a bucket held whole: read it anew

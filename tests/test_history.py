@@ -301,3 +301,13 @@ def test_the_bucket_under_way_of_a_chart_of_hours_reads_its_steps_rolled_up(
     # 100 s ago reaches furthest back.
     starts = [float(re.search(r"ts >= ([\d.]+)", q)[1]) for q in read if "FROM samples" in q]
     assert starts and min(starts) >= (stopped[-1][2] // step) * step, read
+
+
+def test_a_sample_of_no_time_or_a_nan_value_costs_only_itself(tmp_path: Path) -> None:
+    # SQLite stores NaN as NULL, which the table refuses: the whole batch was lost with it.
+    start = time.time() // 2 * 2
+    h = History(tmp_path, 8 * 86400)
+    h.add([("g", (), start + 0.25, 2.0), ("g", (), start + 0.5, float("nan")),
+           ("g", (), float("inf"), 5.0), ("g", (), start + 1.25, float("inf"))])  # fmt: skip
+    (s,) = h.series("g", start - 118, until=start + 1.5)
+    assert s.points == ((start + 0.25, 2.0), (start + 1.25, float("inf")))
