@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from sitegen.model import Snapshot
 from sitegen.render.environment import iso, trace_path
 from sitegen.render.keys import Reuse
+from sitegen.render.listpages import page_bounds, page_runs
 from sitegen.render.tasks import PAGE_BUDGET, Common, render_batch, summary_tasks
-from sitegen.render.tracepages import page_bounds, page_runs
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
 from sitegen.traces.stats import newest_first
