@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sitegen.model import Snapshot
 from sitegen.render.environment import iso, trace_path
 from sitegen.render.keys import Reuse
-from sitegen.render.listpages import page_bounds, page_runs
+from sitegen.render.listpages import marks, page_bounds, page_runs
 from sitegen.render.tasks import PAGE_BUDGET, Common, render_batch, summary_tasks
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
@@ -30,27 +30,42 @@ IDS = st.lists(st.integers(0, 2**64), unique=True, max_size=150).map(
 )
 
 
-def runs_of(ids: list[str]) -> list[tuple[str, ...]]:
-    return [tuple(ids[i] for i in r) for r in page_runs(ids, LOW, HIGH, EVERY)]
+def weigh(ids: list[str], weighted: bool) -> list[float] | None:
+    """Each item's weight, as a log line's text: its own, whatever else the list holds."""
+    return [int(i[-2:], 16) % 5 + 0.5 for i in ids] if weighted else None
 
 
+def runs_of(ids: list[str], weighted: bool = False) -> list[tuple[str, ...]]:
+    runs = page_runs(marks(ids, EVERY), LOW, HIGH, weigh(ids, weighted))
+    return [tuple(ids[i] for i in r) for r in runs]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
 @settings(max_examples=300, deadline=None)
-@given(IDS)
-def test_the_pages_partition_the_traces_in_order_within_the_size(ids: list[str]) -> None:
-    runs = page_runs(ids, LOW, HIGH, EVERY)
+@given(ids=IDS)
+def test_the_pages_partition_the_items_in_order_within_the_size(
+    ids: list[str], weighted: bool
+) -> None:
+    weights = weigh(ids, weighted) or [1] * len(ids)
+    runs = page_runs(marks(ids, EVERY), LOW, HIGH, weigh(ids, weighted))
     assert [i for r in runs for i in r] == list(range(len(ids)))
-    assert all(0 < len(r) <= HIGH for r in runs[:-1])
-    assert all(0 < len(r) < HIGH + LOW for r in runs[-1:])  # the newest: see page_runs
-    bounds = page_bounds(ids, LOW, EVERY)
+    # Within the size, or one item too heavy alone; the newest: see page_runs.
+    assert all(len(r) > 0 and (sum(weights[i] for i in r) <= HIGH or len(r) == 1)
+               for r in runs[:-1])  # fmt: skip
+    assert all(len(r) > 0 and sum(weights[i] for i in r[: -LOW + 1]) <= HIGH for r in runs[-1:])
+    bounds = page_bounds(marks(ids, EVERY), LOW)
     assert all(b - a >= LOW for a, b in itertools.pairwise(bounds))
 
 
+@pytest.mark.parametrize("weighted", [False, True])
 @settings(max_examples=300, deadline=None)
-@given(IDS, st.integers(0, 30), st.integers(0, 30))
-def test_older_pages_stay_as_traces_come_and_go(ids: list[str], dropped: int, added: int) -> None:
+@given(ids=IDS, dropped=st.integers(0, 30), added=st.integers(0, 30))
+def test_older_pages_stay_as_items_come_and_go(
+    ids: list[str], dropped: int, added: int, weighted: bool
+) -> None:
     before, now = ids[: len(ids) - added], ids[dropped:]
-    old, new = runs_of(before), runs_of(now)
-    bounds, was = page_bounds(now, LOW, EVERY), page_bounds(before, LOW, EVERY)
+    old, new = runs_of(before, weighted), runs_of(now, weighted)
+    bounds, was = page_bounds(marks(now, EVERY), LOW), page_bounds(marks(before, EVERY), LOW)
     # A page of the old cut that is still whole, and that is not the newest page (the live
     # index, which new traces join), is a page of the new cut unchanged. The exception: the
     # run before the first boundary is cut back from that boundary (counted from the oldest

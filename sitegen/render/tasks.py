@@ -19,7 +19,7 @@ from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
 from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
 from sitegen.render.environment import environment, minify, trace_path
-from sitegen.render.listpages import older_path, page_runs
+from sitegen.render.listpages import marks, older_path, page_runs
 from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
 from sitegen.render.pager import page_links, page_path
 from sitegen.traces.stats import PerTrace, breakdown, dependencies, newest_first
@@ -317,7 +317,7 @@ def traces_tasks(snap: Snapshot, summaries: list[dict], common: Common) -> list[
     """Return the traces pages: the newest traces with what all of them say together (the
     live index), then the older ones in pages that never change (see listpages)."""
     oldest_first = summaries[::-1]
-    runs = page_runs(list(map(_ID, oldest_first)))
+    runs = page_runs(marks(list(map(_ID, oldest_first))))
     pages = [oldest_first[r.start : r.stop][::-1] for r in runs] or [[]]  # each newest first
     # A page is named by the first trace of the page after it; its first trace names the one
     # before it (none before the oldest).
