@@ -293,11 +293,11 @@ def main() -> None:
             f"    {name:<28} {len(html[name]):>8} B raw {gz[name]:>7} B gzipped "
             f"{gz[name] + css_gz:>7} B with CSS{mark}"
         )
-    older = [k for k in html if k.startswith("logs/page-")]
+    older = [k for k in html if k.startswith("logs/before-")]
     if older:
         top = max(older, key=gz.get)
         print(
-            f"    logs/page-2..{len(older) + 1}.html: {len(older)} pages of older lines, the "
+            f"    logs/before-*.html: {len(older)} pages of older lines, the "
             f"heaviest {gz[top]} B gzipped, {gz[top] + css_gz} B with CSS"
         )
 

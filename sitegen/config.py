@@ -493,7 +493,7 @@ _SECTIONS: dict[str, tuple[type, tuple[Key, ...]]] = {
             "Line format; auto decides per file from its first lines (a line that does not "
             "fit is parsed as whichever format it is in)."),
         Key("tail_lines", "tail_lines", _int(1, 100000), "integer",
-            "Newest lines shown on the logs page."),
+            "Newest lines the logs pages show: the newest on the first, the rest on older pages."),
         Key("journald", "journald", _bool, "boolean",
             "Also read the systemd journal, through `journalctl -o json`."),
         Key("journald_matches", "journald_matches", _journal_matches, "matches",

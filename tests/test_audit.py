@@ -101,8 +101,9 @@ def a_trace(site: Path) -> str:
     )  # fmt: skip
 
 
-def an_older_traces_page(site: Path) -> str:
-    return f"traces/{min(p.name for p in (site / 'traces').glob('before-*.html'))}"
+def an_older_page(site: Path, section: str) -> str:
+    """An older page of a list (traces, logs), named for the page after it."""
+    return f"{section}/{min(p.name for p in (site / section).glob('before-*.html'))}"
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +147,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
     ]
     pages += [f"{two}/{p}" for p in (
         "metrics/index.html", "metrics/page-2.html", "traces/index.html", a_trace(reference),
-        "logs/index.html", "logs/page-2.html", an_older_traces_page(reference))]  # fmt: skip
+        "logs/index.html", an_older_page(reference, "logs"),
+        an_older_page(reference, "traces"))]  # fmt: skip
     ARTIFACTS.mkdir(exist_ok=True)
     shots = {"index": pages[0], "metrics": f"{two}/metrics/index.html",
              "trace": pages[4]}  # fmt: skip

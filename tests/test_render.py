@@ -17,6 +17,7 @@ from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
 from sitegen.render import tasks as tasks_module
 from sitegen.render.environment import trace_path
 from sitegen.render.finished import FinishedPages
+from sitegen.render.keys import Reuse
 from sitegen.render.pool import RenderPool
 from sitegen.render.rounds import pack, render_site
 from sitegen.render.tasks import (
@@ -161,19 +162,54 @@ def test_a_long_tail_of_logs_is_paged_newest_first_each_page_within_the_budget()
     assets = build_assets()
     snap = snapshot(Workload(panels=1, traces=2, log_lines=10_000))
     files = render_all(snap, assets.css_gzip)
-    older = sorted((p for p in files if p.startswith("logs/page-")), key=lambda p: int(p[10:-5]))
-    pages = ["logs/index.html", *older]
+    index = files["logs/index.html"].decode()
+    older = re.findall(r'<li><a href="(before-[0-9a-f]{16}(?:-\d+)?\.html)">', index)
+    pages = ["logs/index.html", *(f"logs/{name}" for name in older)]
     assert len(pages) > 5
+    assert set(pages) == {p for p in files if p.startswith("logs/") and not is_still(p)}
     shown = []
-    for path in pages:
+    for k, path in enumerate(pages):
+        page = files[path].decode()
         assert len(gzip.compress(files[path], 6)) + assets.css_gzip <= PAGE_BUDGET, path
-        tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', files[path].decode(), re.S)
+        tail = re.search(r'<pre class="tail"[^>]*>(.*?)</pre>', page, re.S)
         shown.append(re.findall(r"request_id=</span>(r\d+)", tail.group(1)))
-    # Newest first, on page 1 and on every page after: every line once.
+        if k:  # an older page links the newest lines and the page before it, if any
+            after = older[k] if k < len(older) else None
+            assert 'href="index.html">newest lines' in page
+            assert (f'href="{after}">older lines' in page) if after else "oldest lines" in page
+    # Newest first, on the live page and on every page after: every line once.
     assert [r for page in shown for r in page] == [f"r{k:06d}" for k in reversed(range(10_000))]
-    first, second = files[pages[0]].decode(), files[pages[1]].decode()
-    assert "most frequent errors" in first and "most frequent errors" not in second
-    assert 'href="page-2.html"' in first and 'href="index.html"' in second
+    assert (
+        "most frequent errors" in index and "most frequent errors" not in files[pages[1]].decode()
+    )
+
+
+def test_older_logs_pages_keep_their_bytes_and_their_render_as_lines_come_and_go() -> None:
+    # Cut from the newest line, every older page shifted by the lines of each cycle: all of
+    # them were rendered and published again, every cycle, for lines that had not changed.
+    reuse, css = Reuse(), build_assets().css_href
+    snap = snapshot(Workload(panels=1, traces=3, log_lines=3000))
+
+    def logs_pages(s) -> tuple[dict[str, bytes], set[str]]:
+        c = dataclasses.replace(common(css), generated_at=s.generated_at)
+        tasks = [t for t in page_tasks(s, c) if t.template.startswith("logs")]
+        pages = reuse.cycle(render_batch)(tasks)
+        return {p.path: p.body for p in pages}, {p.path for p in pages if not p.record.reused}
+
+    first, _ = logs_pages(snap)
+    new = tuple(LogRecord(snap.generated_at + k, "info", f"line {k}", "app") for k in range(40))
+    # 30 s later: the tail holds the same lines (the same objects), 40 new, the 40 oldest gone.
+    later = dataclasses.replace(
+        snap, logs=snap.logs[40:] + new, generated_at=snap.generated_at + 30
+    )
+    second, ran = logs_pages(later)
+    older = re.findall(r'<li><a href="(before-[^"]+)">', second["logs/index.html"].decode())
+    assert len(older) > 5
+    oldest = f"logs/{older[-1]}"  # it lost its 40 oldest lines, and keeps its name
+    both = first.keys() & second.keys() - {"logs/index.html"}
+    assert {p for p in both if first[p] != second[p]} <= {oldest}
+    assert ran <= {"logs/index.html", oldest} | (second.keys() - first.keys())
+    assert len(both) >= len(first) - 3
 
 
 def test_pack_measures_parts_compressed_together() -> None:
@@ -250,7 +286,7 @@ LIVE = ("index.html", "metrics/index.html", "traces/index.html", "logs/index.htm
 
 def test_every_page_has_csp_and_accessible_charts_and_only_live_pages_refresh() -> None:
     files = render_all(snapshot(Workload(panels=40, points=100, traces=3, log_lines=2000)))
-    assert "metrics/page-2.html" in files and "logs/page-2.html" in files
+    assert "metrics/page-2.html" in files and any(p.startswith("logs/before-") for p in files)
     for path, body in files.items():
         html = body.decode()
         assert "script-src 'none'" in html, path
@@ -906,12 +942,12 @@ def test_the_logs_tail_escapes_shows_controls_and_links_only_known_traces() -> N
 
 def test_a_logs_page_task_carries_only_the_traces_its_lines_name() -> None:
     snap = snapshot(Workload(panels=1, traces=30, spans_per_trace=3, log_lines=3000))
-    logs = [t for t in page_tasks(snap, common()) if t.template == "logs.html"]
+    logs = [t for t in page_tasks(snap, common()) if t.template.startswith("logs")]
     assert len(logs) > 2
     every = {t.trace_id for t in snap.traces}
     for task in logs:
         named = {r.trace_id for r in task.data["logs"]}
-        assert task.data["known_traces"] == every & named  # what its links need, no more
+        assert set(task.data["known_traces"]) == every & named  # what its links need, no more
     assert any(task.data["known_traces"] for task in logs)
 
 

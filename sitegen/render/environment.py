@@ -8,7 +8,7 @@ import math
 import os
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from functools import cache, lru_cache
 
 import jinja2
@@ -174,8 +174,10 @@ class _LastTail:
     last: tuple[tuple, Markup] | None = None  # replaced whole: a thread reads one or the other
 
 
-def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], root: str) -> Markup:
-    """Return the lines of a logs page, one a line, as the contents of its <pre>.
+def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], root: str) -> Markup:
+    """Return the lines of a logs page, one a line, as the contents of its <pre>; `now` is
+    the cycle's time, 0 on a page that prints none (an older logs page): there every line
+    shows its date and year, whatever day the cycle is.
 
     Built here rather than in a template loop: ten thousand lines through jinja cost a third
     of a page render in attribute lookups and filter calls.
@@ -183,10 +185,18 @@ def log_tail(records: Sequence[LogRecord], now: float, known: frozenset[str], ro
     last = _LastTail.last
     if last is not None and last[0][0] is records and last[0][1:] == (now, known, root):
         return last[1]
-    out, up, today = [], _shown(root), _day(now)
-    for r, (day, whole, rest) in zip(records, _LINES.each(records, now), strict=True):
-        # The time is made of digits, dashes and colons (or "out of range"): no markup.
-        line = whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+    # The time is made of digits, dashes and colons (or "out of range"): no markup.
+    if now:
+        today = _day(now)
+        made = zip(records, _LINES.each(records, now), strict=True)
+        lines = [whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+                 for r, (day, whole, rest) in made]  # fmt: skip
+    else:  # rendered when its lines change, not each cycle: not kept in _LINES
+        rests = _lines_after_time(list(records))
+        lines = [f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+                 for r, rest in zip(records, rests, strict=True)]  # fmt: skip
+    out, up = [], _shown(root)
+    for r, line in zip(records, lines, strict=True):
         if r.trace_id and r.trace_id in known:
             line += f' <a href="{up}{_trace_href(r.trace_id)}">trace</a>'
         out.append(line + "\n")

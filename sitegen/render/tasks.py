@@ -7,10 +7,11 @@ pool stays cheap; the charts are drawn inside the worker, where the CPU time is.
 from __future__ import annotations
 
 import gzip
-import math
+import hashlib
 import os
 import statistics
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
@@ -21,7 +22,6 @@ from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, T
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.render.listpages import marks, older_path, page_runs
 from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
-from sitegen.render.pager import page_links, page_path
 from sitegen.traces.stats import PerTrace, breakdown, dependencies, newest_first
 
 # The pages every site has, besides one page per trace.
@@ -40,6 +40,10 @@ PAGE_BUDGET = 14_000
 # time count as LOG_LINE_TEXT): log text gzips about 3:1, so a page stays near 10 KB.
 LOG_PAGE_TEXT = 27_000
 LOG_LINE_TEXT = 24
+# Lines between two boundaries of older logs pages, at least; one line in LOG_EVERY may start
+# a page (see listpages): a page of about 130 lines, at most LOG_PAGE_TEXT.
+LOG_PAGE_MIN = 32
+LOG_EVERY = 128
 # What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
 PAGE_CHROME_GZIP = 800
 # The largest pages the about page lists.
@@ -426,8 +430,7 @@ def summary_tasks(snap: Snapshot, common: Common) -> list[PageTask]:
 
 def guided_runs(costs: Sequence[float], share: float, least: float) -> list[list[int]]:
     """Split item indexes, in order, into runs each costing at most 1/`share` of what is left
-    to split, and at least `least` (an item costing more gets a run of its own); with an
-    infinite `share`, runs of at most `least`."""
+    to split, and at least `least` (an item costing more gets a run of its own)."""
     runs: list[list[int]] = []
     left, used, budget = sum(costs), 0.0, -1.0  # -1: the first item opens a run
     for i, cost in enumerate(costs):
@@ -455,49 +458,112 @@ def _line_text(r: LogRecord) -> int:
 _LINE_TEXT = CycleMemo(lambda records: list(map(_line_text, records)), GENERATION_CYCLES)
 
 
+def _line_key(r: LogRecord) -> str:
+    """Return what tells a log line from the others: its time (or place), source and text."""
+    return f"{r.order!r}\x1f{r.source}\x1f{r.message}"
+
+
+# Whether each line may start an older logs page, told once while the line is shown.
+_LINE_MARK = CycleMemo(lambda records: marks(list(map(_line_key, records)), LOG_EVERY),
+                       GENERATION_CYCLES)  # fmt: skip
+
+
 def log_pages(
     logs: Sequence[LogRecord], cycle: float, budget: int = LOG_PAGE_TEXT
 ) -> list[list[LogRecord]]:
-    """Split the tail into pages of about `budget` characters of text, newest first on every
-    page and from page to page (a line longer than the budget gets a page of its own); for
-    the cycle of time `cycle`."""
-    newest_first = logs[::-1]
+    """Split the tail into pages of at most about `budget` characters of text (older pages,
+    half that), newest first on every page and from page to page (a line longer than that
+    gets a page of its own); for the cycle of time `cycle`.
+
+    The lines choose where older pages begin (see listpages), so an older page keeps its
+    lines, and its bytes, while new lines come and the oldest go: it is rendered and
+    published once, not every cycle as when pages were cut from the newest line. The first
+    page takes the newest of those runs of lines while they fit the budget together: it
+    shows as many new lines as a page holds, and a run leaves it whole, for good.
+    """
     # Asked oldest first, as the tail is held, so the lines it still holds are found as a run.
-    weights = _LINE_TEXT.each(logs, cycle, run="logs")[::-1]
-    runs = guided_runs(weights, math.inf, budget) or [[]]
-    return [[newest_first[i] for i in run] for run in runs]
+    weights = _LINE_TEXT.each(logs, cycle, run="logs")
+    marked = _LINE_MARK.each(logs, cycle, run="logs")
+    # Runs of at most half a page: the first page, made of whole runs, then always holds
+    # at least half a page of the newest lines (once the tail has that many).
+    runs = page_runs(marked, LOG_PAGE_MIN, budget / 2, weights) or [range(0)]
+    first, weight = len(runs) - 1, sum(weights[i] for i in runs[-1])
+    while first and weight + sum(weights[i] for i in runs[first - 1]) <= budget:
+        first -= 1
+        weight += sum(weights[i] for i in runs[first])
+    pages = [range(runs[first].start, len(logs)), *runs[:first]]
+    return [[logs[i] for i in reversed(pages[0])], *([logs[i] for i in reversed(run)]
+            for run in reversed(pages[1:]))]  # fmt: skip
+
+
+def older_log_paths(pages: Sequence[Sequence[LogRecord]]) -> list[str]:
+    """Return the path of each older logs page (`pages` newest first, the live one first):
+    named by the line that starts the page after it, as an older traces page is. Lines are
+    not unique: a name already given gets a count after it."""
+    paths, given = [], Counter[str]()
+    for newer in pages[:-1]:
+        key = _line_key(newer[-1]).encode("utf-8", "surrogatepass")
+        name = hashlib.blake2b(key, digest_size=8).hexdigest()
+        given[name] += 1
+        paths.append(f"logs/before-{name}{f'-{given[name] - 1}' if given[name] > 1 else ''}.html")
+    return paths
 
 
 def log_tasks(
     snap: Snapshot, common: Common, level_counts: dict[str, int], known: frozenset[str]
 ) -> list[PageTask]:
-    """Return the logs pages: the newest lines with the summaries first, older lines after."""
+    """Return the logs pages: the newest lines with the summaries (the live index), then the
+    older lines in pages that never change while they are shown."""
     pages = log_pages(snap.logs, snap.generated_at)
-    links = page_links("logs", len(pages))
+    paths = older_log_paths(pages)
     rows = level_rows(level_counts)
+    index = PageTask(
+        "logs",
+        "logs/index.html",
+        "logs.html",
+        {
+            "logs": pages[0],
+            "total": len(snap.logs),
+            "older": [
+                (path.removeprefix("logs/"), page[-1].ts, page[0].ts, len(page))
+                for path, page in zip(paths, pages[1:], strict=True)
+            ],
+            "listed": OLDER_LISTED,
+            "top_errors": top_errors(snap.logs),
+            "level_rows": rows,
+            "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
+            # Only the traces this page's lines name: less to send.
+            "known_traces": known & {r.trace_id for r in pages[0]},
+            "sources": snap.sources,
+            "now": snap.generated_at,
+        },
+        common,
+        refresh="live",
+    )
     return [
-        PageTask(
-            "logs" if n == 1 else f"logs {n}",
-            page_path("logs", n),
-            "logs.html",
-            {
-                "logs": lines,
-                "total": len(snap.logs),
-                "pages": links,
-                "current": n,
-                "top_errors": top_errors(snap.logs) if n == 1 else [],
-                "level_rows": rows,
-                "level_bars": [f"lv {level_class(level)}" for level, _ in rows],
-                # Only the traces this page's lines name: less to send, and a new trace
-                # doesn't change the key of an older page that never mentions it.
-                "known_traces": known & {r.trace_id for r in lines},
-                "sources": snap.sources,
-                "now": snap.generated_at,
-            },
-            common,
-            refresh="live" if n == 1 else "",  # older lines don't change while they're shown
-        )
-        for n, lines in enumerate(pages, 1)
+        index,
+        *(
+            PageTask(
+                f"older-logs {path[12:20]}",
+                path,
+                "logs_older.html",
+                {
+                    "logs": page,
+                    "first": page[-1].ts,
+                    "last": page[0].ts,
+                    "older": paths[k + 1].removeprefix("logs/") if k + 1 < len(paths) else "",
+                    # The traces its lines name that have a page: a tuple of the lines' own
+                    # ids, the same objects each cycle, so the page's key is not digested
+                    # again while it shows the same lines and links.
+                    "known_traces": tuple(
+                        sorted({r.trace_id for r in page if r.trace_id in known})
+                    ),
+                },
+                common,
+                timeless=True,  # its template prints no time of the cycle
+            )
+            for k, (path, page) in enumerate(zip(paths, pages[1:], strict=True))
+        ),
     ]
 
 
