@@ -11,10 +11,11 @@ page's text) is cut where it would, counted from its older boundary (from its ne
 the oldest run, whose older boundary is gone: when a run too heavy for one page becomes the
 oldest, its pieces are cut once more; before there is any boundary, from the oldest item).
 
-The newest run is the live index (`traces/index.html`); every older page is named by the
-item that starts the page after it (`traces/before-<id>.html`), so the oldest page keeps its
-name while its items are dropped, and each page can link the page before it by its own first
-item.
+The newest run is the live index (`traces/index.html`; `logs/index.html` takes the newest
+runs that fit a page together); every older page is named by the item that starts the page
+after it (`traces/before-<id>.html`, `logs/before-<digest>.html`), so the oldest page keeps
+its name while its items are dropped, and each page can link the page before it by its own
+first item.
 """
 
 from __future__ import annotations
