@@ -159,7 +159,10 @@ def run_forever(cfg: Config, progress: Callable[[str], None]) -> int:
             abandoned = True
             log(logger, logging.WARNING, "abandoned the running cycle at shutdown",
                 waited_seconds=CYCLE_GRACE_SECONDS)  # fmt: skip
-            # Its workers may be frozen: closing the pool politely would wait on them.
+            # Its workers may be frozen: closing the pool politely would wait on them. The
+            # pool is abandoned first: the cycle, finding its workers killed, started a pool
+            # anew, and a semaphore made as the process ended was left in /dev/shm.
+            rt.pool.abandon()
             kill_children()
     finally:
         for sig, handler in previous.items():

@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 import pytest
 
@@ -557,3 +558,26 @@ def test_a_round_whose_pages_cannot_be_made_fails_alone(tasks) -> None:
     with pytest.raises(RuntimeError, match="packing failed"):
         shared.run(None)
     assert len(shared.pages) < len(tasks) and not shared._queue
+
+
+def test_an_abandoned_pool_starts_no_worker_again_when_its_workers_are_killed(tasks) -> None:
+    # At shutdown the process kills its (maybe frozen) workers while a cycle still renders.
+    # The round, finding them dead, started a pool anew as the process ended: a semaphore
+    # of that pool was left in /dev/shm. Abandoned first, the pool gives the round up.
+    pool = RenderPool(1, adaptive=False)
+    workers = pool.warm_up()
+    for pid in workers:
+        os.kill(pid, signal.SIGSTOP)  # its batch never comes back
+
+    def shutdown() -> list[PageTask]:  # made here once the batches are out to the workers
+        pool.abandon()
+        for pid in workers:
+            os.kill(pid, signal.SIGKILL)
+        return []
+
+    try:
+        with pytest.raises(BrokenProcessPool):
+            pool.render(tasks, more=shutdown)
+        assert pool.restarts == 0
+    finally:
+        pool.close(0.0)

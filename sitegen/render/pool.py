@@ -619,6 +619,11 @@ class RenderPool:
         self._closed = True
         self._stop(wait_seconds)
 
+    def abandon(self) -> None:
+        """Start no worker again, whatever befalls those running: the process is ending, and
+        kills them itself (frozen, they and the forkserver answer no polite stop)."""
+        self._closed = True
+
     def _stop(self, wait_seconds: float) -> None:
         if self._executor is not None:
             _stop_workers(self._executor, wait_seconds)
