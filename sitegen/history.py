@@ -185,7 +185,7 @@ def _by_labels(rows: list[_Row]) -> dict[str, tuple[list[float], list[Point]]]:
 
 
 def _under_way(
-    mean_ts: float | None, mean_value: float, ts: float, value: float
+    mean_ts: float | None, mean_value: float | None, ts: float, value: float
 ) -> tuple[Point, ...]:
     """Return the points of the bucket under way: the mean of the samples before the newest
     (if any), then the newest (in (time, value) order: two samples can share the newest time)."""
@@ -223,12 +223,11 @@ def _steps_under_way(
             whole = rows
         before = samples[:-1]
         count = sum(n for _, n, _ in whole) + len(before)
-        if not count:
-            out[key] = tuple(samples)
-            continue
-        mean_ts = (sum(n * (start + step / 2) for start, n, _ in whole)
-                   + sum(ts for ts, _ in before)) / count  # fmt: skip
-        mean = (sum(total for _, _, total in whole) + sum(v for _, v in before)) / count
+        mean_ts = mean = None  # no sample before the newest: the newest alone
+        if count:
+            mean_ts = (sum(n * (start + step / 2) for start, n, _ in whole)
+                       + sum(ts for ts, _ in before)) / count  # fmt: skip
+            mean = (sum(total for _, _, total in whole) + sum(v for _, v in before)) / count
         out[key] = _under_way(mean_ts, mean, *samples[-1]) if samples else ((mean_ts, mean),)
     return out
 

@@ -185,16 +185,14 @@ def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], r
     last = _LastTail.last
     if last is not None and last[0][0] is records and last[0][1:] == (now, known, root):
         return last[1]
+    # A timeless page's lines are made when they change, not each cycle: not kept in _LINES.
+    # None of them is "today" (the day of time 0): each shows its date and year.
+    made = (_LINES.each(records, now) if now
+            else [(None, "", rest) for rest in _lines_after_time(list(records))])  # fmt: skip
+    today = _day(now)
     # The time is made of digits, dashes and colons (or "out of range"): no markup.
-    if now:
-        today = _day(now)
-        made = zip(records, _LINES.each(records, now), strict=True)
-        lines = [whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
-                 for r, (day, whole, rest) in made]  # fmt: skip
-    else:  # rendered when its lines change, not each cycle: not kept in _LINES
-        rests = _lines_after_time(list(records))
-        lines = [f'<span class="dim">{when(r.ts, now)}</span> {rest}'
-                 for r, rest in zip(records, rests, strict=True)]  # fmt: skip
+    lines = [whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+             for r, (day, whole, rest) in zip(records, made, strict=True)]  # fmt: skip
     out, up = [], _shown(root)
     for r, line in zip(records, lines, strict=True):
         if r.trace_id and r.trace_id in known:

@@ -491,9 +491,8 @@ def log_pages(
     while first and weight + sum(weights[i] for i in runs[first - 1]) <= budget:
         first -= 1
         weight += sum(weights[i] for i in runs[first])
-    pages = [range(runs[first].start, len(logs)), *runs[:first]]
-    return [[logs[i] for i in reversed(pages[0])], *([logs[i] for i in reversed(run)]
-            for run in reversed(pages[1:]))]  # fmt: skip
+    pages = [range(runs[first].start, len(logs)), *reversed(runs[:first])]  # newest first
+    return [[logs[i] for i in reversed(page)] for page in pages]
 
 
 def older_log_paths(pages: Sequence[Sequence[LogRecord]]) -> list[str]:
