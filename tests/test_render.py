@@ -816,6 +816,61 @@ def test_a_logs_line_is_made_once_while_shown_and_its_time_follows_the_cycle(mon
     assert log_tail(shown, later, frozenset(), "") is not tail
 
 
+def test_the_oldest_logs_page_makes_only_what_it_did_not_show_last_time(monkeypatch) -> None:
+    from sitegen.render import environment
+    from sitegen.render.environment import log_tail
+    from sitegen.render.memo import LastRun
+
+    made: list[LogRecord] = []
+    derive = environment._lines_after_time
+    monkeypatch.setattr(environment, "_lines_after_time", lambda rs: made.extend(rs) or derive(rs))
+    monkeypatch.setattr(environment, "_OLDER_LINES", LastRun(environment._dated_lines))
+    dated: list[float] = []  # the lines whose time was written
+    when = environment.when
+    monkeypatch.setattr(environment, "when", lambda ts, now: dated.append(ts) or when(ts, now))
+    now = 1_795_340_562.0
+    lines = [LogRecord(now - k, "info", f"line <{k}>", "a.log", None, ()) for k in range(6)]
+    page = log_tail(lines, 0, frozenset(), "../")  # an older page: newest first, no cycle time
+    assert made == lines
+    assert dated == [r.ts for r in lines] and all(f"{when(r.ts, 0)}</span>" in page for r in lines)
+    # A cycle on, the oldest page lost its two oldest lines: nothing is made or dated, the
+    # rest is printed as before; built from scratch, the page is the same.
+    made.clear()
+    dated.clear()
+    shorter = log_tail(lines[:4], 0, frozenset(), "../")
+    assert made == dated == [] and page.startswith(shorter) and shorter.count("\n") == 4
+    monkeypatch.setattr(environment, "_OLDER_LINES", LastRun(environment._dated_lines))
+    assert log_tail(lines[:4], 0, frozenset(), "../") == shorter and made == lines[:4]
+    # Another page (here its lines from the third on) makes the lines it does not share.
+    made.clear()
+    assert log_tail(lines[:2] + lines[3:], 0, frozenset(), "../") == page.replace(
+        page.split("\n")[2] + "\n", ""
+    )
+    assert made == lines[3:]
+
+
+def test_an_older_traces_page_makes_only_the_rows_it_did_not_list_last_time(monkeypatch) -> None:
+    from sitegen.render import environment
+    from sitegen.render.environment import trace_rows
+    from sitegen.render.memo import LastRun
+
+    made: list[dict] = []
+    derive = environment._trace_rows
+    monkeypatch.setattr(
+        environment, "_OLDER_ROWS", LastRun(lambda ts: made.extend(ts) or derive(ts))
+    )
+    start = 1_795_340_562.0
+    rows = [{"id": f"{k:032x}", "name": f"GET /<{k}>", "service": "web", "start": start - k,
+             "duration_ns": 1_500_000, "spans": 3, "error": k == 2} for k in range(5)]  # fmt: skip
+    page = trace_rows(rows, "../")  # an older traces page (newest first): no cycle time
+    assert made == rows and page.count("</tr>") == 5 and "GET /&lt;4&gt;" in page
+    # A cycle on, the page lost its two oldest traces: no row is made again.
+    made.clear()
+    assert page.startswith(trace_rows(rows[:3], "../")) and made == []
+    # Another page, which starts with other traces, makes its rows.
+    assert trace_rows(rows[1:], "../") == page.split("</tr>\n", 1)[1] and made == rows[1:]
+
+
 def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
     monkeypatch,
 ) -> None:

@@ -19,7 +19,7 @@ from sitegen.charts.waterfall import service_key
 from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import LogRecord, Series
 from sitegen.paths import data_dir
-from sitegen.render.memo import CycleMemo
+from sitegen.render.memo import CycleMemo, LastRun
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
@@ -174,6 +174,28 @@ class _LastTail:
     last: tuple[tuple, Markup] | None = None  # replaced whole: a thread reads one or the other
 
 
+def _printed(
+    records: Sequence[LogRecord], made: Sequence[tuple[Day | None, str, str]], now: float
+) -> list[str]:
+    """Return each logs line as printed in the cycle of time `now` (0 on a page that prints
+    none), from what _stamped_lines made of it: whole on its day, else dated."""
+    today = _day(now)
+    # The time is made of digits, dashes and colons (or "out of range"): no markup.
+    return [whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
+            for r, (day, whole, rest) in zip(records, made, strict=True)]  # fmt: skip
+
+
+def _dated_lines(records: list[LogRecord]) -> list[str]:
+    """Return each line of an older logs page as printed: with its date and year, as none is
+    of the day of time 0."""
+    return _printed(records, [(None, "", rest) for rest in _lines_after_time(records)], 0)
+
+
+# The lines of the last older logs page, as printed: the oldest page of a full tail is
+# rendered again every cycle, one line or so shorter.
+_OLDER_LINES = LastRun(_dated_lines)
+
+
 def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], root: str) -> Markup:
     """Return the lines of a logs page, one a line, as the contents of its <pre>; `now` is
     the cycle's time, 0 on a page that prints none (an older logs page): there every line
@@ -185,14 +207,8 @@ def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], r
     last = _LastTail.last
     if last is not None and last[0][0] is records and last[0][1:] == (now, known, root):
         return last[1]
-    # A timeless page's lines are made when they change, not each cycle: not kept in _LINES.
-    # None of them is "today" (the day of time 0): each shows its date and year.
-    made = (_LINES.each(records, now) if now
-            else [(None, "", rest) for rest in _lines_after_time(list(records))])  # fmt: skip
-    today = _day(now)
-    # The time is made of digits, dashes and colons (or "out of range"): no markup.
-    lines = [whole if day == today else f'<span class="dim">{when(r.ts, now)}</span> {rest}'
-             for r, (day, whole, rest) in zip(records, made, strict=True)]  # fmt: skip
+    # A timeless page's lines are not kept in _LINES, as no cycle's time names them.
+    lines = _printed(records, _LINES.each(records, now), now) if now else _OLDER_LINES.each(records)
     out, up = [], _shown(root)
     for r, line in zip(records, lines, strict=True):
         if r.trace_id and r.trace_id in known:
@@ -227,13 +243,14 @@ def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
 
 # Each row of the live traces table made once while its trace is listed, as log lines are.
 _ROWS = CycleMemo(_trace_rows)
+_OLDER_ROWS = LastRun(_trace_rows)  # the rows of the last older traces page, as _OLDER_LINES
 
 
 def trace_rows(traces: Sequence[dict], root: str, now: float | None = None) -> Markup:
     """Return the rows of a traces table (trace summaries, newest first): started times as
     of `now`, or whole UTC times without it (an older page, which never changes)."""
     up, today = _shown(root), None if now is None else _day(now)
-    made = _trace_rows(list(traces)) if now is None else _ROWS.each(traces, now)
+    made = _OLDER_ROWS.each(traces) if now is None else _ROWS.each(traces, now)
     out = []
     for t, (head, after, day, clock) in zip(traces, made, strict=True):
         if now is None:

@@ -111,3 +111,24 @@ class CycleMemo(Generic[Item, Derived]):
                 this[id(held[k])] = (held[k], value)
                 out[k] = value
         return out
+
+
+class LastRun(Generic[Item, Derived]):
+    """What was derived from the items of the last list asked for (held: items are found by
+    identity, as in CycleMemo). The oldest page of a list that is full loses its oldest items
+    as new ones come, every cycle, and keeps the others: asked again, it starts with the items
+    of last time, and only the rest are derived."""
+
+    def __init__(self, derive: Callable[[list[Item]], list[Derived]]) -> None:
+        self._derive = derive
+        self._last: tuple[list[Item], list[Derived]] = ([], [])  # replaced whole (threads)
+
+    def each(self, items: Iterable[Item]) -> list[Derived]:
+        """Return what is derived from each item, in order."""
+        held = list(items)
+        before, derived = self._last
+        same = list(map(is_, held, before))
+        kept = same.index(False) if False in same else len(same)
+        made = derived[:kept] + (self._derive(held[kept:]) if kept < len(held) else [])
+        self._last = (held, made)
+        return made
