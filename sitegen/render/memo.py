@@ -26,6 +26,12 @@ GENERATION_CYCLES = 8
 RUN_DROPS = 64
 
 
+def _shared_start(before: list, held: list) -> int:
+    """Return how many of `held`'s first items are `before`'s first items (the same objects)."""
+    same = list(map(is_, before, held))
+    return same.index(False) if False in same else len(same)
+
+
 class CycleMemo(Generic[Item, Derived]):
     """What is derived from each item, for the items asked for in the current generation of
     `generation` cycles and the one before it (memory follows what is shown, not the past).
@@ -85,8 +91,7 @@ class CycleMemo(Generic[Item, Derived]):
         if True not in start:
             return self._each(held)
         dropped = start.index(True)
-        same = list(map(is_, before[dropped:], held))
-        kept = same.index(False) if False in same else len(same)
+        kept = _shared_start(before[dropped:], held)
         return derived[dropped : dropped + kept] + self._each(held[kept:])
 
     def _each(self, held: list[Item]) -> list[Derived]:
@@ -127,8 +132,7 @@ class LastRun(Generic[Item, Derived]):
         """Return what is derived from each item, in order."""
         held = list(items)
         before, derived = self._last
-        same = list(map(is_, held, before))
-        kept = same.index(False) if False in same else len(same)
+        kept = _shared_start(before, held)
         made = derived[:kept] + (self._derive(held[kept:]) if kept < len(held) else [])
         self._last = (held, made)
         return made
