@@ -855,7 +855,7 @@ def test_an_older_traces_page_makes_only_the_rows_it_did_not_list_last_time(monk
     from sitegen.render.memo import LastRun
 
     made: list[dict] = []
-    derive = environment._trace_rows
+    derive = environment._older_trace_rows
     monkeypatch.setattr(
         environment, "_OLDER_ROWS", LastRun(lambda ts: made.extend(ts) or derive(ts))
     )

@@ -243,24 +243,31 @@ def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
 
 # Each row of the live traces table made once while its trace is listed, as log lines are.
 _ROWS = CycleMemo(_trace_rows)
-_OLDER_ROWS = LastRun(_trace_rows)  # the rows of the last older traces page, as _OLDER_LINES
+
+
+def _older_trace_rows(traces: list[dict]) -> list[tuple[str, str, str]]:
+    """Return each row of an older traces table but its start, and its whole UTC start."""
+    rows = zip(traces, _trace_rows(traces), strict=True)
+    return [(head, after, utc(t["start"])) for t, (head, after, _, _) in rows]
+
+
+# The rows of the last older traces page, as _OLDER_LINES: its start printed too.
+_OLDER_ROWS = LastRun(_older_trace_rows)
 
 
 def trace_rows(traces: Sequence[dict], root: str, now: float | None = None) -> Markup:
     """Return the rows of a traces table (trace summaries, newest first): started times as
     of `now`, or whole UTC times without it (an older page, which never changes)."""
-    up, today = _shown(root), None if now is None else _day(now)
-    made = _OLDER_ROWS.each(traces) if now is None else _ROWS.each(traces, now)
-    out = []
-    for t, (head, after, day, clock) in zip(traces, made, strict=True):
-        if now is None:
-            start = utc(t["start"])
-        elif day == today:
-            start = clock
-        else:  # another day's: its date, and its year when a year or more away
-            start = when(t["start"], now)
-        out.append(f"{head}{up}{after}{start}</td></tr>\n")
-    return Markup("".join(out))
+    if now is None:
+        made = _OLDER_ROWS.each(traces)
+    else:
+        today = _day(now)
+        # Another day's start: its date, and its year when a year or more away.
+        made = [(head, after, clock if day == today else when(t["start"], now))
+                for t, (head, after, day, clock)
+                in zip(traces, _ROWS.each(traces, now), strict=True)]  # fmt: skip
+    up = _shown(root)
+    return Markup("".join(f"{head}{up}{after}{start}</td></tr>\n" for head, after, start in made))
 
 
 def templates_dir() -> str:
