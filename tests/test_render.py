@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.model import LogRecord, Panel, Series, Span, Trace, labels_of
+from sitegen.model import LogRecord, Panel, Series, Span, SpanEvent, Trace, labels_of
 from sitegen.render import tasks as tasks_module
 from sitegen.render.environment import trace_path
 from sitegen.render.finished import FinishedPages
@@ -32,6 +32,7 @@ from sitegen.render.tasks import (
     still_copy,
     still_path,
     summary_tasks,
+    trace_task,
     with_still_copies,
 )
 from sitegen.render.tasks import render_all as render_here
@@ -664,6 +665,54 @@ def test_a_finished_trace_page_does_not_depend_on_the_cycle_time() -> None:
     assert task.timeless
     moved = dataclasses.replace(task.common, generated_at=2_000_000_000.0, next_run=2_000_000_030.0)
     assert render_page(task).body == render_page(dataclasses.replace(task, common=moved)).body
+
+
+def _span_table(trace: Trace) -> list[str]:
+    """Return the rows of a trace page's table of spans, one string a row."""
+    page = render_page(trace_task(common(), trace))
+    assert page.record.error is None, page.record.error
+    body = re.search(r"<summary>spans</summary>.*?<tbody>\n(.*?)</tbody>", page.body.decode(), re.S)
+    return re.findall(r"<tr>.*?</tr>", body.group(1), re.S)
+
+
+def test_a_trace_pages_table_of_spans_cuts_long_values_and_shows_them_as_text() -> None:
+    evil = " ".join(HOSTILE)
+    hostile = [(f"e{k}", evil) for k in range(7)]
+    event = SpanEvent(evil, 10**18 + 2 * 10**6, (("cookie?", "x" * 170), *hostile))
+    attributes = (("a.long", "v" * 130), ("b.ctrl", "1\x1b[31m\n2"))
+    attributes += tuple((f"k{k:02}", evil) for k in range(12))
+    root = Span("ab" * 16, "cd" * 8, None, "GET /cart", "shop", 10**18, 10**18 + 10**7, "error",
+                attributes, (event,) * 14)  # fmt: skip
+    # Stopped before it started (a clock went back): its duration is 0, not negative.
+    backwards = Span("ab" * 16, "ef" * 8, "cd" * 8, "late", "shop", 10**18 + 5 * 10**6, 10**18)
+    first, second = _span_table(Trace("ab" * 16, (root, backwards)))
+    assert first.startswith(
+        '<tr><td>GET /cart</td><td>shop</td><td class="num">+0 s</td><td class="num">10 ms</td>'
+        '<td><span class="err">✗ error</span></td>\n<td><span class="dim">a.long=</span>'
+    )
+    # The first 12 attributes (sorted, as read) and events; values cut at 120 and 160 with "…".
+    assert f'<span class="dim">a.long=</span>{"v" * 119}… ' in first and "v" * 120 not in first
+    assert '<span class="dim">b.ctrl=</span>1\\x1b[31m⏎2 ' in first
+    assert first.count('<span class="dim">k') == 10 and "k09=" in first and "k10=" not in first
+    assert first.count('<span class="ev">◆ +2 ms &lt;script&gt;alert(1)') == 12
+    assert first.count(f'<span class="dim">cookie?=</span>{"x" * 159}…') == 12
+    assert first.count('<span class="dim">e') == 12 * 5 and "e5=" not in first
+    assert not SCRIPT.search(first) and "&lt;script&gt;alert(1)&lt;/script&gt;" in first
+    assert second == (
+        '<tr><td>late</td><td>shop</td><td class="num">+5 ms</td><td class="num">0 s</td>'
+        "<td>unset</td>\n<td></td></tr>"
+    )
+
+
+def test_a_trace_pages_table_of_spans_folds_alike_siblings_into_a_row() -> None:
+    rows = _span_table(fan_out(batches=1, queries=600))
+    # Past 200 spans, the 600 queries share a row and their 600 fetches another.
+    assert rows[2] == (
+        '<tr><td>×600 SELECT</td><td>db</td><td class="num">+0 s</td><td class="num">60 ms</td>'
+        '<td><span class="err">✗ 2 errors</span></td><td class="dim">600 spans folded</td></tr>'
+    )
+    assert rows[3].startswith("<tr><td>×600 fetch</td>") and "<td>unset</td>" in rows[3]
+    assert len(rows) == 4
 
 
 def _gone(pids: list[int], seconds: float) -> list[int]:
