@@ -713,6 +713,8 @@ def test_a_trace_pages_table_of_spans_folds_alike_siblings_into_a_row() -> None:
     )
     assert rows[3].startswith("<tr><td>×600 fetch</td>") and "<td>unset</td>" in rows[3]
     assert len(rows) == 4
+    one = _span_table(fan_out(batches=1, queries=300))[2]  # one query of 300 failed
+    assert '<td><span class="err">✗ 1 error</span></td><td class="dim">300 spans folded' in one
 
 
 def _gone(pids: list[int], seconds: float) -> list[int]:
