@@ -8,8 +8,9 @@ reaches a terminal, and a bidi override never reorders the text around it.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Iterator
 
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 # C0 (but tab) and C1 controls, DEL, zero-width and bidi controls, line/paragraph separators
 # and the byte-order mark; also lone surrogates (JSON may carry "\ud800": no UTF-8 can encode
@@ -44,3 +45,13 @@ def finalize(value: object) -> object:
     if isinstance(value, str) and not isinstance(value, Markup):
         return visible(value)
     return value
+
+
+def shown_each(texts: Iterable[str]) -> Iterator[str]:
+    """Return each text as a page prints it, in order: made visible, then escaped.
+
+    Made visible one by one and escaped all at once, as a call a text cost more than the
+    escaping (the lines of a logs page, the rows of a waterfall); no visible text holds a
+    NUL, so NULs part them.
+    """
+    return iter(str(escape("\0".join(map(visible, texts)))).split("\0"))

@@ -26,9 +26,14 @@ def num(value: float) -> str:
 
 def text(x: float, y: float, content: object, cls: str = "", anchor: str = "") -> str:
     """Return an escaped <text> element."""
+    return shown_text(x, y, escape(visible(str(content))), cls, anchor)
+
+
+def shown_text(x: float, y: float, shown: str, cls: str = "", anchor: str = "") -> str:
+    """Return a <text> element of text `shown`: made visible and escaped (shown_each)."""
     attrs = f' class="{cls}"' if cls else ""
     attrs += f' text-anchor="{anchor}"' if anchor else ""
-    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{escape(visible(str(content)))}</text>'
+    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{shown}</text>'
 
 
 def title(content: object) -> str:

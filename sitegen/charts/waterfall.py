@@ -7,11 +7,12 @@ from collections.abc import Callable, Iterable
 
 from markupsafe import Markup
 
-from sitegen.charts.svg import document, duration_axis, num, text, title
+from sitegen.charts.svg import document, duration_axis, num, shown_text, text
 from sitegen.model import Trace
 from sitegen.traces.stats import Section
 from sitegen.traces.tree import Row, Rows, span_rows
 from sitegen.units import format_duration_ns
+from sitegen.visible import shown_each
 
 ROW, TOP, RIGHT = 18, 22, 96
 # The name column is as wide as its longest label, within these bounds: short names leave
@@ -100,15 +101,26 @@ def waterfall(
         return left + (ns - start) / total * bar_w
 
     body = duration_axis(left, bar_w, total, TOP, height, 5, width)
-    for i, (row, on_path, depth, label, dur, hover) in enumerate(drawn):
+    texts: list[str] = []  # the rows' hover texts, labels, durations and event names, in order
+    for row, on_path, _, label, dur, hover in drawn:
+        texts += (hover + " · on the critical path" if on_path else hover, label, dur)
+        if len(row.spans) == 1:
+            texts += (e.name for e in row.span.events[:MAX_EVENTS])
+    shown_texts = shown_each(texts)
+    for i, (row, on_path, depth, *_) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
+        hover, label, dur = next(shown_texts), next(shown_texts), next(shown_texts)
         group = len(row.spans) > 1
         cls = key[span.service][0] + (" err" if row.errors else "") + (" crit" if on_path else "")
         cls += " grp" if group else ""
-        hover += " · on the critical path" if on_path else ""
+        if group:
+            runs = _segments(((s.start_ns, s.end_ns) for s in row.spans), x)
+        else:  # one span, one run (what _segments makes of it, for less)
+            a = x(span.start_ns)
+            runs = [(a, max(x(span.end_ns), a + 1))]
         bars = "".join(
             f'<rect x="{num(a)}" y="{top + 3}" width="{num(b - a)}" height="{ROW - 6}"/>'
-            for a, b in _segments(((s.start_ns, s.end_ns) for s in row.spans), x)
+            for a, b in runs
         )
         # The stretches the trace's end waited on, as a line through the bar (as Jaeger).
         waited = [(w.start_ns, w.end_ns) for s in row.spans for w in waits.get(s.span_id, ())]
@@ -117,14 +129,15 @@ def waterfall(
             for a, b in _segments(waited, x)
         )
         marks = "".join(
-            f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">{title(e.name)}</path>'
+            f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">'
+            f"<title>{next(shown_texts)}</title></path>"
             for e in (span.events[:MAX_EVENTS] if not group else ())
         )
         end = max(x(row.end_ns), x(row.start_ns) + 1)
         body.append(
-            f'<g class="{cls}">{title(hover)}'
-            f"{text(4 + depth * INDENT, top + 13, label, 'lbl')}"
-            f"{bars}{marks}{text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
+            f'<g class="{cls}"><title>{hover}</title>'
+            f"{shown_text(4 + depth * INDENT, top + 13, label, 'lbl')}"
+            f"{bars}{marks}{shown_text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
         )
     if shown.hidden:
         note = f"… {shown.hidden} more spans not drawn"

@@ -23,7 +23,7 @@ from sitegen.render.memo import CycleMemo, LastRun
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
-from sitegen.visible import finalize, visible
+from sitegen.visible import finalize, shown_each, visible
 
 TEMPLATES_DIR = data_dir("templates")
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -133,9 +133,7 @@ def _lines_after_time(records: list[LogRecord]) -> list[str]:
             texts.append(format_value(r.duration_s, "seconds"))
         for pair in r.fields:
             texts += pair
-    # Made visible one by one, escaped all at once (a call a value cost more than escaping):
-    # no visible text holds a NUL, so NULs part them.
-    shown = iter(str(escape("\0".join(map(visible, texts)))).split("\0"))
+    shown = shown_each(texts)
     out = []
     for r in records:
         line = (
