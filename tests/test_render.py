@@ -671,7 +671,9 @@ def _span_table(trace: Trace) -> list[str]:
     """Return the rows of a trace page's table of spans, one string a row."""
     page = render_page(trace_task(common(), trace))
     assert page.record.error is None, page.record.error
-    body = re.search(r"<summary>spans</summary>.*?<tbody>\n(.*?)</tbody>", page.body.decode(), re.S)
+    text = page.body.decode()
+    assert not SCRIPT.search(text), SCRIPT.search(text).group(0)  # the waterfall's texts too
+    body = re.search(r"<summary>spans</summary>.*?<tbody>\n(.*?)</tbody>", text, re.S)
     return re.findall(r"<tr>.*?</tr>", body.group(1), re.S)
 
 
