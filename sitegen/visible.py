@@ -47,8 +47,13 @@ def finalize(value: object) -> object:
     return value
 
 
+def shown(text: str) -> str:
+    """Return text as a page prints it: made visible, then escaped."""
+    return escape(visible(text))
+
+
 def shown_each(texts: Iterable[str]) -> Iterator[str]:
-    """Return each text as a page prints it, in order: made visible, then escaped.
+    """Return each text as shown() does, in order.
 
     Made visible one by one and escaped all at once, as a call a text cost more than the
     escaping (the lines of a logs page, the rows of a waterfall); no visible text holds a

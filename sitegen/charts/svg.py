@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from sitegen.charts.axes import duration_step, stepped
 from sitegen.units import format_duration_ns
-from sitegen.visible import visible
+from sitegen.visible import shown
 
 # The widest a character of chart text gets: charts.css draws a scaled-down chart's text at
 # 17 px (in the chart's own units) on a phone, and a monospace glyph is 0.6 em wide. Margins
@@ -26,19 +26,19 @@ def num(value: float) -> str:
 
 def text(x: float, y: float, content: object, cls: str = "", anchor: str = "") -> str:
     """Return an escaped <text> element."""
-    return shown_text(x, y, escape(visible(str(content))), cls, anchor)
+    return shown_text(x, y, shown(str(content)), cls, anchor)
 
 
-def shown_text(x: float, y: float, shown: str, cls: str = "", anchor: str = "") -> str:
-    """Return a <text> element of text `shown`: made visible and escaped (shown_each)."""
+def shown_text(x: float, y: float, content: str, cls: str = "", anchor: str = "") -> str:
+    """Return a <text> element of `content` already made visible and escaped (shown)."""
     attrs = f' class="{cls}"' if cls else ""
     attrs += f' text-anchor="{anchor}"' if anchor else ""
-    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{shown}</text>'
+    return f'<text x="{num(x)}" y="{num(y)}"{attrs}>{content}</text>'
 
 
 def title(content: object) -> str:
     """Return an escaped <title> element (hover text and accessible name)."""
-    return f"<title>{escape(visible(str(content)))}</title>"
+    return f"<title>{shown(str(content))}</title>"
 
 
 def document(width: int, height: int, label: str, body: list[str], cls: str = "chart") -> Markup:

@@ -12,7 +12,7 @@ from collections.abc import Collection, Sequence
 from functools import cache, lru_cache
 
 import jinja2
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from sitegen import charts
 from sitegen.charts.waterfall import service_key
@@ -23,7 +23,7 @@ from sitegen.render.memo import CycleMemo, LastRun
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
-from sitegen.visible import finalize, shown_each, visible
+from sitegen.visible import finalize, shown, shown_each
 
 TEMPLATES_DIR = data_dir("templates")
 _SAFE_ID = re.compile(r"^[0-9A-Za-z_-]{1,64}$")
@@ -118,11 +118,6 @@ _SHORT_LEVEL = {"debug": "DEBUG", "info": "INFO ", "warning": "WARN ", "error": 
                 "critical": "CRIT "}  # fmt: skip
 
 
-def _shown(text: str) -> str:
-    """Return text as a template prints it: made visible, then escaped."""
-    return escape(visible(text))
-
-
 def _lines_after_time(records: list[LogRecord]) -> list[str]:
     """Return each logs line's markup after its time: level, source, message, duration,
     fields."""
@@ -133,18 +128,20 @@ def _lines_after_time(records: list[LogRecord]) -> list[str]:
             texts.append(format_value(r.duration_s, "seconds"))
         for pair in r.fields:
             texts += pair
-    shown = shown_each(texts)
+    printed = shown_each(texts)
     out = []
     for r in records:
         line = (
             f'<span class="lv {level_class(r.level)}">{_SHORT_LEVEL.get(r.level, "-    ")}</span> '
-            f'<span class="dim">{next(shown)}</span> {next(shown)}'
+            f'<span class="dim">{next(printed)}</span> {next(printed)}'
         )
         if r.duration_s is not None:
-            line += f' <span class="dim">took</span> {next(shown)}'
+            line += f' <span class="dim">took</span> {next(printed)}'
         out.append(
             line
-            + "".join(f' <span class="dim">{next(shown)}=</span>{next(shown)}' for _ in r.fields)
+            + "".join(
+                f' <span class="dim">{next(printed)}=</span>{next(printed)}' for _ in r.fields
+            )
         )
     return out
 
@@ -207,7 +204,7 @@ def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], r
         return last[1]
     # A timeless page's lines are not kept in _LINES, as no cycle's time names them.
     lines = _printed(records, _LINES.each(records, now), now) if now else _OLDER_LINES.each(records)
-    out, up = [], _shown(root)
+    out, up = [], shown(root)
     for r, line in zip(records, lines, strict=True):
         if r.trace_id and r.trace_id in known:
             line += f' <a href="{up}{_trace_href(r.trace_id)}">trace</a>'
@@ -221,7 +218,7 @@ def log_tail(records: Sequence[LogRecord], now: float, known: Collection[str], r
 def _trace_href(trace_id: str) -> str:
     """Return a trace page's path from the site root, as a link prints it: many lines of a
     logs page name the same few traces."""
-    return _shown(trace_path(trace_id))
+    return shown(trace_path(trace_id))
 
 
 def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
@@ -231,8 +228,8 @@ def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
     for t in traces:
         state = '<span class="err">✗ error</span>' if t["error"] else '<span class="ok">✓ ok</span>'
         after = (
-            f'{_trace_href(t["id"])}">{_shown(t["name"])}</a></td><td>{_shown(t["service"])}'
-            f'</td>\n<td class="num">{_shown(format_duration_ns(t["duration_ns"]))}</td>'
+            f'{_trace_href(t["id"])}">{shown(t["name"])}</a></td><td>{shown(t["service"])}'
+            f'</td>\n<td class="num">{shown(format_duration_ns(t["duration_ns"]))}</td>'
             f'<td class="num">{t["spans"]}</td><td>'
         )
         out.append((f'<tr><td>{state}</td>\n<td><a href="', after, *_day_and_clock(t["start"])))
@@ -264,7 +261,7 @@ def trace_rows(traces: Sequence[dict], root: str, now: float | None = None) -> M
         made = [(head, after, clock if day == today else when(t["start"], now))
                 for t, (head, after, day, clock)
                 in zip(traces, _ROWS.each(traces, now), strict=True)]  # fmt: skip
-    up = _shown(root)
+    up = shown(root)
     return Markup("".join(f"{head}{up}{after}{start}</td></tr>\n" for head, after, start in made))
 
 
