@@ -11,7 +11,7 @@ from sitegen.charts.svg import document, duration_axis, num, shown_text, text
 from sitegen.model import Trace
 from sitegen.traces.stats import Section
 from sitegen.traces.tree import Row, Rows, span_rows
-from sitegen.units import format_duration_ns
+from sitegen.units import counted, format_duration_ns
 from sitegen.visible import shown_each
 
 ROW, TOP, RIGHT = 18, 22, 96
@@ -44,16 +44,16 @@ def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
     """Return a row's label, its duration text and its hover text."""
     span, n = row.span, len(row.spans)
     mark = ("! " if row.errors else "") + ("» " if on_path else "") + glyph
+    path = " · on the critical path" if on_path else ""
     if n == 1:
         dur = format_duration_ns(span.duration_ns)
-        hover = f"{span.name} · {span.service} · {dur} · {span.status}"
+        hover = f"{span.name} · {span.service} · {dur} · {span.status}{path}"
         return f"{mark} {span.name}", dur, hover
     durations = sorted(s.duration_ns for s in row.spans)
     median = format_duration_ns(int(statistics.median(durations)))
-    errors = f"{row.errors} error" + ("" if row.errors == 1 else "s")
     hover = (
         f"{n} spans of {span.name} · {span.service} · median {median} · "
-        f"max {format_duration_ns(durations[-1])} · {errors}"
+        f"max {format_duration_ns(durations[-1])} · {counted(row.errors, 'error')}{path}"
     )
     return f"{mark} ×{n} {span.name}", f"×{n} ~{median}", hover
 
@@ -86,13 +86,18 @@ def waterfall(
         waits.setdefault(section.span_id, []).append(section)
     key = {svc: (cls, glyph) for cls, glyph, svc in service_key(trace)}
     start, total = trace.start_ns, max(1, trace.duration_ns)
-    drawn = []
+    drawn = []  # each row, whether it is on the critical path, its depth, its label's length
+    texts: list[str] = []  # each row's hover text, label and duration, then its events' names
     for row in shown.rows:
         on_path = any(s.span_id in critical for s in row.spans)
         label, dur, hover = _describe(row, key[row.span.service][1], on_path)
         depth = min(row.depth, 12)
-        drawn.append((row, on_path, depth, _fit(label, depth), dur, hover))
-    widest = max((4 + d * INDENT + len(lbl) * CHAR_W for _, _, d, lbl, _, _ in drawn), default=0)
+        label = _fit(label, depth)
+        drawn.append((row, on_path, depth, len(label)))
+        texts += (hover, label, dur)
+        if len(row.spans) == 1:
+            texts += (e.name for e in row.span.events[:MAX_EVENTS])
+    widest = max((4 + d * INDENT + chars * CHAR_W for _, _, d, chars in drawn), default=0)
     left = min(MAX_LABEL, max(MIN_LABEL, round(widest + 8)))
     bar_w = width - left - RIGHT
     height = TOP + ROW * (len(shown.rows) + (1 if shown.hidden else 0)) + 4
@@ -101,13 +106,8 @@ def waterfall(
         return left + (ns - start) / total * bar_w
 
     body = duration_axis(left, bar_w, total, TOP, height, 5, width)
-    texts: list[str] = []  # the rows' hover texts, labels, durations and event names, in order
-    for row, on_path, _, label, dur, hover in drawn:
-        texts += (hover + " · on the critical path" if on_path else hover, label, dur)
-        if len(row.spans) == 1:
-            texts += (e.name for e in row.span.events[:MAX_EVENTS])
     shown_texts = shown_each(texts)
-    for i, (row, on_path, depth, *_) in enumerate(drawn):
+    for i, (row, on_path, depth, _) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
         hover, label, dur = next(shown_texts), next(shown_texts), next(shown_texts)
         group = len(row.spans) > 1
