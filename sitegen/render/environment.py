@@ -221,19 +221,22 @@ def _trace_href(trace_id: str) -> str:
     return shown(trace_path(trace_id))
 
 
+def _row_markup(t: dict) -> tuple[str, str]:
+    """Return a row of a traces table but its start: its markup before the link's root and
+    after it."""
+    state = '<span class="err">✗ error</span>' if t["error"] else '<span class="ok">✓ ok</span>'
+    after = (
+        f'{_trace_href(t["id"])}">{shown(t["name"])}</a></td><td>{shown(t["service"])}'
+        f'</td>\n<td class="num">{shown(format_duration_ns(t["duration_ns"]))}</td>'
+        f'<td class="num">{t["spans"]}</td><td>'
+    )
+    return f'<tr><td>{state}</td>\n<td><a href="', after
+
+
 def _trace_rows(traces: list[dict]) -> list[tuple[str, str, Day | None, str]]:
-    """Return each row of a traces table but its start: its markup before the link's root
-    and after it, then the UTC day of its start and its start as printed on that day."""
-    out = []
-    for t in traces:
-        state = '<span class="err">✗ error</span>' if t["error"] else '<span class="ok">✓ ok</span>'
-        after = (
-            f'{_trace_href(t["id"])}">{shown(t["name"])}</a></td><td>{shown(t["service"])}'
-            f'</td>\n<td class="num">{shown(format_duration_ns(t["duration_ns"]))}</td>'
-            f'<td class="num">{t["spans"]}</td><td>'
-        )
-        out.append((f'<tr><td>{state}</td>\n<td><a href="', after, *_day_and_clock(t["start"])))
-    return out
+    """Return each row of a live traces table but its start (_row_markup), then the UTC day
+    of its start and its start as printed on that day."""
+    return [(*_row_markup(t), *_day_and_clock(t["start"])) for t in traces]
 
 
 # Each row of the live traces table made once while its trace is listed, as log lines are.
@@ -241,9 +244,9 @@ _ROWS = CycleMemo(_trace_rows)
 
 
 def _older_trace_rows(traces: list[dict]) -> list[tuple[str, str, str]]:
-    """Return each row of an older traces table but its start, and its whole UTC start."""
-    rows = zip(traces, _trace_rows(traces), strict=True)
-    return [(head, after, utc(t["start"])) for t, (head, after, _, _) in rows]
+    """Return each row of an older traces table but its start (_row_markup), and its whole
+    UTC start."""
+    return [(*_row_markup(t), utc(t["start"])) for t in traces]
 
 
 # The rows of the last older traces page, as _OLDER_LINES: its start printed too.
