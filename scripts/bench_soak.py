@@ -52,10 +52,13 @@ def _cpu(proc: psutil.Process) -> tuple[float, float]:
 Sample = tuple[float, float, int, int, float]  # seconds, cpu, cycles, main rss, main cpu
 
 
-def soak(minutes: float, interval: int) -> list[Sample]:
-    """Run `sitegen run` for `minutes`; return its samples, every SAMPLE_SECONDS."""
+def soak(minutes: float, interval: int, state: Path | None = None) -> list[Sample]:
+    """Run `sitegen run` for `minutes`; return its samples, every SAMPLE_SECONDS. In `state`
+    (a directory kept, its site and state as a soak before left them), else in a new one."""
     samples = []
-    with tempfile.TemporaryDirectory() as d:
+    with contextlib.ExitStack() as stack:
+        d = state or stack.enter_context(tempfile.TemporaryDirectory())
+        Path(d).mkdir(parents=True, exist_ok=True)
         cfg = Path(d) / "sitegen.toml"
         site = f'interval_seconds = {interval}\nout_dir = "{d}/public"\nstate_dir = "{d}/state"'
         # The metrics endpoint stays on, as by default, on a free port: another soak (or a
@@ -100,12 +103,20 @@ def main(argv: list[str]) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--interval", type=int, default=1, help="site.interval_seconds")
+    ap.add_argument(
+        "--state",
+        type=Path,
+        metavar="DIR",
+        help="run in DIR and keep it (site and state): a second soak in it starts from a full "
+        "site, as `sitegen run` restarted on a machine does",
+    )
     args = ap.parse_args(argv)
-    samples = soak(args.minutes, args.interval)
+    samples = soak(args.minutes, args.interval, args.state)
     end = samples[-1][0]
     # Minutes count from the first finished cycle: before it the process was starting
     # (imports, the history check), CPU that is no cycle's and would flatter the first minute.
-    begin = next((s[0] for s in samples if s[2] > 0), 0.0)
+    # The log of a kept state holds the cycles of the soaks before this one.
+    begin = next((s[0] for s in samples if s[2] > samples[0][2]), 0.0)
     first = _window(samples, begin, begin + 60.0)
     last = _window(samples, end - 60.0, end)
     print(f"sitegen run, embedded default, interval {args.interval}s, {end / 60:.1f} min:")
