@@ -23,6 +23,7 @@ from sitegen.alerts.files import alert_files
 from sitegen.alerts.incidents import firing_links, witness
 from sitegen.alerts.status import day_strip
 from sitegen.config import Config
+from sitegen.gcpolicy import set_aside
 from sitegen.history import History, cycle_samples, task_samples
 from sitegen.metrics import SelfMetrics
 from sitegen.model import CycleRecord, Snapshot, StageTiming, TaskRecord
@@ -340,6 +341,7 @@ def run_cycle(rt: Runtime, publish_site: bool = False) -> CycleResult:
         now = time.time()
         with clock.stage("collect"):
             snap = _collect(rt, now)
+            set_aside()  # the snapshot lasts the cycle: the render's collections skip it
 
         with clock.stage("optimize"):
             # Before rendering: every page links the stylesheet by its content hash.

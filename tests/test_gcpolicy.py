@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from sitegen.gcpolicy import Settle
+from sitegen.gcpolicy import Settle, set_aside
 
 
 class Node:
@@ -44,6 +44,15 @@ def test_what_a_cycle_leaves_alive_is_frozen_and_later_passes_skip_it() -> None:
     assert gc.get_freeze_count() >= len(kept)
     # A full pass of the collector walks only what is not frozen.
     assert not any(o is kept[0] for o in gc.get_objects(2))
+
+
+def test_set_aside_freezes_what_lives_and_collects_the_young_garbage_first() -> None:
+    kept = [Node() for _ in range(1000)]
+    gone = _cycle()
+    set_aside()
+    assert gone() is None  # a reference cycle just made and dropped: collected, not frozen
+    assert gc.get_freeze_count() >= len(kept)
+    assert not any(o is kept[0] for g in range(3) for o in gc.get_objects(g))
 
 
 def test_a_frozen_cycle_that_dies_is_collected_within_every_cycles() -> None:

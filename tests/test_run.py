@@ -131,3 +131,31 @@ def test_closing_after_a_failed_write_still_releases_the_state_dir(
         rt.close()
     # The steps after the failed write ran: the next sitegen gets the state_dir.
     StateLock(cfg.site.state_dir).release()
+
+
+def test_a_cycle_renders_with_its_snapshot_set_aside(tmp_path: Path, monkeypatch) -> None:
+    # A full pass of the collector during the render walked the whole snapshot: a tenth of a
+    # first render of a large site. Frozen once collected, it is not walked.
+    import gc
+
+    from sitegen import cycle
+    from sitegen.config import parse
+
+    seen: list[bool] = []
+    real = cycle.pages_round
+
+    def pages_round(render, snap, *args):
+        walked = {id(o) for g in range(3) for o in gc.get_objects(g)}
+        parts = (snap, *snap.panels, *snap.logs[:5], *snap.sources)
+        seen.append(gc.is_tracked(snap) and not walked & set(map(id, parts)))
+        return real(render, snap, *args)
+
+    monkeypatch.setattr(cycle, "pages_round", pages_round)
+    cfg = parse('[site]\nworkers = 1\nmetrics_listen = ""\n', env={}, base_dir=tmp_path)
+    rt = cycle.Runtime.start(cfg)
+    try:
+        cycle.run_cycle(rt)
+    finally:
+        rt.close()
+        gc.unfreeze()  # the rest of the test process must not keep what the cycle froze
+    assert seen == [True]
