@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from sitegen.gcpolicy import set_aside
 from sitegen.render.environment import iso
 from sitegen.render.pool import RenderPool, worker_count
 from sitegen.render.rounds import render_site
@@ -227,6 +228,7 @@ def main() -> None:
             # and of traces by their state (ids, spans), so each gets traces no render had.
             seq_snap, snap = (snapshot(w, first_trace=(2 * run + k) * w.traces) for k in (0, 1))
             gc.collect()  # the last run's snapshots, gone: not a collection inside a render
+            set_aside()  # as a cycle sets its snapshot aside once collected
             t_opt, assets = timed(build_assets)
             common = _common(snap, assets.css_href)
             css_gz = assets.css_gzip
