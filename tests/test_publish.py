@@ -203,12 +203,12 @@ def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_cli
     run(tmp_path, site_files(), cfg)
     made: list[str] = []
     session().register("creating-client-class", lambda **kw: made.append(kw["event_name"]))
-    # One-shot, the site in sync: is the manifest still ours, then one LIST of the objects.
+    # One-shot, the site in sync: is the manifest still ours, and one LIST of the objects.
     # No lease (nothing is written), no HEAD, no CloudFront client or service model.
     state = tmp_path / "state" / "publish" / "state.json"
     written = state.stat().st_ino
     again, rec = run(tmp_path, site_files(), cfg)
-    assert rec.calls == [("GetObject", "manifest.json"), ("ListObjectsV2", "")]
+    assert sorted(rec.calls) == [("GetObject", "manifest.json"), ("ListObjectsV2", "")]
     assert rec.requests == 2 and made == ["creating-client-class.s3"]
     assert again.plan.puts == () and again.invalidation is None
     assert state.stat().st_ino == written  # nothing to record: the state is not rewritten
@@ -216,6 +216,22 @@ def test_a_publish_that_changes_nothing_sends_two_requests_and_no_cloudfront_cli
     changed, rec = run(tmp_path, site_files(**{"index.html": b"<p>v2</p>"}), cfg)
     assert changed.invalidation is not None
     assert made == ["creating-client-class.s3", "creating-client-class.cloudfront"]
+
+
+def test_a_one_shot_publish_sends_its_get_and_its_list_at_once(aws, tmp_path: Path) -> None:
+    # Two requests one after the other cost a one-shot publish two round trips to S3.
+    import threading
+
+    cfg = PublishConfig(bucket=BUCKET)
+    run(tmp_path, site_files(), cfg)
+    listing, waited = threading.Event(), []
+    hooks = {
+        "before-send.s3.ListObjectsV2": lambda **_: listing.set(),
+        "before-send.s3.GetObject": lambda **_: waited.append(listing.wait(5)),
+    }
+    again, rec = run(tmp_path, site_files(), cfg, Recorder(**hooks))
+    assert waited == [True]  # the LIST was on its way while the GET was being sent
+    assert again.plan.puts == () and rec.requests == 2
 
 
 def test_the_publisher_finds_its_models_without_listing_every_service_botocore_has(

@@ -268,25 +268,8 @@ def _sha256_of(s3, cfg: PublishConfig, path: str) -> str:
     return head.get("Metadata", {}).get("sha256", "")
 
 
-def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> Bucket:
-    """Check the bucket's manifest (a conditional GET), then every object with one LIST.
-
-    An object of the live site is drifted when it is missing, or its size or ETag is not
-    what was put: ETag = MD5 for a single-part object; with SSE-KMS the ETag is no MD5,
-    so the ETag each PUT answered (kept in state) is compared as well, and failing both,
-    the sha256 metadata of the object.
-    """
-    published, manifest_etag = _live_manifest(
-        s3, cfg.bucket, cfg.prefix + MANIFEST, saved.get("manifest_etag", "")
-    )
-    retained = set(saved.get("retained", ()))
-    if published is None or (not published and saved.get("published")):
-        # Unchanged since our last publish, or its manifest alone lost: our record holds
-        # (the LIST below checks every object of it).
-        published = dict(saved.get("published", {}))
-    elif saved.get("published") and published != saved["published"]:
-        # Another generator published: what we had put is now an older site's.
-        retained |= set(saved["published"]) - set(published)
+def _listed(s3, cfg: PublishConfig) -> dict[str, tuple[int, str]]:
+    """Return every object under the prefix: key (the prefix cut) -> (size, ETag)."""
     listed: dict[str, tuple[int, str]] = {}
     more: dict[str, str] = {}
     while True:  # pages by hand: botocore's paginator first loads a model of its own
@@ -294,8 +277,33 @@ def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> 
         for obj in page.get("Contents", []):
             listed[obj["Key"][len(cfg.prefix) :]] = (obj["Size"], obj["ETag"])
         if not page.get("IsTruncated"):
-            break
+            return listed
         more = {"ContinuationToken": page["NextContinuationToken"]}
+
+
+def _reconcile(s3, cfg: PublishConfig, saved: dict, site: Path, files: dict) -> Bucket:
+    """Check the bucket's manifest (a conditional GET) and every object (one LIST), at once.
+
+    An object of the live site is drifted when it is missing, or its size or ETag is not
+    what was put: ETag = MD5 for a single-part object; with SSE-KMS the ETag is no MD5,
+    so the ETag each PUT answered (kept in state) is compared as well, and failing both,
+    the sha256 metadata of the object.
+    """
+    # The two requests at once: a no-change publish waits for one round trip, not two.
+    with ThreadPoolExecutor(1) as other:
+        listing = other.submit(_listed, s3, cfg)
+        published, manifest_etag = _live_manifest(
+            s3, cfg.bucket, cfg.prefix + MANIFEST, saved.get("manifest_etag", "")
+        )
+        listed = listing.result()
+    retained = set(saved.get("retained", ()))
+    if published is None or (not published and saved.get("published")):
+        # Unchanged since our last publish, or its manifest alone lost: our record holds
+        # (the LIST checks every object of it).
+        published = dict(saved.get("published", {}))
+    elif saved.get("published") and published != saved["published"]:
+        # Another generator published: what we had put is now an older site's.
+        retained |= set(saved["published"]) - set(published)
     has_manifest = MANIFEST in listed and bool(manifest_etag)
     listed.pop(MANIFEST, None)
     listed.pop(LEASE_KEY, None)  # the lease is the publishers' business, not part of the site
