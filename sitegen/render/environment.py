@@ -20,6 +20,7 @@ from sitegen.logs.stats import LEVELS, level_class
 from sitegen.model import LogRecord, Series
 from sitegen.paths import data_dir
 from sitegen.render.memo import CycleMemo, LastRun
+from sitegen.render.spans import span_table
 from sitegen.traces.stats import critical_sections, on_path
 from sitegen.traces.tree import span_rows
 from sitegen.units import format_duration_ns, format_value
@@ -342,6 +343,7 @@ def environment() -> jinja2.Environment:
         critical_sections=critical_sections,
         on_path=on_path,
         span_rows=span_rows,
+        span_table=span_table,
         ago=ago,
         trace_path=trace_path,
         levels=LEVELS,
