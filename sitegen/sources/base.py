@@ -29,6 +29,17 @@ MAX_WINDOW_SECONDS = 6 * 3600.0
 
 
 @dataclass(frozen=True)
+class Counters:
+    """Cumulative counters a source read, kept in its part for its next cycle: rates are then
+    taken over the whole interval between two readings, as Prometheus's rate() takes them
+    between scrapes."""
+
+    taken_at: float  # time.time() of the reading
+    epoch: float  # when the counters started from zero (a boot): another epoch, they restarted
+    values: tuple[tuple[str, float], ...]
+
+
+@dataclass(frozen=True)
 class Part:
     """What one source contributes to the snapshot."""
 
@@ -42,6 +53,7 @@ class Part:
     detail: str = ""  # a short line for the about page: what was read, what was skipped
     error: str | None = None  # set when the source failed but still has (stale) data to show
     problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
+    counters: Counters | None = None  # what the source reads again next cycle (see Counters)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,13 @@
 """Host metrics of the machine sitegen runs on, through psutil (Linux, macOS, BSD, Windows).
 
-Each cycle takes two readings a quarter second apart, so CPU shares and I/O rates are real
-from the very first run; the sample goes into the history and the panels are drawn from it.
+CPU shares and I/O rates are taken between two readings of the host's cumulative counters:
+the one kept in the last cycle's part and this cycle's, so they cover the whole interval,
+as Prometheus's rate() over node_exporter's counters does. A quarter-second glimpse each
+cycle saw a hundredth of a 30 s interval, most of it sitegen's own collecting, and held
+every cycle's collect stage that long. Without a usable kept reading (a first cycle, a
+restart after a while, another boot) two readings are taken a quarter second apart, so
+the figures are real from the very first run. The sample goes into the history and the
+panels are drawn from it.
 """
 
 from __future__ import annotations
@@ -17,11 +23,17 @@ import psutil
 
 from sitegen.history import Sample
 from sitegen.model import HostInfo, Labels
-from sitegen.sources.base import MetricDef, Part, SourceContext, history_part
-from sitegen.units import counted
+from sitegen.sources.base import Counters, MetricDef, Part, SourceContext, history_part
+from sitegen.units import counted, format_duration_ns
 
 NAME = "host"
-SAMPLE_SECONDS = 0.25
+SAMPLE_SECONDS = 0.25  # between two readings when no kept one is usable
+# A kept reading serves up to this many intervals back (at least KEPT_MIN_SECONDS): its
+# rates are drawn as one point at this cycle's time, so they must not average a long stop.
+KEPT_INTERVALS, KEPT_MIN_SECONDS = 2, 60.0
+# psutil's boot time is the clock now minus the uptime: a clock step moves it a little.
+SAME_BOOT_SECONDS = 2.0
+_IO = ("disk read", "disk write", "network receive", "network transmit")
 # Pseudo and container file systems say nothing about the machine's disks.
 _SKIP_FSTYPES = {"squashfs", "overlay", "tmpfs", "devtmpfs", "iso9660", "nsfs", "ramfs"}
 _MAX_MOUNTS = 4
@@ -66,9 +78,9 @@ def _mounts() -> list[str]:
     return sorted(mounts)[:_MAX_MOUNTS] or ["/"]
 
 
-def _cpu_shares(before: object, after: object) -> dict[str, float]:
-    """Return the percent of CPU time per busy mode between two cpu_times() readings."""
-    delta = {f: getattr(after, f) - getattr(before, f) for f in after._fields}
+def _cpu_shares(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    """Return the percent of CPU time per busy mode between two readings of cpu_times()."""
+    delta = {m: after[m] - before.get(m, 0.0) for m in after}
     total = sum(delta.values())
     if total <= 0:
         return {"user": 0.0, "system": 0.0, "iowait": 0.0, "other": 0.0}
@@ -89,18 +101,38 @@ def _io_counters() -> tuple[float, float, float, float]:
     )
 
 
-def sample(seconds: float = SAMPLE_SECONDS) -> list[Sample]:
-    """Take one host sample: two readings `seconds` apart give CPU shares and I/O rates."""
-    cpu0, io0, t0 = psutil.cpu_times(), _io_counters(), time.monotonic()
-    time.sleep(seconds)
-    cpu1, io1, t1 = psutil.cpu_times(), _io_counters(), time.monotonic()
-    now = time.time()
-    rates = [max(0.0, (b - a) / (t1 - t0)) for a, b in zip(io0, io1, strict=True)]
+def reading() -> Counters:
+    """Read the host's cumulative CPU times (by mode) and disk and network bytes."""
+    cpu = psutil.cpu_times()
+    values = (*((f"cpu {m}", float(getattr(cpu, m))) for m in cpu._fields),
+              *zip(_IO, _io_counters(), strict=True))  # fmt: skip
+    return Counters(time.time(), psutil.boot_time(), values)
+
+
+def usable(kept: Counters | None, now: Counters, interval: float) -> bool:
+    """Return whether a kept reading gives this one's rates: the same boot and counters,
+    taken before it and not longer ago than KEPT_INTERVALS intervals."""
+    if kept is None or abs(kept.epoch - now.epoch) > SAME_BOOT_SECONDS:
+        return False
+    if [name for name, _ in kept.values] != [name for name, _ in now.values]:
+        return False  # another psutil or platform: modes that do not match
+    age = now.taken_at - kept.taken_at
+    return 0 < age <= max(KEPT_INTERVALS * interval, KEPT_MIN_SECONDS)
+
+
+def _part(values: tuple[tuple[str, float], ...], prefix: str) -> dict[str, float]:
+    return {name.removeprefix(prefix): v for name, v in values if name.startswith(prefix)}
+
+
+def sample(before: Counters, after: Counters) -> list[Sample]:
+    """Take one host sample at `after`'s time: CPU shares and I/O rates since `before`."""
+    now = after.taken_at
 
     def one(metric: str, labels: Labels, value: float) -> Sample:
         return (metric, labels, now, float(value))
 
-    out = [one("host_cpu_percent", (("mode", m),), v) for m, v in _cpu_shares(cpu0, cpu1).items()]
+    shares = _cpu_shares(_part(before.values, "cpu "), _part(after.values, "cpu "))
+    out = [one("host_cpu_percent", (("mode", m),), v) for m, v in shares.items()]
     mem = psutil.virtual_memory()
     cache = getattr(mem, "cached", 0) + getattr(mem, "buffers", 0)
     out += [
@@ -120,19 +152,34 @@ def sample(seconds: float = SAMPLE_SECONDS) -> list[Sample]:
         except OSError:  # a mount that vanished or denies us: skip it, keep the rest
             continue
         out.append(one("host_disk_used_percent", (("mount", mount),), used))
-    names = (("disk", "read"), ("disk", "write"), ("network", "receive"), ("network", "transmit"))
-    for (kind, direction), rate in zip(names, rates, strict=True):
-        metric = f"host_{kind}_bytes_per_second"
-        out.append(one(metric, (("direction", direction),), rate))
+    elapsed = after.taken_at - before.taken_at
+    if elapsed <= 0:  # the clock stepped back between the readings: no rate to tell
+        return out
+    was, got = dict(before.values), dict(after.values)
+    for name in _IO:
+        kind, direction = name.split()
+        rate = max(0.0, (got[name] - was[name]) / elapsed)
+        out.append(one(f"host_{kind}_bytes_per_second", (("direction", direction),), rate))
     return out
 
 
 def collect(ctx: SourceContext) -> Part:
     """Sample the host, store the sample, and return its panels and key figures."""
-    samples = sample()
+    kept = ctx.previous.counters if ctx.previous else None
+    after = reading()
+    if usable(kept, after, ctx.cfg.site.interval_seconds):
+        before = kept
+    else:  # nothing recent to take rates from: a short sample of our own
+        before = after
+        time.sleep(SAMPLE_SECONDS)
+        after = reading()
+    samples = sample(before, after)
     ctx.history.add(samples)
     part = history_part(ctx, METRICS, source=NAME)
+    over = format_duration_ns(round((after.taken_at - before.taken_at) * 1e9))
     return replace(
         part,
-        detail=f"{counted(len(samples), 'sample')} taken, {counted(len(part.panels), 'chart')}",
+        detail=f"{counted(len(samples), 'sample')} taken, CPU and I/O over the last {over}, "
+        f"{counted(len(part.panels), 'chart')}",
+        counters=after,
     )
