@@ -40,10 +40,11 @@ def _segments(
     return [(a, b) for a, b in runs]
 
 
-def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
-    """Return a row's label, its duration text and its hover text."""
+def _describe(row: Row, errors: int, glyph: str, on_path: bool) -> tuple[str, str, str]:
+    """Return a row's label, its duration text and its hover text (`errors`: its spans'
+    errors)."""
     span, n = row.span, len(row.spans)
-    mark = ("! " if row.errors else "") + ("» " if on_path else "") + glyph
+    mark = ("! " if errors else "") + ("» " if on_path else "") + glyph
     path = " · on the critical path" if on_path else ""
     if n == 1:
         dur = format_duration_ns(span.duration_ns)
@@ -53,7 +54,7 @@ def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
     median = format_duration_ns(int(statistics.median(durations)))
     hover = (
         f"{n} spans of {span.name} · {span.service} · median {median} · "
-        f"max {format_duration_ns(durations[-1])} · {counted(row.errors, 'error')}{path}"
+        f"max {format_duration_ns(durations[-1])} · {counted(errors, 'error')}{path}"
     )
     return f"{mark} ×{n} {span.name}", f"×{n} ~{median}", hover
 
@@ -86,18 +87,19 @@ def waterfall(
         waits.setdefault(section.span_id, []).append(section)
     key = {svc: (cls, glyph) for cls, glyph, svc in service_key(trace)}
     start, total = trace.start_ns, max(1, trace.duration_ns)
-    drawn = []  # each row, whether it is on the critical path, its depth, its label's length
+    drawn = []  # each row, whether on the critical path, its depth, its errors, its label length
     texts: list[str] = []  # each row's hover text, label and duration, then its events' names
     for row in shown.rows:
         on_path = any(s.span_id in critical for s in row.spans)
-        label, dur, hover = _describe(row, key[row.span.service][1], on_path)
+        errors = row.errors
+        label, dur, hover = _describe(row, errors, key[row.span.service][1], on_path)
         depth = min(row.depth, 12)
         label = _fit(label, depth)
-        drawn.append((row, on_path, depth, len(label)))
+        drawn.append((row, on_path, depth, errors, len(label)))
         texts += (hover, label, dur)
         if len(row.spans) == 1:
             texts += (e.name for e in row.span.events[:MAX_EVENTS])
-    widest = max((4 + d * INDENT + chars * CHAR_W for _, _, d, chars in drawn), default=0)
+    widest = max((4 + d * INDENT + chars * CHAR_W for _, _, d, _, chars in drawn), default=0)
     left = min(MAX_LABEL, max(MIN_LABEL, round(widest + 8)))
     bar_w = width - left - RIGHT
     height = TOP + ROW * (len(shown.rows) + (1 if shown.hidden else 0)) + 4
@@ -107,37 +109,41 @@ def waterfall(
 
     body = duration_axis(left, bar_w, total, TOP, height, 5, width)
     shown_texts = shown_each(texts)
-    for i, (row, on_path, depth, _) in enumerate(drawn):
+    for i, (row, on_path, depth, errors, _) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
         hover, label, dur = next(shown_texts), next(shown_texts), next(shown_texts)
         group = len(row.spans) > 1
-        cls = key[span.service][0] + (" err" if row.errors else "") + (" crit" if on_path else "")
-        cls += " grp" if group else ""
+        cls = key[span.service][0] + (" err" if errors else "") + (" crit" if on_path else "")
         if group:
+            cls += " grp"
             runs = _segments(((s.start_ns, s.end_ns) for s in row.spans), x)
+            end = max(x(row.end_ns), x(row.start_ns) + 1)
         else:  # one span, one run (what _segments makes of it, for less)
             a = x(span.start_ns)
-            runs = [(a, max(x(span.end_ns), a + 1))]
+            end = max(x(span.end_ns), a + 1)
+            runs = [(a, end)]
         bars = "".join(
             f'<rect x="{num(a)}" y="{top + 3}" width="{num(b - a)}" height="{ROW - 6}"/>'
             for a, b in runs
         )
         # The stretches the trace's end waited on, as a line through the bar (as Jaeger).
         waited = [(w.start_ns, w.end_ns) for s in row.spans for w in waits.get(s.span_id, ())]
-        bars += "".join(
-            f'<path class="cp" d="M{num(a)} {top + ROW // 2}H{num(b)}"/>'
-            for a, b in _segments(waited, x)
-        )
-        marks = "".join(
-            f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">'
-            f"<title>{next(shown_texts)}</title></path>"
-            for e in (span.events[:MAX_EVENTS] if not group else ())
-        )
-        end = max(x(row.end_ns), x(row.start_ns) + 1)
+        if waited:
+            bars += "".join(
+                f'<path class="cp" d="M{num(a)} {top + ROW // 2}H{num(b)}"/>'
+                for a, b in _segments(waited, x)
+            )
+        if not group and span.events:
+            bars += "".join(
+                f'<path class="ev" d="M{num(x(e.ts_ns))} {top + 1}v{ROW - 2}">'
+                f"<title>{next(shown_texts)}</title></path>"
+                for e in span.events[:MAX_EVENTS]
+            )
+        # A label's place is whole pixels (depth and row): num() of an int is the int.
         body.append(
             f'<g class="{cls}"><title>{hover}</title>'
-            f"{shown_text(4 + depth * INDENT, top + 13, label, 'lbl')}"
-            f"{bars}{marks}{shown_text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
+            f'<text x="{4 + depth * INDENT}" y="{top + 13}" class="lbl">{label}</text>'
+            f"{bars}{shown_text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
         )
     if shown.hidden:
         note = f"… {shown.hidden} more spans not drawn"
