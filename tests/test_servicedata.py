@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -111,6 +112,21 @@ def test_a_kept_file_is_made_again_when_its_source_changes(tmp_path: Path) -> No
     again = KeptFiles(tmp_path / "kept").load_file(str(source))
     assert again["partitions"][0]["services"] == {"s3": {}, "cloudfront": {}}
     assert len(list((tmp_path / "kept").iterdir())) == 1  # the older one went
+
+
+def test_a_file_kept_by_another_python_is_not_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # marshal's format may change between Python versions; two virtualenvs share the cache.
+    source = tmp_path / "data" / "endpoints"
+    source.parent.mkdir()
+    source.with_suffix(".json").write_text(_endpoints(["s3"]))
+    KeptFiles(tmp_path / "kept").load_file(str(source))
+    (made,) = (tmp_path / "kept").iterdir()
+    monkeypatch.setattr(sys.implementation, "cache_tag", "cpython-399")
+    KeptFiles(tmp_path / "kept").load_file(str(source))
+    (again,) = (tmp_path / "kept").iterdir()
+    assert again.name != made.name
 
 
 def test_a_damaged_kept_file_is_made_again(tmp_path: Path) -> None:

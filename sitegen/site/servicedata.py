@@ -8,8 +8,8 @@ marshal's format in `$XDG_CACHE_HOME/sitegen/botocore` (default `~/.cache`); lat
 processes load that instead (about 1 ms). The cut depends on botocore alone, not on a site,
 so every state_dir of the user shares it.
 
-A kept file is named by what it was made from: botocore's version, the source file's path,
-size and modification time, and SERVICES. A botocore upgrade, an edited model under
+A kept file is named by what it was made from: Python's and botocore's versions, the source
+file's path, size and modification time, and SERVICES. A botocore upgrade, an edited model under
 AWS_DATA_PATH or a new call makes it a miss, never a stale hit. A kept file that cannot be
 read is made again; one that cannot be written (no home, a read-only one) is not an error.
 """
@@ -22,6 +22,7 @@ import hashlib
 import json
 import marshal
 import os
+import sys
 from pathlib import Path
 
 import botocore
@@ -84,8 +85,10 @@ class KeptFiles(JSONFileLoader):
                 made_from = os.stat(path)
             except OSError:
                 continue
-            key = f"{botocore.__version__}\0{path}\0{made_from.st_size}\0{made_from.st_mtime_ns}"
-            digest = hashlib.sha256(f"{key}\0{SERVICES}".encode()).hexdigest()[:32]
+            # marshal's format may change with Python's version: the key names it too.
+            made = (sys.implementation.cache_tag, botocore.__version__, path, made_from.st_size,
+                    made_from.st_mtime_ns, SERVICES)  # fmt: skip
+            digest = hashlib.sha256(repr(made).encode()).hexdigest()[:32]
             kept = self.kept / f"{_stem(file_path)}@{digest}.marshal" if self.kept else None
             with contextlib.suppress(OSError, EOFError, ValueError, TypeError):
                 if kept is not None:  # damaged or missing: made again below
