@@ -7,6 +7,8 @@ pages are most of a first render (200 of the reference bench's 306 pages).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 from markupsafe import Markup
 
 from sitegen.model import Labels, Span
@@ -14,7 +16,7 @@ from sitegen.traces.tree import Row, Rows
 from sitegen.units import format_duration_ns as dur
 from sitegen.visible import shown_each
 
-ATTRIBUTES, EVENTS, EVENT_ATTRIBUTES = 12, 12, 6  # shown of a span, of a span, of an event
+ATTRIBUTES, EVENTS, EVENT_ATTRIBUTES = 12, 12, 6  # shown at most: a span's, a span's, an event's
 VALUE, EVENT_VALUE = 120, 160  # characters of an attribute's value shown, the last a "…"
 
 
@@ -43,15 +45,15 @@ def span_table(start_ns: int, rows: Rows) -> Markup:
     """Return the <tr> rows of a trace's spans table, in the waterfall's order; times are
     from `start_ns`, the trace's start."""
     # Escaped all at once, as a call a text cost more than the escaping.
-    shown = shown_each(text for row in rows.rows for text in _texts(row))
-    return Markup("".join(_row(row, start_ns, shown) for row in rows.rows))
+    texts = shown_each(text for row in rows.rows for text in _texts(row))
+    return Markup("".join(_row(row, start_ns, texts) for row in rows.rows))
 
 
-def _row(row: Row, start_ns: int, shown) -> str:
-    """Return one row of the table, taking its texts from `shown` (durations are made of
-    digits and units: no markup)."""
+def _row(row: Row, start_ns: int, texts: Iterator[str]) -> str:
+    """Return one row of the table, taking its texts, shown, from `texts` (durations are
+    made of digits and units: no markup)."""
     span, n = row.span, len(row.spans)
-    name, service, status = next(shown), next(shown), next(shown)
+    name, service, status = next(texts), next(texts), next(texts)
     if n > 1:
         errors = row.errors
         state = (
@@ -68,20 +70,20 @@ def _row(row: Row, start_ns: int, shown) -> str:
     return (
         f'<tr><td>{name}</td><td>{service}</td><td class="num">+{dur(span.start_ns - start_ns)}'
         f'</td><td class="num">{dur(span.duration_ns)}</td><td>{state}</td>\n'
-        f"<td>{_details(span, start_ns, shown)}</td></tr>\n"
+        f"<td>{_details(span, start_ns, texts)}</td></tr>\n"
     )
 
 
-def _details(span: Span, start_ns: int, shown) -> str:
+def _details(span: Span, start_ns: int, texts: Iterator[str]) -> str:
     """Return a span's attributes and events, as its row's last cell holds them."""
     out = [
-        f'<span class="dim">{next(shown)}=</span>{next(shown)} '
+        f'<span class="dim">{next(texts)}=</span>{next(texts)} '
         for _ in span.attributes[:ATTRIBUTES]
     ]
     for event in span.events[:EVENTS]:
-        out.append(f'<br><span class="ev">◆ +{dur(event.ts_ns - start_ns)} {next(shown)}</span>')
+        out.append(f'<br><span class="ev">◆ +{dur(event.ts_ns - start_ns)} {next(texts)}</span>')
         out += (
-            f' <span class="dim">{next(shown)}=</span>{next(shown)}'
+            f' <span class="dim">{next(texts)}=</span>{next(texts)}'
             for _ in event.attributes[:EVENT_ATTRIBUTES]
         )
     return "".join(out)

@@ -120,8 +120,9 @@ def usable(kept: Counters | None, now: Counters, interval: float) -> bool:
     return 0 < age <= max(KEPT_INTERVALS * interval, KEPT_MIN_SECONDS)
 
 
-def _part(values: tuple[tuple[str, float], ...], prefix: str) -> dict[str, float]:
-    return {name.removeprefix(prefix): v for name, v in values if name.startswith(prefix)}
+def _cpu_seconds(values: tuple[tuple[str, float], ...]) -> dict[str, float]:
+    """Return the CPU seconds by mode of a reading's values."""
+    return {name.removeprefix("cpu "): v for name, v in values if name.startswith("cpu ")}
 
 
 def sample(before: Counters, after: Counters) -> list[Sample]:
@@ -131,7 +132,7 @@ def sample(before: Counters, after: Counters) -> list[Sample]:
     def one(metric: str, labels: Labels, value: float) -> Sample:
         return (metric, labels, now, float(value))
 
-    shares = _cpu_shares(_part(before.values, "cpu "), _part(after.values, "cpu "))
+    shares = _cpu_shares(_cpu_seconds(before.values), _cpu_seconds(after.values))
     out = [one("host_cpu_percent", (("mode", m),), v) for m, v in shares.items()]
     mem = psutil.virtual_memory()
     cache = getattr(mem, "cached", 0) + getattr(mem, "buffers", 0)
