@@ -107,6 +107,21 @@ def test_without_a_usable_kept_reading_two_readings_are_taken_a_moment_apart(
     assert "CPU and I/O over the last 250 ms" in part.detail
 
 
+def test_a_kept_reading_of_a_moment_ago_is_waited_on_to_the_short_samples_length(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two renders back to back: CPU times move in 10 ms ticks, so shares over a few
+    # milliseconds would be a tick or two. The rest of the short sample is waited for.
+    machine = Machine(monkeypatch, now=time.time() - 0.1)
+    kept = host.reading()
+    machine.now += 0.1
+    machine.cpu = CpuTimes(100.5, 50.0, 850.0, 0.0)  # +0.5 s user over the whole sample
+    part = host.collect(_context(_config(tmp_path), Part(counters=kept)))
+    assert machine.slept == [pytest.approx(host.SAMPLE_SECONDS - 0.1)]
+    assert "CPU and I/O over the last 250 ms" in part.detail
+    assert _latest(_context(_config(tmp_path)), "host_cpu_percent")["user"] == 100.0
+
+
 def test_a_kept_reading_serves_two_intervals_and_a_boot_time_that_moved_a_little(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,8 +150,9 @@ def test_the_real_host_source_waits_only_in_its_first_cycle(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # psutil's own readings; the kept one goes through the last-good store on disk, as from
-    # one `sitegen render` to the next.
+    # one `sitegen render` to the next, a little more than a short sample later.
     slept: list[float] = []
+    pause = time.sleep
     monkeypatch.setattr(host.time, "sleep", slept.append)
     cfg = _config(tmp_path)
     tracer, logger = TracerProvider().get_tracer("test"), logging.getLogger("sitegen.test")
@@ -146,5 +162,6 @@ def test_the_real_host_source_waits_only_in_its_first_cycle(
             logger,
         )  # fmt: skip
         assert done.statuses[0].ok, done.statuses
+        pause(host.SAMPLE_SECONDS + 0.05)
     assert slept == [host.SAMPLE_SECONDS]
     assert "CPU and I/O over the last" in done.statuses[0].detail

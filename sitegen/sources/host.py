@@ -168,11 +168,13 @@ def collect(ctx: SourceContext) -> Part:
     """Sample the host, store the sample, and return its panels and key figures."""
     kept = ctx.previous.counters if ctx.previous else None
     after = reading()
-    if usable(kept, after, ctx.cfg.site.interval_seconds):
-        before = kept
-    else:  # nothing recent to take rates from: a short sample of our own
-        before = after
-        time.sleep(SAMPLE_SECONDS)
+    # The kept reading when usable, else this one: then a short sample of our own follows.
+    before = kept if usable(kept, after, ctx.cfg.site.interval_seconds) else after
+    # Never less than the short sample: CPU times move in clock ticks (10 ms), so the
+    # shares of a few milliseconds (two renders back to back) would be a tick or two.
+    short = SAMPLE_SECONDS - (after.taken_at - before.taken_at)
+    if short > 0:
+        time.sleep(short)
         after = reading()
     samples = sample(before, after)
     ctx.history.add(samples)
