@@ -95,20 +95,22 @@ def test_a_second_publisher_loads_the_kept_models_and_parses_no_json(
     assert s3.meta.region_name == "us-east-1"
 
 
-def _endpoints(services: list[str]) -> str:
+def _endpoints(tmp_path: Path, services: list[str]) -> Path:
+    """Write a botocore endpoints file naming SERVICES; return its path without ".json"."""
+    source = tmp_path / "data" / "endpoints"
+    source.parent.mkdir(exist_ok=True)
     partition = {"partition": "aws", "services": {name: {} for name in services}}
-    return json.dumps({"partitions": [partition]})
+    source.with_suffix(".json").write_text(json.dumps({"partitions": [partition]}))
+    return source
 
 
 def test_a_kept_file_is_made_again_when_its_source_changes(tmp_path: Path) -> None:
-    source = tmp_path / "data" / "endpoints"
-    source.parent.mkdir()
-    source.with_suffix(".json").write_text(_endpoints(["s3", "ec2"]))
+    source = _endpoints(tmp_path, ["s3", "ec2"])
     files = KeptFiles(tmp_path / "kept")
     first = files.load_file(str(source))
     assert first["partitions"][0]["services"] == {"s3": {}}
     # An edited model (a newer botocore, an override under AWS_DATA_PATH): a new kept file.
-    source.with_suffix(".json").write_text(_endpoints(["s3", "ec2", "cloudfront"]))
+    _endpoints(tmp_path, ["s3", "ec2", "cloudfront"])
     again = KeptFiles(tmp_path / "kept").load_file(str(source))
     assert again["partitions"][0]["services"] == {"s3": {}, "cloudfront": {}}
     assert len(list((tmp_path / "kept").iterdir())) == 1  # the older one went
@@ -118,9 +120,7 @@ def test_a_file_kept_by_another_python_is_not_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # marshal's format may change between Python versions; two virtualenvs share the cache.
-    source = tmp_path / "data" / "endpoints"
-    source.parent.mkdir()
-    source.with_suffix(".json").write_text(_endpoints(["s3"]))
+    source = _endpoints(tmp_path, ["s3"])
     KeptFiles(tmp_path / "kept").load_file(str(source))
     (made,) = (tmp_path / "kept").iterdir()
     monkeypatch.setattr(sys.implementation, "cache_tag", "cpython-399")
@@ -130,9 +130,7 @@ def test_a_file_kept_by_another_python_is_not_read(
 
 
 def test_a_damaged_kept_file_is_made_again(tmp_path: Path) -> None:
-    source = tmp_path / "data" / "endpoints"
-    source.parent.mkdir()
-    source.with_suffix(".json").write_text(_endpoints(["s3"]))
+    source = _endpoints(tmp_path, ["s3"])
     KeptFiles(tmp_path / "kept").load_file(str(source))
     (kept,) = (tmp_path / "kept").iterdir()
     kept.write_bytes(b"\xe3 not marshal")
@@ -143,9 +141,7 @@ def test_a_damaged_kept_file_is_made_again(tmp_path: Path) -> None:
 
 
 def test_without_a_writable_cache_botocore_files_are_read_each_time(tmp_path: Path) -> None:
-    source = tmp_path / "data" / "endpoints"
-    source.parent.mkdir()
-    source.with_suffix(".json").write_text(_endpoints(["s3"]))
+    source = _endpoints(tmp_path, ["s3"])
     (tmp_path / "home").write_text("a file where the cache directory would be")
     for kept in (tmp_path / "home" / "botocore", None):
         data = KeptFiles(kept).load_file(str(source))
