@@ -194,12 +194,16 @@ def test_calls_from_many_threads_share_one_connection(tmp_path: Path, monkeypatc
 
 @pytest.mark.parametrize("retention", [8 * 86400, 1000])  # 1000: ranges reach past the horizon
 def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(
-    tmp_path: Path, retention: int
+    tmp_path: Path, retention: int, monkeypatch
 ) -> None:
     # A chart of a growing range, every 7 s for 25 minutes: what the held buckets give must
     # be what a new handle reads from scratch, and each bucket is regrouped once (again
     # only when the buckets widen, or a sample lands in one already held).
     now = time.time()
+    # The clock moves a second a chart, never between the two reads compared: the real one
+    # could cross a bucket's edge between them, which moves the horizon's bucket.
+    clock = [now]
+    monkeypatch.setattr(history.time, "time", lambda: clock[0])
     h = History(tmp_path, retention)
     rereads: list[int] = []
     whole = History._whole
@@ -213,6 +217,7 @@ def test_whole_buckets_are_read_once_and_a_late_sample_is_read_anew(
     h._whole = counted  # this handle's reads only: the new handles below read everything
     first, widths = now - 1500, set()
     for i, ts in enumerate(range(int(first), int(now), 7)):
+        clock[0] = now + i
         h.add([("g", (("k", str(k)),), ts + 0.5, float((i * (k + 1)) % 13)) for k in range(3)])
         if i == 150:  # late: into a bucket already held
             h.add([("g", (("k", "0"),), ts - 200.5, 100.0)])
