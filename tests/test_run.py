@@ -71,8 +71,10 @@ def test_run_cycles_serves_metrics_and_stops_cleanly(tmp_path: Path, sig: signal
     logs = (tmp_path / ".sitegen/logs/sitegen.jsonl").read_text().splitlines()
     messages = [json.loads(line)["msg"] for line in logs]
     assert messages.count("cycle finished") >= 3
-    assert messages[-2:] == ["stopping", "stopped"]
-    assert json.loads(logs[-2])["signal"] == sig.name
+    # The cycle under way at the signal may finish after "stopping"; no other starts.
+    stopping = messages.index("stopping")
+    assert messages[-1] == "stopped" and messages[stopping + 1 : -1].count("cycle finished") <= 1
+    assert json.loads(logs[stopping])["signal"] == sig.name
     assert "next update due <time" in (site / "index.html").read_text()
 
 
