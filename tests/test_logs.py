@@ -25,6 +25,7 @@ from sitegen.logs.parse import (
     to_record,
 )
 from sitegen.logs.stats import by_level, level_samples
+from sitegen.logs.timestamps import year_for
 from sitegen.model import LogRecord, Panel, Series, SourceStatus
 from sitegen.redact import MASK
 from sitegen.sources import collect_all, journald, logs
@@ -974,11 +975,14 @@ def test_naive_times_are_read_in_the_configured_zone(tmp_path: Path) -> None:
     )
     cfg = logs_config(tmp_path, 'timezone = "America/New_York"\n')
     got = {r.message.split(",")[0]: r.ts for r in cycle(cfg).logs}
+    # The cycle reads the clock: the syslog line's year is the one given to a stamp without
+    # one then (tested with a fixed clock above), 2027 from 2027-06-29 on.
+    syslog_year = year_for(7, 1, time.time())
     assert got == {
         "INFO summer": utc("2026-07-01T16:00:00"),  # EDT, -4
         "INFO winter": utc("2026-01-01T17:00:00"),  # EST, -5
         "INFO zoned": utc("2026-07-01T12:00:00"),
-        "host app: syslog": utc("2026-07-01T16:00:00"),
+        "host app: syslog": utc(f"{syslog_year}-07-01T16:00:00"),
         "json": utc("2026-07-01T16:00:00"),
     }
     assert parse('[logs]\ntimezone = "UTC"\n', env={}).logs.timezone == "UTC"
