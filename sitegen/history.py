@@ -44,10 +44,16 @@ CREATE TABLE IF NOT EXISTS cycles (ts REAL NOT NULL, seconds REAL NOT NULL, stag
 CREATE INDEX IF NOT EXISTS cycles_ts ON cycles (ts);
 CREATE TABLE IF NOT EXISTS probes (hour INTEGER PRIMARY KEY, ok INTEGER NOT NULL,
                                    total INTEGER NOT NULL, seconds REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS probe_slots (slot INTEGER PRIMARY KEY, ok INTEGER NOT NULL,
+                                        total INTEGER NOT NULL, seconds REAL NOT NULL);
 """
-# Probes of the public site are kept per hour, for PROBE_DAYS: uptime over 30 days costs
-# 720 rows, whatever the interval.
+# Probes of the public site are counted per hour, for PROBE_DAYS: uptime over 30 days and the
+# day strip's 90 days cost 720 and 2,160 rows, whatever the interval.
 PROBE_DAYS = 90
+# And per slot of PROBE_SLOT_SECONDS, for a day: the "1 h" figure covers the last 55 to 60
+# minutes (per hour, it covered the clock's hour: a minute of it just after the hour turned).
+PROBE_SLOT_SECONDS = 300
+PROBE_SLOTS_KEPT = 86400 // PROBE_SLOT_SECONDS
 # Raw samples are kept this long: charts of up to a few tens of minutes read them, and the
 # newest sample of every chart comes from them.
 RAW_SECONDS = 3600.0
@@ -481,15 +487,20 @@ class History:
 
     @_guarded
     def add_probe(self, ts: float, ok: bool, seconds: float) -> None:
-        """Count one probe of the public site into its hour."""
-        hour = int(ts // 3600)
+        """Count one probe of the public site into its hour and its slot."""
+        hour, slot = int(ts // 3600), int(ts // PROBE_SLOT_SECONDS)
         with self._use() as db, db:
-            db.execute(
-                "INSERT INTO probes VALUES (?, ?, 1, ?) ON CONFLICT (hour) DO UPDATE SET "
-                "ok = ok + excluded.ok, total = total + 1, seconds = seconds + excluded.seconds",
-                (hour, int(ok), seconds),
-            )
-            db.execute("DELETE FROM probes WHERE hour < ?", (hour - PROBE_DAYS * 24,))
+            for table, column, at, kept in (
+                ("probes", "hour", hour, PROBE_DAYS * 24),
+                ("probe_slots", "slot", slot, PROBE_SLOTS_KEPT),
+            ):
+                db.execute(
+                    f"INSERT INTO {table} VALUES (?, ?, 1, ?) ON CONFLICT ({column}) DO UPDATE "
+                    "SET ok = ok + excluded.ok, total = total + 1, "
+                    "seconds = seconds + excluded.seconds",
+                    (at, int(ok), seconds),
+                )
+                db.execute(f"DELETE FROM {table} WHERE {column} < ?", (at - kept,))
 
     @_guarded
     def probes_by_day(self, since: float) -> dict[str, tuple[int, int]]:
@@ -503,11 +514,19 @@ class History:
 
     @_guarded
     def uptime(self, now: float, hours: int) -> tuple[float | None, float | None, int]:
-        """Return (availability %, mean latency s, probes) over the last `hours` hours."""
+        """Return (availability %, mean latency s, probes) over the last `hours` hours: to
+        five minutes up to a day, to the hour past it (a part of the oldest slot or hour in
+        the window is left out)."""
+        slots = hours * 3600 // PROBE_SLOT_SECONDS
+        table, column, at, span = (
+            ("probe_slots", "slot", now // PROBE_SLOT_SECONDS, slots)
+            if slots <= PROBE_SLOTS_KEPT
+            else ("probes", "hour", now // 3600, hours)
+        )
         with self._use() as db:
             ok, total, seconds = db.execute(
-                "SELECT sum(ok), sum(total), sum(seconds) FROM probes WHERE hour > ?",
-                (int(now // 3600) - hours,),
+                f"SELECT sum(ok), sum(total), sum(seconds) FROM {table} WHERE {column} > ?",
+                (int(at) - span,),
             ).fetchone()
         if not total:
             return None, None, 0

@@ -95,6 +95,36 @@ def test_an_old_history_is_rolled_up_when_first_opened(tmp_path: Path) -> None:
     assert _whole_means(day) == {4.5}
 
 
+def test_the_last_hour_of_probes_does_not_start_at_the_clocks_hour(tmp_path: Path) -> None:
+    # A minute after the hour turned, the "1 h" figure still counts the probes of the last
+    # hour: counted per hour, it held that minute alone and showed no figure.
+    turned = (time.time() // 3600 - 1) * 3600
+    h = History(tmp_path, 3600)
+    h.add_probe(turned - 3660, False, 9.0)  # 62 minutes before the read: out
+    h.add_probe(turned - 600, True, 0.2)
+    h.add_probe(turned - 60, False, 0.4)
+    h.add_probe(turned + 30, True, 0.3)
+    assert h.uptime(turned + 60, 1) == (pytest.approx(200 / 3), pytest.approx(0.3), 3)
+    assert h.uptime(turned + 60, 24) == (50.0, pytest.approx(2.475), 4)
+    # To the slot: a probe leaves the hour with its slot, up to 5 minutes early (the one a
+    # minute before the hour turned, at 56 minutes), never late.
+    assert h.uptime(turned + 3000, 1)[2] == 2
+    assert h.uptime(turned + 3300, 1)[2] == 1
+
+
+def test_probes_past_a_day_are_kept_per_hour_alone(tmp_path: Path) -> None:
+    # Five-minute slots for a day; the 30 days and the day strip read hours: 720 and 2,160
+    # rows, not twelve times that.
+    now = time.time()
+    h = History(tmp_path, 3600)
+    for age in (3 * 86400, 2 * 86400, 1800, 60):
+        h.add_probe(now - age, age < 86400, 0.5)
+    assert h.uptime(now, 720) == (50.0, 0.5, 4)
+    assert h.uptime(now, 24) == (100.0, 0.5, 2)
+    assert sum(n for _, n in h.probes_by_day(now - 4 * 86400).values()) == 4
+    assert _count(tmp_path, "probe_slots") == 2 and _count(tmp_path, "probes") >= 3
+
+
 def test_old_rows_go_a_bounded_batch_per_write(tmp_path: Path) -> None:
     now = time.time()
     h = History(tmp_path, 8 * 86400)
