@@ -139,10 +139,9 @@ def waterfall(
                 f"<title>{next(shown_texts)}</title></path>"
                 for e in span.events[:MAX_EVENTS]
             )
-        # A label's place is whole pixels (depth and row): num() of an int is the int.
         body.append(
             f'<g class="{cls}"><title>{hover}</title>'
-            f'<text x="{4 + depth * INDENT}" y="{top + 13}" class="lbl">{label}</text>'
+            f"{shown_text(4 + depth * INDENT, top + 13, label, 'lbl')}"
             f"{bars}{shown_text(min(end + 4, width - RIGHT + 4), top + 13, dur, 'tick')}</g>"
         )
     if shown.hidden:
