@@ -40,11 +40,10 @@ def _segments(
     return [(a, b) for a, b in runs]
 
 
-def _describe(row: Row, errors: int, glyph: str, on_path: bool) -> tuple[str, str, str]:
-    """Return a row's label, its duration text and its hover text (`errors`: its spans'
-    errors)."""
+def _describe(row: Row, glyph: str, on_path: bool) -> tuple[str, str, str]:
+    """Return a row's label, its duration text and its hover text."""
     span, n = row.span, len(row.spans)
-    mark = ("! " if errors else "") + ("» " if on_path else "") + glyph
+    mark = ("! " if row.errors else "") + ("» " if on_path else "") + glyph
     path = " · on the critical path" if on_path else ""
     if n == 1:
         dur = format_duration_ns(span.duration_ns)
@@ -54,7 +53,7 @@ def _describe(row: Row, errors: int, glyph: str, on_path: bool) -> tuple[str, st
     median = format_duration_ns(int(statistics.median(durations)))
     hover = (
         f"{n} spans of {span.name} · {span.service} · median {median} · "
-        f"max {format_duration_ns(durations[-1])} · {counted(errors, 'error')}{path}"
+        f"max {format_duration_ns(durations[-1])} · {counted(row.errors, 'error')}{path}"
     )
     return f"{mark} ×{n} {span.name}", f"×{n} ~{median}", hover
 
@@ -87,19 +86,18 @@ def waterfall(
         waits.setdefault(section.span_id, []).append(section)
     key = {svc: (cls, glyph) for cls, glyph, svc in service_key(trace)}
     start, total = trace.start_ns, max(1, trace.duration_ns)
-    drawn = []  # each row, whether on the critical path, its depth, its errors, its label length
+    drawn = []  # each row, whether it is on the critical path, its depth, its label's length
     texts: list[str] = []  # each row's hover text, label and duration, then its events' names
     for row in shown.rows:
         on_path = any(s.span_id in critical for s in row.spans)
-        errors = row.errors
-        label, dur, hover = _describe(row, errors, key[row.span.service][1], on_path)
+        label, dur, hover = _describe(row, key[row.span.service][1], on_path)
         depth = min(row.depth, 12)
         label = _fit(label, depth)
-        drawn.append((row, on_path, depth, errors, len(label)))
+        drawn.append((row, on_path, depth, len(label)))
         texts += (hover, label, dur)
         if len(row.spans) == 1:
             texts += (e.name for e in row.span.events[:MAX_EVENTS])
-    widest = max((4 + d * INDENT + chars * CHAR_W for _, _, d, _, chars in drawn), default=0)
+    widest = max((4 + d * INDENT + chars * CHAR_W for _, _, d, chars in drawn), default=0)
     left = min(MAX_LABEL, max(MIN_LABEL, round(widest + 8)))
     bar_w = width - left - RIGHT
     height = TOP + ROW * (len(shown.rows) + (1 if shown.hidden else 0)) + 4
@@ -109,11 +107,11 @@ def waterfall(
 
     body = duration_axis(left, bar_w, total, TOP, height, 5, width)
     shown_texts = shown_each(texts)
-    for i, (row, on_path, depth, errors, _) in enumerate(drawn):
+    for i, (row, on_path, depth, _) in enumerate(drawn):
         top, span = TOP + i * ROW, row.span
         hover, label, dur = next(shown_texts), next(shown_texts), next(shown_texts)
         group = len(row.spans) > 1
-        cls = key[span.service][0] + (" err" if errors else "") + (" crit" if on_path else "")
+        cls = key[span.service][0] + (" err" if row.errors else "") + (" crit" if on_path else "")
         if group:
             cls += " grp"
             runs = _segments(((s.start_ns, s.end_ns) for s in row.spans), x)

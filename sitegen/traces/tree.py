@@ -10,6 +10,7 @@ off it), and past the row limit the rest is counted, not drawn.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from sitegen.model import Span, Trace
 
@@ -38,7 +39,7 @@ class Row:
         """Return when the row's last span ended."""
         return max(s.end_ns for s in self.spans)
 
-    @property
+    @cached_property  # the waterfall and the spans table both ask, the waterfall twice
     def errors(self) -> int:
         """Return how many of the row's spans ended in error."""
         return sum(s.status == "error" for s in self.spans)
