@@ -80,7 +80,7 @@ def _mounts() -> list[str]:
 
 def _cpu_shares(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
     """Return the percent of CPU time per busy mode between two readings of cpu_times()."""
-    delta = {m: after[m] - before.get(m, 0.0) for m in after}
+    delta = {m: after[m] - before[m] for m in after}  # the same modes: usable() saw to it
     total = sum(delta.values())
     if total <= 0:
         return {"user": 0.0, "system": 0.0, "iowait": 0.0, "other": 0.0}
