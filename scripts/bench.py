@@ -15,6 +15,8 @@ import statistics
 import sys
 import tempfile
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 from sitegen.gcpolicy import set_aside
@@ -26,6 +28,31 @@ from sitegen.render.twins import snapshot_json
 from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
+
+# The fixed work of the machine's own speedup: a tenth of a second or so of pure Python.
+FIXED_WORK_STEPS = 1_000_000
+
+
+def fixed_work(steps: int = FIXED_WORK_STEPS) -> None:
+    """Do a fixed piece of pure-Python work: no I/O, no data shared or sent."""
+    sum(i * i for i in range(steps))
+
+
+def machine_speedup(executor: ProcessPoolExecutor, processes: int) -> float:
+    """Return how much faster `processes` pieces of fixed work are done at once (one here,
+    the others in `executor`'s processes, as a pooled render shares its pages) than one
+    after the other here: what as many processes gain on this machine at this time, a
+    yardstick for the pool's speedup, not a bound."""
+    started = time.perf_counter()
+    for _ in range(processes):
+        fixed_work()
+    alone = time.perf_counter() - started
+    started = time.perf_counter()
+    others = [executor.submit(fixed_work) for _ in range(processes - 1)]
+    fixed_work()
+    for other in others:
+        other.result()
+    return alone / (time.perf_counter() - started)
 
 
 def timed(fn, *args):
@@ -219,9 +246,16 @@ def main() -> None:
     times: dict[str, list[float]] = {}
     pooled = 0  # runs whose pages went (in part) to the workers, not all rendered here
     short: list[float] = []  # of those, the share of the render with a CPU short of a task
+    machine: list[float] = []  # the machine's own speedup, measured beside each pair
     cpus = os.cpu_count() or 1
-    with RenderPool(workers) as pool, RenderPool(0) as inline, tempfile.TemporaryDirectory() as d:
+    with (
+        RenderPool(workers) as pool,
+        RenderPool(0) as inline,
+        ProcessPoolExecutor(workers, get_context("spawn")) as others,  # not a fork of threads
+        tempfile.TemporaryDirectory() as d,
+    ):
         pool.warm_up()  # start the workers before timing
+        list(others.map(fixed_work, [0] * workers))  # and the fixed work's
         for run in range(args.runs):
             # Each render of its own snapshot, as a first render: a process keeps what it made
             # of the objects it saw (a log line's markup, a point's JSON) while they are shown,
@@ -238,6 +272,9 @@ def main() -> None:
             if any(r.pid != os.getpid() for r in done.records):
                 pooled += 1
                 short.append(short_share(done.records, started, time.time_ns(), cpus))
+            # A shared VM's CPUs change speed from second to second, alone and at once:
+            # measured in turns with the renders, a yardstick for the pool's at the time.
+            machine.append(machine_speedup(others, workers + 1))
             reports = pool.render(
                 report_tasks(snap, common, done.records, (), workers, "bench", assets.files)
             )
@@ -271,6 +308,12 @@ def main() -> None:
         statistics.median(times["render pool"]),
     )
     print(f"  pool speedup over sequential: {seq / par:.2f}x")
+    print(
+        f"  the machine's own speedup, a fixed piece of work in this process and {workers} "
+        f"more at once (nothing sent): median {statistics.median(machine):.2f}x "
+        f"(min {min(machine):.2f}, max {max(machine):.2f}); the pool's speedup is "
+        f"{seq / par / statistics.median(machine):.0%} of it"
+    )
     print(
         f"  the pool sent work to its workers in {pooled} of {args.runs} runs (else it rendered "
         f"here); its last measured speedup over this process: {pool.speedup():.2f}x"
