@@ -19,6 +19,8 @@ from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
 
+import psutil
+
 from sitegen.gcpolicy import set_aside
 from sitegen.render.environment import iso
 from sitegen.render.pool import RenderPool, worker_count
@@ -107,8 +109,6 @@ def bench_prometheus(runs: int) -> None:
 
 def bench_cycles(cycles: int) -> None:
     """Run full cycles of the embedded default back to back: memory, CPU and latency."""
-    import psutil
-
     from sitegen.config import parse
     from sitegen.cycle import Runtime, run_cycle
 
@@ -247,6 +247,8 @@ def main() -> None:
     pooled = 0  # runs whose pages went (in part) to the workers, not all rendered here
     short: list[float] = []  # of those, the share of the render with a CPU short of a task
     machine: list[float] = []  # the machine's own speedup, measured beside each pair
+    busy: list[float] = []  # CPUs this process and the workers kept busy in a pooled render
+    me = psutil.Process()
     cpus = os.cpu_count() or 1
     with (
         RenderPool(workers) as pool,
@@ -267,8 +269,9 @@ def main() -> None:
             common = _common(snap, assets.css_href)
             css_gz = assets.css_gzip
             t_seq, _ = timed(render_site, inline.render, seq_snap, common, css_gz, _no_reports)
-            started = time.time_ns()  # the clock the task records use
+            started, cpu_before = time.time_ns(), _cpu(me)  # time_ns: the task records' clock
             t_pool, done = timed(render_site, pool.render, snap, common, css_gz, _no_reports)
+            busy.append((_cpu(me) - cpu_before) / t_pool)
             if any(r.pid != os.getpid() for r in done.records):
                 pooled += 1
                 short.append(short_share(done.records, started, time.time_ns(), cpus))
@@ -321,9 +324,13 @@ def main() -> None:
     if short:
         print(
             f"  share of a pooled render with fewer than {cpus} tasks running (from the "
-            f"task records; a CPU idle on an idle machine): median "
+            f"task records; this process makes tasks between its own): median "
             f"{100 * statistics.median(short):.1f}%"
         )
+    print(
+        f"  CPUs busy during a pooled render (this process and its children, from the "
+        f"system's counters): median {statistics.median(busy):.2f} of {cpus}"
+    )
     css_gz = len(gzip.compress(css, 9))
     print(
         f"  largest page gzipped: {largest} {gz[largest]} B (+ CSS {css_gz} B = "
