@@ -54,6 +54,12 @@ PROBE_DAYS = 90
 # minutes (per hour, it covered the clock's hour: a minute of it just after the hour turned).
 PROBE_SLOT_SECONDS = 300
 PROBE_SLOTS_KEPT = 86400 // PROBE_SLOT_SECONDS
+# The probe counts: (table, its key column, the seconds a row counts, the rows kept), finest
+# first. A probe goes into each; a window is read from the finest that keeps all of it.
+PROBE_TABLES = (
+    ("probe_slots", "slot", PROBE_SLOT_SECONDS, PROBE_SLOTS_KEPT),
+    ("probes", "hour", 3600, PROBE_DAYS * 24),
+)
 # Raw samples are kept this long: charts of up to a few tens of minutes read them, and the
 # newest sample of every chart comes from them.
 RAW_SECONDS = 3600.0
@@ -488,12 +494,9 @@ class History:
     @_guarded
     def add_probe(self, ts: float, ok: bool, seconds: float) -> None:
         """Count one probe of the public site into its hour and its slot."""
-        hour, slot = int(ts // 3600), int(ts // PROBE_SLOT_SECONDS)
         with self._use() as db, db:
-            for table, column, at, kept in (
-                ("probes", "hour", hour, PROBE_DAYS * 24),
-                ("probe_slots", "slot", slot, PROBE_SLOTS_KEPT),
-            ):
+            for table, column, width, kept in PROBE_TABLES:
+                at = int(ts // width)
                 db.execute(
                     f"INSERT INTO {table} VALUES (?, ?, 1, ?) ON CONFLICT ({column}) DO UPDATE "
                     "SET ok = ok + excluded.ok, total = total + 1, "
@@ -517,16 +520,13 @@ class History:
         """Return (availability %, mean latency s, probes) over the last `hours` hours: to
         five minutes up to a day, to the hour past it (a part of the oldest slot or hour in
         the window is left out)."""
-        slots = hours * 3600 // PROBE_SLOT_SECONDS
-        table, column, at, span = (
-            ("probe_slots", "slot", now // PROBE_SLOT_SECONDS, slots)
-            if slots <= PROBE_SLOTS_KEPT
-            else ("probes", "hour", now // 3600, hours)
+        table, column, width, _ = next(
+            (t for t in PROBE_TABLES if hours * 3600 // t[2] <= t[3]), PROBE_TABLES[-1]
         )
         with self._use() as db:
             ok, total, seconds = db.execute(
                 f"SELECT sum(ok), sum(total), sum(seconds) FROM {table} WHERE {column} > ?",
-                (int(at) - span,),
+                (int(now // width) - hours * 3600 // width,),
             ).fetchone()
         if not total:
             return None, None, 0
