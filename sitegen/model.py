@@ -201,6 +201,12 @@ class SourceStatus:
     problems: tuple[str, ...] = ()  # inputs that could not be read, each naming where and why
 
 
+def task_kind(name: str) -> str:
+    """Return a render task's kind, the first word of its name ("trace", "panel", "logs");
+    "still" for a live page's still copy, made of its page's bytes."""
+    return "still" if name.endswith(" still") else name.split(" ", 1)[0]
+
+
 @dataclass(frozen=True)
 class TaskRecord:
     """One task of the render pool: which worker ran it and when (UNIX ns)."""

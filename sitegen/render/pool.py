@@ -19,6 +19,7 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 
+from sitegen.model import task_kind
 from sitegen.render.environment import environment
 from sitegen.render.tasks import (
     More,
@@ -70,12 +71,6 @@ KILL_SECONDS = 5.0
 SHARED_SWITCH_SECONDS = 0.0005
 # Objects a worker makes between two collections of its young generation (CPython's is 700).
 WORKER_GC_YOUNG = 20_000
-
-
-def _kind(name: str) -> str:
-    """Return a task's kind, the first word of its name ("trace", "panel", "logs"); "still"
-    for a live page's still copy, made of its page's bytes."""
-    return "still" if name.endswith(" still") else name.split(" ", 1)[0]
 
 
 def _split_at(run: list[int], cut: int) -> tuple[list[int], list[int]]:
@@ -528,7 +523,7 @@ class RenderPool:
         if not self._seconds:
             return None
         usual = statistics.median(self._seconds.values())
-        return [self._seconds.get(_kind(name), usual) for name in names]
+        return [self._seconds.get(task_kind(name), usual) for name in names]
 
     def rate(self, pooled: bool) -> float:
         """Return the median rate of the last rounds measured in the pool, or here; before
@@ -576,7 +571,7 @@ class RenderPool:
         """Remember the mean CPU time of each kind of task, the cost of its kind next time."""
         took: dict[str, list[float]] = {}
         for p in pages:
-            took.setdefault(_kind(p.record.name), []).append(p.record.cpu_ns)
+            took.setdefault(task_kind(p.record.name), []).append(p.record.cpu_ns)
         self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
 
     def batches(self, tasks: Sequence[PageTask], fragments_first: bool = False) -> list[list[int]]:
