@@ -254,6 +254,31 @@ def test_gantt_has_one_lane_per_worker() -> None:
     assert re.findall(r">pid (\d+)<", str(gantt(late))) == ["5", "7"]
 
 
+def test_a_timeline_of_many_tasks_joins_a_lanes_tasks_into_bars_counting_each_once() -> None:
+    from sitegen.charts.gantt import MAX_BARS
+
+    # A first cycle renders hundreds of pages: a bar each outweighed the page's budget.
+    step, t0 = 1_000_000, 10**9
+    many = [TaskRecord(f"trace {i}", 100 + i % 2, t0 + i * step, t0 + i * step + 900_000)
+            for i in range(1000)]  # fmt: skip
+    many.append(TaskRecord("logs", 100, t0 + 1000 * step, t0 + 1200 * step))
+    svg = str(gantt(many))
+    hovers = re.findall(r'<g class="svc\d"><title>([^<]*)</title>', svg)
+    assert 2 < len(hovers) <= MAX_BARS
+    joined = [
+        m for h in hovers if (m := re.match(r"(\d+) tasks \((\d+) trace\) · pid 10[01] · ", h))
+    ]
+    alone = [h for h in hovers if not h[0].isdigit()]
+    assert len(joined) + len(alone) == len(hovers) and len(joined) > len(alone)
+    assert all(m.group(1) == m.group(2) for m in joined)  # of the kinds it names
+    assert sum(int(m.group(1)) for m in joined) + len(alone) == len(many)  # each task, once
+    assert "logs · pid 100 · 200 ms" in alone  # a long task keeps its own bar
+    assert "joined into bars of at most" in svg
+    # As many tasks as bars, or fewer: each its own, nothing joined.
+    assert "joined" not in str(gantt(many[:MAX_BARS]))
+    assert str(gantt(many[:MAX_BARS])).count("<rect x=") == MAX_BARS
+
+
 @pytest.mark.parametrize(
     ("lo", "hi", "expected"),
     [(0, 1, [0, 0.2, 0.4, 0.6, 0.8, 1]), (0, 97, [0, 20, 40, 60, 80, 100]), (3, 3, [3, 4, 5, 6])],

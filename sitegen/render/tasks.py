@@ -18,7 +18,15 @@ from operator import attrgetter, itemgetter
 
 from sitegen.alerts.pages import incident_pages
 from sitegen.logs.stats import LEVELS, level_class, level_rows, top_errors
-from sitegen.model import Alert, LogRecord, Snapshot, StageTiming, TaskRecord, Trace
+from sitegen.model import (
+    Alert,
+    LogRecord,
+    Snapshot,
+    StageTiming,
+    TaskRecord,
+    Trace,
+    task_kind,
+)
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.render.listpages import marks, older_path, page_runs
 from sitegen.render.memo import GENERATION_CYCLES, CycleMemo
@@ -48,6 +56,9 @@ LOG_EVERY = 128
 PAGE_CHROME_GZIP = 800
 # The largest pages the about page lists.
 LARGEST = 20
+# Tasks the concurrency page lists one by one, the longest: a row weighs about 15 bytes
+# gzipped, and a first cycle runs hundreds; each kind's count and times stand for them all.
+LISTED_TASKS = 40
 # Older pages of traces the traces index links by their times (about 30 bytes gzipped each,
 # 10,000 traces make about 100); those before are reached page by page.
 OLDER_LISTED = 100
@@ -566,15 +577,39 @@ def log_tasks(
     ]
 
 
+def _took(record: TaskRecord) -> int:
+    return record.end_ns - record.start_ns
+
+
+def _kinds(records: Sequence[TaskRecord]) -> list[dict]:
+    """Return each kind of task's count and times (all, median, longest), the costliest first."""
+    took: dict[str, list[int]] = {}
+    for r in records:
+        took.setdefault(task_kind(r.name), []).append(_took(r))
+    kinds = [
+        {"kind": kind, "tasks": len(ns), "busy_ns": sum(ns),
+         "median_ns": int(statistics.median(ns)), "longest_ns": max(ns)}
+        for kind, ns in took.items()
+    ]  # fmt: skip
+    return sorted(kinds, key=itemgetter("busy_ns"), reverse=True)
+
+
+def _listed(records: Sequence[TaskRecord]) -> list[TaskRecord]:
+    """Return the LISTED_TASKS longest tasks, in the order they started."""
+    longest = sorted(records, key=_took, reverse=True)[:LISTED_TASKS]
+    return sorted(longest, key=attrgetter("start_ns"))
+
+
 def _utilisation(records: tuple[TaskRecord, ...]) -> dict:
-    """Measure the pool's work: wall time, busy time per worker, and speedup over one worker."""
+    """Measure the pool's work: when it started, wall time, busy time per worker, and
+    speedup over one worker."""
     if not records:
-        return {"wall_ns": 0, "busy_ns": 0, "speedup": 0.0, "workers": []}
+        return {"start_ns": 0, "wall_ns": 0, "busy_ns": 0, "speedup": 0.0, "workers": []}
     start = min(r.start_ns for r in records)
     wall = max(r.end_ns for r in records) - start
     busy: dict[int, int] = {}
     for r in records:
-        busy[r.pid] = busy.get(r.pid, 0) + (r.end_ns - r.start_ns)
+        busy[r.pid] = busy.get(r.pid, 0) + _took(r)
     total = sum(busy.values())
     workers = [
         {
@@ -586,6 +621,7 @@ def _utilisation(records: tuple[TaskRecord, ...]) -> dict:
         for pid, ns in sorted(busy.items())
     ]
     return {
+        "start_ns": start,
         "wall_ns": wall,
         "busy_ns": total,
         # Task time summed over workers / wall time: what one worker would need, relatively.
@@ -607,7 +643,7 @@ def report_tasks(
     """Return the tasks for the pages about sitegen's own work in this cycle, whose rounds
     made `records` and kept the pages `kept` from earlier cycles."""
     ran = tuple(r for r in records if not r.reused)
-    durations = [r.end_ns - r.start_ns for r in ran]
+    durations = list(map(_took, ran))
     pages = [r for r in records if not r.fragment]
     measured = [r for r in pages if r.gzip_size]  # not the still copies: their pages are
     largest = sorted((*measured, *kept.largest), key=_GZIP, reverse=True)[:LARGEST]
@@ -620,6 +656,8 @@ def report_tasks(
             "concurrency.html",
             {
                 "records": ran,
+                "listed": _listed(ran),
+                "kinds": _kinds(ran),
                 "reused": len(records) - len(ran) + len(kept.files),
                 "use": _utilisation(ran),
                 "pool_workers": pool_workers,
