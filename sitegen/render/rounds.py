@@ -3,6 +3,7 @@ panels as soon as they are rendered, then the reports on that work."""
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,15 +16,26 @@ from sitegen.render.keys import Render
 from sitegen.render.pager import page_links, page_path
 from sitegen.render.tasks import (
     PAGE_BUDGET,
-    PAGE_CHROME_GZIP,
     Common,
     Kept,
     PageTask,
     RenderedPage,
     panel_tasks,
+    render_page,
     summary_tasks,
     with_still_copies,
 )
+
+# What the panels' markup is taken to gzip to, of its raw size, to guess how many pages they
+# fill before they are packed (the reference workload's gzip to a fourth; a guess too low
+# costs a second packing, too high a few bytes a page).
+GZIP_GUESS = 0.3
+# Bytes kept aside on each metrics page besides its frame as measured on the first page: the
+# others differ in their title and the pager's current page; and gzip's header and trailer
+# weigh 12 bytes more than zlib's, which packing measures in.
+FRAME_SLACK = 48
+# Where the panels go in a metrics page rendered to measure its frame.
+PANELS_HERE = Markup("<!-- the panels -->")
 
 
 @dataclass(frozen=True)
@@ -84,9 +96,64 @@ def metrics_tasks(
     now: float,
 ) -> list[PageTask]:
     """Pack rendered panels into metrics pages that each fit the page budget with the CSS."""
-    budget = PAGE_BUDGET - css_gzip - PAGE_CHROME_GZIP
-    contents = "\n".join(titles).encode()  # each page lists every panel
-    runs = pack([p.body for p in panels], budget, contents) or [[]]
+    parts = [p.body for p in panels]
+    runs = _pack_panels(parts, titles, common, css_gzip, now) if parts else [[]]
+    shown = [Markup(part.decode()) for part in parts]
+    return _metrics_pages(runs, lambda run: [shown[i] for i in run], titles, common, now)
+
+
+def _pack_panels(
+    parts: list[bytes], titles: Sequence[str], common: Common, css_gzip: int, now: float
+) -> list[list[int]]:
+    """Pack panels into runs, a metrics page each, that fit the budget with their frame.
+
+    Each page lists every panel, linked to its page, and links every page: the frame weighs
+    more the more pages there are. The panels are packed with the frame of a count of pages
+    they should not exceed (guessed from the room one page's frame leaves them), and again,
+    rarely, with the frame of as many pages as they did fill.
+    """
+
+    def frame(count: int) -> tuple[bytes, int]:
+        even = [[*range(k * len(parts) // count, (k + 1) * len(parts) // count)]
+                for k in range(count)]  # fmt: skip
+        head, tail = _frame(even, titles, common, now)
+        # The tail compressed alone: the head it repeats (the pager) is past zlib's window.
+        return head, PAGE_BUDGET - css_gzip - FRAME_SLACK - _gzip(tail)
+
+    head, budget = frame(1)
+    room = max(1, budget - _gzip(head))
+    count = min(len(parts), 1 + math.ceil(sum(map(len, parts)) * GZIP_GUESS / room))
+    while True:
+        head, budget = frame(count)
+        runs = pack(parts, budget, head)
+        if len(runs) <= count:  # the frame weighs no less than it was taken to
+            return runs
+        count = len(runs)
+
+
+def _gzip(data: bytes) -> int:
+    return len(zlib.compress(data, 6))
+
+
+def _frame(
+    runs: list[list[int]], titles: Sequence[str], common: Common, now: float
+) -> tuple[bytes, bytes]:
+    """Return the first metrics page of `runs` without its panels: what comes before them
+    (head, contents, pager), and after."""
+    page = _metrics_pages(runs, lambda run: [PANELS_HERE], titles, common, now)[0]
+    head, _, tail = render_page(page).body.partition(PANELS_HERE.encode())
+    return head, tail
+
+
+def _metrics_pages(
+    runs: list[list[int]],
+    fragments: Callable[[list[int]], list[Markup]],
+    titles: Sequence[str],
+    common: Common,
+    now: float,
+) -> list[PageTask]:
+    """Return a metrics page for each run of panels, with the `fragments` of its run, the
+    contents (every panel, linked to its page) and links to every page."""
     links = page_links("metrics", len(runs))
     href = {i: links[page][1] for page, run in enumerate(runs) for i in run}
     toc = [(title, f"{href[i]}#p{i + 1}") for i, title in enumerate(titles)]
@@ -96,7 +163,7 @@ def metrics_tasks(
             page_path("metrics", page),
             "metrics.html",
             {
-                "fragments": [Markup(panels[i].body.decode()) for i in run],
+                "fragments": fragments(run),
                 "toc": toc,
                 "pages": links,
                 "current": page,

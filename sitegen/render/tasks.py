@@ -52,8 +52,6 @@ LOG_LINE_TEXT = 24
 # a page (see listpages): a page of about 130 lines, at most LOG_PAGE_TEXT.
 LOG_PAGE_MIN = 32
 LOG_EVERY = 128
-# What a metrics page weighs gzipped besides its panels and contents: head, links, footer.
-PAGE_CHROME_GZIP = 800
 # The largest pages the about page lists.
 LARGEST = 20
 # Tasks the concurrency page lists one by one, the longest: a row weighs about 15 bytes
