@@ -7,7 +7,7 @@ says otherwise (``*_ns`` are integer nanoseconds, as OpenTelemetry records them)
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -205,6 +205,16 @@ def task_kind(name: str) -> str:
     """Return a render task's kind, the first word of its name ("trace", "panel", "logs");
     "still" for a live page's still copy, made of its page's bytes."""
     return "still" if name.endswith(" still") else name.split(" ", 1)[0]
+
+
+def by_kind(
+    records: Iterable[TaskRecord], measure: Callable[[TaskRecord], int]
+) -> dict[str, list[int]]:
+    """Return a measure of each task record, grouped by the kind of its task."""
+    grouped: dict[str, list[int]] = {}
+    for r in records:
+        grouped.setdefault(task_kind(r.name), []).append(measure(r))
+    return grouped
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,9 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
+from operator import attrgetter
 
-from sitegen.model import task_kind
+from sitegen.model import by_kind, task_kind
 from sitegen.render.environment import environment
 from sitegen.render.tasks import (
     More,
@@ -569,9 +570,7 @@ class RenderPool:
 
     def _learn(self, pages: list[RenderedPage]) -> None:
         """Remember the mean CPU time of each kind of task, the cost of its kind next time."""
-        took: dict[str, list[float]] = {}
-        for p in pages:
-            took.setdefault(task_kind(p.record.name), []).append(p.record.cpu_ns)
+        took = by_kind((p.record for p in pages), attrgetter("cpu_ns"))
         self._seconds.update({kind: sum(ns) / len(ns) / 1e9 for kind, ns in took.items()})
 
     def batches(self, tasks: Sequence[PageTask], fragments_first: bool = False) -> list[list[int]]:

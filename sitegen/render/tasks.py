@@ -25,7 +25,7 @@ from sitegen.model import (
     StageTiming,
     TaskRecord,
     Trace,
-    task_kind,
+    by_kind,
 )
 from sitegen.render.environment import environment, minify, trace_path
 from sitegen.render.listpages import marks, older_path, page_runs
@@ -581,9 +581,7 @@ def _took(record: TaskRecord) -> int:
 
 def _kinds(records: Sequence[TaskRecord]) -> list[dict]:
     """Return each kind of task's count and times (all, median, longest), the costliest first."""
-    took: dict[str, list[int]] = {}
-    for r in records:
-        took.setdefault(task_kind(r.name), []).append(_took(r))
+    took = by_kind(records, _took)
     kinds = [
         {"kind": kind, "tasks": len(ns), "busy_ns": sum(ns),
          "median_ns": int(statistics.median(ns)), "longest_ns": max(ns)}
