@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import html.parser
 import os
 import random
 import re
@@ -13,7 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from sitegen.model import LogRecord, Panel, Series, Span, SpanEvent, Trace, labels_of
+from sitegen.model import (
+    Incident,
+    LogRecord,
+    Panel,
+    Series,
+    SourceStatus,
+    Span,
+    SpanEvent,
+    Trace,
+    labels_of,
+)
 from sitegen.render import tasks as tasks_module
 from sitegen.render.environment import trace_path
 from sitegen.render.finished import FinishedPages
@@ -40,7 +51,7 @@ from sitegen.site.optimize import build_assets
 from sitegen.site.output import write_site
 from sitegen.synthetic import Workload, snapshot
 from sitegen.units import format_value
-from tests.test_charts import fan_out
+from tests.test_charts import fan_out, histogram
 
 HOSTILE = (
     "<script>alert(1)</script>",
@@ -131,6 +142,78 @@ def test_hostile_strings_come_out_escaped() -> None:
     metrics = files["metrics/index.html"].decode()
     assert "&lt;script>alert(1)&lt;/script>" in metrics or "&lt;script&gt;" in metrics
     assert "alert(2)" in metrics  # shown as text, not dropped
+
+
+class _Columns(html.parser.HTMLParser):
+    """The tables of a page: each one's column headings and its body's cells, as (text, is it
+    a figure: class "num")."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tables: list[tuple[list[tuple[str, bool]], list[list[tuple[str, bool]]]]] = []
+        self._cell: tuple[list[tuple[str, bool]], bool] | None = None
+        self._in_head = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        num = "num" in (dict(attrs).get("class") or "").split()
+        if tag == "table":
+            self.tables.append(([], []))
+        elif tag == "thead":
+            self._in_head = True
+        elif tag == "tr" and not self._in_head and self.tables:
+            self.tables[-1][1].append([])
+        elif tag in ("th", "td") and self.tables:
+            head, body = self.tables[-1]
+            row = head if self._in_head else body[-1]
+            row.append(("", num))
+            self._cell = (row, num)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "thead":
+            self._in_head = False
+        elif tag in ("th", "td"):
+            self._cell = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cell:
+            row, num = self._cell
+            row[-1] = (row[-1][0] + data.strip(), num)
+
+
+def test_every_column_of_figures_is_aligned_under_a_heading_aligned_with_it() -> None:
+    # A heading at the left of a column whose figures sit at its right stood over nothing on a
+    # wide table (the latency table's p50 over the gap between two columns).
+    snap = snapshot(Workload(panels=4, points=60, traces=3, log_lines=300))
+    heat = Panel("Latency", "h", "seconds", "test", tuple(histogram()), kind="heatmap")
+    now = snap.generated_at
+    snap = dataclasses.replace(
+        snap,
+        panels=(heat, *snap.panels),
+        sources=(SourceStatus("host", True, duration_s=0.012, detail="7 charts"),),
+        incidents=(
+            Incident(
+                "a" * 16, "k1", "HighLatency", "page", "p99 over 1 s", labels_of({}), now - 90
+            ),
+            Incident("b" * 16, "k2", "DiskFull", "", "", labels_of({}), now - 900, now - 600),
+        ),
+    )
+    files = render_all(snap)
+    checked: set[str] = set()
+    for path, body in files.items():
+        parser = _Columns()
+        parser.feed(body.decode())
+        for head, rows in parser.tables:
+            for i, (name, heading_num) in enumerate(head):
+                cells = [row[i] for row in rows if len(row) == len(head) and row[i][0]]
+                if not cells:
+                    continue
+                figures = all(num for _, num in cells)
+                assert heading_num == figures, (path, name, cells[:3])
+                if figures:
+                    checked.add(name)
+    # Figures of every kind of table: latency, trace and task durations, log counts, a
+    # heatmap's buckets, a panel's series, an incident's length, a source's time, page sizes.
+    assert {"p50", "duration", "took", "lines", "peak", "last", "lasted", "gzipped"} <= checked
 
 
 # 24 panels, the reference workload's; 60 made pages of up to 14,413 bytes with the CSS,
@@ -500,7 +583,10 @@ def test_value_range_leaves_out_nan_and_infinities_and_keeps_1_7e308() -> None:
     task = page_tasks(snapshot(Workload(panels=1, traces=1, log_lines=1)), common())[0]
     body = render_page(dataclasses.replace(task, template="panel.html", fragment=True,
                                            data={"p": panel, "n": 1, "now": 6.0})).body  # fmt: skip
-    assert b"<tr><td>a=b</td><td>-Inf</td><td>-3.5</td><td>2</td><td>5</td></tr>" in body
+    assert (
+        b'<tr><td>a=b</td><td class="num">-Inf</td><td class="num">-3.5</td>'
+        b'<td class="num">2</td><td class="num">5</td></tr>'
+    ) in body
 
 
 def _rendering_site(reuse, snap, c):
