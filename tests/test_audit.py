@@ -192,3 +192,16 @@ def test_no_chart_text_lies_outside_its_chart_at_320_px(report: dict) -> None:
 def test_both_themes_are_captured(report: dict) -> None:
     shots = [Path(p) for p in report["screenshots"]]
     assert len(shots) == 3 * 2 * 2 and all(p.stat().st_size > 5_000 for p in shots)
+
+
+def test_chart_text_reads_at_8_to_18_px_on_a_phone_and_a_desktop(report: dict) -> None:
+    # A chart in a box scales with it: the logs' level chart, 480 units across a desktop's
+    # 1,176 px column, drew its text at 27 px.
+    sizes = report["text_sizes"]
+    assert {s["width"] for s in sizes} == {375, 1280}
+    wrong = [
+        f"{report['page'][s['url']]} @{s['width']}: {s['name']} {s['min']:.1f}-{s['max']:.1f} px"
+        for s in sizes
+        if not 8 <= s["min"] <= s["max"] <= 18
+    ]
+    assert not wrong, "\n".join(wrong)

@@ -1,5 +1,6 @@
 // Audit pages of a served site in Debian's Chromium: axe-core at each width and colour scheme,
-// and the geometry of chart text at the narrowest width. Prints one JSON report on stdout.
+// the size chart text is drawn at each width, and the geometry of chart text at the narrowest
+// width. Prints one JSON report on stdout.
 // Usage: node audit.mjs JOB.json, where the job is
 //   {"chromium": "/usr/bin/chromium", "pages": ["http://127.0.0.1:8000/index.html", ...],
 //    "widths": [375, 1280], "schemes": ["dark", "light"], "geometry_width": 320,
@@ -32,13 +33,32 @@ function textsOutside() {
   return out;
 }
 
+// The smallest and largest size, in CSS pixels, at which each chart that is in view draws its
+// text: its font size scaled as its box scales its viewBox.
+function chartTextSizes() {
+  const out = [];
+  for (const svg of document.querySelectorAll("svg.chart")) {
+    const view = svg.viewBox.baseVal;
+    const box = svg.getBoundingClientRect();
+    if (!view || !view.width || !box.width) continue;  // in a closed <details>: not drawn
+    const scale = box.width / view.width;
+    const sizes = [...svg.querySelectorAll("text")].map(
+      (t) => parseFloat(getComputedStyle(t).fontSize) * scale);
+    if (sizes.length) {
+      out.push({ name: svg.querySelector("title")?.textContent ?? "",
+                 min: Math.min(...sizes), max: Math.max(...sizes) });
+    }
+  }
+  return out;
+}
+
 const browser = await puppeteer.launch({
   executablePath: job.chromium,
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
-const report = { axe: [], geometry: [], screenshots: [] };
+const report = { axe: [], geometry: [], screenshots: [], text_sizes: [] };
 try {
   const page = await browser.newPage();
   // The pages forbid scripts (script-src 'none'): the audit's own script needs CSP bypassed.
@@ -51,6 +71,11 @@ try {
         await page.goto(url, { waitUntil: "load" });
         await page.evaluate(axeSource);
         const result = await page.evaluate(() => axe.run(document, { resultTypes: ["violations"] }));
+        if (scheme === job.schemes[0]) {
+          for (const size of await page.evaluate(chartTextSizes)) {
+            report.text_sizes.push({ url, width, ...size });
+          }
+        }
         for (const v of result.violations) {
           report.axe.push({ url, width, scheme, id: v.id, impact: v.impact,
             nodes: v.nodes.slice(0, 3).map((n) => `${n.target.join(" ")}: ${n.failureSummary}`) });
