@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> None:
         "heatmap, 10 buckets x 720": (
             lambda: heatmap("h", buckets(_histogram(720)), "seconds", t0=NOW - 3600, t1=NOW),
             10 * 720),
-        "bars, 3 series": (lambda: hbars(bar_items(panel.series), panel.unit), 3),
+        "bars, 3 series": (lambda: hbars(panel.title, bar_items(panel.series), panel.unit), 3),
         "sparkline, 720 points": (lambda: sparkline(panel.series[0].points), 720),
         "waterfall, 25 spans": (
             lambda: waterfall(trace, critical=frozenset(critical_path(trace))), 25),

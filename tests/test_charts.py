@@ -105,7 +105,9 @@ CHARTS = {
         trace(), critical=on_path(critical_sections(trace())), sections=critical_sections(trace())
     ),
     "gantt": lambda: gantt(TASKS),
-    "bars": lambda: hbars([("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"),
+    "bars": lambda: hbars(
+        "this cycle, by stage", [("collect", 0.25), ("render", 0.18), ("write", 0.002)], "seconds"
+    ),
     "waterfall-folded": lambda: waterfall(
         fan_out(3, 20),
         critical=frozenset({"root", "b2"}),
@@ -232,7 +234,7 @@ def test_hostile_text_is_escaped_in_every_chart() -> None:
             sparkline(wave(5), title=evil),
             waterfall(Trace("x" * 32, (span,))),
             gantt([TaskRecord(evil, 1, 0, 10)]),
-            hbars([(evil, 1.0)], evil),
+            hbars(evil, [(evil, 1.0)], evil),
         )
     )
     assert "<script" not in out and "onload=" not in out.replace("svg onload=alert", "")
@@ -544,7 +546,7 @@ def test_values_at_the_float_limits_are_drawn_clamped_with_the_true_value_in_the
 
 def test_bar_labels_and_values_keep_clear_of_their_bars() -> None:
     items = [("a rather long stage name that gets cut", 3.0), ("short", 1.5)]
-    svg = str(hbars(items, "seconds", width=640))
+    svg = str(hbars("stages", items, "seconds", width=640))
     for rect_x, width, value_x in re.findall(
         r'<rect x="([\d.]+)" y="[\d.]+" width="([\d.]+)"[^>]*/><text x="([\d.]+)"', svg
     ):

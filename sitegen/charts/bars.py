@@ -14,17 +14,17 @@ LABEL_CHARS = 22  # a longer label is cut with "…"; the hover text and the tab
 
 
 def hbars(
+    name: str,
     items: Sequence[tuple[str, float]],
     unit: str,
     *,
     width: int = 480,
     classes: Sequence[str] = (),
-    name: str = "",
 ) -> Markup:
     """Draw (label, value) items as horizontal bars scaled to the largest value; the label and
     value columns are as wide as their longest text, so no text covers a bar or is clipped;
     `classes` colour the bars by meaning (log levels) instead of by series; `name` names
-    the chart (its <title>)."""
+    the chart (its <title>), as a reader's screen reader says it."""
     height = TOP + ROW * max(1, len(items)) + 4
     top_value = max((v for _, v in items), default=0.0) or 1.0
     shown = [label if len(label) <= LABEL_CHARS else label[: LABEL_CHARS - 1] + "…"
@@ -43,4 +43,4 @@ def hbars(
             f'<rect x="{num(left)}" y="{y + 3}" width="{num(w)}" height="{ROW - 6}"/>'
             f"{text(left + w + 4, y + 13, values[i], 'tick')}</g>"
         )
-    return document(width, height, name or f"bar chart of {len(items)} items", body)
+    return document(width, height, name, body)
