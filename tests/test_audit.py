@@ -32,6 +32,8 @@ AUDIT = Path(__file__).resolve().parent / "audit"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 NODE = shutil.which("node")
+JAVA = shutil.which("java")
+VNU = AUDIT / "node_modules" / "vnu-jar" / "build" / "dist" / "vnu.jar"
 # Pages that change every cycle refresh on purpose (axe's rule has no notion of a live page).
 LIVE = {"index.html", "metrics/index.html", "traces/index.html", "logs/index.html",
         "concurrency/index.html", "about/index.html"}  # fmt: skip
@@ -107,17 +109,24 @@ def an_older_page(site: Path, section: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory: pytest.TempPathFactory) -> dict:
+def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The two audited sites: the embedded default after a gap, the reference workload."""
+    root = tmp_path_factory.mktemp("sites")
+    default = embedded_after_a_gap(root / "default")
+    # Its charts are fitted to a short history: their note is text the geometry check reads.
+    assert "points so far" in (default / "metrics" / "index.html").read_text()
+    return default, reference_workload(root / "reference")
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory, sites: tuple[Path, Path]) -> dict:
     """Both sites served on a loopback port, audited by tests/audit/audit.mjs."""
     if not (CHROMIUM and NODE and (AUDIT / "node_modules" / "axe-core").is_dir()):
         if os.environ.get("CI"):
             pytest.fail("chromium, node or tests/audit/node_modules missing: run scripts/test")
         pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
     root = tmp_path_factory.mktemp("audit")
-    default = embedded_after_a_gap(root / "default")
-    # Its charts are fitted to a short history: their note is text the geometry check reads.
-    assert "points so far" in (default / "metrics" / "index.html").read_text()
-    reference = reference_workload(root / "reference")
+    default, reference = sites
 
     class Quiet(http.server.SimpleHTTPRequestHandler):
         def log_message(self, *args: object) -> None:
@@ -205,3 +214,26 @@ def test_chart_text_reads_at_8_to_18_px_on_a_phone_and_a_desktop(report: dict) -
         if not 8 <= s["min"] <= s["max"] <= 18
     ]
     assert not wrong, "\n".join(wrong)
+
+
+def test_every_page_and_badge_is_valid_html_and_svg(sites: tuple[Path, Path]) -> None:
+    # The Nu HTML checker (vnu-jar, from npm with the audit) over every page and SVG file of
+    # both sites, still copies, older pages and badges included. Its CSS check is left out:
+    # it does not know `paint-order`, which browsers do.
+    if not (JAVA and VNU.is_file()):
+        if os.environ.get("CI"):
+            pytest.fail("java or tests/audit/node_modules/vnu-jar missing: run scripts/test")
+        pytest.skip("needs java and `npm ci` in tests/audit (scripts/test does both)")
+    done = subprocess.run(
+        [JAVA, "-jar", str(VNU), "--errors-only", "--also-check-svg", "--skip-non-html",
+         "--verbose", "--format", "json", *map(str, sites)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    checked = {Path(line) for line in done.stdout.splitlines()}
+    files = {p for site in sites for p in site.rglob("*") if p.suffix in (".html", ".svg")}
+    assert files and checked == files, sorted(files ^ checked)[:5]
+    errors = [
+        f"{m['url']}:{m.get('lastLine')}: {m['message']} [{m.get('extract', '')}]"
+        for m in json.loads(done.stderr)["messages"]
+    ]
+    assert not errors, "\n".join(errors[:20])
