@@ -198,6 +198,12 @@ def test_no_chart_text_lies_outside_its_chart_at_320_px(report: dict) -> None:
     assert not report["geometry"], "\n".join(report["geometry"])
 
 
+def test_no_word_in_a_table_is_broken_across_lines_at_320_px(report: dict) -> None:
+    # Cells broke anywhere to fit a phone: the latency table's "sitegen" as "si te ge n", an
+    # incident's state as "on go in g". A table a phone cannot fit scrolls in its own box.
+    assert not report["broken"], "\n".join(report["broken"][:40])
+
+
 def test_both_themes_are_captured(report: dict) -> None:
     shots = [Path(p) for p in report["screenshots"]]
     assert len(shots) == 3 * 2 * 2 and all(p.stat().st_size > 5_000 for p in shots)

@@ -584,7 +584,7 @@ def test_value_range_leaves_out_nan_and_infinities_and_keeps_1_7e308() -> None:
     body = render_page(dataclasses.replace(task, template="panel.html", fragment=True,
                                            data={"p": panel, "n": 1, "now": 6.0})).body  # fmt: skip
     assert (
-        b'<tr><td>a=b</td><td class="num">-Inf</td><td class="num">-3.5</td>'
+        b'<tr><td class="text">a=b</td><td class="num">-Inf</td><td class="num">-3.5</td>'
         b'<td class="num">2</td><td class="num">5</td></tr>'
     ) in body
 
@@ -803,8 +803,10 @@ def test_a_trace_pages_table_of_spans_cuts_long_values_and_shows_them_as_text() 
     backwards = Span("ab" * 16, "ef" * 8, "cd" * 8, "late", "shop", 10**18 + 5 * 10**6, 10**18)
     first, second = _span_table(Trace("ab" * 16, (root, backwards)))
     assert first.startswith(
-        '<tr><td>GET /cart</td><td>shop</td><td class="num">+0 s</td><td class="num">10 ms</td>'
-        '<td><span class="err">✗ error</span></td>\n<td><span class="dim">a.long=</span>'
+        "<tr><td>GET /cart</td><td>shop</td>"
+        '<td class="num">+0 s</td><td class="num">10 ms</td>'
+        '<td><span class="err">✗ error</span></td>\n'
+        '<td class="text"><span class="dim">a.long=</span>'
     )
     # The first 12 attributes (sorted, as read) and events; values cut at 120 and 160 with "…".
     assert f'<span class="dim">a.long=</span>{"v" * 119}… ' in first and "v" * 120 not in first
@@ -815,8 +817,9 @@ def test_a_trace_pages_table_of_spans_cuts_long_values_and_shows_them_as_text() 
     assert first.count('<span class="dim">e') == 12 * 5 and "e5=" not in first
     assert not SCRIPT.search(first) and "&lt;script&gt;alert(1)&lt;/script&gt;" in first
     assert second == (
-        '<tr><td>late</td><td>shop</td><td class="num">+5 ms</td><td class="num">0 s</td>'
-        "<td>unset</td>\n<td></td></tr>"
+        "<tr><td>late</td><td>shop</td>"
+        '<td class="num">+5 ms</td><td class="num">0 s</td>'
+        '<td>unset</td>\n<td class="text"></td></tr>'
     )
 
 
@@ -824,7 +827,8 @@ def test_a_trace_pages_table_of_spans_folds_alike_siblings_into_a_row() -> None:
     rows = _span_table(fan_out(batches=1, queries=600))
     # Past 200 spans, the 600 queries share a row and their 600 fetches another.
     assert rows[2] == (
-        '<tr><td>×600 SELECT</td><td>db</td><td class="num">+0 s</td><td class="num">60 ms</td>'
+        "<tr><td>×600 SELECT</td><td>db</td>"
+        '<td class="num">+0 s</td><td class="num">60 ms</td>'
         '<td><span class="err">✗ 2 errors</span></td><td class="dim">600 spans folded</td></tr>'
     )
     assert rows[3].startswith("<tr><td>×600 fetch</td>") and "<td>unset</td>" in rows[3]
@@ -1042,7 +1046,7 @@ def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
     monkeypatch,
 ) -> None:
     from sitegen.render import environment
-    from sitegen.render.environment import trace_rows, utc, when
+    from sitegen.render.environment import iso, trace_rows, utc, when
     from sitegen.render.memo import CycleMemo
 
     made: list[dict] = []
@@ -1059,9 +1063,10 @@ def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
         '<tr><td><span class="err">✗ error</span></td>',
         f'<td><a href="../traces/{bad["id"]}.html">&lt;/a&gt;&lt;b&gt;x⏎</a></td><td>a&amp;b</td>',
     ]
-    assert (
-        rows[2]
-        == f'<td class="num">1.5 ms</td><td class="num">3</td><td>{when(now - 60, now)}</td></tr>'
+    started = f'<td><time datetime="{iso(now - 60)}">'
+    assert rows[2] == (
+        f'<td class="num">1.5 ms</td><td class="num">3</td>{started}{when(now - 60, now)}</time>'
+        "</td></tr>"
     )
     assert rows[3] == '<tr><td><span class="ok">✓ ok</span></td>'
     assert f'<a href="../{trace_path("../<x>")}">GET /</a>' in rows[4]
@@ -1071,7 +1076,7 @@ def test_a_traces_row_is_made_once_while_listed_and_its_start_follows_the_cycle(
     assert made == [bad, good] and dated == [] and again.count("<tr>") == 1
     # A day on, the start is written with its date; an older page writes whole UTC times.
     later = trace_rows([bad], "../", now + 86400)
-    assert dated == [bad["start"]] and f"<td>{when(bad['start'], now + 86400)}</td>" in later
+    assert dated == [bad["start"]] and f"{started}{when(bad['start'], now + 86400)}</time>" in later
     assert "-" in when(bad["start"], now + 86400)
     older = trace_rows([bad], "../", None)
     assert older == later.replace(when(bad["start"], now + 86400), utc(bad["start"]))

@@ -229,7 +229,7 @@ def _row_markup(t: dict) -> tuple[str, str]:
     after = (
         f'{_trace_href(t["id"])}">{shown(t["name"])}</a></td><td>{shown(t["service"])}'
         f'</td>\n<td class="num">{shown(format_duration_ns(t["duration_ns"]))}</td>'
-        f'<td class="num">{t["spans"]}</td><td>'
+        f'<td class="num">{t["spans"]}</td><td><time datetime="{iso(t["start"])}">'
     )
     return f'<tr><td>{state}</td>\n<td><a href="', after
 
@@ -266,7 +266,9 @@ def trace_rows(traces: Sequence[dict], root: str, now: float | None = None) -> M
                 for t, (head, after, day, clock)
                 in zip(traces, _ROWS.each(traces, now), strict=True)]  # fmt: skip
     up = shown(root)
-    return Markup("".join(f"{head}{up}{after}{start}</td></tr>\n" for head, after, start in made))
+    return Markup(
+        "".join(f"{head}{up}{after}{start}</time></td></tr>\n" for head, after, start in made)
+    )
 
 
 def templates_dir() -> str:

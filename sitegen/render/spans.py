@@ -69,9 +69,10 @@ def _row(row: Row, start_ns: int, texts: Iterator[str]) -> str:
         )
     state = '<span class="err">✗ error</span>' if span.status == "error" else status
     return (
-        f'<tr><td>{name}</td><td>{service}</td><td class="num">+{dur(span.start_ns - start_ns)}'
-        f'</td><td class="num">{dur(span.duration_ns)}</td><td>{state}</td>\n'
-        f"<td>{_details(span, start_ns, texts)}</td></tr>\n"
+        f"<tr><td>{name}</td><td>{service}</td>"
+        f'<td class="num">+{dur(span.start_ns - start_ns)}</td>'
+        f'<td class="num">{dur(span.duration_ns)}</td><td>{state}</td>\n'
+        f'<td class="text">{_details(span, start_ns, texts)}</td></tr>\n'
     )
 
 

@@ -1,6 +1,6 @@
 // Audit pages of a served site in Debian's Chromium: axe-core at each width and colour scheme,
-// the size chart text is drawn at each width, and the geometry of chart text at the narrowest
-// width. Prints one JSON report on stdout.
+// the size chart text is drawn at each width, and at the narrowest width the geometry of chart
+// text and the words of tables broken across lines. Prints one JSON report on stdout.
 // Usage: node audit.mjs JOB.json, where the job is
 //   {"chromium": "/usr/bin/chromium", "pages": ["http://127.0.0.1:8000/index.html", ...],
 //    "widths": [375, 1280], "schemes": ["dark", "light"], "geometry_width": 320,
@@ -52,13 +52,43 @@ function chartTextSizes() {
   return out;
 }
 
+// Every word of up to 20 characters in a table cell that is drawn on more than one line (a
+// word broken letter by letter, as "si te ge n"), as "page: word (in its cell's text)". Longer
+// words (ids, hashes, paths) may break where the cell must. Every <details> is opened first:
+// its table as a reader who opens it sees it.
+function wordsBroken() {
+  const out = [];
+  for (const details of document.querySelectorAll("details")) details.open = true;
+  for (const cell of document.querySelectorAll("th, td")) {
+    // A word may run across elements (a dim "key=" then its value): the cell's text as one,
+    // each character found again in its text node.
+    const nodes = [];
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) nodes.push(node);
+    const at = [];
+    for (const node of nodes) for (let i = 0; i < node.data.length; i++) at.push([node, i]);
+    const text = nodes.map((node) => node.data).join("");
+    for (const m of text.matchAll(/\S+/g)) {
+      if (m[0].length > 20) continue;
+      const range = document.createRange();
+      range.setStart(...at[m.index]);
+      const [last, i] = at[m.index + m[0].length - 1];
+      range.setEnd(last, i + 1);
+      const tops = new Set([...range.getClientRects()].filter((r) => r.width > 0)
+        .map((r) => Math.round(r.top)));
+      if (tops.size > 1) out.push(`${m[0]} (in "${cell.textContent.trim().slice(0, 40)}")`);
+    }
+  }
+  return out;
+}
+
 const browser = await puppeteer.launch({
   executablePath: job.chromium,
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--no-first-run",
          "--disable-background-networking", "--disable-component-update", "--disable-sync"],
 });
-const report = { axe: [], geometry: [], screenshots: [], text_sizes: [] };
+const report = { axe: [], geometry: [], screenshots: [], text_sizes: [], broken: [] };
 try {
   const page = await browser.newPage();
   // The pages forbid scripts (script-src 'none'): the audit's own script needs CSP bypassed.
@@ -97,6 +127,9 @@ try {
     await page.goto(url, { waitUntil: "load" });
     for (const problem of await page.evaluate(textsOutside)) {
       report.geometry.push(`${url}: ${problem}`);
+    }
+    for (const word of await page.evaluate(wordsBroken)) {
+      report.broken.push(`${url}: ${word}`);
     }
   }
 } finally {
