@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -43,3 +44,11 @@ def config_file(tmp_path: Path) -> Path:
 def cfg(tmp_path: Path) -> Config:
     """The parsed minimal config."""
     return parse(SITE_TOML, source="test", env={}, base_dir=tmp_path)
+
+
+def unavailable(in_ci: str, here: str) -> NoReturn:
+    """Stop a test whose tool is missing: fail under CI (scripts/test installs every tool, so
+    a skip there would hide a broken install), else skip, saying how to get it."""
+    if os.environ.get("CI"):
+        pytest.fail(in_ci)
+    pytest.skip(here)

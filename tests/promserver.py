@@ -7,7 +7,6 @@ rate() window at "now" is fully covered and the expected numbers are exact.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
 import subprocess
@@ -118,9 +117,9 @@ def binary(name: str) -> str:
     path = shutil.which(name)
     if path:
         return path
-    import pytest
+    from tests.conftest import unavailable  # pytest only here: scripts/bench uses this module
 
-    if os.environ.get("CI"):
-        pytest.fail(f"{name} is not installed: scripts/test installs the Debian prometheus package")
-    pytest.skip(f"{name} is not installed (apt-get install prometheus)")
-    raise AssertionError("unreachable")
+    unavailable(
+        f"{name} is not installed: scripts/test installs the Debian prometheus package",
+        f"{name} is not installed (apt-get install prometheus)",
+    )

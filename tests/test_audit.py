@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 import http.server
 import json
-import os
 import re
 import shutil
 import sqlite3
@@ -27,6 +26,7 @@ from sitegen.render.rounds import render_site
 from sitegen.render.tasks import Common, render_all, report_tasks
 from sitegen.site.optimize import build_assets
 from sitegen.synthetic import Workload, snapshot
+from tests.conftest import unavailable
 
 AUDIT = Path(__file__).resolve().parent / "audit"
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
@@ -122,9 +122,10 @@ def sites(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def report(tmp_path_factory: pytest.TempPathFactory, sites: tuple[Path, Path]) -> dict:
     """Both sites served on a loopback port, audited by tests/audit/audit.mjs."""
     if not (CHROMIUM and NODE and (AUDIT / "node_modules" / "axe-core").is_dir()):
-        if os.environ.get("CI"):
-            pytest.fail("chromium, node or tests/audit/node_modules missing: run scripts/test")
-        pytest.skip("needs chromium, node and `npm ci` in tests/audit (scripts/test does it)")
+        unavailable(
+            "chromium, node or tests/audit/node_modules missing: run scripts/test",
+            "needs chromium, node and `npm ci` in tests/audit (scripts/test does it)",
+        )
     root = tmp_path_factory.mktemp("audit")
     default, reference = sites
 
@@ -227,9 +228,10 @@ def test_every_page_and_badge_is_valid_html_and_svg(sites: tuple[Path, Path]) ->
     # both sites, still copies, older pages and badges included. Its CSS check is left out:
     # it does not know `paint-order`, which browsers do.
     if not (JAVA and VNU.is_file()):
-        if os.environ.get("CI"):
-            pytest.fail("java or tests/audit/node_modules/vnu-jar missing: run scripts/test")
-        pytest.skip("needs java and `npm ci` in tests/audit (scripts/test does both)")
+        unavailable(
+            "java or tests/audit/node_modules/vnu-jar missing: run scripts/test",
+            "needs java and `npm ci` in tests/audit (scripts/test does both)",
+        )
     done = subprocess.run(
         [JAVA, "-jar", str(VNU), "--errors-only", "--also-check-svg", "--skip-non-html",
          "--verbose", "--format", "json", *map(str, sites)],

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import http.server
-import os
 import shutil
 import threading
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from sitegen.cli import main
+from tests.conftest import unavailable
 
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -25,9 +25,10 @@ NO_SCRIPT = """() => document.scripts.length === 0 && ![...document.querySelecto
 def served(tmp_path_factory: pytest.TempPathFactory):
     """The embedded default's site, rendered twice, served on a loopback port."""
     if not CHROMIUM:
-        if os.environ.get("CI"):
-            pytest.fail("chromium is not installed: scripts/test installs the Debian package")
-        pytest.skip("chromium is not installed (apt-get install chromium)")
+        unavailable(
+            "chromium is not installed: scripts/test installs the Debian package",
+            "chromium is not installed (apt-get install chromium)",
+        )
     d = tmp_path_factory.mktemp("browser")
     (d / "sitegen.toml").write_text("[site]\nworkers = 2\n")
     for _ in range(2):

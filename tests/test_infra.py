@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
-import os
 import re
 import subprocess
 import time
@@ -12,7 +11,6 @@ from pathlib import Path
 
 import boto3
 import hcl2
-import pytest
 
 from sitegen.config import Config, PublishConfig
 from sitegen.history import History
@@ -21,6 +19,7 @@ from sitegen.site.output import write_site
 from sitegen.site.publish import publish
 from sitegen.sources import cloudfront
 from sitegen.sources.base import SourceContext
+from tests.conftest import unavailable
 from tests.test_publish import BUCKET, Recorder, aws, distribution, site_files  # noqa: F401
 
 INFRA = Path(__file__).resolve().parent.parent / "infra" / "terraform"
@@ -49,9 +48,10 @@ def test_every_terraform_file_parses() -> None:
 
 def test_checkov_fails_nothing_and_every_skip_says_why() -> None:
     if not CHECKOV.exists():
-        if os.environ.get("CI"):
-            pytest.fail("checkov is not installed: scripts/test installs it into .venv-checkov")
-        pytest.skip("checkov is not installed (scripts/test puts it in .venv-checkov)")
+        unavailable(
+            "checkov is not installed: scripts/test installs it into .venv-checkov",
+            "checkov is not installed (scripts/test puts it in .venv-checkov)",
+        )
     done = subprocess.run(
         [str(CHECKOV), "-d", str(INFRA), "--framework", "terraform", "--quiet", "--compact",
          "--skip-download"],
