@@ -12,6 +12,7 @@ import json
 import logging
 import logging.handlers
 import os
+import sys
 import threading
 import time
 from collections.abc import Sequence
@@ -164,6 +165,64 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(out, default=str)
 
 
+class _StateLog(logging.handlers.RotatingFileHandler):
+    """The JSON log in state_dir; while it cannot be written (a full disk), each record goes
+    to stderr instead, with a line when that starts and one when it ends."""
+
+    # logging's own handleError printed a traceback of some 35 lines a record: a cycle a
+    # second on a full disk wrote hundreds of lines a second to stderr (the journal, under
+    # systemd), and its records nowhere.
+    failing = False  # the last record could not be written to the file
+    _failed = False  # the record being written could not
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self._failed = False
+        super().emit(record)  # calls handleError on failure
+        if self.failing and not self._failed:
+            self.failing = False
+            _say(f"sitegen: writing its log {self.baseFilename} again")
+
+    def handleError(self, record: logging.LogRecord) -> None:
+        exc = sys.exc_info()[1]
+        if not isinstance(exc, OSError):
+            super().handleError(record)
+            return
+        self._failed = True
+        if not self.failing:
+            self.failing = True
+            _say(f"sitegen: cannot write its log {self.baseFilename} ({exc}); "
+                 "its records come here until it can")  # fmt: skip
+        # The stream still holds what it could not write, to be written (part of it, out of
+        # order) with a later record: closed, it is opened anew for the next one.
+        if self.stream is not None:
+            with contextlib.suppress(OSError):
+                self.stream.close()
+            self.stream = None
+        _say(self.format(record))
+
+    def _open(self):
+        stream = super()._open()
+        # Reopened after a failure: a write cut short left a line without its end, which the
+        # next record would be glued to, and lost with it.
+        if self.failing and stream.tell() and not _ends_a_line(self.baseFilename):
+            stream.write("\n")
+        return stream
+
+
+def _ends_a_line(path: str) -> bool:
+    """Say whether a file's last byte ends a line."""
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) == b"\n"
+
+
+def _say(line: str) -> None:
+    """Write a line to stderr, if there is one to write to."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        sys.stderr.write(line + "\n")
+        sys.stderr.flush()
+
+
 class Telemetry:
     """The tracer and logger of one sitegen process, writing into state_dir."""
 
@@ -194,7 +253,7 @@ class Telemetry:
         self.tracer = self.provider.get_tracer(SERVICE, __version__)
         self.logger = logging.getLogger(SERVICE)
         self.logger.setLevel(logging.INFO)
-        self._handler = logging.handlers.RotatingFileHandler(
+        self._handler = _StateLog(
             self.log_path, maxBytes=LOG_MAX_BYTES, backupCount=LOG_BACKUPS, encoding="utf-8"
         )
         self._handler.setFormatter(JsonFormatter())

@@ -217,6 +217,44 @@ def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: 
     assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back
 
 
+FULL_LOG = """
+import logging, resource, signal, sys
+from pathlib import Path
+from sitegen.telemetry import Telemetry, log
+
+state = Path(sys.argv[1])
+telemetry = Telemetry(state)
+log(telemetry.logger, logging.INFO, "before", n=0)
+# Past this size the file cannot grow (EFBIG, as ENOSPC on a full disk); stderr is a pipe.
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+size = (state / "logs/sitegen.jsonl").stat().st_size
+resource.setrlimit(resource.RLIMIT_FSIZE, (size + 150, resource.RLIM_INFINITY))
+for n in range(1, 5):
+    log(telemetry.logger, logging.WARNING, "cannot grow", n=n, pad="x" * 60)
+resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
+log(telemetry.logger, logging.INFO, "after", n=5)
+telemetry.close()
+"""
+
+
+def test_a_log_that_cannot_be_written_goes_to_stderr_a_line_a_record(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", FULL_LOG, str(tmp_path)], capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    log_file = tmp_path / "logs/sitegen.jsonl"
+    assert lines[0] == f"sitegen: cannot write its log {log_file} ([Errno 27] File too large); " \
+        "its records come here until it can"  # fmt: skip
+    assert [json.loads(line)["n"] for line in lines[1:-1]] == [1, 2, 3, 4]  # each whole, once
+    assert lines[-1] == f"sitegen: writing its log {log_file} again"
+    # In the file: the record cut short on its own line, the next one whole after it.
+    written = log_file.read_text().splitlines()
+    assert json.loads(written[0])["n"] == 0 and json.loads(written[-1])["n"] == 5
+    assert len(written) == 3 and written[1].startswith('{"ts"')
+
+
 def test_publish_beside_a_running_sitegen_exits_2(tmp_path: Path) -> None:
     config = tmp_path / "sitegen.toml"
     config.write_text('[site]\nworkers = 1\n[publish]\nbucket = "site-bucket"\n')
