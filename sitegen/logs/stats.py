@@ -24,9 +24,12 @@ def top_errors(logs: tuple[LogRecord, ...], limit: int = 5) -> list[tuple[str, i
 
 
 def level_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
-    """Return (level, lines) for every level, and for "-" (no level named) when it has lines."""
+    """Return (level, lines) for every level, and for "no level" (counted under "-") when it
+    has lines."""
     rows = [(level, counts.get(level, 0)) for level in LEVELS]
-    return rows + ([("-", counts["-"])] if counts.get("-") else [])
+    # Named in words, not "-": a screen reader at its usual punctuation level says nothing
+    # for a lone dash, and read the badges' "critical 1 - 2" as "critical 1 2".
+    return rows + ([("no level", counts["-"])] if counts.get("-") else [])
 
 
 def level_class(level: str | None) -> str:
