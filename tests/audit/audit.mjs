@@ -79,6 +79,11 @@ function wordsBroken() {
       if (tops.size > 1) out.push(`${m[0]} (in "${cell.textContent.trim().slice(0, 40)}")`);
     }
   }
+  // A level badge ("no level 2") is read as one: its words and count on one line.
+  for (const badge of document.querySelectorAll("p > .lv")) {
+    const tops = new Set([...badge.getClientRects()].map((r) => Math.round(r.top)));
+    if (tops.size > 1) out.push(`${badge.textContent} (a level badge)`);
+  }
   return out;
 }
 
