@@ -9,7 +9,9 @@ from markupsafe import Markup
 from sitegen.charts.svg import document, num, text, text_width, title
 from sitegen.units import format_value
 
-ROW, GAP, TOP = 18, 6, 6  # TOP: room above the first label at the largest font in use
+# A row holds its label at the largest font in use (17 units, on a phone) with room between
+# rows: at 18 units, a phone's labels (12.8 px in rows of 13.5 px) touched those of the next.
+ROW, BAR, GAP, TOP = 22, 12, 6, 6  # TOP: room above the first label at that font
 LABEL_CHARS = 22  # a longer label is cut with "…"; the hover text and the table have it whole
 
 
@@ -39,8 +41,8 @@ def hbars(
         cls = classes[i] if i < len(classes) else f"s{i % 8}"
         body.append(
             f'<g class="{cls}">{title(f"{label}: {values[i]}")}'
-            f"{text(0, y + 13, shown[i], 'lbl')}"
-            f'<rect x="{num(left)}" y="{y + 3}" width="{num(w)}" height="{ROW - 6}"/>'
-            f"{text(left + w + 4, y + 13, values[i], 'tick')}</g>"
+            f"{text(0, y + ROW // 2 + 4, shown[i], 'lbl')}"
+            f'<rect x="{num(left)}" y="{y + (ROW - BAR) // 2}" width="{num(w)}" height="{BAR}"/>'
+            f"{text(left + w + 4, y + ROW // 2 + 4, values[i], 'tick')}</g>"
         )
     return document(width, height, name, body)
