@@ -282,7 +282,9 @@ class History:
             self._open()
         except sqlite3.DatabaseError as exc:
             if not _damaged(exc):
-                raise
+                # Busy, full or unwritable: the file is kept, and the command cannot start
+                # (an OSError, which the command line reports in a line, not a traceback).
+                raise OSError(f"cannot open the history {self.path}: {exc}") from exc
             self._replace(f"history database unreadable: {exc}")
 
     def _open(self) -> None:

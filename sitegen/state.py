@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from sitegen.statefiles import atomic_write_bytes, quarantine
+from sitegen.statefiles import atomic_write_bytes, naming, quarantine
 
 
 class LastGood:
@@ -96,8 +96,14 @@ class StateLock:
                 "one sitegen process at a time per site.state_dir"
             ) from None
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-        os.ftruncate(self._fd, 0)
-        os.write(self._fd, f"pid {os.getpid()} on {socket.gethostname()} since {since}\n".encode())
+        who = f"pid {os.getpid()} on {socket.gethostname()} since {since}\n"
+        try:
+            with naming(path):
+                os.ftruncate(self._fd, 0)
+                os.write(self._fd, who.encode())
+        except OSError:
+            self.release()
+            raise
 
     def release(self) -> None:
         """Let the next sitegen process have the state_dir."""

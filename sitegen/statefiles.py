@@ -7,6 +7,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 logger = logging.getLogger("sitegen")
@@ -22,12 +23,25 @@ def quarantine(path: Path, reason: str) -> Path:
     return aside
 
 
+@contextlib.contextmanager
+def naming(path: Path) -> Iterator[None]:
+    """Within the block, an OSError that names no file names `path`."""
+    # A failed write says "[Errno 28] No space left on device" and not where: on a machine
+    # with several disks, the one thing its reader needs to know.
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno and exc.filename is None:
+            raise OSError(exc.errno, exc.strerror, str(path)) from exc
+        raise
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write a file so that readers see the old or the new content, never a mix."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with naming(path), os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())

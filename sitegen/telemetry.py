@@ -30,6 +30,7 @@ from opentelemetry.sdk.trace.export import (
 from opentelemetry.trace import StatusCode
 
 from sitegen import __version__
+from sitegen.statefiles import naming
 
 SERVICE = "sitegen"
 SPANS_FILE = "spans.jsonl"
@@ -265,7 +266,7 @@ class Telemetry:
         if spans:
             line = json.dumps(otlp_json(spans), separators=(",", ":")) + "\n"
             _rotate(self.spans_path, SPANS_MAX_BYTES, len(line))
-            with self.spans_path.open("a", encoding="utf-8") as f:
+            with naming(self.spans_path), self.spans_path.open("a", encoding="utf-8") as f:
                 f.write(line)
         return len(spans)
 

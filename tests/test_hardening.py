@@ -5,14 +5,17 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import resource
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import psutil
+import pytest
 
 from sitegen.cli import main
 from sitegen.metrics import SelfMetrics, serve
@@ -202,7 +205,7 @@ for _ in range(3):
     try:
         write_site(out, {"a.html": b"a" * 10_000, "b.html": b"b" * 30_000}, "t1")
     except OSError as exc:
-        print(exc.errno)
+        print(exc.errno, Path(exc.filename).name)
 """
 
 
@@ -211,10 +214,44 @@ def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: 
     done = subprocess.run(
         [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, timeout=60
     )
-    assert done.stdout.split() == ["27"] * 3, done.stderr  # EFBIG, each time
+    # EFBIG each time, naming the file that could not be written (the error alone does not).
+    assert done.stdout.splitlines() == ["27 b.html"] * 3, done.stderr
     assert (out / "index.html").read_bytes() == b"first"
     builds = [p.name for p in (tmp_path / ".public.builds").iterdir()]
     assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back
+
+
+def _file_size_limit(size: int) -> Callable[[], None]:
+    """Return what makes a child's files unable to grow past `size` bytes (EFBIG, as a full
+    disk's ENOSPC)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+
+    return limit
+
+
+@pytest.mark.parametrize(
+    ("size", "said"),
+    [
+        (0, "sitegen: [Errno 27] File too large: '{state}/lock'"),
+        (200, "sitegen: cannot open the history {state}/history.sqlite: disk I/O error"),
+    ],
+)
+def test_a_state_dir_that_cannot_be_written_stops_a_render_with_a_line_naming_the_file(
+    tmp_path: Path, size: int, said: str
+) -> None:
+    config = tmp_path / "sitegen.toml"
+    config.write_text('[site]\nmetrics_listen = ""\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "sitegen", "render", "--config", str(config)],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60,
+        preexec_fn=_file_size_limit(size),
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stderr.splitlines()[-1] == said.format(state=tmp_path / ".sitegen")
+    assert "Traceback" not in done.stderr
 
 
 FULL_LOG = """

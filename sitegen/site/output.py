@@ -26,6 +26,8 @@ from itertools import compress, repeat
 from operator import is_not, itemgetter
 from pathlib import Path
 
+from sitegen.statefiles import naming
+
 MANIFEST = "manifest.json"
 KEEP_BUILDS = 2
 # A build stops being the site when the link moves on, but a reader (a web server) that read
@@ -336,7 +338,8 @@ def write_site(out_dir: Path, files: dict[str, bytes], generated_at: str) -> Wri
             target.unlink(missing_ok=True)
             same = previous is not None and digest is not None and last.sums.get(rel) == digest
             if not (same and _link(previous, rel, target)):
-                target.write_bytes(data)
+                with naming(target):
+                    target.write_bytes(data)
     except BaseException:
         # A full disk fails every cycle alike: a partial build left behind each time would
         # keep the space from ever coming back.
