@@ -210,6 +210,8 @@ def test_the_self_source_reads_only_the_cycles_the_about_page_lists(cfg: Config)
     state = cfg.site.state_dir
     history = History(state, 86400)
     now = time.time()
+    first = selfmetrics.collect(SourceContext(cfg, history, state, now, time.monotonic() + 30))
+    assert first.cycles == () and first.detail == "no cycle in the history yet"
     stages = (StageTiming("render", 0.1),)
     for n in range(300):
         history.add_cycle(CycleRecord(now - 300 + n, 0.1, stages, 9, 9, ok=True))

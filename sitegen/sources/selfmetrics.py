@@ -68,5 +68,8 @@ def collect(ctx: SourceContext) -> Part:
         figures=part.figures,
         panels=part.panels,
         cycles=cycles,
-        detail=f"the last {counted(len(cycles), 'cycle')} read from history",
+        # A first render has none: "the last 0 cycles" was what a newcomer's first page said.
+        detail=f"the last {counted(len(cycles), 'cycle')} read from history"
+        if cycles
+        else "no cycle in the history yet",
     )
