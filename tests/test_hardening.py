@@ -191,16 +191,24 @@ def test_a_second_sitegen_on_one_state_dir_exits_2_naming_the_first(tmp_path: Pa
     assert main(["render", "--config", str(config), "--quiet"]) == 0
 
 
+def _file_size_limit(size: int) -> Callable[[], None]:
+    """Return what makes a child's files unable to grow past `size` bytes (EFBIG, as a full
+    disk's ENOSPC)."""
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
+
+    return limit
+
+
 FULL_DISK = """
-import resource, signal, sys
+import sys
 from pathlib import Path
 from sitegen.site.output import write_site
 
 out = Path(sys.argv[1])
-write_site(out, {"index.html": b"first"}, "t0")
-# The kernel's file size limit: a write past it fails (EFBIG) as on a full disk (ENOSPC).
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (20_000, 20_000))
+write_site(out, {"index.html": b"first"}, "t0")  # within the limit: b.html is not
 for _ in range(3):
     try:
         write_site(out, {"a.html": b"a" * 10_000, "b.html": b"b" * 30_000}, "t1")
@@ -212,24 +220,14 @@ for _ in range(3):
 def test_a_build_that_cannot_be_written_is_removed_and_the_site_stays(tmp_path: Path) -> None:
     out = tmp_path / "public"
     done = subprocess.run(
-        [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True, timeout=60
-    )
+        [sys.executable, "-c", FULL_DISK, str(out)], capture_output=True, text=True,
+        timeout=60, preexec_fn=_file_size_limit(20_000),
+    )  # fmt: skip
     # EFBIG each time, naming the file that could not be written (the error alone does not).
     assert done.stdout.splitlines() == ["27 b.html"] * 3, done.stderr
     assert (out / "index.html").read_bytes() == b"first"
     builds = [p.name for p in (tmp_path / ".public.builds").iterdir()]
     assert len(builds) == 1 and not builds[0].endswith(".tmp"), builds  # space comes back
-
-
-def _file_size_limit(size: int) -> Callable[[], None]:
-    """Return what makes a child's files unable to grow past `size` bytes (EFBIG, as a full
-    disk's ENOSPC)."""
-
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        resource.setrlimit(resource.RLIMIT_FSIZE, (size, resource.RLIM_INFINITY))
-
-    return limit
 
 
 @pytest.mark.parametrize(
@@ -255,17 +253,13 @@ def test_a_state_dir_that_cannot_be_written_stops_a_render_with_a_line_naming_th
 
 
 FULL_LOG = """
-import logging, resource, signal, sys
+import logging, resource, sys
 from pathlib import Path
 from sitegen.telemetry import Telemetry, log
 
 state = Path(sys.argv[1])
 telemetry = Telemetry(state)
-log(telemetry.logger, logging.INFO, "before", n=0)
-# Past this size the file cannot grow (EFBIG, as ENOSPC on a full disk); stderr is a pipe.
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-size = (state / "logs/sitegen.jsonl").stat().st_size
-resource.setrlimit(resource.RLIMIT_FSIZE, (size + 150, resource.RLIM_INFINITY))
+log(telemetry.logger, logging.INFO, "before", n=0)  # within the limit; the next are not
 for n in range(1, 5):
     log(telemetry.logger, logging.WARNING, "cannot grow", n=n, pad="x" * 60)
 resource.setrlimit(resource.RLIMIT_FSIZE, (resource.RLIM_INFINITY, resource.RLIM_INFINITY))
@@ -277,7 +271,7 @@ telemetry.close()
 def test_a_log_that_cannot_be_written_goes_to_stderr_a_line_a_record(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-c", FULL_LOG, str(tmp_path)], capture_output=True, text=True,
-        timeout=60,
+        timeout=60, preexec_fn=_file_size_limit(250),  # stderr is a pipe: not limited
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     lines = done.stderr.splitlines()
